@@ -1,0 +1,48 @@
+"""kerasviz: see what a convolutional network has learned (Keras 3, TensorFlow).
+
+    import kerasviz as kv
+
+The public names are listed in `__all__`; see the README for a tour.
+"""
+import os as _os
+
+_os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+import keras as _keras  # noqa: E402
+
+if _keras.backend.backend() != "tensorflow":
+    raise ImportError(
+        f"kerasviz needs Keras' TensorFlow backend; the active backend is {_keras.backend.backend()!r}. "
+        "Set KERAS_BACKEND=tensorflow before importing keras."
+    )
+
+from kerasviz.activations import (  # noqa: E402
+    ActivationSummary,
+    activation_summary,
+    activations,
+    blank_maps,
+    feature_extractor,
+    image_layers,
+)
+from kerasviz.core.graph import UnsupportedModelError  # noqa: E402
+from kerasviz.core.layers import LayerNotFoundError, conv_layers, find_layer  # noqa: E402
+from kerasviz.data import (  # noqa: E402
+    DatasetUnavailableError,
+    WeightsUnavailableError,
+    deprocess,
+    load_mnist,
+    load_vgg16,
+    preprocess,
+    sample_image,
+    set_weights_label,
+    weights_label,
+)
+from kerasviz.models import lenet  # noqa: E402
+
+# Technique families: each package lists its public names in __all__.
+from kerasviz.attribution import *  # noqa: E402,F401,F403
+from kerasviz.decoding import *  # noqa: E402,F401,F403
+from kerasviz.featurevis import *  # noqa: E402,F401,F403
+from kerasviz.dataset import *  # noqa: E402,F401,F403
+from kerasviz.lrp import *  # noqa: E402,F401,F403
+
+__version__ = "0.1.0"

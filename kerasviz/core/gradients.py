@@ -1,0 +1,165 @@
+"""The one gradient routine: score gradients w.r.t. the input and tapped layers.
+
+`GradientStep` compiles a single `tf.function` per (model variant, taps,
+target kind); targets, batch contents and batch size are data, so a notebook
+that changes the class or the image never retraces. `score_gradients` runs it
+over a batch in chunks so memory stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+from kerasviz._config import progress_bar
+from kerasviz.core.graph import Substitute, cache, tap_model
+from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.layers import LayerSpec
+from kerasviz.core.targets import Target, callable_scores, class_scores, flat_outputs, target_vector
+
+
+@dataclass
+class Gradients:
+    """Result of `score_gradients` (numpy arrays on the host).
+
+    Attributes:
+        input: `(N, H, W, C)` d score / d input.
+        scores: `(N,)` the explained scores (logits for class targets).
+        targets: `(N,)` classes used (-1 for callable targets).
+        activations: `{layer: (N, ...)}` tapped layer outputs.
+        layer_gradients: `{layer: (N, ...)}` d score / d layer output.
+    """
+
+    input: np.ndarray
+    scores: np.ndarray
+    targets: np.ndarray
+    activations: dict = field(default_factory=dict)
+    layer_gradients: dict = field(default_factory=dict)
+
+
+class GradientStep:
+    """A compiled step `(x, targets) -> (scores, classes, d/dx, acts, d/dacts)`.
+
+    Args:
+        model: the user's model (unchanged; its graph is rebuilt).
+        layers: layers whose outputs and gradients are also returned.
+        score: a callable target `score(outputs) -> (N,)`, or None for class
+            targets passed at call time.
+        logits: read scores on logits (softmax / sigmoid head removed).
+        pre_activation: tap pre-activations of layers with fused activations.
+        substitute: extra call substitutions (e.g. guided ReLUs).
+    """
+
+    def __init__(
+        self,
+        model,
+        layers: Iterable[LayerSpec] = (),
+        *,
+        score: Optional[Callable] = None,
+        logits: bool = True,
+        pre_activation: bool = False,
+        substitute: Optional[Substitute] = None,
+    ):
+        self.tap, self.keys = tap_model(
+            model, layers, pre_activation=pre_activation, logits=logits, substitute=substitute
+        )
+        self.num_outputs = int(np.prod(self.tap.output["__output__"].shape[1:]))
+        self.score = score
+        self._step = tf.function(self._compute, reduce_retracing=True)
+
+    def _compute(self, x, targets):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = self.tap(x, training=False)
+            acts = [out[k] for k in self.keys]
+            if self.score is None:
+                scores, classes = class_scores(out["__output__"], targets)
+            else:
+                scores = callable_scores(self.score, out["__output__"])
+                classes = tf.fill(tf.shape(scores), -1)
+        grads = tape.gradient(scores, [x] + acts)
+        return scores, classes, grads[0], acts, grads[1:]
+
+    def __call__(self, x, targets=None):
+        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
+        if targets is None:
+            targets = tf.fill((tf.shape(x)[0],), -1)
+        return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+
+
+def gradient_step(model, layers=(), *, score=None, logits=True, pre_activation=False, substitute=None, key=None):
+    """A cached `GradientStep` (one trace per model variant; `key` names the variant).
+
+    Steps with a `substitute` are cached only when a `key` identifies it.
+    """
+    build = lambda: GradientStep(
+        model, layers, score=score, logits=logits, pre_activation=pre_activation, substitute=substitute
+    )
+    if substitute is not None and key is None:
+        return build()
+    cache_key = ("gradient_step", tuple(layers), score, logits, pre_activation, key)
+    return cache.get(model, cache_key, build)
+
+
+def model_outputs(model, images, *, logits=True, batch_size=64) -> np.ndarray:
+    """The model's outputs `(N, K)` (logits by default) for a validated batch."""
+    step = gradient_step(model, logits=logits)
+    x, _ = as_image_batch(images, model)
+    return np.concatenate([flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)])
+
+
+def score_gradients(
+    model,
+    images,
+    target: Target = None,
+    *,
+    layers: Iterable[LayerSpec] = (),
+    logits: bool = True,
+    pre_activation: bool = False,
+    substitute: Optional[Substitute] = None,
+    substitute_key=None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> Gradients:
+    """Gradients of one score per image w.r.t. the input and tapped layers.
+
+    Args:
+        model: a Keras image model (never changed).
+        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space.
+        target: None (predicted class), int, list of ints, or a callable
+            `score(outputs) -> (N,)`.
+        layers: layers whose activations and gradients to return as well.
+        logits: explain logits rather than softmax probabilities.
+        pre_activation: tap pre-activations of fused-activation layers.
+        substitute: call substitutions for a model variant (see `graph.rebuild`).
+        substitute_key: a hashable name of that variant, for caching.
+        batch_size: images per compiled call (bounds memory).
+        progress: show a progress bar over chunks.
+
+    Returns:
+        `Gradients` with numpy arrays.
+
+    Example:
+        >>> g = score_gradients(model, images, target=3)
+        >>> g.input.shape == images.shape
+    """
+    score = target if callable(target) else None
+    step = gradient_step(
+        model, tuple(layers), score=score, logits=logits, pre_activation=pre_activation,
+        substitute=substitute, key=substitute_key,
+    )
+    x, _ = as_image_batch(images, model)
+    targets = target_vector(None if score else target, len(x), step.num_outputs)
+    parts = []
+    chunks = list(batches(len(x), batch_size))
+    with progress_bar(len(chunks), "gradients", progress) as bar:
+        for s in chunks:
+            parts.append([t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s])])
+            bar.update(1)
+    joined = lambda i: np.concatenate([p[i] for p in parts])
+    acts = {k: np.concatenate([p[3][j] for p in parts]) for j, k in enumerate(step.keys)}
+    grads = {k: np.concatenate([p[4][j] for p in parts]) for j, k in enumerate(step.keys)}
+    return Gradients(input=joined(2), scores=joined(0), targets=joined(1), activations=acts, layer_gradients=grads)

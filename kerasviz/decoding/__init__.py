@@ -1,0 +1,2 @@
+"""Filter decoding with substitution, Rafegas & Vanrell (issue 3)."""
+__all__: list[str] = []

@@ -1,0 +1,2 @@
+"""Layer-wise relevance propagation (issue 7)."""
+__all__: list[str] = []

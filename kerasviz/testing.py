@@ -1,0 +1,61 @@
+"""Helpers for tests (ours and users'): tiny models and the non-mutation check."""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+import numpy as np
+
+
+def small_cnn(input_shape=(16, 16, 3), classes=4, seed=0, softmax=True, name="small_cnn") -> keras.Model:
+    """A tiny functional CNN: 2 conv(relu) + pool, GAP, dense (softmax head by default)."""
+    keras.utils.set_random_seed(seed)
+    x = inputs = keras.Input(input_shape)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(16, 3, padding="same", activation="relu", name="conv2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
+    outputs = keras.layers.Dense(classes, activation="softmax" if softmax else None, name="head")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def nested_model(input_shape=(16, 16, 3), classes=4, seed=0, sequential=True) -> keras.Model:
+    """`small_cnn`'s conv base ("base") inside an outer transfer-learning model."""
+    inner = small_cnn(input_shape, classes, seed)
+    base = keras.Model(inner.inputs, inner.get_layer("conv2").output, name="base")
+    head = [keras.layers.GlobalAveragePooling2D(name="outer_gap"), keras.layers.Dense(classes, activation="softmax", name="outer_head")]
+    if sequential:
+        return keras.Sequential([keras.Input(input_shape), base] + head, name="transfer_seq")
+    x = inputs = keras.Input(input_shape)
+    x = base(x, training=False)
+    for layer in head:
+        x = layer(x)
+    return keras.Model(inputs, x, name="transfer_fn")
+
+
+def model_state(model: keras.Model, probe: np.ndarray):
+    """A snapshot of what a call must not change: weights, layer configs, predictions."""
+    return (
+        [w.copy() for w in model.get_weights()],
+        [(l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable) for l in model.layers],
+        np.asarray(model(probe, training=False)),
+    )
+
+
+def assert_model_unchanged(before, after) -> None:
+    """Compare two `model_state` snapshots; raises AssertionError on any difference."""
+    (w0, c0, p0), (w1, c1, p1) = before, after
+    assert len(w0) == len(w1), "number of weights changed"
+    for a, b in zip(w0, w1):
+        np.testing.assert_array_equal(a, b, err_msg="a weight changed")
+    assert c0 == c1, "a layer's config, activation or trainable flag changed"
+    np.testing.assert_array_equal(p0, p1, err_msg="predictions changed")
+
+
+@contextlib.contextmanager
+def unchanged(model: keras.Model, probe: np.ndarray):
+    """`with unchanged(model, x): kv.some_call(model, ...)` asserts no mutation."""
+    before = model_state(model, probe)
+    yield
+    assert_model_unchanged(before, model_state(model, probe))

@@ -1,0 +1,5 @@
+"""ipywidgets front ends: controls wired to the pure plot functions.
+
+Each family's widget lives in its own module here; import them from
+`kerasviz.widgets`.
+"""
