@@ -48,6 +48,9 @@ class GradientStep:
         layers: layers whose outputs and gradients are also returned.
         score: a callable target `score(outputs) -> (N,)`, or None for class
             targets passed at call time.
+        score_layer: read scores on this layer's output instead of the model's
+            (the graph is cut there): an int target is then a unit index into
+            the flattened layer output, a callable gets `(N, h, w, c)`.
         logits: read scores on logits (softmax / sigmoid head removed).
         pre_activation: tap pre-activations of layers with fused activations.
         substitute: extra call substitutions (e.g. guided ReLUs).
@@ -59,14 +62,20 @@ class GradientStep:
         layers: Iterable[LayerSpec] = (),
         *,
         score: Optional[Callable] = None,
+        score_layer: Optional[LayerSpec] = None,
         logits: bool = True,
         pre_activation: bool = False,
         substitute: Optional[Substitute] = None,
     ):
-        self.tap, self.keys = tap_model(
-            model, layers, pre_activation=pre_activation, logits=logits, substitute=substitute
+        layers = list(layers)
+        self.tap, keys = tap_model(
+            model, layers + ([score_layer] if score_layer is not None else []),
+            pre_activation=pre_activation, logits=logits, substitute=substitute,
+            include_output=score_layer is None,
         )
-        self.num_outputs = int(np.prod(self.tap.output["__output__"].shape[1:]))
+        self.keys = keys[: len(layers)]
+        self.output_key = keys[-1] if score_layer is not None else "__output__"
+        self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
         self.score = score
         self._step = tf.function(self._compute, reduce_retracing=True)
 
@@ -76,9 +85,9 @@ class GradientStep:
             out = self.tap(x, training=False)
             acts = [out[k] for k in self.keys]
             if self.score is None:
-                scores, classes = class_scores(out["__output__"], targets)
+                scores, classes = class_scores(out[self.output_key], targets)
             else:
-                scores = callable_scores(self.score, out["__output__"])
+                scores = callable_scores(self.score, out[self.output_key])
                 classes = tf.fill(tf.shape(scores), -1)
         grads = tape.gradient(scores, [x] + acts)
         return scores, classes, grads[0], acts, grads[1:]
@@ -90,17 +99,20 @@ class GradientStep:
         return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
 
 
-def gradient_step(model, layers=(), *, score=None, logits=True, pre_activation=False, substitute=None, key=None):
+def gradient_step(
+    model, layers=(), *, score=None, score_layer=None, logits=True, pre_activation=False, substitute=None, key=None
+):
     """A cached `GradientStep` (one trace per model variant; `key` names the variant).
 
     Steps with a `substitute` are cached only when a `key` identifies it.
     """
     build = lambda: GradientStep(
-        model, layers, score=score, logits=logits, pre_activation=pre_activation, substitute=substitute
+        model, layers, score=score, score_layer=score_layer, logits=logits,
+        pre_activation=pre_activation, substitute=substitute,
     )
     if substitute is not None and key is None:
         return build()
-    cache_key = ("gradient_step", tuple(layers), score, logits, pre_activation, key)
+    cache_key = ("gradient_step", tuple(layers), score, score_layer, logits, pre_activation, key)
     return cache.get(model, cache_key, build)
 
 
@@ -117,6 +129,7 @@ def score_gradients(
     target: Target = None,
     *,
     layers: Iterable[LayerSpec] = (),
+    score_layer: Optional[LayerSpec] = None,
     logits: bool = True,
     pre_activation: bool = False,
     substitute: Optional[Substitute] = None,
@@ -132,6 +145,9 @@ def score_gradients(
         target: None (predicted class), int, list of ints, or a callable
             `score(outputs) -> (N,)`.
         layers: layers whose activations and gradients to return as well.
+        score_layer: score a unit of this layer instead of the model output
+            (int target = index into the flattened layer output; a callable
+            gets the layer's `(N, h, w, c)` output).
         logits: explain logits rather than softmax probabilities.
         pre_activation: tap pre-activations of fused-activation layers.
         substitute: call substitutions for a model variant (see `graph.rebuild`).
@@ -148,8 +164,8 @@ def score_gradients(
     """
     score = target if callable(target) else None
     step = gradient_step(
-        model, tuple(layers), score=score, logits=logits, pre_activation=pre_activation,
-        substitute=substitute, key=substitute_key,
+        model, tuple(layers), score=score, score_layer=score_layer, logits=logits,
+        pre_activation=pre_activation, substitute=substitute, key=substitute_key,
     )
     x, _ = as_image_batch(images, model)
     targets = target_vector(None if score else target, len(x), step.num_outputs)
