@@ -32,11 +32,14 @@ from kerasviz.data import (  # noqa: E402
     load_mnist,
     load_vgg16,
     preprocess,
+    model_family,
     sample_image,
     set_weights_label,
     weights_label,
 )
 from kerasviz.models import lenet  # noqa: E402
+from kerasviz.plotting.activations import plot_activations, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 
 # Technique families: each package lists its public names in __all__.
 from kerasviz.attribution import *  # noqa: E402,F401,F403

@@ -19,6 +19,7 @@ VGG16_WEIGHTS_ENV = "KERASVIZ_VGG16_WEIGHTS"
 MNIST_ENV = "KERASVIZ_MNIST"
 
 _labels: "weakref.WeakKeyDictionary[keras.Model, str]" = weakref.WeakKeyDictionary()
+_families: "weakref.WeakKeyDictionary[keras.Model, str]" = weakref.WeakKeyDictionary()
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -42,6 +43,11 @@ def set_weights_label(model: keras.Model, label: str) -> keras.Model:
     """Record how `model`'s weights were obtained (shown by plots); returns `model`."""
     _labels[model] = label
     return model
+
+
+def model_family(model: keras.Model) -> str:
+    """The preprocessing family of a model loaded by kerasviz ("vgg16"), else "none"."""
+    return _families.get(model, "none")
 
 
 def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input_shape=None, logits: bool = False):
@@ -89,6 +95,7 @@ def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input
             "(figures are then labelled 'untrained')."
         ) from err
     label = "untrained (random weights)" if weights is None else "ImageNet weights"
+    _families[model] = "vgg16"
     return set_weights_label(model, label)
 
 

@@ -1,0 +1,241 @@
+"""Figures of activation maps and filter weights (they only draw)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles
+
+BLANK_COLOR = "red"
+DEAD_COLOR = "orange"
+
+
+def _maps_of(acts, layer, image) -> tuple[str, np.ndarray]:
+    if isinstance(acts, dict):
+        if layer is None:
+            if len(acts) != 1:
+                raise ValueError(f"Pass layer= to choose one of {list(acts)}.")
+            layer = next(iter(acts))
+        if layer not in acts:
+            raise KeyError(f"No activations for {layer!r}; computed: {list(acts)}.")
+        acts = acts[layer]
+    maps = np.asarray(acts)
+    if maps.ndim == 4:
+        maps = maps[image]
+    if maps.ndim != 3:
+        raise ValueError(f"Expected activations (h, w, c) or (N, h, w, c); got shape {np.shape(acts)}.")
+    return layer or "", maps
+
+
+def _outline(ax, origins, indices, h, w, color):
+    for i in indices:
+        y, x = origins[i]
+        ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=color, linewidth=1.2))
+
+
+def plot_activations(
+    acts,
+    layer: str | None = None,
+    image: int = 0,
+    *,
+    max_maps: int | None = None,
+    cols: int | None = None,
+    cmap: str = "viridis",
+    summary=None,
+    title: str | None = None,
+    figsize=None,
+):
+    """Draw every channel of a layer's activation for one image, as a grid.
+
+    Each map is scaled to its own range (as in seed 004's VGG16 figures). Blank
+    maps (all zero for this image) are outlined in red and counted in the
+    title. With a dataset `summary` (`kv.activation_summary`), filters that
+    never fire on the dataset are outlined in orange and APoZ is reported.
+
+    Args:
+        acts: `kv.activations(...)` dict, or an array `(h, w, c)` / `(N, h, w, c)`.
+        layer: which entry of the dict (optional if it has one).
+        image: which image of a batch.
+        max_maps: draw only the first `max_maps` channels.
+        cols: grid columns (default ~ sqrt(c)).
+        cmap: matplotlib colormap.
+        summary: an `ActivationSummary` of the same layer over a dataset.
+        title: extra title text (e.g. `kv.weights_label(model)`).
+        figsize: matplotlib figure size.
+
+    Returns:
+        matplotlib `Figure`.
+
+    Example:
+        >>> acts = kv.activations(vgg, x, ["block1_conv1"])
+        >>> fig = kv.plot_activations(acts, "block1_conv1", title="VGG16, ImageNet weights")
+    """
+    layer, maps = _maps_of(acts, layer, image)
+    h, w, c = maps.shape
+    shown = min(c, max_maps or c)
+    tiles = np.moveaxis(maps[..., :shown], -1, 0)
+    blank = np.flatnonzero(np.all(tiles == 0, axis=(1, 2)))
+    image_grid, origins = mosaic(normalize_tiles(tiles), cols, pad=max(1, h // 16), fill=np.nan)
+    rows, ncols = grid_shape(shown, cols)
+    fig, ax = plt.subplots(figsize=figsize or (min(16, 1.1 * ncols + 1), min(16, 1.1 * rows + 1.2)))
+    colormap = plt.get_cmap(cmap).copy()
+    colormap.set_bad("white")  # the separators
+    ax.imshow(image_grid, cmap=colormap, vmin=0, vmax=1, interpolation="nearest")
+    _outline(ax, origins, blank, h, w, BLANK_COLOR)
+    text = f"{layer}: {shown}/{c} maps {h}x{w}, {len(blank)} blank (red)"
+    if summary is not None:
+        dead = summary.never_active[summary.never_active < shown]
+        _outline(ax, origins, dead, h, w, DEAD_COLOR)
+        text += (f"\nover {summary.count} images: {len(summary.never_active)} never active (orange), "
+                 f"median APoZ {np.median(summary.apoz):.2f}")
+    if shown <= 64:
+        for i, (y, x) in enumerate(origins):
+            ax.text(x + 1, y + 1, str(i), color="white", fontsize=6, va="top", ha="left")
+    ax.set_title(text + (f"\n{title}" if title else ""), fontsize=9)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_filter_weights(
+    kernel: np.ndarray,
+    roughness: np.ndarray | None = None,
+    *,
+    mode: str = "auto",
+    filter_index: int = 0,
+    bgr: bool = False,
+    max_filters: int = 64,
+    cols: int | None = None,
+    title: str | None = None,
+    figsize=None,
+):
+    """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes."""
+    kh, kw, cin, nf = kernel.shape
+    if mode == "auto":
+        mode = "rgb" if cin in (1, 3) else "summary"
+    if mode == "rgb":
+        return _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize)
+    if mode == "channels":
+        return _plot_channels(kernel, filter_index, roughness, cols, title, figsize)
+    if mode == "summary":
+        return _plot_summary(kernel, roughness, max_filters, title, figsize)
+    raise ValueError(f"mode must be 'auto', 'rgb', 'channels' or 'summary'; got {mode!r}.")
+
+
+def _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize):
+    kh, kw, cin, nf = kernel.shape
+    if cin not in (1, 3):
+        raise ValueError(f"mode='rgb' needs 1 or 3 input channels; this kernel has {cin}.")
+    shown = min(nf, max_filters)
+    tiles = np.moveaxis(kernel[..., :shown], -1, 0)  # (n, kh, kw, cin)
+    tiles = tiles[..., ::-1] if bgr and cin == 3 else tiles
+    tiles = normalize_tiles(tiles if cin == 3 else tiles[..., 0])
+    image, origins = mosaic(tiles, cols, pad=1)
+    rows, ncols = grid_shape(shown, cols)
+    fig, ax = plt.subplots(figsize=figsize or (min(14, 0.9 * ncols + 1), min(14, 0.9 * rows + 1.2)))
+    ax.imshow(image, cmap=None if cin == 3 else "gray", interpolation="nearest")
+    if roughness is not None and shown <= 64:
+        for i, (y, x) in enumerate(origins):
+            ax.text(x + kw / 2 - 0.5, y + kh - 0.3, f"{roughness[i]:.2f}", color="yellow", fontsize=6, ha="center", va="bottom")
+    ax.set_title(_weights_title(kernel, shown, roughness, title), fontsize=9)
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def _plot_channels(kernel, f, roughness, cols, title, figsize):
+    kh, kw, cin, nf = kernel.shape
+    if not 0 <= f < nf:
+        raise ValueError(f"filter_index {f} out of range: the layer has {nf} filters.")
+    slices = np.moveaxis(kernel[..., f], -1, 0)  # (cin, kh, kw)
+    scale = np.abs(slices).max() or 1.0
+    image, _ = mosaic(slices / scale, cols, pad=1, fill=np.nan)
+    fig, ax = plt.subplots(figsize=figsize or (8, 8))
+    im = ax.imshow(image, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    fig.colorbar(im, ax=ax, fraction=0.03, label=f"weight / {scale:.3g}")
+    extra = f", roughness {roughness[f]:.2f}" if roughness is not None else ""
+    ax.set_title(f"filter {f}: its {cin} input-channel slices {kh}x{kw}{extra}" + (f"\n{title}" if title else ""), fontsize=9)
+    ax.axis("off")
+    return fig
+
+
+def _plot_summary(kernel, roughness, max_filters, title, figsize):
+    kh, kw, cin, nf = kernel.shape
+    shown = min(nf, max_filters)
+    norms = np.sqrt((kernel[..., :shown] ** 2).sum(axis=(0, 1)))  # (cin, shown)
+    fig, axes = plt.subplots(1, 2, figsize=figsize or (12, 4.5), gridspec_kw={"width_ratios": [3, 1]})
+    im = axes[0].imshow(norms, aspect="auto", cmap="magma", interpolation="nearest")
+    axes[0].set_xlabel("filter")
+    axes[0].set_ylabel("input channel")
+    axes[0].set_title("L2 norm of each input-channel slice", fontsize=9)
+    fig.colorbar(im, ax=axes[0], fraction=0.03)
+    if roughness is not None and np.isfinite(roughness).any():
+        axes[1].hist(roughness[np.isfinite(roughness)], bins=30, color="gray")
+        axes[1].axvline(1.0, color="red", linestyle="--", label="white noise")
+        axes[1].legend(fontsize=8)
+        axes[1].set_xlabel("roughness")
+        axes[1].set_title("per-filter roughness", fontsize=9)
+    else:
+        axes[1].axis("off")
+    fig.suptitle(_weights_title(kernel, shown, roughness, title), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _weights_title(kernel, shown, roughness, title):
+    kh, kw, cin, nf = kernel.shape
+    text = f"{shown}/{nf} filters {kh}x{kw}x{cin}"
+    if roughness is not None and np.isfinite(roughness).any():
+        text += f", median roughness {np.nanmedian(roughness):.2f} (white noise = 1)"
+    return text + (f"\n{title}" if title else "")
+
+
+def plot_filters(
+    model,
+    layer,
+    *,
+    mode: str = "auto",
+    filter_index: int = 0,
+    bgr: bool | None = None,
+    max_filters: int = 64,
+    cols: int | None = None,
+    title: str | None = None,
+    figsize=None,
+):
+    """Draw a convolution layer's filters, each with its roughness score.
+
+    Modes:
+        "rgb": each filter as a small colour (3 inputs) or grey (1 input) patch,
+            scaled to its own range: the classic first-layer picture.
+        "channels": one filter (`filter_index`) as its `c_in` slices, on a
+            diverging colormap (deeper layers).
+        "summary": a filters x input-channels map of slice norms, plus the
+            roughness histogram (deeper layers).
+        "auto": "rgb" for 1 or 3 input channels, else "summary".
+
+    Args:
+        model: a Keras model; layer: a 2-D convolution layer (name, path, index).
+        bgr: the kernel's inputs are BGR (caffe-preprocessed VGG16); default:
+            True for models loaded with `kv.load_vgg16`.
+        max_filters: draw at most this many filters.
+        title: extra title text; default `kv.weights_label(model)`.
+
+    Returns:
+        matplotlib `Figure`.
+
+    Example:
+        >>> fig = kv.plot_filters(kv.load_vgg16(weights=None), "block1_conv1")
+    """
+    from kerasviz.data import model_family, weights_label
+    from kerasviz.weights import filter_roughness, filter_weights
+
+    kernel = filter_weights(model, layer)
+    if bgr is None:
+        bgr = model_family(model) in ("vgg16", "vgg19", "resnet50", "caffe")
+    label = weights_label(model)
+    return plot_filter_weights(
+        kernel, filter_roughness(kernel), mode=mode, filter_index=filter_index, bgr=bgr,
+        max_filters=max_filters, cols=cols, title=title if title is not None else (label or None), figsize=figsize,
+    )
