@@ -38,7 +38,7 @@ from kerasviz.data import (  # noqa: E402
     weights_label,
 )
 from kerasviz.models import lenet  # noqa: E402
-from kerasviz.plotting.activations import plot_activations, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
 from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 
 # Technique families: each package lists its public names in __all__.
@@ -47,5 +47,7 @@ from kerasviz.decoding import *  # noqa: E402,F401,F403
 from kerasviz.featurevis import *  # noqa: E402,F401,F403
 from kerasviz.dataset import *  # noqa: E402,F401,F403
 from kerasviz.lrp import *  # noqa: E402,F401,F403
+
+from kerasviz import widgets  # noqa: E402,F401
 
 __version__ = "0.1.0"

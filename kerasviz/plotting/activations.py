@@ -80,8 +80,7 @@ def plot_activations(
     image_grid, origins = mosaic(normalize_tiles(tiles), cols, pad=max(1, h // 16), fill=np.nan)
     rows, ncols = grid_shape(shown, cols)
     fig, ax = plt.subplots(figsize=figsize or (min(16, 1.1 * ncols + 1), min(16, 1.1 * rows + 1.2)))
-    colormap = plt.get_cmap(cmap).copy()
-    colormap.set_bad("white")  # the separators
+    colormap = plt.get_cmap(cmap).with_extremes(bad="white")  # the separators
     ax.imshow(image_grid, cmap=colormap, vmin=0, vmax=1, interpolation="nearest")
     _outline(ax, origins, blank, h, w, BLANK_COLOR)
     text = f"{layer}: {shown}/{c} maps {h}x{w}, {len(blank)} blank (red)"
@@ -239,3 +238,28 @@ def plot_filters(
         kernel, filter_roughness(kernel), mode=mode, filter_index=filter_index, bgr=bgr,
         max_filters=max_filters, cols=cols, title=title if title is not None else (label or None), figsize=figsize,
     )
+
+
+def plot_channel(image: np.ndarray, maps: np.ndarray, channel: int, *, layer: str = "", cmap: str = "viridis", figsize=(8, 3.6)):
+    """One channel's map beside the input image, and its values.
+
+    Args:
+        image: the input as displayable RGB `(H, W, 3)` uint8 or grey `(H, W)`.
+        maps: one image's activations `(h, w, c)`.
+        channel: which channel to show.
+    """
+    h, w, c = maps.shape
+    if not 0 <= channel < c:
+        raise ValueError(f"channel {channel} out of range: {layer or 'the layer'} has {c} channels.")
+    m = maps[..., channel]
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=figsize)
+    a0.imshow(np.squeeze(image), cmap="gray" if np.squeeze(image).ndim == 2 else None)
+    a0.set_title("input", fontsize=9)
+    im = a1.imshow(m, cmap=cmap, interpolation="nearest")
+    fig.colorbar(im, ax=a1, fraction=0.046)
+    state = "blank (all zero)" if not m.any() else f"max {m.max():.3g}, {100 * (m > 0).mean():.0f}% > 0"
+    a1.set_title(f"{layer} channel {channel}: {state}", fontsize=9)
+    for a in (a0, a1):
+        a.axis("off")
+    fig.tight_layout()
+    return fig
