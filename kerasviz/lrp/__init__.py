@@ -1,2 +1,12 @@
-"""Layer-wise relevance propagation (issue 7)."""
-__all__: list[str] = []
+"""Layer-wise relevance propagation in eager TensorFlow (issue 7).
+
+`kv.lrp(model, images, rule=...)` with rules LRP-0, ε, γ, αβ, z^B, w², flat
+(`kv.lrp_rules`) and composites (`kv.Composite`, presets "vgg", "resnet",
+"small", ...).
+"""
+from kerasviz.lrp import rules as lrp_rules
+from kerasviz.lrp.composites import Composite, composite_names
+from kerasviz.lrp.layers import UnsupportedLayerError, supported_layers
+from kerasviz.lrp.propagate import Relevance, lrp
+
+__all__: list[str] = ["lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "UnsupportedLayerError", "supported_layers"]
