@@ -14,6 +14,13 @@ class LayerNotFoundError(ValueError):
     """Raised for an unknown layer name, path or index; lists the closest names."""
 
 
+class UnsupportedLayerError(TypeError, ValueError):
+    """A layer has no rule in the requested technique; the message names the layer and its type.
+
+    Shared by the technique families, so `except kv.UnsupportedLayerError` catches them all.
+    """
+
+
 def is_model(layer) -> bool:
     """True for a Keras Model used as a layer (Sequential or Functional)."""
     return isinstance(layer, keras.Model)

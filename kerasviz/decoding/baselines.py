@@ -1,0 +1,104 @@
+"""Baselines beside filter decoding: "transposed filter" readings and the Z&F deconvnet.
+
+The paper argues that "convolution with the transposed filter" is a poor
+inverse of a conv layer. Read as the operator transpose, it is substitution
+itself; the two readings that differ are pasting the 180°-rotated kernel and
+pasting the matrix-transposed kernel (rows and columns swapped). Both are here,
+image-independent like decoding.
+
+The Zeiler & Fergus deconvnet projects ONE neuron's activation on ONE image back
+to pixels: max-pools are undone with that image's switches, the backward signal
+is rectified at every ReLU, convs are transposed. That is exactly the gradient
+of the neuron with a deconvnet backward rule at ReLUs (a max-pool's gradient
+routes to its argmax: the switches), so it reuses the core gradient routine.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+
+from kerasviz.activations import activations
+from kerasviz.core.gradients import score_gradients
+from kerasviz.core.layers import LayerSpec
+from kerasviz.core.relu_rules import relu_rule_substitute
+from kerasviz.core.inputs import as_image_batch
+from kerasviz.decoding.substitution import decode_with_kernel_op
+
+READINGS = ("rot180", "matrix_transpose")
+
+
+def decode_filters_transposed(
+    model: keras.Model,
+    layer: LayerSpec,
+    reading: str = "rot180",
+    unpool: str = "bicubic",
+    *,
+    filters: Optional[Sequence[int]] = None,
+    dtype: str = "float32",
+) -> np.ndarray:
+    """Decode with a "transposed filter" at every conv instead of substitution.
+
+    Args:
+        model, layer, unpool, filters, dtype: as in `decode_filters`.
+        reading: "rot180" (paste each kernel rotated by 180°, i.e. MATLAB
+            `conv2(S, rot90(w, 2), 'full')`) or "matrix_transpose" (paste `w.T`).
+
+    Returns:
+        `(K, RF_h, RF_w, C)` like `decode_filters`.
+
+    Example:
+        >>> wrong = kv.decode_filters_transposed(net, "conv3", "rot180")
+    """
+    if reading not in READINGS:
+        raise ValueError(f"Unknown transposed-filter reading {reading!r}; choose from {list(READINGS)}.")
+    return decode_with_kernel_op(model, layer, unpool, kernel_op=reading, filters=filters, dtype=dtype)
+
+
+def deconvnet_projection(
+    model: keras.Model,
+    layer: LayerSpec,
+    images,
+    filter_index: int,
+    *,
+    batch_size: int = 32,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Zeiler & Fergus deconvnet projection of one filter's strongest unit per image.
+
+    For each image, the unit of `filter_index` with the highest activation in
+    `layer` is projected to pixel space through the network below: max-pool
+    switches of that image, rectified backward signal at each ReLU (the MatConvNet
+    LeNet has a ReLU only after conv3, so only conv4 is rectified), transposed
+    convolutions.
+
+    Args:
+        model: a Keras model (never changed).
+        layer: any layer with a `(N, h, w, K)` output, typically a conv.
+        images: `(N, H, W, C)` or one `(H, W, C)` in the model's input space.
+        filter_index: the filter (channel) k.
+        batch_size: images per compiled call.
+
+    Returns:
+        `(projections, positions)`: `(N, H, W, C)` signed projections and the
+        `(N, 2)` (row, col) of the projected unit on the layer's grid.
+
+    Example:
+        >>> proj, where = kv.deconvnet_projection(net, "conv3", top_images, 7)
+    """
+    x, _ = as_image_batch(images, model)
+    maps = next(iter(activations(model, x, layers=[layer]).values()))
+    if maps.ndim != 4:
+        raise ValueError(f"Layer {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K).")
+    if not -maps.shape[-1] <= filter_index < maps.shape[-1]:
+        raise ValueError(f"filter_index {filter_index} out of range: layer has {maps.shape[-1]} filters.")
+    k = filter_index % maps.shape[-1]
+    flat = maps[..., k].reshape(len(maps), -1).argmax(1)
+    positions = np.stack(np.unravel_index(flat, maps.shape[1:3]), 1)
+    units = (flat * maps.shape[-1] + k).astype(int)  # index into the flattened (h, w, K) output
+    grads = score_gradients(
+        model, x, target=list(units), score_layer=layer, substitute=relu_rule_substitute("deconvnet"),
+        substitute_key="deconvnet", batch_size=batch_size,
+    )
+    return grads.input, positions

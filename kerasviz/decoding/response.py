@@ -1,0 +1,116 @@
+"""Decoded responses: correlate images with decoded filters (the paper's I ⋆ df).
+
+`I ⋆ df_k` is a valid cross-correlation sampled at the layer's cumulative
+stride, on the same input the network sees, so it lands on the layer's own
+output grid: position i sees input rows `stride*i ... stride*i + RF - 1`.
+For a network without max-pools, ReLUs and biases it IS the layer's output
+(with nearest unpooling and sum-pools); the gap to the real response measures
+how non-linear the network below the layer is (the paper's Table 1).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz._config import progress_bar
+from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.layers import LayerSpec
+from kerasviz.decoding.substitution import _filter_indices, decode_filters, decoding_plan, input_geometry
+
+
+def correlate(images, decoded: np.ndarray, geometry, *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
+    """Strided valid correlation of a batch with decoded filters, on a layer's output grid.
+
+    Args:
+        images: float tensor `(N, H, W, C)`.
+        decoded: `(K, RF_h, RF_w, C)` decoded filters.
+        geometry: `((stride, offset, out), (stride, offset, out))` from `input_geometry`.
+
+    Returns:
+        `(N, out_h, out_w, K)` numpy array.
+    """
+    (sh, oh, nh), (sw, ow, nw) = geometry
+    kernel = tf.constant(np.transpose(decoded, (1, 2, 3, 0)), images.dtype)  # (RF_h, RF_w, C, K)
+    rf_h, rf_w = decoded.shape[1:3]
+    pad_h = max(0, sh * (nh - 1) + rf_h - oh - int(images.shape[1]))
+    pad_w = max(0, sw * (nw - 1) + rf_w - ow - int(images.shape[2]))
+    parts = []
+    chunks = list(batches(len(images), batch_size))
+    with progress_bar(len(chunks), "decoded responses", progress) as bar:
+        for s in chunks:
+            x = tf.pad(images[s], [[0, 0], [oh, pad_h], [ow, pad_w], [0, 0]])
+            parts.append(tf.nn.conv2d(x, kernel, (1, sh, sw, 1), "VALID")[:, :nh, :nw].numpy())
+            bar.update(1)
+    return np.concatenate(parts)
+
+
+def decoded_response(
+    model: keras.Model,
+    layer: LayerSpec,
+    images,
+    unpool: str = "bicubic",
+    *,
+    filters: Optional[Sequence[int]] = None,
+    decoded: Optional[np.ndarray] = None,
+    batch_size: int = 256,
+    progress: bool = False,
+) -> np.ndarray:
+    """The paper's estimate of a conv layer's response: `I ⋆ df_k` for every filter k.
+
+    Args:
+        model: a Keras model (never changed); see `decode_filters`.
+        layer: the decoded Conv2D layer.
+        images: `(N, H, W, C)` or one `(H, W, C)` in the model's input space
+            (the same preprocessing the network sees).
+        unpool: "bicubic", "nearest" or "bilinear".
+        filters: filter indices (default: all K).
+        decoded: precomputed `decode_filters(...)` output for these filters
+            (skips decoding, e.g. to try another kernel reading).
+        batch_size: images per correlation call.
+        progress: show a progress bar.
+
+    Returns:
+        `(N, h, w, K)` numpy array shaped like the layer's output (no bias),
+        or `(h, w, K)` for one image.
+
+    Example:
+        >>> r = kv.decoded_response(net, "conv2", x_test[:8])
+        >>> r.shape
+        (8, 8, 8, 50)
+    """
+    plan = decoding_plan(model, layer)
+    if decoded is None:
+        decoded = decode_filters(model, plan.layer, unpool, filters=filters)
+    else:
+        expected = len(_filter_indices(filters, plan.num_filters, plan.layer.name))
+        if decoded.ndim != 4 or len(decoded) != expected:
+            raise ValueError(f"`decoded` must be (K={expected}, RF_h, RF_w, C); got shape {decoded.shape}.")
+    x, single = as_image_batch(images, model)
+    geometry = input_geometry(plan, int(x.shape[1]), int(x.shape[2]))
+    response = correlate(x, decoded, geometry, batch_size=batch_size, progress=progress)
+    return response[0] if single else response
+
+
+def top_locations(responses: np.ndarray, filter_index: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The `k` images with the highest maximum of one filter's response map.
+
+    Args:
+        responses: `(N, h, w, K)` layer outputs (CNN or decoded).
+        filter_index: which filter.
+        k: how many images.
+
+    Returns:
+        `(indices, values, positions)`: `(k,)` image indices sorted by
+        decreasing maximum, `(k,)` those maxima, `(k, 2)` the (row, col) of each
+        maximum on the layer's output grid.
+    """
+    maps = responses[..., filter_index].reshape(len(responses), -1)
+    best = maps.max(1)
+    order = np.argsort(-best, kind="stable")[:k]
+    flat = maps[order].argmax(1)
+    positions = np.stack(np.unravel_index(flat, responses.shape[1:3]), 1)
+    return order, best[order], positions
