@@ -137,7 +137,7 @@ def test_batch_norm_folding_leaves_forward_pass_unchanged(probe):
 def test_batch_equals_one_at_a_time(probe):
     model = _bn_net()
     batch = kv.lrp(model, probe, rule="small", progress=False, batch_size=3)
-    single = np.concatenate([kv.lrp(model, probe[i], rule="small", progress=False) for i in range(len(probe))])
+    single = np.stack([kv.lrp(model, probe[i], rule="small", progress=False) for i in range(len(probe))])
     np.testing.assert_allclose(batch, single, rtol=1e-4, atol=1e-6)
 
 

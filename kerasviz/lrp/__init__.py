@@ -2,11 +2,16 @@
 
 `kv.lrp(model, images, rule=...)` with rules LRP-0, ε, γ, αβ, z^B, w², flat
 (`kv.lrp_rules`) and composites (`kv.Composite`, presets "vgg", "resnet",
-"small", ...).
+"small", ...). Plots: `kv.plot_lrp`, `kv.plot_relevance_flow`; widget:
+`kv.widgets.LRPExplorer`.
 """
 from kerasviz.lrp import rules as lrp_rules
 from kerasviz.lrp.composites import Composite, composite_names
 from kerasviz.lrp.layers import UnsupportedLayerError, supported_layers
 from kerasviz.lrp.propagate import Relevance, lrp
+from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow, relevance_heatmap
 
-__all__: list[str] = ["lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "UnsupportedLayerError", "supported_layers"]
+__all__: list[str] = [
+    "lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "UnsupportedLayerError", "supported_layers",
+    "plot_lrp", "plot_relevance_flow", "relevance_heatmap",
+]

@@ -191,6 +191,10 @@ class Relevance:
     rules: dict = field(default_factory=dict)
     composite: str = ""
 
+    def flow(self, index: int = 0) -> dict:
+        """`{"input": (H, W, C), layer path: (...), ...}` for image `index` (for `plot_relevance_flow`)."""
+        return {"input": self.input[index], **{k: v[index] for k, v in self.layers.items()}}
+
     def totals(self) -> dict:
         """`{"input": (N,), layer path: (N,), ...}`: relevance summed per image and layer."""
         sums = {"input": self.input.reshape(len(self.input), -1).sum(axis=1)}
@@ -243,8 +247,9 @@ def lrp(
         return_layers: also return the relevance at every layer.
 
     Returns:
-        `(N, H, W, C)` relevance (its per-image sum is about `f_c(x)`; biases
-        and ε absorb some), or, with `return_layers=True`, a `Relevance`.
+        `(N, H, W, C)` float32 relevance (`(H, W, C)` for a single image); its
+        per-image sum is about `f_c(x)` (biases and ε absorb some). With
+        `return_layers=True`, a `Relevance` (arrays keep the batch axis).
 
     Raises:
         UnsupportedLayerError: a layer type without an LRP rule (named).
@@ -252,8 +257,8 @@ def lrp(
 
     Example:
         >>> x = kv.preprocess(kv.sample_image("cat", size=224))
-        >>> r = kv.lrp(vgg, x, rule="vgg")           # (1, 224, 224, 3)
-        >>> heat = r.sum(-1)                          # (1, 224, 224)
+        >>> r = kv.lrp(vgg, x, rule="vgg")           # (224, 224, 3)
+        >>> heat = r.sum(-1)                          # (224, 224)
     """
     composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
     graph = cache.get(model, ("lrp_graph",), lambda: trace(model))
@@ -264,9 +269,9 @@ def lrp(
         model, images, target, layers=layers, substitute=_substitute(graph, rules, model),
         substitute_key=("lrp", composite.key()), batch_size=batch_size, progress=progress,
     )
-    x, _ = as_image_batch(images, model)
+    x, single = as_image_batch(images, model)
     relevance = grads.input if input_rule else x.numpy() * grads.input
     if not return_layers:
-        return relevance
+        return relevance[0] if single else relevance
     per_layer = {k: grads.activations[k] * grads.layer_gradients[k] for k in layers}
     return Relevance(relevance, per_layer, grads.scores, grads.targets, rules, composite.name)

@@ -4,3 +4,4 @@ Each family's widget lives in its own module here; import them from
 `kerasviz.widgets`.
 """
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer  # noqa: E402,F401
+from kerasviz.widgets.lrp import LRPExplorer  # noqa: E402,F401

@@ -1,0 +1,140 @@
+"""Figures for LRP: relevance heatmaps beside the image, and relevance flow per layer.
+
+Pure figure builders: they draw arrays computed by `kv.lrp` (or any signed
+attribution) and return a matplotlib Figure.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional, Union
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
+
+
+def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.ndarray:
+    """`(H, W[, C])` relevance -> `(H, W)` in [-1, 1]: summed over channels, scaled by a high percentile of |R|.
+
+    The percentile (not the max) keeps one extreme pixel from washing out the map.
+    """
+    r = np.asarray(relevance, np.float64)
+    r = r.sum(axis=-1) if r.ndim == 3 else r
+    scale = np.percentile(np.abs(r), percentile)
+    return np.clip(r / scale, -1, 1) if scale > 0 else np.zeros_like(r)
+
+
+def _show_image(ax, image):
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.dtype != np.uint8:
+        lo, hi = float(image.min()), float(image.max())
+        image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+
+
+def plot_lrp(
+    image: np.ndarray,
+    maps: Maps,
+    *,
+    title: str = "",
+    percentile: float = 99.5,
+    cmap: str = "bwr",
+    size: float = 2.6,
+):
+    """The image, then one signed heatmap per relevance map (red: for the class, blue: against).
+
+    Args:
+        image: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
+        maps: one `(H, W[, C])` relevance map, or `{title: map}` to compare
+            rules or methods side by side.
+        title: figure title (e.g. the model's weights label).
+        percentile: |R| percentile mapped to full colour.
+        cmap: a diverging colormap.
+        size: inches per panel.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> r = kv.lrp(model, x, rule="vgg")
+        >>> kv.plot_lrp(kv.deprocess(x), {"LRP vgg": r})
+    """
+    maps = dict(maps) if isinstance(maps, Mapping) else {"relevance": maps}
+    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1), size + 0.5), squeeze=False)
+    _show_image(axes[0, 0], image)
+    axes[0, 0].set_title("image")
+    for ax, (name, r) in zip(axes[0, 1:], maps.items()):
+        ax.imshow(relevance_heatmap(r, percentile), cmap=cmap, vmin=-1, vmax=1)
+        ax.set_title(f"{name}\nΣR = {np.asarray(r).sum():.3g}", fontsize=9)
+    for ax in axes.ravel():
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_relevance_flow(
+    layers: Mapping[str, np.ndarray],
+    *,
+    score: Optional[float] = None,
+    max_maps: int = 6,
+    title: str = "",
+    cmap: str = "bwr",
+):
+    """How relevance flows from the logit down to the pixels, for one image.
+
+    Top: per layer, the total relevance and its positive and negative parts
+    (LRP conserves the total: a flat line at the explained logit, minus what
+    biases and ε absorb). Bottom: relevance maps (summed over channels) of a few
+    spatial layers, from the input upwards.
+
+    Args:
+        layers: `{name: relevance}` for one image, input first, each `(H, W, C)`,
+            `(H, W)` or `(K,)` (e.g. `{"input": r.input[0], **{k: v[0] for k, v in r.layers.items()}}`).
+        score: the explained logit, drawn as a reference line.
+        max_maps: spatial layers shown below.
+        title: figure title.
+        cmap: diverging colormap for the maps.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> res = kv.lrp(model, x, return_layers=True)
+        >>> kv.plot_relevance_flow(res.flow(0), score=res.scores[0])
+    """
+    names = list(layers)
+    values = [np.asarray(layers[n], np.float64) for n in names]
+    totals = np.array([v.sum() for v in values])
+    pos = np.array([v[v > 0].sum() for v in values])
+    neg = np.array([v[v < 0].sum() for v in values])
+    spatial = [i for i, v in enumerate(values) if v.ndim == 3 and min(v.shape[:2]) > 1]
+    if len(spatial) > max_maps:
+        spatial = [spatial[int(round(j))] for j in np.linspace(0, len(spatial) - 1, max_maps)]
+    cols = max(len(spatial), 1)
+    fig = plt.figure(figsize=(max(8, 2.2 * cols), 6.2))
+    grid = fig.add_gridspec(2, cols, height_ratios=[1.1, 1])
+    ax = fig.add_subplot(grid[0, :])
+    steps = np.arange(len(names))
+    ax.bar(steps, pos, color="tab:red", alpha=0.35, label="positive part")
+    ax.bar(steps, neg, color="tab:blue", alpha=0.35, label="negative part")
+    ax.plot(steps, totals, "ko-", ms=3, label="total ΣR")
+    if score is not None:
+        ax.axhline(score, color="gray", ls="--", lw=1, label=f"explained logit {score:.3g}")
+    ax.set_xticks(steps)
+    ax.set_xticklabels([n.rsplit("/", 1)[-1] for n in names], rotation=60, ha="right", fontsize=7)
+    ax.set_ylabel("relevance")
+    ax.legend(fontsize=7, loc="best")
+    for j, i in enumerate(spatial):
+        sub = fig.add_subplot(grid[1, j])
+        sub.imshow(relevance_heatmap(values[i]), cmap=cmap, vmin=-1, vmax=1)
+        sub.set_title(names[i].rsplit("/", 1)[-1], fontsize=8)
+        sub.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
