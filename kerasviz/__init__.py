@@ -23,6 +23,7 @@ from kerasviz.activations import (  # noqa: E402
     feature_extractor,
     image_layers,
 )
+from kerasviz._config import max_steps, quick_mode  # noqa: E402
 from kerasviz.core.graph import UnsupportedModelError  # noqa: E402
 from kerasviz.core.layers import LayerNotFoundError, conv_layers, find_layer  # noqa: E402
 from kerasviz.data import (  # noqa: E402

@@ -29,6 +29,16 @@ def _maps_of(acts, layer, image) -> tuple[str, np.ndarray]:
     return layer or "", maps
 
 
+def _shrink(tiles: np.ndarray, max_tile: int | None) -> np.ndarray:
+    """Block-average `(n, h, w)` tiles by the integer factor that fits `max_tile`."""
+    n, h, w = tiles.shape
+    factor = int(np.ceil(max(h, w) / max_tile)) if max_tile else 1
+    if factor <= 1:
+        return tiles
+    h2, w2 = h // factor, w // factor
+    return tiles[:, : h2 * factor, : w2 * factor].reshape(n, h2, factor, w2, factor).mean(axis=(2, 4))
+
+
 def _outline(ax, origins, indices, h, w, color):
     for i in indices:
         y, x = origins[i]
@@ -43,6 +53,7 @@ def plot_activations(
     max_maps: int | None = None,
     cols: int | None = None,
     cmap: str = "viridis",
+    max_tile: int | None = 112,
     summary=None,
     title: str | None = None,
     figsize=None,
@@ -61,6 +72,8 @@ def plot_activations(
         max_maps: draw only the first `max_maps` channels.
         cols: grid columns (default ~ sqrt(c)).
         cmap: matplotlib colormap.
+        max_tile: maps larger than this are shown block-averaged by an integer
+            factor (keeps VGG16's 224x224 maps light); None: full size.
         summary: an `ActivationSummary` of the same layer over a dataset.
         title: extra title text (e.g. `kv.weights_label(model)`).
         figsize: matplotlib figure size.
@@ -77,9 +90,11 @@ def plot_activations(
     shown = min(c, max_maps or c)
     tiles = np.moveaxis(maps[..., :shown], -1, 0)
     blank = np.flatnonzero(np.all(tiles == 0, axis=(1, 2)))
+    tiles = _shrink(tiles, max_tile)
+    h, w = tiles.shape[1:3]
     image_grid, origins = mosaic(normalize_tiles(tiles), cols, pad=max(1, h // 16), fill=np.nan)
     rows, ncols = grid_shape(shown, cols)
-    fig, ax = plt.subplots(figsize=figsize or (min(16, 1.1 * ncols + 1), min(16, 1.1 * rows + 1.2)))
+    fig, ax = plt.subplots(figsize=figsize or (min(8, 0.9 * ncols + 1), min(9, 0.9 * rows + 1.2)))
     colormap = plt.get_cmap(cmap).with_extremes(bad="white")  # the separators
     ax.imshow(image_grid, cmap=colormap, vmin=0, vmax=1, interpolation="nearest")
     _outline(ax, origins, blank, h, w, BLANK_COLOR)
@@ -137,7 +152,8 @@ def _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize):
     ax.imshow(image, cmap=None if cin == 3 else "gray", interpolation="nearest")
     if roughness is not None and shown <= 64:
         for i, (y, x) in enumerate(origins):
-            ax.text(x + kw / 2 - 0.5, y + kh - 0.3, f"{roughness[i]:.2f}", color="yellow", fontsize=6, ha="center", va="bottom")
+            ax.text(x + kw / 2 - 0.5, y + kh - 0.3, f"{roughness[i]:.2f}", color="yellow", fontsize=6, ha="center", va="bottom",
+                    bbox=dict(facecolor="black", alpha=0.6, pad=0.5, linewidth=0))
     ax.set_title(_weights_title(kernel, shown, roughness, title), fontsize=9)
     ax.axis("off")
     fig.tight_layout()
