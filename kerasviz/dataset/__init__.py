@@ -1,2 +1,37 @@
-"""Dataset views (issue 6): top-k images and patches, dead/redundant filters, embeddings."""
-__all__: list[str] = []
+"""Dataset views (issue 6): top-k images and patches, Neuron Features, dead/redundant filters, embeddings.
+
+One module per view over shared streaming (`streaming`) and receptive-field
+(`receptive_field`) utilities; the plot functions and widgets are re-exported
+here so that `kv.<name>` reaches them.
+"""
+from kerasviz.dataset.embedding import EmbeddingGrid, embedding_grid, grid_assignment
+from kerasviz.dataset.filters_health import (
+    DeadFilters,
+    FilterPair,
+    FilterSimilarity,
+    dead_filters,
+    filter_similarity,
+    redundant_filters,
+)
+from kerasviz.dataset.neuron_feature import NeuronFeatures, class_selectivity, neuron_feature
+from kerasviz.dataset.receptive_field import ReceptiveField, receptive_field
+from kerasviz.dataset.topk import TopActivating, top_activating
+
+__all__ = [
+    "DeadFilters",
+    "EmbeddingGrid",
+    "FilterPair",
+    "FilterSimilarity",
+    "NeuronFeatures",
+    "ReceptiveField",
+    "TopActivating",
+    "class_selectivity",
+    "dead_filters",
+    "embedding_grid",
+    "filter_similarity",
+    "grid_assignment",
+    "neuron_feature",
+    "receptive_field",
+    "redundant_filters",
+    "top_activating",
+]
