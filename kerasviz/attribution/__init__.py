@@ -1,2 +1,21 @@
-"""Attribution maps (issue 4): one module per method over core.gradients."""
-__all__: list[str] = []
+"""Attribution maps (issue 4): one module per method over `core.gradients`.
+
+All methods share `(model, images, target=None, ...)`, explain logits, and
+never change the user's model. Plot helpers from `kerasviz.plotting.attribution`
+are re-exported here.
+"""
+from kerasviz.attribution.gradcam import default_cam_layer, grad_cam, grad_cam_plus_plus, guided_grad_cam
+from kerasviz.attribution.integrated_gradients import IntegratedGradients, integrated_gradients
+from kerasviz.attribution.metrics import RandomizationResult, deletion_auc, insertion_auc, randomization_check
+from kerasviz.attribution.occlusion import occlusion
+from kerasviz.attribution.relu_backprop import deconvnet, guided_backprop
+from kerasviz.attribution.saliency import gradient, saliency
+from kerasviz.attribution.smoothgrad import smoothgrad
+
+__all__ = [
+    "saliency", "gradient", "smoothgrad", "guided_backprop", "deconvnet",
+    "integrated_gradients", "IntegratedGradients",
+    "grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "default_cam_layer",
+    "occlusion",
+    "deletion_auc", "insertion_auc", "randomization_check", "RandomizationResult",
+]

@@ -1,0 +1,76 @@
+"""Vanilla gradient saliency (Simonyan, Vedaldi & Zisserman 2013).
+
+`M_ij = max_c |d S_c / d x_ijc|` with S_c the class logit: how much a small
+change of each pixel would change the score.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import keras
+import numpy as np
+
+from kerasviz.attribution._common import signed_gradients
+from kerasviz.core.targets import Target
+
+
+def gradient(
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    reduce: Optional[str] = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> np.ndarray:
+    """The signed input gradient of the target score (logits).
+
+    Args:
+        model: a Keras image model (never changed).
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints, or a callable
+            `score(outputs) -> (N,)`.
+        reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
+        batch_size: images per compiled call.
+        progress: show a progress bar.
+
+    Returns:
+        `(N, H, W, C)` float32 (or `(N, H, W)` when reduced; batch axis
+        dropped for a single image).
+
+    Example:
+        >>> g = kv.gradient(model, images, target=3)
+    """
+    return signed_gradients(model, images, target, reduce=reduce, batch_size=batch_size, progress=progress)
+
+
+def saliency(
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    reduce: str = "max_abs",
+    batch_size: int = 32,
+    progress: bool = False,
+) -> np.ndarray:
+    """Simonyan's saliency map: max over channels of |gradient|.
+
+    Args:
+        model: a Keras image model (never changed).
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints, or a callable
+            `score(outputs) -> (N,)`.
+        reduce: channel reduction, "max_abs" (the paper) or "sum_abs" (PAIR).
+        batch_size: images per compiled call.
+        progress: show a progress bar.
+
+    Returns:
+        `(N, H, W)` non-negative float32 (`(H, W)` for a single image).
+
+    Example:
+        >>> m = kv.saliency(model, kv.preprocess(kv.sample_image(size=224)))
+        >>> m.shape
+        (224, 224)
+    """
+    return gradient(model, images, target, reduce=reduce, batch_size=batch_size, progress=progress)
