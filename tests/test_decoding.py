@@ -326,3 +326,42 @@ def test_deconvnet_projection_uses_switches_and_rectification(net):
     deconv4, _ = kv.deconvnet_projection(net, "conv4", x, 3)
     plain4 = kv.core.gradients.score_gradients(net, x, target=3, score_layer="conv4")
     assert np.abs(deconv4 - plain4.input).max() > 1e-3 * np.abs(plain4.input).max()
+
+
+# ----------------------------------------------------------------------------- widget and figures
+
+
+def test_decoding_explorer_and_figures(net):
+    import matplotlib.pyplot as plt
+
+    x = np.random.default_rng(0).normal(0, 50, (12, 28, 28, 1)).astype("float32")
+    with unchanged(net, x[:2]):
+        ex = kv.widgets.DecodingExplorer(net, x, display=x[..., 0])
+        assert ex.layer.options == ("conv1", "conv2", "conv3", "conv4") and ex.filter.max == 9
+        ex.layer.value = "conv2"
+        assert ex.filter.max == 49
+        ex.filter.value = 7
+        ex.unpool.value = "nearest"
+        decoded_fig, top_fig = ex.figures()
+    assert len(top_fig.axes) == 10 and len(decoded_fig.axes) == 2
+    df = kv.decode_filters(net, "conv4")
+    matrix, argmax, hit = kv.class_max_matrix(np.random.default_rng(0).normal(size=(30, 10)), np.arange(30) % 10)
+    assert matrix.shape == argmax.shape == (10, 10) and 0 <= hit <= 1
+    for fig in (kv.plot_decoded_filters(df, labels=range(10), threshold=0.3),
+                kv.plot_class_matrix(matrix, x[argmax % 12][..., 0], df, hit_rate=hit)):
+        assert fig.axes
+    plt.close("all")
+
+
+def test_decoding_error_is_zero_for_identical_and_positive_otherwise():
+    a = np.random.default_rng(0).normal(size=(3, 4, 4, 5))
+    np.testing.assert_allclose(kv.decoding_error(a, 3 * a + 1), 0, atol=1e-20)  # invariant to scale and offset
+    assert (kv.decoding_error(a, a[::-1]) > 0).sum() == 2
+
+
+def test_character_net_decodes_to_characters():
+    chars = kv.character_net()
+    df = kv.decode_filters(chars, "conv4", unpool="nearest")
+    assert df.shape == (8, 14, 14, 1)
+    fed = chars.predict(df / np.abs(df).max((1, 2, 3), keepdims=True) * 255, verbose=0).reshape(8, -1)
+    assert (fed.argmax(1) == np.arange(8)).sum() >= 6  # measured 6/8: D and E excite C (their sub-shape) more

@@ -114,3 +114,54 @@ def top_locations(responses: np.ndarray, filter_index: int, k: int = 4) -> tuple
     flat = maps[order].argmax(1)
     positions = np.stack(np.unravel_index(flat, responses.shape[1:3]), 1)
     return order, best[order], positions
+
+
+def minmax(tensor: np.ndarray, axes) -> np.ndarray:
+    """Range-normalise to [0, 1] over `axes` (the paper's "contrast range normalization")."""
+    lo, hi = tensor.min(axes, keepdims=True), tensor.max(axes, keepdims=True)
+    return (tensor - lo) / np.maximum(hi - lo, 1e-12)
+
+
+def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+    """The paper's Table-1 error per image: MSE of the jointly min-max-normalised responses.
+
+    Each image's whole `(h, w, K)` response tensor is normalised to [0, 1] once
+    ("a single contrast range normalization for each image"), separately for the
+    CNN and the decoded response; the squared differences are averaged.
+
+    Args:
+        cnn: `(N, h, w, K)` the layer's real outputs (pre-pool, pre-ReLU, with bias).
+        decoded: `(N, h, w, K)` `decoded_response` on the same inputs.
+
+    Returns:
+        `(N,)` errors; Table 1 reports their mean ± std.
+
+    Example:
+        >>> err = kv.decoding_error(cnn_conv2, kv.decoded_response(net, "conv2", x))
+        >>> err.mean(), err.std()
+    """
+    if cnn.shape != decoded.shape:
+        raise ValueError(f"Responses differ in shape: CNN {cnn.shape} vs decoded {decoded.shape}.")
+    axes = tuple(range(1, cnn.ndim))
+    return ((minmax(cnn.astype(np.float64), axes) - minmax(decoded.astype(np.float64), axes)) ** 2).mean(axes)
+
+
+def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray, float]:
+    """The paper's Figure 1: maximum activation of each filter over the images of each class.
+
+    Args:
+        scores: `(N, K)` one scalar per image and filter (e.g. decoded L7 responses).
+        labels: `(N,)` classes 0..C-1.
+
+    Returns:
+        `(matrix, argmax, hit_rate)`: `(K, C)` maxima, `(K, C)` image index of each
+        maximum, and the diagonal hit rate: the fraction of filters whose top
+        image over the whole set is of the filter's own class.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    matrix = np.stack([scores[labels == c].max(0) for c in classes], 1)
+    argmax = np.stack([np.flatnonzero(labels == c)[scores[labels == c].argmax(0)] for c in classes], 1)
+    k = min(matrix.shape)
+    hit_rate = float(np.mean(matrix[:k].argmax(1) == np.arange(k)))
+    return matrix, argmax, hit_rate

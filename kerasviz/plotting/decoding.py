@@ -1,0 +1,232 @@
+"""Figures for filter decoding (Rafegas & Vanrell): galleries, responses, Figure 1, top images.
+
+Pure matplotlib: every function draws arrays computed by `kerasviz.decoding`
+and returns a Figure.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.patches import Rectangle
+
+from kerasviz.plotting.grid import mosaic, normalize_tiles
+
+
+def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
+    """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter)."""
+    d = np.asarray(decoded, np.float64)
+    axes = tuple(range(1, d.ndim))
+    peak = np.abs(d).max(axes, keepdims=True)
+    return np.sign(d) * (np.abs(d) > fraction * np.where(peak > 0, peak, 1))
+
+
+def _gray(tiles: np.ndarray) -> np.ndarray:
+    tiles = np.asarray(tiles)
+    return tiles[..., 0] if tiles.ndim == 4 and tiles.shape[-1] == 1 else tiles
+
+
+def _display(tiles: np.ndarray, threshold: Optional[float]) -> np.ndarray:
+    tiles = _gray(tiles)
+    if threshold is not None:
+        return 0.5 + 0.5 * thresholded(tiles, threshold)
+    if tiles.ndim == 4:  # colour filters: each channel around 0.5 with a shared scale
+        return normalize_tiles(tiles, symmetric=True)
+    return normalize_tiles(tiles)  # imagesc-style, per filter
+
+
+def plot_decoded_filters(
+    decoded: np.ndarray,
+    *,
+    labels: Optional[Sequence] = None,
+    threshold: Optional[float] = None,
+    cols: Optional[int] = None,
+    title: str = "",
+    tile_inches: float = 0.9,
+):
+    """A gallery of decoded filters `(K, h, w, C)`, each contrast-normalised on its own.
+
+    Args:
+        decoded: decoded filters (C = 1 drawn in gray, C = 3 in colour).
+        labels: one label per filter, drawn above it (e.g. filter indices).
+        threshold: draw the thresholded view (+1 white, -1 black) at this fraction.
+        cols: tiles per row.
+        title: figure title.
+    """
+    image, origins = mosaic(_display(decoded, threshold), cols=cols, pad=1, fill=1.0)
+    rows = origins[-1][0] // (decoded.shape[1] + 1) + 1
+    ncols = max(o[1] for o in origins) // (decoded.shape[2] + 1) + 1
+    fig, ax = plt.subplots(figsize=(max(2.5, ncols * tile_inches), rows * tile_inches + 0.5))
+    ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    if labels is not None:
+        for (y, x), label in zip(origins, labels):
+            ax.text(x, y - 0.5, str(label), fontsize=7, va="bottom", color="tab:blue")
+    ax.set_axis_off()
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, maps: int = 6, title: str = ""):
+    """Figure 3: the CNN's conv responses vs decoded responses, one image, several layers.
+
+    Args:
+        image: `(H, W)` or `(H, W, C)` displayable image.
+        cnn, decoded: `{layer: (h, w, K)}` responses for this image.
+        maps: channels shown per layer (the first `maps`).
+    """
+    names = list(cnn)
+    fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
+    for row, name in enumerate(names):
+        for kind, source in enumerate((cnn, decoded)):
+            r = 2 * row + kind
+            axes[r, 0].imshow(_gray(image[None])[0], cmap="gray")
+            axes[r, 0].set_title(f"{name}\n{'CNN' if kind == 0 else 'decoded'}", fontsize=7)
+            for c in range(maps):
+                response = source[name][..., c]
+                axes[r, c + 1].imshow(response, cmap="viridis", interpolation="nearest")
+                if r == 0 or (kind == 0 and row > 0):
+                    axes[r, c + 1].set_title(f"k={c}", fontsize=7)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np.ndarray, *, hit_rate: float, title: str = ""):
+    """Figure 1: decoded class filters (left), row-normalised max-activation matrix and argmax images.
+
+    Args:
+        matrix: `(K, C)` max activation of filter k over images of class c.
+        argmax_images: `(K, C, H, W)` the image reaching each maximum.
+        decoded: `(K, h, w, 1)` the decoded filters.
+        hit_rate: diagonal hit rate, shown in the title.
+    """
+    k, c = matrix.shape
+    fig = plt.figure(figsize=(1.0 * (c + 3) + 1, 0.95 * k + 1))
+    grid = fig.add_gridspec(k, c + 3, width_ratios=[1, 1, 0.2] + [1] * c, wspace=0.05, hspace=0.08)
+    norm = matrix / np.abs(matrix).max(1, keepdims=True)
+    filters = _display(decoded, None)
+    shapes = 0.5 + 0.5 * thresholded(_gray(decoded))
+    for row in range(k):
+        for col, view in enumerate((filters, shapes)):
+            ax = fig.add_subplot(grid[row, col])
+            ax.imshow(view[row], cmap="gray", vmin=0, vmax=1)
+            ax.set_axis_off()
+        best = int(matrix[row].argmax())
+        for col in range(c):
+            ax = fig.add_subplot(grid[row, col + 3])
+            ax.imshow(_gray(argmax_images[row, col]), cmap="gray")
+            ax.set_xticks([]), ax.set_yticks([])
+            ax.text(0.5, -0.02, f"{norm[row, col]:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize=6)
+            color = "tab:green" if col == best == row else ("tab:red" if col == best else None)
+            for spine in ax.spines.values():
+                spine.set_visible(color is not None)
+                spine.set_color(color or "k")
+                spine.set_linewidth(2.5)
+            if row == 0:
+                ax.set_title(f"class {col}", fontsize=7)
+    fig.suptitle(f"{title}  diagonal hit rate {hit_rate:.2f} (green: row max on the diagonal, red: off it)", fontsize=9)
+    return fig
+
+
+def plot_top_images(
+    decoded: np.ndarray,
+    cnn_images: np.ndarray,
+    cnn_positions: np.ndarray,
+    decoded_images: np.ndarray,
+    decoded_positions: np.ndarray,
+    *,
+    stride: int,
+    offset: int = 0,
+    title: str = "",
+):
+    """Figure 4 (c, d): top images of one filter, with the receptive field of the maximum marked.
+
+    Row 1: the CNN's top images (red box); row 2: the decoded filter's top images
+    (yellow box); the decoded filter is drawn first in each row.
+
+    Args:
+        decoded: `(h, w, C)` the decoded filter (its size is the receptive field).
+        cnn_images, decoded_images: `(k, H, W[, C])` displayable top images.
+        cnn_positions, decoded_positions: `(k, 2)` maxima on the layer grid.
+        stride, offset: the layer's input geometry (input row = stride * i - offset).
+    """
+    k = len(cnn_images)
+    fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
+    rf_h, rf_w = decoded.shape[:2]
+    for row, (images, positions, color, who) in enumerate(
+        ((cnn_images, cnn_positions, "red", "CNN"), (decoded_images, decoded_positions, "yellow", "decoded"))
+    ):
+        axes[row, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
+        axes[row, 0].set_title(f"top by {who}", fontsize=7)
+        for j in range(k):
+            ax = axes[row, j + 1]
+            ax.imshow(_gray(images[j][None])[0], cmap="gray")
+            y, x = positions[j] * stride - offset
+            ax.add_patch(Rectangle((x - 0.5, y - 0.5), rf_w, rf_h, fill=False, edgecolor=color, linewidth=1.5))
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projections: np.ndarray, *, title: str = ""):
+    """Decoded filter (image-independent) beside Zeiler & Fergus projections on top images.
+
+    Args:
+        decoded: `(h, w, C)` decoded filter.
+        images: `(k, H, W[, C])` displayable top images.
+        projections: `(k, H, W, C)` deconvnet projections of the same neuron.
+    """
+    k = len(images)
+    fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
+    axes[0, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
+    axes[0, 0].set_title("decoded", fontsize=7)
+    axes[1, 0].set_title("Z&F deconvnet", fontsize=7)
+    proj = normalize_tiles(_gray(projections), symmetric=True)
+    for j in range(k):
+        axes[0, j + 1].imshow(_gray(images[j][None])[0], cmap="gray")
+        axes[1, j + 1].imshow(proj[j], cmap="gray", vmin=0, vmax=1)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_error_table(errors: dict, paper: Optional[dict] = None, *, title: str = ""):
+    """Bar chart of Table-1 errors: `{(layer, method): (mean, std)}`, paper values as markers."""
+    keys = list(errors)
+    fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(keys)), 3))
+    means = [errors[k][0] for k in keys]
+    stds = [errors[k][1] for k in keys]
+    ax.bar(range(len(keys)), means, yerr=stds, color="tab:blue", alpha=0.7, label="ours")
+    if paper:
+        ax.scatter([i for i, k in enumerate(keys) if k in paper], [paper[k][0] for k in keys if k in paper], color="k", marker="_", s=200, label="paper", zorder=3)
+    ax.set_xticks(range(len(keys)))
+    ax.set_xticklabels([" ".join(map(str, k)) for k in keys], rotation=60, fontsize=7, ha="right")
+    ax.set_yscale("log")
+    ax.set_ylabel("MSE (normalised responses)")
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_decoded_filter(decoded: np.ndarray, *, threshold: float = 0.3, title: str = ""):
+    """One decoded filter `(h, w, C)`: contrast-normalised and thresholded side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(4, 2.3))
+    axes[0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
+    axes[0].set_title("decoded", fontsize=8)
+    axes[1].imshow(_display(decoded[None], threshold)[0], cmap="gray", vmin=0, vmax=1)
+    axes[1].set_title(f"thresholded at {threshold:g}·max", fontsize=8)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig

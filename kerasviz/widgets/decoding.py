@@ -1,0 +1,80 @@
+"""Filter-decoding explorer: layer, filter and unpooling method -> decoded filter, thresholded view, top images."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kerasviz.activations import activations
+from kerasviz.core.layers import conv_layers
+from kerasviz.decoding import decode_filters, decoded_response, top_locations
+from kerasviz.decoding.substitution import decoding_plan, input_geometry
+from kerasviz.data import weights_label
+from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
+
+
+class DecodingExplorer(W.VBox):
+    """Browse decoded filters of a plain conv/pool network (Rafegas & Vanrell).
+
+    Args:
+        model: a Keras model (unchanged).
+        images: `(N, H, W, C)` in the model's input space (for top images).
+        display: displayable versions of `images` (default: `images`).
+        layers: conv layers to offer (default: every decodable conv layer).
+        top: number of top images shown.
+
+    Example:
+        >>> kv.widgets.DecodingExplorer(net.model, net.prepare(x_test[:500]), display=x_test[:500])
+    """
+
+    def __init__(self, model, images, display=None, layers=None, top: int = 4):
+        self.model, self.images, self.top = model, np.asarray(images), top
+        self.display_images = np.asarray(display if display is not None else images)
+        layers = layers or [p for p in conv_layers(model) if self._decodable(p)]
+        self.layer = W.Dropdown(options=layers, value=layers[-1], description="layer")
+        self.filter = W.IntSlider(0, 0, 1, description="filter")
+        self.unpool = W.ToggleButtons(options=["bicubic", "nearest", "bilinear"], description="unpool")
+        self.output = W.Output()
+        self._responses = {}
+        self._sync_filter_range()
+        for control in (self.layer, self.filter, self.unpool):
+            control.observe(self._changed, names="value")
+        super().__init__([W.HBox([self.layer, self.filter]), self.unpool, self.output])
+        self.refresh()
+
+    def _decodable(self, path) -> bool:
+        try:
+            decoding_plan(self.model, path)
+            return True
+        except (TypeError, ValueError):
+            return False
+
+    def _sync_filter_range(self):
+        self.filter.max = decoding_plan(self.model, self.layer.value).num_filters - 1
+
+    def _changed(self, change):
+        if change["owner"] is self.layer:
+            self._sync_filter_range()
+        self.refresh()
+
+    def figures(self):
+        """The current figures: (decoded + thresholded, top images CNN vs decoded)."""
+        layer, k, method = self.layer.value, self.filter.value, self.unpool.value
+        df = decode_filters(self.model, layer, method, filters=[k])
+        views = plot_decoded_filter(df[0], title=f"{layer} filter {k} ({method}) {weights_label(self.model)}")
+        cnn = self._responses.setdefault(layer, activations(self.model, self.images, layers=[layer])[layer])
+        dec = decoded_response(self.model, layer, self.images, method, filters=[k], decoded=df)
+        ci, _, cp = top_locations(cnn, k, self.top)
+        di, _, dp = top_locations(dec, 0, self.top)
+        (stride, offset, _), _ = input_geometry(decoding_plan(self.model, layer), *self.images.shape[1:3])
+        tops = plot_top_images(df[0], self.display_images[ci], cp, self.display_images[di], dp, stride=stride, offset=offset,
+                               title=f"top {self.top} images: CNN (red) vs decoded (yellow)")
+        return views, tops
+
+    def refresh(self):
+        self.output.clear_output(wait=True)
+        with self.output:
+            for fig in self.figures():
+                plt.show()
+                plt.close(fig)
