@@ -186,3 +186,22 @@ def test_deletion_order_by_signed_contribution_is_optimal_on_linear_model(linear
     rng = np.random.default_rng(0)
     others = [kv.deletion_auc(linear, x, rng.permutation(contribution.ravel()).reshape(6, 5), target=0, steps=30, progress=False) for _ in range(20)]
     assert best <= min(others) + 1e-6
+
+
+def test_plots_and_widget(cnn, images):
+    from kerasviz.widgets import AttributionExplorer
+
+    sal, ig = kv.saliency(cnn, images[0]), kv.integrated_gradients(cnn, images[0], steps=4, progress=False)
+    fig = kv.plot_attribution_grid(images[0], {"saliency": sal, "IG": ig.attributions}, title="t")
+    assert len(fig.axes) == 3
+    signed = kv.normalize_map(ig.attributions)
+    assert signed.min() < 0 <= signed.max() <= 1 and kv.normalize_map(sal).min() >= 0
+    with unchanged(cnn, images):
+        explorer = AttributionExplorer(cnn, images)
+        for method in ("SmoothGrad", "occlusion", "integrated gradients"):
+            explorer.method.value = method
+        explorer.target.value = explorer.target.options[2][1]
+        explorer.image.value = 3
+    assert explorer.figure is not None and explorer.target.value == -1
+    r = kv.randomization_check(cnn, images[:2], "grad_cam", progress=False)
+    assert len(kv.plot_randomization([r]).axes) == 3

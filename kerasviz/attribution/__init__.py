@@ -11,6 +11,9 @@ from kerasviz.attribution.occlusion import occlusion
 from kerasviz.attribution.relu_backprop import deconvnet, guided_backprop
 from kerasviz.attribution.saliency import gradient, saliency
 from kerasviz.attribution.smoothgrad import smoothgrad
+from kerasviz.plotting.attribution import (
+    normalize_map, overlay_heatmap, plot_attribution, plot_attribution_grid, plot_perturbation_curves, plot_randomization,
+)
 
 __all__ = [
     "saliency", "gradient", "smoothgrad", "guided_backprop", "deconvnet",
@@ -18,4 +21,6 @@ __all__ = [
     "grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "default_cam_layer",
     "occlusion",
     "deletion_auc", "insertion_auc", "randomization_check", "RandomizationResult",
+    "plot_attribution", "plot_attribution_grid", "plot_randomization", "plot_perturbation_curves",
+    "overlay_heatmap", "normalize_map",
 ]

@@ -1,0 +1,192 @@
+"""Figures for attribution maps: overlays, method grids, sanity-check curves.
+
+Pure matplotlib over arrays computed elsewhere. The helpers (`display_image`,
+`normalize_map`, `overlay_heatmap`) are reusable by any family that draws a
+per-pixel map over an image (LRP uses them too).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+
+def display_image(image) -> np.ndarray:
+    """An image as float RGB (or grayscale) in [0, 1] for `imshow`.
+
+    uint8 is divided by 255; floats are min-max scaled (model-space inputs such
+    as caffe-preprocessed VGG16 images: pass `kv.deprocess(x)` for true colours).
+    """
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[-1] == 1:
+        image = image[..., 0]
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    image = image.astype(np.float32)
+    span = image.max() - image.min()
+    return (image - image.min()) / span if span > 0 else np.zeros_like(image)
+
+
+def to_2d(heatmap, signed: Optional[bool] = None) -> tuple[np.ndarray, bool]:
+    """A map `(H, W)` or `(H, W, C)` as `(H, W)`: channels summed (signed) or |.| summed.
+
+    Returns `(map, signed)`; `signed=None` means signed if the map has negative values.
+    """
+    heatmap = np.asarray(heatmap, np.float32)
+    signed = bool(heatmap.min() < 0) if signed is None else signed
+    if heatmap.ndim == 3:
+        heatmap = heatmap.sum(-1) if signed else np.abs(heatmap).sum(-1)
+    return heatmap, signed
+
+
+def normalize_map(heatmap, signed: Optional[bool] = None, percentile: float = 99.0) -> np.ndarray:
+    """Scale a map for display, clipping at `percentile` of |map|.
+
+    Returns `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
+    """
+    heatmap, signed = to_2d(heatmap, signed)
+    if not signed:
+        heatmap = heatmap - min(heatmap.min(), 0.0)
+    top = np.percentile(np.abs(heatmap), percentile) if percentile < 100 else np.abs(heatmap).max()
+    if top <= 0:
+        return np.zeros_like(heatmap)
+    return np.clip(heatmap / top, -1.0 if signed else 0.0, 1.0)
+
+
+def overlay_heatmap(
+    ax, image, heatmap, *, signed: Optional[bool] = None, cmap: Optional[str] = None, alpha: float = 0.5,
+    percentile: float = 99.0, title: Optional[str] = None, colorbar: bool = False,
+):
+    """Draw `heatmap` over `image` on `ax`; diverging colours (blue-white-red) for signed maps.
+
+    Args:
+        ax: a matplotlib Axes.
+        image: `(H, W, C)` / `(H, W)` display image, or None for the map alone.
+        heatmap: `(H, W)` or `(H, W, C)` map at the image's size.
+        signed: force signed / unsigned display (default: signed if negative values).
+        cmap: colormap (default "bwr" signed, "jet" unsigned).
+        alpha: heatmap opacity over the image.
+        percentile: clip |map| at this percentile (outliers otherwise wash out the rest).
+        title: axes title.
+        colorbar: add a colorbar.
+
+    Returns:
+        The heatmap's `AxesImage`.
+    """
+    values = normalize_map(heatmap, signed, percentile)
+    signed = bool(values.min() < 0) if signed is None else signed
+    if image is not None:
+        shown = display_image(image)
+        ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+        if signed:  # fade the photo so blue and red read on top of it
+            ax.imshow(np.ones_like(values), cmap="gray", vmin=0, vmax=1, alpha=0.35)
+    layer = ax.imshow(
+        values, cmap=cmap or ("bwr" if signed else "jet"), vmin=-1 if signed else 0, vmax=1,
+        alpha=alpha if image is not None else 1.0,
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(layer, ax=ax, fraction=0.046, pad=0.04)
+    return layer
+
+
+def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] = None, alpha: float = 0.5,
+                     percentile: float = 99.0, cmap: Optional[str] = None) -> Figure:
+    """The image and its map overlaid, side by side.
+
+    Example:
+        >>> kv.plot_attribution(kv.sample_image(size=224), kv.grad_cam(vgg, x)[0], title="Grad-CAM")
+    """
+    fig = Figure(figsize=(6, 3.2))
+    left, right = fig.subplots(1, 2)
+    overlay_heatmap(left, image, np.zeros(np.shape(image)[:2]), alpha=0.0, title="image")
+    overlay_heatmap(right, image, heatmap, signed=signed, alpha=alpha, percentile=percentile, cmap=cmap, title=title, colorbar=True)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str = "", overlay: bool = True,
+                          percentile: float = 99.0, cols: Optional[int] = None) -> Figure:
+    """One image and several methods' maps, side by side.
+
+    Args:
+        image: display image `(H, W, C)`.
+        maps: `{method name: (H, W) or (H, W, C) map}`.
+        title: figure title (e.g. the model and its weights label).
+        overlay: draw maps over the image (else the maps alone).
+        percentile: clipping percentile of every map.
+        cols: panels per row (default: all in one row up to 5).
+
+    Example:
+        >>> kv.plot_attribution_grid(img, {"saliency": s[0], "Grad-CAM": c[0]})
+    """
+    n = len(maps) + 1
+    cols = cols or min(n, 5)
+    rows = int(np.ceil(n / cols))
+    fig = Figure(figsize=(2.3 * cols, 2.4 * rows + (0.3 if title else 0)))
+    axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
+    axes[0].imshow(display_image(image), cmap="gray" if display_image(image).ndim == 2 else None)
+    axes[0].set_title("image", fontsize=9)
+    for ax, (name, heatmap) in zip(axes[1:], maps.items()):
+        overlay_heatmap(ax, image if overlay else None, heatmap, percentile=percentile, title=name)
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_randomization(results: Sequence, *, metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"), title: str = "") -> Figure:
+    """Similarity to the trained model's maps as layers are randomized (Adebayo et al.).
+
+    Args:
+        results: `RandomizationResult`s (one per method) from `kv.randomization_check`.
+        metrics: which curves to draw, one panel each.
+        title: figure title.
+    """
+    results = list(results) if isinstance(results, (list, tuple)) else [results]
+    fig = Figure(figsize=(4.2 * len(metrics), 3.4))
+    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
+    labels = {"spearman_abs": "Spearman rank |map|", "spearman": "Spearman rank (signed)", "ssim": "SSIM"}
+    for ax, metric in zip(axes, metrics):
+        for result in results:
+            curve = getattr(result, metric).mean(1)
+            ax.plot(np.arange(len(curve) + 1), np.r_[1.0, curve], marker="o", label=result.method)
+        stages = ["trained"] + list(results[0].stages)
+        ax.set_xticks(range(len(stages)))
+        ax.set_xticklabels(stages, rotation=45, ha="right", fontsize=8)
+        ax.set_ylim(-0.3, 1.05)
+        ax.axhline(0, color="gray", lw=0.5)
+        ax.set_title(labels.get(metric, metric), fontsize=10)
+        ax.set_xlabel("randomized down to")
+    axes[0].set_ylabel("similarity to trained map")
+    axes[-1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
+    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend."""
+    fig = Figure(figsize=(4.5, 3.4))
+    ax = fig.subplots()
+    for name, curve in curves.items():
+        mean = np.atleast_2d(curve).mean(0)
+        area = (mean.sum() - mean[0] / 2 - mean[-1] / 2) / (len(mean) - 1)
+        ax.plot(np.linspace(0, 1, len(mean)), mean, label=f"{name} (AUC {area:.2f})")
+    ax.set_xlabel(f"fraction of pixels {'inserted' if kind == 'insertion' else 'deleted'}")
+    ax.set_ylabel("class probability")
+    ax.set_title(title or f"{kind} ({'higher' if kind == 'insertion' else 'lower'} AUC is better)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
