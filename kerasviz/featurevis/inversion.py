@@ -1,0 +1,155 @@
+"""Feature inversion (Mahendran & Vedaldi, CVPR 2015): what does a layer remember of an image?
+
+Find an image whose activations at a layer match the photo's:
+
+    x* = argmin ||Φ(x) - Φ0||² / ||Φ0||²  +  λ_α R_α(x)  +  λ_TV R_TV^β(x)
+
+with the α-norm keeping values in range and TV^β (β = 2) preferring smooth
+images. Early layers give back the photo almost exactly; deeper ones keep the
+layout and the parts the network needs, and lose colour and detail.
+
+Several layers are inverted in one batch: element i reconstructs from layer
+i, so one compiled step serves the whole comparison.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from kerasviz._config import max_steps, progress_bar
+from kerasviz.core.graph import cache, model_input
+from kerasviz.core.layers import LayerSpec
+from kerasviz.data import weights_label
+from kerasviz.featurevis.param import as_parameterization, element_seeds
+from kerasviz.featurevis.regularizers import lp_norm, total_variation
+from kerasviz.featurevis.render import Preprocess, Probe, adam_update, display_images, fit_to_model, input_mapping
+
+
+@dataclass
+class Inversion:
+    """Result of `invert`.
+
+    Attributes:
+        images: reconstructions, float32 RGB in [0, 1]: `(L, H, W, 3)` for one
+            image and L layers, `(N, L, H, W, 3)` for a batch of N images.
+        errors: normalised reconstruction error ||Φ(x) - Φ0||² / ||Φ0||²,
+            shaped like `images` without the pixel axes.
+        history: `(steps, N * L)` the error at every step.
+        layers: the layers, in order.
+        label: how the model's weights were obtained.
+    """
+
+    images: np.ndarray
+    errors: np.ndarray
+    history: np.ndarray
+    layers: list
+    label: str = ""
+
+
+class _Inverter:
+    def __init__(self, model, layers, preprocess, param, lr, alpha, alpha_weight, tv_weight, beta):
+        self.layers = list(layers)
+        self.probe = Probe(model, self.layers)
+        self.to_space = input_mapping(model, preprocess)
+        self.model_hw = tuple(model_input(model).shape[1:3])
+        self.param, self.lr = param, lr
+        self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
+        self.targets = tf.function(self._targets, reduce_retracing=True)
+        self.step = tf.function(self._step, reduce_retracing=True)
+
+    def _features(self, rgb):
+        acts = self.probe(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))
+        return [tf.reshape(acts[l], (tf.shape(rgb)[0], -1)) for l in self.layers]
+
+    def _targets(self, rgb):
+        return self._features(rgb)
+
+    def _errors(self, rgb, targets, which):
+        """Each element's normalised error at its own layer `which[i]`: `(B,)`."""
+        per_layer = [tf.reduce_sum(tf.square(f - t), 1) / (tf.reduce_sum(tf.square(t), 1) + 1e-12)
+                     for f, t in zip(self._features(rgb), targets)]
+        return tf.gather(tf.stack(per_layer, axis=1), which, axis=1, batch_dims=1)
+
+    def _step(self, raw, m, v, t, targets, which, height, width):
+        with tf.GradientTape() as tape:
+            tape.watch(raw)
+            rgb = self.param.rgb(raw, height, width)
+            error = self._errors(rgb, targets, which)
+            loss = error + self.alpha_weight * lp_norm(rgb, self.alpha) + self.tv_weight * total_variation(rgb, self.beta)
+            total = tf.reduce_sum(loss)
+        raw, m, v = adam_update(raw, -tape.gradient(total, raw), m, v, t, self.lr)
+        return raw, m, v, error
+
+
+def invert(
+    model: keras.Model,
+    image,
+    layer: Union[LayerSpec, Sequence[LayerSpec]],
+    *,
+    steps: int = 400,
+    lr: float = 0.05,
+    alpha: float = 6.0,
+    alpha_weight: float = 1e-3,
+    tv_weight: float = 0.5,
+    beta: float = 2.0,
+    param="pixels",
+    preprocess: Preprocess = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Inversion:
+    """Reconstruct an image from its activations at one or several layers.
+
+    Args:
+        model: a Keras image model (never changed).
+        image: RGB photo(s) `(H, W, 3)` or `(N, H, W, 3)`, uint8 0-255 or
+            float [0, 1] (display space; preprocessing runs in the graph).
+        layer: one layer or a list (one reconstruction per layer, batched).
+        steps: Adam steps (capped in quick mode).
+        lr: Adam learning rate on the parameterization.
+        alpha: exponent of the α-norm R_α (6 in the paper).
+        alpha_weight: λ_α, on `mean |2(x - 0.5)|^α`.
+        tv_weight: λ_TV, on the mean TV^β (raise it for deeper layers).
+        beta: TV exponent β (2: smooth; 1: classic TV).
+        param: "pixels" (default), "fourier" or a `Parameterization`.
+        preprocess: RGB [0, 1] -> model input (default per architecture).
+        seed: seeds the random start.
+        progress: show a progress bar.
+
+    Returns:
+        `Inversion` with `.images` and `.errors`.
+
+    Example:
+        >>> inv = kv.invert(vgg, kv.sample_image("cat", 128), ["block1_conv2", "block3_conv3"])
+        >>> inv.images.shape
+        (2, 128, 128, 3)
+    """
+    x0, single = display_images(image)
+    layers = [layer] if isinstance(layer, (str, int, keras.layers.Layer)) else list(layer)
+    param = as_parameterization(param)
+    settings = (lr, alpha, alpha_weight, tv_weight, beta)
+    key = ("invert", tuple(map(repr, layers)), param.key, settings, preprocess if not callable(preprocess) else id(preprocess))
+    inverter = cache.get(model, key, lambda: _Inverter(model, layers, preprocess, param, *settings))
+    n, count = len(x0), len(layers)
+    height, width = x0.shape[1:3]
+    # Element (i, j): image i reconstructed from layer j.
+    targets = [tf.repeat(t, count, axis=0) for t in inverter.targets(tf.constant(x0))]
+    which = tf.constant(np.tile(np.arange(count), n), tf.int32)
+    raw = param.init(element_seeds(seed, np.arange(n * count)), height, width)
+    m, v, history = tf.zeros_like(raw), tf.zeros_like(raw), []
+    steps = max_steps(steps)
+    with progress_bar(steps, f"inverting {count} layer(s)", progress) as bar:
+        for t in range(1, steps + 1):
+            raw, m, v, error = inverter.step(raw, m, v, tf.constant(float(t)), targets, which, height, width)
+            history.append(error.numpy())
+            bar.update(1)
+    rgb = param.rgb(raw, height, width)
+    errors = inverter._errors(rgb, targets, which).numpy().reshape(n, count)
+    images = rgb.numpy().reshape((n, count) + rgb.shape[1:])
+    if single:
+        images, errors = images[0], errors[0]
+    return Inversion(images, errors, np.array(history), layers, weights_label(model))

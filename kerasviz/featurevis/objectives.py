@@ -1,0 +1,163 @@
+"""Objectives: the score each batch element's image should maximise.
+
+Following Lucid, an objective is a function of the tapped activations, and
+objectives compose: `channel("conv2") + 0.5 * diversity("conv2")`. Every
+objective returns one score per batch element `(B,)` (higher is better), and
+the unit it looks at (a filter, a class, a direction) is *data*: the vector
+`ids` `(B,)` names each element's unit, so optimising 64 filters is one batch
+through one compiled step, never 64 traces.
+
+`acts` maps each requested layer spec to its activation `(B, h, w, C)` (or
+`(B, K)`), and `OUTPUT` to the model's logits.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+
+OUTPUT = "__output__"
+ScoreFn = Callable[[dict, tf.Tensor], tf.Tensor]
+
+
+class Objective:
+    """A per-element score `fn(acts, ids) -> (B,)` and the layers it reads.
+
+    Args:
+        fn: the score function.
+        layers: layer specs it reads (`OUTPUT` for the logits).
+        key: hashable description, used to cache the compiled loop.
+        name: readable description for titles.
+    """
+
+    def __init__(self, fn: ScoreFn, layers: tuple, key: tuple, name: str):
+        self.fn, self.layers, self.key, self.name = fn, tuple(dict.fromkeys(layers)), key, name
+
+    def __call__(self, acts: dict, ids: tf.Tensor) -> tf.Tensor:
+        return self.fn(acts, ids)
+
+    def __add__(self, other: "Objective") -> "Objective":
+        other = _as_objective(other)
+        return Objective(lambda a, i: self(a, i) + other(a, i), self.layers + other.layers,
+                         ("+", self.key, other.key), f"{self.name} + {other.name}")
+
+    def __sub__(self, other: "Objective") -> "Objective":
+        return self + (-1.0) * _as_objective(other)
+
+    def __mul__(self, weight: float) -> "Objective":
+        weight = float(weight)
+        return Objective(lambda a, i: weight * self(a, i), self.layers, ("*", weight, self.key), f"{weight:g}·{self.name}")
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "Objective":
+        return (-1.0) * self
+
+    def __repr__(self):
+        return f"Objective({self.name})"
+
+
+def _as_objective(value) -> Objective:
+    if isinstance(value, Objective):
+        return value
+    raise TypeError(f"Objectives combine with objectives and numbers (as weights); got {type(value).__name__}.")
+
+
+def _unit_maps(t: tf.Tensor, ids: tf.Tensor) -> tf.Tensor:
+    """Each element's own channel: `(B, h, w, C)`, ids `(B,)` -> `(B, h, w)`."""
+    return tf.gather(t, ids, axis=-1, batch_dims=1)
+
+
+def _spatial_mean(t: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(tf.reshape(t, (tf.shape(t)[0], -1)), axis=1)
+
+
+def channel(layer) -> Objective:
+    """Mean activation of each element's filter over all positions (Lucid's default).
+
+    Example:
+        >>> obj = channel("block3_conv1")      # ids choose the filters
+    """
+    return Objective(lambda a, i: _spatial_mean(_unit_maps(a[layer], i)), (layer,), ("channel", layer), f"channel mean of {layer}")
+
+
+def feature_map_norm(layer) -> Objective:
+    """Root-mean-square of each element's feature map: seed 001's L2-norm objective.
+
+    Unlike the channel mean it also rewards strongly negative pre-activations'
+    magnitude; on a ReLU output it is the L2 norm divided by sqrt(h·w).
+    """
+    def fn(acts, ids):
+        return tf.sqrt(_spatial_mean(tf.square(_unit_maps(acts[layer], ids))) + 1e-8)
+
+    return Objective(fn, (layer,), ("l2", layer), f"feature-map L2 norm of {layer}")
+
+
+def neuron(layer, x: Optional[int] = None, y: Optional[int] = None) -> Objective:
+    """One unit at one position (default: the centre, Lucid's `shape // 2`)."""
+    def fn(acts, ids):
+        maps = _unit_maps(acts[layer], ids)
+        row = tf.shape(maps)[1] // 2 if y is None else y
+        col = tf.shape(maps)[2] // 2 if x is None else x
+        return maps[:, row, col]
+
+    return Objective(fn, (layer,), ("neuron", layer, x, y), f"centre neuron of {layer}" if x is None else f"neuron ({x},{y}) of {layer}")
+
+
+def class_logit() -> Objective:
+    """The pre-softmax score of each element's class (Simonyan et al.'s class model)."""
+    def fn(acts, ids):
+        logits = tf.reshape(acts[OUTPUT], (tf.shape(acts[OUTPUT])[0], -1))
+        return tf.gather(logits, ids, axis=1, batch_dims=1)
+
+    return Objective(fn, (OUTPUT,), ("class_logit",), "class logit")
+
+
+def direction(layer, vectors) -> Objective:
+    """Mean over positions of the activation's dot product with a direction.
+
+    Args:
+        layer: the layer.
+        vectors: `(K, C)` directions in the layer's channel space (or `(C,)`);
+            `ids` choose a row per element.
+    """
+    table = tf.constant(np.atleast_2d(np.asarray(vectors, np.float32)))
+
+    def fn(acts, ids):
+        v = tf.gather(table, ids)  # (B, C)
+        return _spatial_mean(tf.einsum("b...c,bc->b...", acts[layer], v))
+
+    return Objective(fn, (layer,), ("direction", layer, table.numpy().tobytes()), f"direction in {layer}")
+
+
+def deepdream(layer) -> Objective:
+    """Mean squared activation of the whole layer (ignores `ids`)."""
+    return Objective(lambda a, i: _spatial_mean(tf.square(a[layer])), (layer,), ("deepdream", layer), f"DeepDream of {layer}")
+
+
+def gram_matrices(t: tf.Tensor) -> tf.Tensor:
+    """Per-element Gram matrices of a feature map `(B, h, w, C)`, unit Frobenius norm: `(B, C, C)`."""
+    flat = tf.reshape(t, (tf.shape(t)[0], -1, tf.shape(t)[-1]))
+    gram = tf.matmul(flat, flat, transpose_a=True)
+    return gram / (tf.norm(gram, axis=(1, 2), keepdims=True) + 1e-8)
+
+
+def diversity(layer) -> Objective:
+    """Minus each element's Gram-matrix similarity to the rest of the batch.
+
+    The Distill article's diversity term, as a score to maximise: add it with
+    a weight to another objective (`channel(l) + 0.5 * diversity(l)`), usually
+    with the same unit for every element so the batch shows several facets.
+    This is the one objective that couples batch elements.
+    """
+    def fn(acts, ids):
+        flat = tf.reshape(gram_matrices(acts[layer]), (tf.shape(ids)[0], -1))
+        similarity = tf.matmul(flat, flat, transpose_b=True)
+        return -(tf.reduce_sum(similarity, axis=1) - tf.linalg.diag_part(similarity))
+
+    return Objective(fn, (layer,), ("diversity", layer), f"diversity of {layer}")
+
+
+OBJECTIVES = {"channel": channel, "l2": feature_map_norm, "neuron": neuron, "deepdream": deepdream}
