@@ -103,7 +103,7 @@ def train_lenet(
     keras.utils.set_random_seed(seed)
     mean = np.asarray(x_train, np.float32).mean(0)[..., None]
     full_steps = int(np.ceil(len(x_train) / batch_size))
-    steps = max_steps(steps_per_epoch or full_steps, quick=40)
+    steps = max_steps(steps_per_epoch or full_steps, quick=15)
     capped = steps if steps < full_steps else None
     model = lenet(seed=seed)
     model.compile(
@@ -159,7 +159,7 @@ def load_trained_lenet(
         'LeNet, 20 epochs, test acc 0.98...'
     """
     (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
-    cap = max_steps(10**9, quick=40) if quick_mode() else None
+    cap = max_steps(10**9, quick=15) if quick_mode() else None
     stem = f"lenet_mnist_n{len(x_train)}_e{epochs}_s{seed}" + (f"_quick{cap}" if cap else "")
     base = os.path.join(cache_dir(), stem)
     if not retrain and os.path.exists(base + ".keras") and os.path.exists(base + ".npz"):
