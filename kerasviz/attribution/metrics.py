@@ -251,8 +251,9 @@ def _to_nhw(maps, n: int, h: int, w: int, absolute: bool) -> np.ndarray:
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     from scipy.stats import spearmanr
 
-    value = spearmanr(a.ravel(), b.ravel())[0]
-    return float(value)
+    if a.std() == 0 or b.std() == 0:
+        return float("nan")  # a constant map has no ranking; counted in `nan_count`
+    return float(spearmanr(a.ravel(), b.ravel())[0])
 
 
 def _ssim(a: np.ndarray, b: np.ndarray) -> float:
