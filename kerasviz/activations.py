@@ -149,58 +149,70 @@ class ActivationSummary:
     count: int
 
 
+def _channel_statistics(a: tf.Tensor) -> list:
+    """Per-channel sums of one batch `(n, h, w, c)`: zeros, all-zero maps, max, sum, blank maps."""
+    a = tf.cast(a, tf.float32)
+    return [
+        tf.reduce_sum(tf.cast(a <= 0, tf.float32), axis=(0, 1, 2)),
+        tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=(1, 2)), tf.float32), axis=0),
+        tf.reduce_max(a, axis=(0, 1, 2)),
+        tf.reduce_sum(a, axis=(0, 1, 2)),
+        tf.reduce_sum(tf.cast(tf.reduce_all(a == 0, axis=(1, 2)), tf.float32), axis=0),
+    ]
+
+
 def activation_summary(
     model: keras.Model,
     images,
-    layer: LayerSpec,
+    layer: LayerSpec | Sequence[LayerSpec],
     *,
     batch_size: int = 64,
     pre_activation: bool = False,
     progress: bool = True,
-) -> ActivationSummary:
-    """Stream `images` through the model and summarise one layer's channels.
+) -> ActivationSummary | dict[str, ActivationSummary]:
+    """Stream `images` through the model and summarise one layer's channels (or several layers').
 
-    Memory is O(channels): the maps are reduced batch by batch.
+    Memory is O(channels): the maps are reduced batch by batch. Several layers
+    are summarised from the same forward pass.
 
     Args:
         model: a Keras image model; never changed.
         images: `(N, H, W, C)` array or tensor (sliced into batches).
-        layer: the layer to summarise.
+        layer: the layer to summarise, or a list of layers.
         batch_size: images per forward pass.
         pre_activation: summarise pre-activations instead.
         progress: show a progress bar.
 
     Returns:
-        `ActivationSummary`.
+        `ActivationSummary`, or `{key: ActivationSummary}` for a list of layers.
     """
-    key = layer if isinstance(layer, str) else None
+    several = not isinstance(layer, (str, int, keras.layers.Layer))
+    specs = tuple(layer) if several else (layer,)
     x, _ = as_image_batch(images, model)
-    fx, run = _compiled_extractor(model, (layer,), pre_activation)
-    key = key or next(iter(fx.output))
-    totals = None
+    fx, run = _compiled_extractor(model, specs, pre_activation)
+    keys = list(fx.output)
+    totals: dict = {}
     chunks = list(batches(len(x), batch_size))
-    with progress_bar(len(chunks), f"summary {key}", progress) as bar:
+    with progress_bar(len(chunks), f"summary {', '.join(map(str, keys))}", progress) as bar:
         for s in chunks:
-            a = tf.cast(run(x[s])[key], tf.float32)
-            part = [
-                tf.reduce_sum(tf.cast(a <= 0, tf.float32), axis=(0, 1, 2)),
-                tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=(1, 2)), tf.float32), axis=0),
-                tf.reduce_max(a, axis=(0, 1, 2)),
-                tf.reduce_sum(a, axis=(0, 1, 2)),
-                tf.reduce_sum(tf.cast(tf.reduce_all(a == 0, axis=(1, 2)), tf.float32), axis=0),
-            ]
-            part = [p.numpy() for p in part]
-            totals = part if totals is None else [t + p if i != 2 else np.maximum(t, p) for i, (t, p) in enumerate(zip(totals, part))]
+            out = run(x[s])
+            for key in keys:
+                part = [p.numpy() for p in _channel_statistics(out[key])]
+                old = totals.get(key)
+                totals[key] = part if old is None else [t + p if i != 2 else np.maximum(t, p) for i, (t, p) in enumerate(zip(old, part))]
             bar.update(1)
     n = len(x)
-    per_image = int(np.prod(fx.output[key].shape[1:3]))
-    zeros, never, peak, total, blank = totals
-    return ActivationSummary(
-        layer=key,
-        apoz=zeros / (n * per_image),
-        never_active=np.flatnonzero(never == n),
-        blank_fraction=blank / n,
-        max=peak,
-        mean=total / (n * per_image),
-        count=n,
-    )
+    summaries = {}
+    for key in keys:
+        per_image = int(np.prod(fx.output[key].shape[1:3]))
+        zeros, never, peak, total, blank = totals[key]
+        summaries[key] = ActivationSummary(
+            layer=key,
+            apoz=zeros / (n * per_image),
+            never_active=np.flatnonzero(never == n),
+            blank_fraction=blank / n,
+            max=peak,
+            mean=total / (n * per_image),
+            count=n,
+        )
+    return summaries if several else summaries[keys[0]]

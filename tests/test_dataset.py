@@ -245,6 +245,9 @@ def test_planted_dead_filter_is_found(planted, scan_data):
     assert list(report.dead["conv1"]) == [3]
     assert 3 in report.rarely_active["conv1"] and report.summaries["conv1"].apoz[3] == 1.0
     assert [row["layer"] for row in report.table()] == ["conv1", "conv2"]
+    alone = kv.activation_summary(planted, x, "conv2", progress=False)  # one pass for all layers == one per layer
+    np.testing.assert_array_equal(alone.apoz, report.summaries["conv2"].apoz)
+    np.testing.assert_array_equal(alone.max, report.summaries["conv2"].max)
 
 
 def test_planted_duplicate_is_found(planted, scan_data):
@@ -297,3 +300,57 @@ def test_grid_assignment_beats_random_bijections():
     rng = np.random.default_rng(4)
     all_cells = np.stack(np.divmod(np.arange(20), 5), axis=1)
     assert all(cost(cells) <= cost(all_cells[rng.permutation(20)]) for _ in range(50))
+
+
+# --------------------------------------------------------------------------- plots and widget
+
+
+def test_plots_draw_every_view(cnn, planted, scan_data):
+    import matplotlib.pyplot as plt
+
+    x, y = scan_data
+    top = kv.top_activating(cnn, "conv2", x, k=3, labels=y, progress=False)
+    similarity = kv.filter_similarity(planted, "conv2", x[:40], progress=False)
+    pairs = kv.redundant_filters(planted, "conv2", x[:40], progress=False)
+    grid_result = kv.embedding_grid(cnn, x[:30], "gap", max_iter=250)
+    figures = [
+        kv.plot_top_activating(top, [0, 5], kind="patches"),
+        kv.plot_top_activating(top, kind="images", max_filters=3),
+        kv.plot_neuron_features(kv.neuron_feature(top)),
+        kv.plot_dead_filters(kv.dead_filters(planted, x[:40], progress=False)),
+        kv.plot_filter_similarity(similarity, pairs),
+        kv.plot_embedding_grid(grid_result, labels=y[:30]),
+    ]
+    assert all(isinstance(f, plt.Figure) for f in figures)
+    assert len(figures[4].axes[0].collections) == 1  # the planted duplicate is circled
+    plt.close("all")
+    with pytest.raises(ValueError, match="kind"):
+        kv.plot_top_activating(top, kind="maps")
+
+
+def test_explorer_widget_follows_its_controls(cnn, scan_data):
+    x, y = scan_data
+    with unchanged(cnn, x[:2]):
+        explorer = kv.widgets.TopActivatingExplorer(cnn, x[:60], k=3, labels=y[:60], rows=2)
+    assert explorer.scan()[0].layer == "conv1" and explorer.first.max == 6
+    explorer.layer.value = "conv2"
+    assert explorer.scan()[0].layer == "conv2" and explorer.first.max == 14
+    explorer.first.value = 4
+    assert explorer.filters() == [4, 5]
+    for view in ("images", "neuron feature"):
+        explorer.view.value = view
+        assert explorer.figure().axes
+
+
+def test_load_image_folder(tmp_path):
+    photos, names = kv.load_image_folder(size=32)
+    assert photos.shape == (28, 32, 32, 3) and photos.dtype == np.uint8 and len(set(names)) == 28
+    import skimage.io
+
+    (tmp_path / "sub").mkdir()
+    skimage.io.imsave(tmp_path / "sub" / "a.png", photos[0])
+    skimage.io.imsave(tmp_path / "b.png", np.zeros((40, 60), np.uint8), check_contrast=False)
+    images, names = kv.load_image_folder(str(tmp_path), size=16)
+    assert images.shape == (2, 16, 16, 3) and names == ["b.png", "sub/a.png"]
+    with pytest.raises(FileNotFoundError):
+        kv.load_image_folder(str(tmp_path / "missing"))

@@ -13,9 +13,17 @@ from kerasviz.dataset.filters_health import (
     filter_similarity,
     redundant_filters,
 )
+from kerasviz.dataset.folder import load_image_folder
 from kerasviz.dataset.neuron_feature import NeuronFeatures, class_selectivity, neuron_feature
 from kerasviz.dataset.receptive_field import ReceptiveField, receptive_field
 from kerasviz.dataset.topk import TopActivating, top_activating
+from kerasviz.plotting.dataset import (
+    plot_dead_filters,
+    plot_embedding_grid,
+    plot_filter_similarity,
+    plot_neuron_features,
+    plot_top_activating,
+)
 
 __all__ = [
     "DeadFilters",
@@ -30,7 +38,13 @@ __all__ = [
     "embedding_grid",
     "filter_similarity",
     "grid_assignment",
+    "load_image_folder",
     "neuron_feature",
+    "plot_dead_filters",
+    "plot_embedding_grid",
+    "plot_filter_similarity",
+    "plot_neuron_features",
+    "plot_top_activating",
     "receptive_field",
     "redundant_filters",
     "top_activating",

@@ -128,7 +128,7 @@ def embedding_grid(
         shape: `(rows, cols)` of the grid; default the smallest near-square one.
         pca_dims: PCA dimensions before t-SNE (scikit-learn's advice: ~50).
         perplexity: t-SNE perplexity (capped below N / 3).
-        max_iter: t-SNE iterations (250 in quick mode).
+        max_iter: t-SNE iterations (at most 500 in quick mode; scikit-learn needs >= 250).
         seed: random state of PCA / t-SNE / the random baseline.
         batch_size: images per forward pass.
 
@@ -156,7 +156,8 @@ def embedding_grid(
     reduced = PCA(min(pca_dims, n, codes.shape[1]), random_state=seed).fit_transform(codes)
     tsne = TSNE(
         2, perplexity=min(perplexity, (n - 1) / 3), init="pca", learning_rate="auto",
-        max_iter=max(250, max_steps(max_iter, quick=250)), random_state=seed,
+        # The first 250 iterations are early exaggeration: fewer than ~500 leave clusters squeezed.
+        max_iter=max(250, max_steps(max_iter, quick=500)), random_state=seed,
     )
     # OpenMP threads only pay off for large N; on a busy machine they spin and slow
     # a few-hundred-point t-SNE down tenfold.

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.activations import ActivationSummary, activation_summary, feature_extractor
+from kerasviz.activations import activation_summary, feature_extractor
 from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec, conv_layers, find_conv_layer
 from kerasviz.dataset.streaming import num_batches, stream
@@ -91,10 +91,7 @@ def dead_filters(
         array([], dtype=int64)
     """
     layers = conv_layers(model) if layer is None else [layer] if isinstance(layer, (str, int, keras.layers.Layer)) else list(layer)
-    summaries: dict[str, ActivationSummary] = {}
-    for spec in layers:
-        summary = activation_summary(model, data, spec, batch_size=batch_size, progress=progress)
-        summaries[summary.layer] = summary
+    summaries = activation_summary(model, data, layers, batch_size=batch_size, progress=progress)  # one pass
     return DeadFilters(summaries, apoz_threshold)
 
 

@@ -1,0 +1,77 @@
+"""A small image set for the dataset views: a folder of the user's photos, or the offline samples."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+import numpy as np
+
+from kerasviz.data import _SAMPLES, sample_image
+
+_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+def _square(image: np.ndarray, size: int) -> np.ndarray:
+    import skimage.transform
+
+    h, w = image.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    resized = skimage.transform.resize(image[top : top + side, left : left + side], (size, size), order=1,
+                                       anti_aliasing=True, preserve_range=True)
+    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
+
+
+def _sample_views(size: int) -> tuple[np.ndarray, list[str]]:
+    """Each offline sample photo as 4 views: centre, two off-centre crops and a mirror."""
+    images, names = [], []
+    for name in sorted(_SAMPLES):
+        big = sample_image(name, size=2 * size)
+        views = {"": big, "-top-left": big[: 3 * size // 2, : 3 * size // 2],
+                 "-bottom-right": big[size // 2 :, size // 2 :], "-mirror": big[:, ::-1]}
+        for suffix, view in views.items():
+            images.append(_square(view, size))
+            names.append(name + suffix)
+    return np.stack(images), names
+
+
+def load_image_folder(path: Optional[str] = None, size: int = 224, limit: Optional[int] = 200) -> tuple[np.ndarray, list[str]]:
+    """RGB uint8 images `(N, size, size, 3)` from a folder, centre-cropped to squares.
+
+    Args:
+        path: a folder of .jpg / .png / ... photos (searched recursively, sorted
+            by path). None: the 7 offline scikit-image sample photos, 4 views
+            each (centre, two crops, mirror), 28 images.
+        size: side of the square images.
+        limit: at most this many images (None: all).
+
+    Returns:
+        `(images, names)`: uint8 `(N, size, size, 3)` and the file names.
+
+    Raises:
+        FileNotFoundError: `path` does not exist or holds no readable image.
+
+    Example:
+        >>> photos, names = kv.load_image_folder(size=128)
+        >>> photos.shape
+        (28, 128, 128, 3)
+    """
+    if path is None:
+        images, names = _sample_views(size)
+        return images[:limit], names[:limit]
+    import skimage.io
+
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"Image folder {path!r} does not exist.")
+    files = sorted(os.path.join(root, f) for root, _, fs in os.walk(path) for f in fs if f.lower().endswith(_EXTENSIONS))
+    images, names = [], []
+    for file in files[:limit]:
+        image = skimage.io.imread(file)
+        if image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=-1)
+        images.append(_square(image[..., :3], size))
+        names.append(os.path.relpath(file, path))
+    if not images:
+        raise FileNotFoundError(f"No images ({', '.join(_EXTENSIONS)}) in folder {path!r}.")
+    return np.stack(images), names
