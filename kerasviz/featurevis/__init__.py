@@ -10,6 +10,7 @@
 from kerasviz.featurevis import objectives, param, regularizers, transforms
 from kerasviz.featurevis.dream import Dream, deep_dream
 from kerasviz.featurevis.inversion import Inversion, invert
+from kerasviz.plotting.featurevis import plot_dream, plot_filter_grid, plot_inversion
 from kerasviz.featurevis.render import FeatureImages, architecture_defaults, render, visualize_classes, visualize_filters
 
 __all__ = [
@@ -22,6 +23,9 @@ __all__ = [
     "render",
     "visualize_classes",
     "visualize_filters",
+    "plot_dream",
+    "plot_filter_grid",
+    "plot_inversion",
     "objectives",
     "param",
     "regularizers",

@@ -1,0 +1,124 @@
+"""Figures for feature visualization: filter grids, DeepDream, inversions.
+
+Pure builders: they take arrays (or the result objects' arrays) and return a
+matplotlib Figure, closed so notebooks do not show it twice.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kerasviz.plotting.grid import grid_shape, mosaic
+
+
+def _title(text: str, label: str) -> str:
+    return text + (f" ({label})" if label else "")
+
+
+def plot_filter_grid(
+    result=None,
+    *,
+    images: Optional[np.ndarray] = None,
+    units: Optional[Sequence[int]] = None,
+    scores: Optional[Sequence[float]] = None,
+    cols: Optional[int] = None,
+    title: Optional[str] = None,
+    tile_inches: float = 1.3,
+    annotate: bool = True,
+):
+    """A grid of optimised images, each labelled with its filter (or class) and score.
+
+    Args:
+        result: a `FeatureImages` (from `visualize_filters` / `visualize_classes`);
+            or pass `images` `(n, H, W, 3)` in [0, 1] with optional `units`, `scores`.
+        cols: tiles per row (default ~sqrt(n)).
+        title: figure title (default: layer, objective and weights label).
+        tile_inches: size of one tile.
+        annotate: write "unit: score" under each tile.
+
+    Returns:
+        A matplotlib Figure (one `imshow` of a mosaic, fast for hundreds of tiles).
+
+    Example:
+        >>> kv.plot_filter_grid(kv.visualize_filters(vgg, "block3_conv1", range(16)).sorted())
+    """
+    if result is not None:
+        images, units, scores = result.images, result.units, result.scores
+        title = title or _title(f"{result.layer or 'classes'}: {result.objective}", result.label)
+    images = np.clip(np.asarray(images, np.float64), 0, 1)
+    n = len(images)
+    rows, cols = grid_shape(n, cols)
+    image, origins = mosaic(images, cols, pad=max(1, images.shape[1] // 16))
+    fig, ax = plt.subplots(figsize=(cols * tile_inches, rows * tile_inches * (1.15 if annotate else 1) + 0.5))
+    ax.imshow(image, interpolation="nearest")
+    ax.set_axis_off()
+    if annotate and units is not None:
+        h = images.shape[1]
+        for i, (y, x) in enumerate(origins):
+            text = f"{units[i]}" + (f": {scores[i]:.3g}" if scores is not None else "")
+            ax.text(x + 1, y + h - 1, text, color="white", fontsize=7, va="bottom",
+                    bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
+    """The photo next to its DeepDream, and the objective per octave.
+
+    Args:
+        original: the photo `(H, W, 3)` (uint8 or float in [0, 1]).
+        dream: a `Dream` from `deep_dream`.
+    """
+    original = np.asarray(original)
+    original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw=dict(width_ratios=[1, 1, 0.9]))
+    axes[0].imshow(np.clip(original, 0, 1))
+    axes[0].set_title("photo", fontsize=9)
+    axes[1].imshow(np.clip(dream.image if dream.image.ndim == 3 else dream.image[0], 0, 1))
+    axes[1].set_title(_title("DeepDream", dream.label), fontsize=9)
+    for ax in axes[:2]:
+        ax.set_axis_off()
+    start = 0
+    for k, (losses, size) in enumerate(zip(dream.losses, dream.sizes)):
+        steps = np.arange(start, start + len(losses))
+        axes[2].plot(steps, losses.mean(axis=1), marker=".", label=f"octave {k + 1}: {size[0]}x{size[1]}")
+        start += len(losses)
+    axes[2].set_xlabel("step")
+    axes[2].set_ylabel("mean squared activation")
+    axes[2].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def plot_inversion(original: np.ndarray, inversion, *, title: Optional[str] = None, tile_inches: float = 2.2):
+    """The photo and its reconstruction from each layer, with the normalised error.
+
+    Args:
+        original: the photo `(H, W, 3)`.
+        inversion: an `Inversion` from `invert` on that one photo.
+    """
+    original = np.asarray(original)
+    original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
+    images = inversion.images
+    fig, axes = plt.subplots(1, len(images) + 1, figsize=(tile_inches * (len(images) + 1), tile_inches + 0.6))
+    axes = np.atleast_1d(axes)
+    axes[0].imshow(np.clip(original, 0, 1))
+    axes[0].set_title("photo", fontsize=9)
+    for ax, image, layer, error in zip(axes[1:], images, inversion.layers, inversion.errors):
+        ax.imshow(np.clip(image, 0, 1))
+        ax.set_title(f"{layer}\nerror {error:.3f}", fontsize=8)
+    for ax in axes:
+        ax.set_axis_off()
+    fig.suptitle(title or _title("Feature inversion", inversion.label), fontsize=10)
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
