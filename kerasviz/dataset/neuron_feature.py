@@ -118,7 +118,10 @@ def neuron_feature(
     else:
         raise TypeError(f"Expected a keras.Model or a TopActivating result, got {type(model_or_top).__name__}.")
     weights = normalized_weights(top.values)
-    crops = top.patches if top._patches is not None else top.crops(pad_value=pad_value)
-    images = np.einsum("fk,fk...->f...", weights, crops) / weights.shape[1]
+    # One filter at a time: all crops of a deep layer at once can take gigabytes (VGG16 block5: 196 px fields).
+    images = np.stack([
+        np.einsum("k,k...->...", weights[f], top.crops([f], pad_value=pad_value)[0]) / weights.shape[1]
+        for f in range(len(weights))
+    ])
     selectivity = None if top.labels is None else class_selectivity(top.labels, weights, threshold)
     return NeuronFeatures(top.layer, images.astype(np.float32), weights.astype(np.float32), selectivity, top)
