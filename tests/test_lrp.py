@@ -88,7 +88,15 @@ def test_lrp0_conserves_per_layer_and_equals_gradient_times_input(bias_free, pro
     np.testing.assert_allclose(result.scores, model_outputs(bias_free, probe).max(axis=1), rtol=1e-6)
 
 
-@pytest.mark.parametrize("rule, kwargs", [("gamma", {"gamma": 0.5}), ("zb", {"bounds": (0.0, 1.0)}), ("epsilon_gamma_box", {"bounds": (0.0, 1.0)})])
+@pytest.mark.parametrize(
+    "rule, kwargs",
+    [
+        ("gamma", {"gamma": 0.5}),
+        ("zb", {"bounds": (0.0, 1.0)}),
+        ("zb", {"bounds": (np.full((12, 12, 3), -0.5), np.ones((12, 12, 3)))}),  # per-pixel (mean-image) bounds
+        ("epsilon_gamma_box", {"bounds": (0.0, 1.0)}),
+    ],
+)
 def test_gamma_and_zb_conserve_on_bias_free_layers(bias_free, probe, rule, kwargs):
     result = kv.lrp(bias_free, probe, rule=rule, epsilon=1e-12, return_layers=True, progress=False, **kwargs)
     for name, total in result.totals().items():

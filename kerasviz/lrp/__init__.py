@@ -7,11 +7,12 @@
 """
 from kerasviz.lrp import rules as lrp_rules
 from kerasviz.lrp.composites import Composite, composite_names
-from kerasviz.lrp.layers import UnsupportedLayerError, supported_layers
+from kerasviz.core.layers import UnsupportedLayerError  # the shared class, re-exported for `kv.`
+from kerasviz.lrp.layers import supported_layers
 from kerasviz.lrp.propagate import Relevance, lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow, relevance_heatmap
 
 __all__: list[str] = [
-    "lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "UnsupportedLayerError", "supported_layers",
+    "lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "supported_layers", "UnsupportedLayerError",
     "plot_lrp", "plot_relevance_flow", "relevance_heatmap",
 ]

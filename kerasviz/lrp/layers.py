@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.graph import activation_name
+from kerasviz.core.layers import UnsupportedLayerError
 from kerasviz.lrp.rules import Rule
 
 _uid = itertools.count()
@@ -53,10 +54,6 @@ GRADIENT_RULE = (
 )
 _GRADIENT_ACTIVATIONS = ("relu", "linear", "identity")
 _PASS_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "relu6", "mish", "hard_sigmoid", "hard_silu", "hard_swish")
-
-
-class UnsupportedLayerError(TypeError):
-    """kv.lrp met a layer it has no LRP rule for."""
 
 
 def supported_layers() -> list[str]:

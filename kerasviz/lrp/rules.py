@@ -195,7 +195,8 @@ class ZBox(Rule):
     preprocessing, per channel for mean/std normalisation.
 
     Args:
-        low, high: scalars or per-channel sequences. Or give `bounds` to `lrp`
+        low, high: scalars, per-channel `(C,)` or per-pixel `(H, W, C)`
+            arrays (e.g. `0 - mean_image`, `255 - mean_image`). Or give `bounds` to `lrp`
             as a preprocessing family name ("vgg16", "tf", "torch", ...:
             the images of `kv.preprocess` 0 and 255). None: each image's own
             min and max.
@@ -207,10 +208,15 @@ class ZBox(Rule):
     def __init__(self, low=None, high=None):
         if (low is None) != (high is None):
             raise ValueError("Give both `low` and `high` for z^B, or neither (each image's own range).")
-        self.low = None if low is None else tuple(np.atleast_1d(np.asarray(low, np.float64)).tolist())
-        self.high = None if high is None else tuple(np.atleast_1d(np.asarray(high, np.float64)).tolist())
+        # Stored as nested lists (rules are hashed by repr for the step cache); any shape
+        # broadcastable to an image: scalar, per channel (C,), or per pixel (H, W, C).
+        self.low = None if low is None else np.asarray(low, np.float64).tolist()
+        self.high = None if high is None else np.asarray(high, np.float64).tolist()
         if low is not None and np.any(np.asarray(self.low) > np.asarray(self.high)):
-            raise ValueError(f"z^B bounds need low <= high; got low={self.low}, high={self.high}.")
+            raise ValueError("z^B bounds need low <= high everywhere.")
+
+    def __repr__(self) -> str:
+        return f"ZBox(low={self.low!r}, high={self.high!r})"
 
     def _bounds(self, x):
         if self.low is None:
