@@ -180,8 +180,23 @@ class Renderer:
         self.probe = Probe(model, objective.layers)
         self.to_space = input_mapping(model, preprocess)
         self.model_hw = tuple(model_input(model).shape[1:3])
-        self.step = tf.function(self._step, reduce_retracing=True)
-        self.evaluate = tf.function(self._evaluate, reduce_retracing=True)
+        self._compiled: dict = {}
+
+    def _compiled_for(self, name: str, height: int, width: int, args):
+        """One trace per (step|evaluate, size): sizes are static for the FFT; the batch axis is left open."""
+        key = (name, height, width)
+        if key not in self._compiled:
+            fn = getattr(self, "_" + name)
+            signature = [tf.TensorSpec((None,) + tuple(a.shape[1:]) if a.shape.rank else (), a.dtype) for a in args]
+            self._compiled[key] = tf.function(lambda *a: fn(*a, height, width), input_signature=signature)
+        return self._compiled[key]
+
+    def step(self, raw, m, v, t, step, ids, seeds, height, width):
+        args = (raw, m, v, t, step, ids, seeds)
+        return self._compiled_for("step", height, width, args)(*args)
+
+    def evaluate(self, raw, ids, height, width):
+        return self._compiled_for("evaluate", height, width, (raw, ids))(raw, ids)
 
     def model_input(self, rgb):
         return self.to_space(fit_to_model(rgb, self.model_hw))
