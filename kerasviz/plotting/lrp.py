@@ -49,7 +49,8 @@ def plot_lrp(
     Args:
         image: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
         maps: one `(H, W[, C])` relevance map, or `{title: map}` to compare
-            rules or methods side by side.
+            rules or methods side by side. `(H, W, C)` maps get their sum ΣR
+            in the title; `(H, W)` maps (e.g. Grad-CAM) do not.
         title: figure title (e.g. the model's weights label).
         percentile: |R| percentile mapped to full colour.
         cmap: a diverging colormap.
@@ -68,13 +69,18 @@ def plot_lrp(
     axes[0, 0].set_title("image")
     for ax, (name, r) in zip(axes[0, 1:], maps.items()):
         ax.imshow(relevance_heatmap(r, percentile), cmap=cmap, vmin=-1, vmax=1)
-        ax.set_title(f"{name}\nΣR = {np.asarray(r).sum():.3g}", fontsize=9)
+        total = f"\nΣR = {np.asarray(r).sum():.3g}" if np.ndim(r) == 3 else ""  # sums mean something for relevance only
+        ax.set_title(f"{name}{total}", fontsize=9)
     for ax in axes.ravel():
         ax.axis("off")
+    _finish(fig, title)
+    return fig
+
+
+def _finish(fig, title):
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    fig.tight_layout(rect=(0, 0, 1, 0.94) if title else None)
 
 
 def plot_relevance_flow(
@@ -134,7 +140,5 @@ def plot_relevance_flow(
         sub.imshow(relevance_heatmap(values[i]), cmap=cmap, vmin=-1, vmax=1)
         sub.set_title(names[i].rsplit("/", 1)[-1], fontsize=8)
         sub.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    _finish(fig, title)
     return fig
