@@ -9,7 +9,9 @@ wherever a figure is drawn.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import weakref
 
 import keras
@@ -28,6 +30,20 @@ class WeightsUnavailableError(RuntimeError):
 
 class DatasetUnavailableError(RuntimeError):
     """A dataset could not be downloaded or found."""
+
+
+DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer before a download counts as failed
+
+
+@contextlib.contextmanager
+def _download_timeout(seconds: float = DOWNLOAD_TIMEOUT):
+    """Bound Keras' downloads (urllib has no timeout): offline they must fail, not hang."""
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(previous)
 
 
 def weights_label(model: keras.Model) -> str:
@@ -79,7 +95,8 @@ def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input
     if include_top:
         kwargs["classifier_activation"] = None if logits else "softmax"
     try:
-        model = keras.applications.VGG16(weights=weights, **kwargs)
+        with _download_timeout():
+            model = keras.applications.VGG16(weights=weights, **kwargs)
     except Exception as err:  # keras raises a bare Exception on "URL fetch failure"
         if weights is None or not _is_download_failure(err):
             raise
@@ -101,7 +118,7 @@ def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input
 
 def _is_download_failure(err: Exception) -> bool:
     text = str(err).lower()
-    return any(s in text for s in ("url fetch failure", "name or service", "urlopen", "connection", "http"))
+    return any(s in text for s in ("url fetch failure", "name or service", "urlopen", "connection", "http", "timed out"))
 
 
 def load_mnist(path: str | None = None, test_size: int = 2000):
@@ -123,7 +140,8 @@ def load_mnist(path: str | None = None, test_size: int = 2000):
     if path:
         return _load_npz(path, test_size)
     try:
-        return keras.datasets.mnist.load_data()
+        with _download_timeout():
+            return keras.datasets.mnist.load_data()
     except Exception as err:
         raise DatasetUnavailableError(
             f"Could not download MNIST ({err}). To fix it, do one of:\n"
