@@ -76,8 +76,8 @@ def featurevis():
     def ours():
         return kv.visualize_filters(model, LAYER, filters=range(FILTERS), steps=STEPS, size=SIZE, progress=False)
 
-    t_ours = best_time(ours, repeat=3)
-    t_bare = best_time(_bare_loop(model), repeat=3)
+    t_ours = best_time(ours, repeat=2)
+    t_bare = best_time(_bare_loop(model), repeat=2)
     rows = [
         row("kerasviz visualize_filters (fourier+transforms)", t_ours, "s", note=f"{FILTERS} filters x {STEPS} steps, {SIZE}px"),
         row("bare compiled gradient-ascent loop", t_bare, "s"),
