@@ -35,3 +35,58 @@ def mnist():
     if not os.environ.get("KERASVIZ_MNIST"):
         pytest.skip("set KERASVIZ_MNIST to an MNIST .npz (x, y or Keras' mnist.npz) to run this test")
     return kv.load_mnist()
+
+
+# --- a real browser (Debian's chromium driven by Playwright) -------------------------------
+# .ci/run installs chromium and sets KERASVIZ_REQUIRE_BROWSER=1, so a missing browser fails CI
+# instead of silently skipping; on a laptop without chromium the browser tests are skipped.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def _no_browser(reason):
+    if os.environ.get("KERASVIZ_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser test required but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """A headless Chromium (Playwright Browser); executable from $KERASVIZ_CHROMIUM or PATH."""
+    import shutil
+
+    executable = os.environ.get("KERASVIZ_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not executable:
+        _no_browser("no chromium executable (apt-get install chromium, or set KERASVIZ_CHROMIUM)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _no_browser("playwright is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            # Playwright gives every launch a fresh, empty profile of its own.
+            executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    """A fresh browser page with a bounded default timeout."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artifact_dir():
+    """Where browser tests keep screenshots ($KERASVIZ_ARTIFACTS, default ./test-artifacts)."""
+    from pathlib import Path
+
+    path = Path(os.environ.get("KERASVIZ_ARTIFACTS", "test-artifacts"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
