@@ -9,3 +9,4 @@ from kerasviz.widgets.decoding import DecodingExplorer  # noqa: E402,F401
 from kerasviz.widgets.dataset import TopActivatingExplorer  # noqa: E402,F401
 from kerasviz.widgets.attribution import AttributionExplorer  # noqa: E402,F401
 from kerasviz.widgets.featurevis import FeatureVisExplorer  # noqa: E402,F401
+from kerasviz.widgets.explorer import Explorer  # noqa: E402,F401

@@ -14,6 +14,23 @@ from kerasviz.data import weights_label
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
 
 
+def decodable_layers(model) -> tuple[list[str], dict[str, str]]:
+    """The conv layers `kv.decode_filters` can decode, and why each other conv layer cannot.
+
+    Returns:
+        `(paths, reasons)`: decodable layer paths in graph order, and
+        `{path: reason}` for the conv layers that are not decodable.
+    """
+    paths, reasons = [], {}
+    for path in conv_layers(model):
+        try:
+            decoding_plan(model, path)
+            paths.append(path)
+        except (TypeError, ValueError) as err:
+            reasons[path] = str(err)
+    return paths, reasons
+
+
 class DecodingExplorer(W.VBox):
     """Browse decoded filters of a plain conv/pool network (Rafegas & Vanrell).
 
@@ -31,7 +48,10 @@ class DecodingExplorer(W.VBox):
     def __init__(self, model, images, display=None, layers=None, top: int = 4):
         self.model, self.images, self.top = model, np.asarray(images), top
         self.display_images = np.asarray(display if display is not None else images)
-        layers = layers or [p for p in conv_layers(model) if self._decodable(p)]
+        if not layers:
+            layers, reasons = decodable_layers(model)
+            if not layers:
+                raise ValueError(f"No decodable conv layer in {model.name!r}: {reasons or 'no Conv2D layers'}.")
         self.layer = W.Dropdown(options=layers, value=layers[-1], description="layer")
         self.filter = W.IntSlider(0, 0, 1, description="filter")
         self.unpool = W.ToggleButtons(options=["bicubic", "nearest", "bilinear"], description="unpool")
@@ -42,13 +62,6 @@ class DecodingExplorer(W.VBox):
             control.observe(self._changed, names="value")
         super().__init__([W.HBox([self.layer, self.filter]), self.unpool, self.output])
         self.refresh()
-
-    def _decodable(self, path) -> bool:
-        try:
-            decoding_plan(self.model, path)
-            return True
-        except (TypeError, ValueError):
-            return False
 
     def _sync_filter_range(self):
         self.filter.max = decoding_plan(self.model, self.layer.value).num_filters - 1

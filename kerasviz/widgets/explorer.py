@@ -1,0 +1,277 @@
+"""One app over every family: tabs built lazily on first selection, cached, with status and in-tab errors.
+
+`Explorer` puts the family widgets (activations, filter weights and feature
+visualization, attribution and LRP, filter decoding, dataset top-k) into tabs.
+Constructing it computes nothing; a tab computes the first time it is selected
+(or when the app is first displayed, for the tab on show), and keeps its
+content, so switching back is instant. While a tab computes, its status line
+shows a spinner; when it fails, the error is shown in that tab with a retry
+button, and the other tabs keep working.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+import traceback
+from typing import Callable, Optional, Sequence
+
+import ipywidgets as W
+import keras
+import numpy as np
+
+from kerasviz.core.inputs import as_image_batch
+from kerasviz.core.layers import conv_layers
+from kerasviz.data import deprocess, model_family, weights_label
+from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
+from kerasviz.widgets.attribution import AttributionExplorer
+from kerasviz.widgets.dataset import TopActivatingExplorer
+from kerasviz.widgets.decoding import DecodingExplorer, decodable_layers
+from kerasviz.widgets.featurevis import FeatureVisExplorer
+from kerasviz.widgets.lrp import LRPExplorer
+
+# Font Awesome ships with ipywidgets 8 (JupyterLab, Notebook 7, Voila); the CSS spin
+# keeps turning while the kernel is busy, which a progress value cannot do.
+_SPINNER = '<i class="fa fa-spinner fa-spin"></i>'
+
+
+class LazyPanel(W.VBox):
+    """A panel whose content `build_fn()` is built once, on demand, with a status line.
+
+    Attributes:
+        title: the panel's name (shown in messages).
+        built: True once `build_fn` ran (successfully or not).
+        builds: how many times `build_fn` ran (1 after any number of re-selections).
+        content: the built widget, or None.
+        error: the exception `build_fn` (or a later control change) raised, or None.
+        status: an `HTML` line: spinner while computing, timing when done, the error otherwise.
+    """
+
+    def __init__(self, title: str, build_fn: Callable[[], W.Widget]):
+        self.title, self._build_fn = title, build_fn
+        self.built, self.builds, self.content, self.error = False, 0, None, None
+        self.status = W.HTML(f"<i>{html.escape(title)}: not computed yet.</i>")
+        self.compute = W.Button(description=f"compute {title}", icon="play")
+        self.compute.on_click(lambda _: self.build())
+        self.retry = W.Button(description="retry", icon="redo", layout=W.Layout(display="none"))
+        self.retry.on_click(lambda _: self.rebuild())
+        self.body = W.VBox([self.compute])
+        super().__init__([W.HBox([self.status, self.retry]), self.body])
+
+    def build(self) -> Optional[W.Widget]:
+        """Build the content if not built yet (errors are shown, not raised); returns it."""
+        if self.built:
+            return self.content
+        self.built, self.error = True, None
+        self.body.children = []
+        self.retry.layout.display = "none"
+        self._set_status(f"{_SPINNER} computing <b>{html.escape(self.title)}</b>…")
+        start = time.perf_counter()
+        self.builds += 1
+        try:
+            self.content = self._build_fn()
+        except Exception as err:  # shown in the panel: one failing tab must not break the app
+            self._show_error(err, "while building")
+            return None
+        self.body.children = [self.content]
+        self._guard_controls(self.content)
+        self._set_status(f"<small>{html.escape(self.title)}: computed in {time.perf_counter() - start:.1f} s</small>")
+        return self.content
+
+    def rebuild(self) -> Optional[W.Widget]:
+        """Forget the content (and any error) and build again."""
+        self.built, self.content = False, None
+        return self.build()
+
+    def _set_status(self, text: str):
+        self.status.value = text
+
+    def _show_error(self, err: Exception, when: str):
+        self.error = err
+        trace = html.escape("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+        self._set_status(
+            f'<div style="color:#b00020"><b>{html.escape(self.title)} failed {when}:</b> '
+            f"{html.escape(type(err).__name__)}: {html.escape(str(err))}"
+            f"<details><summary>traceback</summary><pre>{trace}</pre></details></div>"
+        )
+        self.retry.layout.display = None
+
+    def _guard_controls(self, root: W.Widget):
+        # A browser-side control change reaches the kernel as a comm message that ends in
+        # `set_state`; ipywidgets only logs an exception raised there (invisible in Voila).
+        # Shadow each control's `set_state`: busy status while the widget recomputes, errors here.
+        for widget in _descendants(root):
+            widget.set_state = self._guarded(widget.set_state)
+
+    def _guarded(self, set_state: Callable[[dict], None]) -> Callable[[dict], None]:
+        def guarded_set_state(sync_data: dict):
+            self._set_status(f"{_SPINNER} updating <b>{html.escape(self.title)}</b>…")
+            start = time.perf_counter()
+            try:
+                set_state(sync_data)
+            except Exception as err:
+                self._show_error(err, "while updating")
+                return
+            self.error = None
+            self.retry.layout.display = "none"
+            self._set_status(f"<small>{html.escape(self.title)}: updated in {time.perf_counter() - start:.1f} s</small>")
+
+        return guarded_set_state
+
+
+def _descendants(widget: W.Widget):
+    yield widget
+    for child in getattr(widget, "children", ()) or ():
+        yield from _descendants(child)
+
+
+class LazyTabs(W.Tab):
+    """Tabs of `LazyPanel`s: selecting a tab builds its panel (once).
+
+    Args:
+        builders: `{title: build_fn}` in tab order; each `build_fn()` returns a widget.
+        build_now: build the selected (first) tab immediately (for nested tabs, whose
+            parent panel is being built anyway).
+    """
+
+    def __init__(self, builders: dict[str, Callable[[], W.Widget]], build_now: bool = False):
+        self.panels = {title: LazyPanel(title, fn) for title, fn in builders.items()}
+        super().__init__(children=list(self.panels.values()), titles=list(self.panels))
+        self.observe(lambda change: self.build_selected(), names="selected_index")
+        if build_now:
+            self.build_selected()
+
+    def build_selected(self) -> Optional[W.Widget]:
+        """Build the selected tab's panel if needed; returns its content."""
+        if self.selected_index is None:
+            return None
+        return self.children[self.selected_index].build()
+
+    def select(self, title: str) -> Optional[W.Widget]:
+        """Select the tab called `title` (building it if needed); returns its content."""
+        self.selected_index = list(self.panels).index(title)
+        return self.build_selected()
+
+
+class Explorer(W.VBox):
+    """One app over every kerasviz view of a model: Activations, Filters, Attribution, Decoding, Dataset.
+
+    Nothing is computed at construction. Each tab computes the first time it is
+    selected (the tab on show computes when the app is displayed) and keeps its
+    result; a spinner shows while it computes, and an error is shown inside the
+    tab that raised it. The header names the model and how its weights were
+    obtained ("untrained (random weights)" for `kv.load_vgg16(weights=None)`).
+
+    Tabs:
+        Activations: `ActivationExplorer` (every 4-D layer, per image and channel).
+        Filters: "weights" (`FilterExplorer`) and "feature visualization"
+            (`FeatureVisExplorer`, optimisation: computed only when selected).
+        Attribution: "gradients and CAM" (`AttributionExplorer`) and "LRP" (`LRPExplorer`).
+        Decoding: `DecodingExplorer` on the conv layers that can be decoded (a plain
+            chain of convs and non-overlapping pools), or a message saying why none can.
+        Dataset: `TopActivatingExplorer` over `data` (default: `images`).
+
+    Args:
+        model: a Keras image model (functional, Sequential or nested); never changed.
+        images: one image `(H, W, C)` or a batch `(N, H, W, C)` in the model's input space.
+        display: displayable versions of `images` `(N, H, W, 3|1)`; default:
+            `kv.deprocess(images)` for models loaded by kerasviz (VGG16), else `images`.
+        data: images for the Dataset tab (array, `tf.data.Dataset` or generator); default `images`.
+        labels: `(N,)` labels of `data` (class selectivity in the Dataset tab).
+        class_names: names for the Attribution tab's target dropdown.
+        layers: layers offered by the Activations tab (default: every 4-D layer).
+        steps: feature-visualization steps (capped in quick mode, `KERASVIZ_QUICK=1`).
+        k: top images per filter in the Dataset tab.
+
+    Example:
+        >>> vgg = kv.load_vgg16(weights=None)
+        >>> photos = np.stack([kv.sample_image(n, size=224) for n in ("cat", "coffee")])
+        >>> app = kv.widgets.Explorer(vgg, kv.preprocess(photos)); app   # shows the Activations tab
+        >>> app.tabs.select("Attribution")                                # computes it, once
+    """
+
+    TABS = ("Activations", "Filters", "Attribution", "Decoding", "Dataset")
+
+    def __init__(self, model: keras.Model, images, display=None, *, data=None, labels=None,
+                 class_names: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
+                 steps: int = 64, k: int = 9):
+        batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
+        self.model, self.images = model, np.asarray(batch)
+        self.display_images = _display_images(model, self.images, display, single)
+        self.data = self.images if data is None else data
+        self.labels, self.class_names, self.layers, self.steps, self.k = labels, class_names, layers, steps, k
+        self.header = W.HTML(_header(model, len(self.images)))
+        self.tabs = LazyTabs({
+            "Activations": self._activations, "Filters": self._filters, "Attribution": self._attribution,
+            "Decoding": self._decoding, "Dataset": self._dataset,
+        })
+        super().__init__([self.header, self.tabs])
+
+    @property
+    def panels(self) -> dict[str, LazyPanel]:
+        """`{tab title: LazyPanel}`; `panels[t].built` says whether tab `t` was computed."""
+        return self.tabs.panels
+
+    def _repr_mimebundle_(self, **kwargs):
+        # Shown in a notebook or Voila: compute the visible tab so the app never opens empty.
+        self.tabs.build_selected()
+        return super()._repr_mimebundle_(**kwargs)
+
+    # ---- one builder per tab: family widgets, configured for this model ------------------
+    def _activations(self) -> W.Widget:
+        return ActivationExplorer(self.model, self.images, display=self.display_images, layers=self.layers)
+
+    def _filters(self) -> W.Widget:
+        steps = self.steps
+        return LazyTabs({
+            "weights": lambda: FilterExplorer(self.model),
+            "feature visualization": lambda: FeatureVisExplorer(self.model, steps=steps),
+        }, build_now=True)
+
+    def _attribution(self) -> W.Widget:
+        return LazyTabs({
+            "gradients and CAM": lambda: AttributionExplorer(
+                self.model, self.images, display=self.display_images, class_names=self.class_names),
+            "LRP": lambda: LRPExplorer(self.model, self.images, display=self.display_images, show_flow=False),
+        }, build_now=True)
+
+    def _decoding(self) -> W.Widget:
+        layers, reasons = decodable_layers(self.model)
+        if not layers:
+            return W.HTML(_no_decoding_message(self.model, reasons))
+        return DecodingExplorer(self.model, self.images, display=self.display_images, layers=layers)
+
+    def _dataset(self) -> W.Widget:
+        family = model_family(self.model)
+        tiles = (lambda x: deprocess(x, family)) if family != "none" else None
+        k = min(self.k, len(self.images)) if self.data is self.images else self.k
+        return TopActivatingExplorer(self.model, self.data, k=k, labels=self.labels, display=tiles)
+
+
+def _display_images(model, images: np.ndarray, display, single: bool) -> np.ndarray:
+    if display is None:
+        family = model_family(model)
+        return deprocess(images, family) if family != "none" else images
+    display = np.asarray(display)
+    return display[None] if single else display
+
+
+def _header(model: keras.Model, count: int) -> str:
+    label = weights_label(model) or "weights as given"
+    shape = "×".join(str(d) for d in model.inputs[0].shape[1:]) if model.inputs else "?"
+    return (
+        f"<b>{html.escape(model.name)}</b> · <span title='how the weights were obtained'>{html.escape(label)}</span>"
+        f" · input {shape} · {model.count_params():,} parameters · {count} image{'s' if count != 1 else ''}"
+    )
+
+
+def _no_decoding_message(model: keras.Model, reasons: dict[str, str]) -> str:
+    if not conv_layers(model):
+        why = "it has no 2-D convolution layers."
+    else:
+        why = "<ul>" + "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in reasons.items()) + "</ul>"
+    return (
+        f"<p><b>No decodable layers in {html.escape(model.name)}.</b> Filter decoding (Rafegas &amp; Vanrell) "
+        "needs a plain chain of Conv2D and non-overlapping pooling layers below the decoded layer; "
+        f"here {why}</p>"
+    )
