@@ -119,6 +119,7 @@ def test_guided_backprop_equals_gradient_without_relus(linear, probe):
 
 
 ALL = {
+    "gradient": lambda m, x, t: kv.gradient(m, x, t),
     "saliency": lambda m, x, t: kv.saliency(m, x, t),
     "smoothgrad": lambda m, x, t: kv.smoothgrad(m, x, t, samples=5, progress=False),
     "guided_backprop": lambda m, x, t: kv.guided_backprop(m, x, t),
@@ -143,6 +144,66 @@ def test_batch_equals_one_at_a_time_and_model_unchanged(nested_fn, images, name)
         targets = [int(t) for t in np.argmax(nested_fn.predict(images, verbose=0), -1)]
         singles = np.stack([np.asarray(fn(nested_fn, images[i], targets[i])) for i in range(len(images))])
     np.testing.assert_allclose(batch, singles, atol=1e-5, rtol=1e-4)
+
+
+def test_randomization_check_batch_equals_one_at_a_time(cnn, images):
+    batch = kv.randomization_check(cnn, images[:3], "gradient", progress=False)
+    singles = [kv.randomization_check(cnn, images[i], "gradient", progress=False) for i in range(3)]
+    for metric in ("spearman_abs", "spearman", "ssim"):
+        np.testing.assert_allclose(getattr(batch, metric), np.concatenate([getattr(r, metric) for r in singles], 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["saliency", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion"])
+def test_explicit_minus_one_entries_mean_the_predicted_class(cnn, images, name):
+    predicted = np.argmax(cnn.predict(images, verbose=0), -1)
+    mixed = [2, -1, 0, -1, 3]
+    expected = np.where(np.array(mixed) < 0, predicted, mixed).tolist()
+    np.testing.assert_allclose(np.asarray(ALL[name](cnn, images, mixed)), np.asarray(ALL[name](cnn, images, expected)), atol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def autoencoder():
+    """A conv encoder -> decoder: images in, images out (no classes at all)."""
+    keras.utils.set_random_seed(5)
+    x = inputs = keras.Input((12, 12, 2))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="enc1")(x)
+    x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="code")(x)
+    x = keras.layers.UpSampling2D(2)(x)
+    outputs = keras.layers.Conv2D(2, 3, padding="same", name="decoded")(x)
+    return keras.Model(inputs, outputs)
+
+
+def region_brightness(outputs):
+    """A regression score: mean reconstructed value in a 4x4 region of channel 0."""
+    import tensorflow as tf
+
+    return tf.reduce_mean(outputs[:, 4:8, 4:8, 0], axis=(1, 2))
+
+
+def test_callable_score_target_on_an_autoencoder(autoencoder):
+    import tensorflow as tf
+
+    x = np.random.default_rng(7).uniform(0, 1, (3, 12, 12, 2)).astype("float32")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        score = region_brightness(autoencoder(xt, training=False))
+    np.testing.assert_allclose(kv.gradient(autoencoder, x, region_brightness), tape.gradient(score, xt).numpy(), atol=1e-6)
+    score_of = lambda images: region_brightness(autoencoder(images, training=False)).numpy()
+    ig = kv.integrated_gradients(autoencoder, x, region_brightness, steps=64, method="midpoint", progress=False)
+    np.testing.assert_allclose(ig.delta, score_of(x) - score_of(np.zeros_like(x)), rtol=1e-4, atol=1e-6)
+    assert (ig.targets == -1).all() and ig.convergence_error.max() < 0.05
+    # one window covering everything: every pixel's drop is score(x) - score(baseline)
+    whole = kv.occlusion(autoencoder, x, region_brightness, patch=12, stride=12, baseline=0.0, progress=False)
+    np.testing.assert_allclose(whole, np.broadcast_to((score_of(x) - score_of(np.zeros_like(x)))[:, None, None], whole.shape), atol=1e-5)
+    with unchanged(autoencoder, x):
+        for name in ("saliency", "smoothgrad", "guided_backprop", "integrated_gradients", "grad_cam", "grad_cam_plus_plus", "occlusion"):
+            batch = np.asarray(ALL[name](autoencoder, x, region_brightness))
+            singles = np.stack([np.asarray(ALL[name](autoencoder, x[i], region_brightness)) for i in range(len(x))])
+            assert batch.shape[:3] == (3, 12, 12) and np.isfinite(batch).all(), name
+            np.testing.assert_allclose(batch, singles, atol=1e-5, rtol=1e-4, err_msg=name)
+    assert kv.grad_cam(autoencoder, x, region_brightness, layer="code", upsample=False).shape == (3, 6, 6)
 
 
 def test_callable_target_and_explicit_classes(cnn, images):

@@ -256,3 +256,34 @@ def test_rebuild_shares_weights_and_sees_later_updates(cnn, images):
     clone = keras.Model(inputs, outputs)
     assert {id(v) for v in clone.weights} <= {id(v) for v in cnn.weights}
     np.testing.assert_allclose(clone(images), cnn(images), atol=1e-7)
+
+
+# --- explicit "predicted" targets and the forward-only scorer (attribution, issue 4) ---
+
+def test_target_vector_accepts_explicit_predicted_entries_on_request():
+    from kerasviz.core.targets import target_vector
+
+    np.testing.assert_array_equal(target_vector([2, -1, 0], 3, 4, allow_predicted=True), [2, -1, 0])
+    with pytest.raises(ValueError, match="out of range"):
+        target_vector([2, -1, 0], 3, 4)  # the default still refuses (e.g. class lists to visualize)
+    with pytest.raises(ValueError, match="or -1 for the predicted class"):
+        target_vector([2, -2, 0], 3, 4, allow_predicted=True)
+
+
+def test_forward_scores_read_logits_probabilities_and_callables(cnn, images):
+    from kerasviz.core.gradients import forward_scorer, forward_scores
+
+    tap, _ = tap_model(cnn, [], logits=True)
+    logits = np.asarray(tap(images)["__output__"])
+    chosen = np.where(np.array([1, -1, 3, -1, 0]) < 0, logits.argmax(1), [1, -1, 3, -1, 0])
+    with unchanged(cnn, images):
+        scores, classes = forward_scores(cnn, images, [1, -1, 3, -1, 0], batch_size=2)
+        probs, _ = forward_scores(cnn, images, [1, -1, 3, -1, 0], probabilities=True)
+        custom, none = forward_scores(cnn, images, lambda out: out[:, 2] - out[:, 1])
+    np.testing.assert_array_equal(classes, chosen)
+    np.testing.assert_allclose(scores, logits[np.arange(5), chosen], atol=1e-5)
+    np.testing.assert_allclose(probs, cnn.predict(images, verbose=0)[np.arange(5), chosen], atol=1e-5)
+    np.testing.assert_allclose(custom, logits[:, 2] - logits[:, 1], atol=1e-5)
+    assert (none == -1).all() and forward_scorer(cnn) is forward_scorer(cnn)
+    mixed = score_gradients(cnn, images, [1, -1, 3, -1, 0])
+    np.testing.assert_array_equal(mixed.targets, chosen)

@@ -1,13 +1,15 @@
 """Shared plumbing of the attribution methods (captum style: methods are thin).
 
-- `prepare`: validate images and resolve the target ONCE at the input
-  (IG / SmoothGrad must explain the class predicted on x, not on each path or
+- `prepare`: validate images once and read targets (-1 = predicted class,
+  resolved in-graph by one-pass methods); `resolve_targets` fixes the class
+  predicted on the clean input for methods that evaluate other points (IG /
+  SmoothGrad must explain the class predicted on x, not on each path or
   noise point).
 - `accumulate_gradients`: stream many perturbed rows (noise samples, path
   points) through ONE compiled gradient step in fixed-size chunks, summing
   weighted gradients per image: memory is bounded by the chunk, not by
   samples x images (xplique's SmoothGrad OOM).
-- `forward_scores`: a compiled forward-only scorer for perturbation methods.
+- `row_scores`: generated rows through the core compiled forward-only scorer.
 - `reduce_channels` / `finish`: channel reductions and single-image handling.
 """
 
@@ -19,11 +21,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.gradients import gradient_step
-from kerasviz.core.graph import cache
+from kerasviz.core.gradients import forward_scorer, forward_scores, gradient_step
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.relu_rules import relu_rule_substitute
-from kerasviz.core.targets import Target, callable_scores, class_scores, flat_outputs, target_vector
+from kerasviz.core.targets import Target, target_vector
 
 REDUCTIONS = ("max_abs", "sum_abs", "sum", "mean", "l2")
 
@@ -33,35 +34,6 @@ def step_for(model, target: Target, *, rule: Optional[str] = None, layers=()):
     score = target if callable(target) else None
     substitute = relu_rule_substitute(rule) if rule else None
     return gradient_step(model, tuple(layers), score=score, substitute=substitute, key=rule)
-
-
-class _Scorer:
-    """Compiled `(x, targets) -> (scores, classes)` on logits or probabilities."""
-
-    def __init__(self, model, score: Optional[Callable], probabilities: bool):
-        step = step_for(model, score)
-        self.tap, self.num_outputs = step.tap, step.num_outputs
-        self.score = score
-        self.probabilities = probabilities
-        self._run = tf.function(self._compute, reduce_retracing=True)
-
-    def _compute(self, x, targets):
-        out = self.tap(x, training=False)["__output__"]
-        if self.score is not None:
-            scores = callable_scores(self.score, out)
-            return scores, tf.fill(tf.shape(scores), -1)
-        logits = flat_outputs(out)
-        if self.probabilities:
-            logits = tf.nn.softmax(logits) if self.num_outputs > 1 else tf.sigmoid(logits)
-        return class_scores(logits, targets)
-
-    def __call__(self, x, targets):
-        return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
-
-
-def _scorer(model, target, probabilities: bool) -> _Scorer:
-    score = target if callable(target) else None
-    return cache.get(model, ("attribution_scorer", score, probabilities), lambda: _Scorer(model, score, probabilities))
 
 
 def row_scores(
@@ -78,7 +50,7 @@ def row_scores(
     Returns:
         `(scores, classes)`, each `(n_rows,)` numpy.
     """
-    scorer = _scorer(model, targets, probabilities)
+    scorer = forward_scorer(model, targets if callable(targets) else None, probabilities=probabilities)
     targets = np.full((n_rows,), -1, np.int32) if callable(targets) else np.asarray(targets, np.int32)
     scores, classes = [], []
     chunks = list(batches(n_rows, batch_size))
@@ -92,27 +64,23 @@ def row_scores(
     return np.concatenate(scores), np.concatenate(classes)
 
 
-def forward_scores(model, x, target, *, probabilities: bool = False, batch_size: int = 64):
-    """Scores `(N,)` and classes `(N,)` of `target` (int32 vector or callable) on `x`."""
-    x = tf.convert_to_tensor(x, tf.float32)
-    return row_scores(model, lambda rows: tf.gather(x, rows), len(x), target, probabilities=probabilities, batch_size=batch_size)
-
-
-def prepare(model, images, target: Target, *, resolve: bool = True):
+def prepare(model, images, target: Target):
     """Validate `images`; return `(x, single, targets)`.
 
-    `targets` is the callable itself, or int32 classes `(N,)` with "predicted"
-    (-1) replaced by the class predicted on `x` when `resolve` is true.
+    `targets` is the callable itself, or int32 classes `(N,)` where -1 means
+    the predicted class (compiled steps resolve it in-graph).
     """
     x, single = as_image_batch(images, model)
     if callable(target):
         return x, single, target
-    num_outputs = step_for(model, None).num_outputs
-    targets = target_vector(target, len(x), num_outputs)
-    if resolve and (targets < 0).any():
-        _, predicted = forward_scores(model, x, targets)
-        targets = np.where(targets < 0, predicted, targets).astype(np.int32)
-    return x, single, targets
+    return x, single, target_vector(target, len(x), step_for(model, None).num_outputs, allow_predicted=True)
+
+
+def resolve_targets(model, x: tf.Tensor, targets):
+    """Scores on the clean images `(N,)` and the targets with -1 replaced by
+    the class predicted there (one forward pass; callables pass through)."""
+    scores, classes = forward_scores(model, x, targets)
+    return scores, (targets if callable(targets) else classes.astype(np.int32))
 
 
 def row_targets(targets, image_ids: np.ndarray):

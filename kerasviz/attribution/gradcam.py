@@ -17,12 +17,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.activations import image_layers
-from kerasviz.attribution._common import finish, reduce_channels
+from kerasviz.attribution._common import finish, prepare, reduce_channels
 from kerasviz.attribution.relu_backprop import guided_backprop
-from kerasviz.core.gradients import score_gradients
-from kerasviz.core.inputs import as_image_batch
+from kerasviz.core.gradients import gradient_step
+from kerasviz.core.graph import cache
+from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, layer_path
-from kerasviz.core.targets import Target
+from kerasviz.core.targets import Target, target_scores
 
 
 def default_cam_layer(model: keras.Model) -> str:
@@ -51,32 +52,67 @@ def _cam_layer(model, layer: Optional[LayerSpec]) -> str:
     return layer if isinstance(layer, str) else layer_path(model, found)
 
 
-def _gradcam_weights(acts: np.ndarray, grads: np.ndarray) -> np.ndarray:
-    return grads.mean(axis=(1, 2))
+def _gradcam_weights(acts: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_mean(grads, axis=(1, 2))
 
 
-def _gradcam_pp_weights(acts: np.ndarray, grads: np.ndarray) -> np.ndarray:
+def _gradcam_pp_weights(acts: tf.Tensor, grads: tf.Tensor) -> tf.Tensor:
     # With Y = exp(S) on a piecewise-linear net the higher derivatives are Y g^2, Y g^3;
     # Y cancels in alpha and only rescales the weights (undone by normalisation).
-    g2, g3 = grads**2, grads**3
-    denominator = 2 * g2 + acts.sum(axis=(1, 2), keepdims=True) * g3
-    alpha = np.where(denominator != 0, g2 / np.where(denominator != 0, denominator, 1), 0.0)
-    return (alpha * np.maximum(grads, 0)).sum(axis=(1, 2))
+    g2 = tf.square(grads)
+    denominator = 2 * g2 + tf.reduce_sum(acts, axis=(1, 2), keepdims=True) * g2 * grads
+    alpha = tf.math.divide_no_nan(g2, denominator)
+    return tf.reduce_sum(alpha * tf.nn.relu(grads), axis=(1, 2))
 
 
-def _class_activation_map(model, images, target, layer, weigh, *, relu, normalize, upsample, batch_size):
-    x, single = as_image_batch(images, model)
+WEIGHTINGS = {"grad_cam": _gradcam_weights, "grad_cam_plus_plus": _gradcam_pp_weights}
+
+
+class CamStep:
+    """One compiled `(x, targets) -> maps` for a model, layer, weighting and options.
+
+    Forward to the scores, backward only to the layer, then the channel
+    weights, weighted sum, ReLU, resize and normalisation, all in the graph:
+    the host only converts the result to numpy.
+    """
+
+    def __init__(self, model, path: str, score, weighting: str, relu: bool, normalize: bool, upsample: bool):
+        step = gradient_step(model, (path,), score=score)  # shares its rebuilt tap model
+        self.tap, self.key, self.num_outputs = step.tap, step.keys[0], step.num_outputs
+        self.score, self.weigh = score, WEIGHTINGS[weighting]
+        self.relu, self.normalize, self.upsample = relu, normalize, upsample
+        self._run = tf.function(self._compute, reduce_retracing=True)
+
+    def _compute(self, x, targets):
+        with tf.GradientTape() as tape:
+            out = self.tap(x, training=False)
+            acts = out[self.key]
+            scores, _ = target_scores(out["__output__"], targets, self.score)
+        grads = tf.cast(tape.gradient(scores, acts), tf.float32)
+        acts = tf.cast(acts, tf.float32)
+        cam = tf.einsum("nhwk,nk->nhw", acts, self.weigh(acts, grads))
+        if self.relu:
+            cam = tf.nn.relu(cam)
+        if self.upsample:
+            cam = tf.image.resize(cam[..., None], tf.shape(x)[1:3], method="bilinear")[..., 0]
+        if self.normalize:
+            peak = tf.reduce_max(tf.abs(cam), axis=(1, 2), keepdims=True)
+            cam = tf.math.divide_no_nan(cam, peak)
+        return cam
+
+    def __call__(self, x, targets):
+        return self._run(x, tf.convert_to_tensor(targets, tf.int32))
+
+
+def _class_activation_map(model, images, target, layer, weighting, *, relu, normalize, upsample, batch_size):
+    x, single, targets = prepare(model, images, target)
     path = _cam_layer(model, layer)
-    g = score_gradients(model, x, target, layers=[path], batch_size=batch_size)
-    acts, grads = g.activations[path], g.layer_gradients[path]
-    cam = np.einsum("nhwk,nk->nhw", acts, weigh(acts, grads))
-    if relu:
-        cam = np.maximum(cam, 0)
-    if upsample:
-        cam = tf.image.resize(cam[..., None], x.shape[1:3], method="bilinear").numpy()[..., 0]
-    if normalize:
-        peak = np.abs(cam).max(axis=(1, 2), keepdims=True)
-        cam = np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0)
+    score = targets if callable(targets) else None
+    key = ("cam_step", path, score, weighting, relu, normalize, upsample)
+    step = cache.get(model, key, lambda: CamStep(model, path, score, weighting, relu, normalize, upsample))
+    if score is not None:
+        targets = np.full(len(x), -1, np.int32)
+    cam = np.concatenate([step(x[s], targets[s]).numpy() for s in batches(len(x), batch_size)])
     return finish(cam, single)
 
 
@@ -112,7 +148,7 @@ def grad_cam(
         >>> cam = kv.grad_cam(vgg, x, layer="block5_conv3")
     """
     return _class_activation_map(
-        model, images, target, layer, _gradcam_weights,
+        model, images, target, layer, "grad_cam",
         relu=relu, normalize=normalize, upsample=upsample, batch_size=batch_size,
     )
 
@@ -137,7 +173,7 @@ def grad_cam_plus_plus(
         >>> cam = kv.grad_cam_plus_plus(model, images)
     """
     return _class_activation_map(
-        model, images, target, layer, _gradcam_pp_weights,
+        model, images, target, layer, "grad_cam_plus_plus",
         relu=relu, normalize=normalize, upsample=upsample, batch_size=batch_size,
     )
 

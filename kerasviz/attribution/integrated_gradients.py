@@ -25,8 +25,9 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
-    accumulate_gradients, finish, forward_scores, gaussian_blur, prepare, reduce_channels, step_for,
+    accumulate_gradients, finish, gaussian_blur, prepare, reduce_channels, resolve_targets, step_for,
 )
+from kerasviz.core.gradients import forward_scores
 from kerasviz.core.targets import Target
 
 METHODS = ("riemann_left", "riemann_right", "riemann_middle", "midpoint", "trapezoid", "gausslegendre")
@@ -178,6 +179,7 @@ def integrated_gradients(
     steps = max_steps(DEFAULT_STEPS, quick=16) if steps is None else int(steps)
     alphas, weights = quadrature(method, steps)
     x, single, targets = prepare(model, images, target)
+    scores, targets = resolve_targets(model, x, targets)
     n = len(x)
     bases = make_baselines(x, baseline, n_baselines, blur_sigma=blur_sigma, seed=seed)
     n_base = bases.shape[1]
@@ -203,7 +205,6 @@ def integrated_gradients(
     per_base = (x_rep - flat_bases.numpy()) * path_grads
     attributions = per_base.reshape((n, n_base) + tuple(x.shape[1:])).mean(1)
 
-    scores, _ = forward_scores(model, x, targets)
     base_scores, _ = forward_scores(model, flat_bases, seg_targets)
     delta = scores - base_scores.reshape(n, n_base).mean(1)
     error = np.abs(attributions.reshape(n, -1).sum(1) - delta) / np.maximum(np.abs(delta), 1e-12)

@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar
-from kerasviz.attribution._common import gaussian_blur, prepare, row_scores
+from kerasviz.attribution._common import finish, gaussian_blur, prepare, resolve_targets, row_scores
 from kerasviz.core.layers import LayerSpec, find_layer, is_model, iter_layers
 from kerasviz.core.targets import Target
 
@@ -51,11 +51,13 @@ def perturbation_curve(
     model, images, attributions, target: Target = None, *, insert: bool, substrate=0.0,
     steps: Optional[int] = None, blur_sigma: Optional[float] = None, batch_size: int = 64, progress: bool = True,
 ) -> np.ndarray:
-    """Class probability `(N, steps + 1)` as pixels are deleted (or inserted) in the map's order.
+    """Class probability `(N, steps + 1)` (`(steps + 1,)` for one image) as pixels are
+    deleted (or inserted) in the map's order.
 
     Args: as `deletion_auc`; `insert` switches to insertion.
     """
     x, single, targets = prepare(model, images, target)
+    _, targets = resolve_targets(model, x, targets)
     n, h, w = x.shape[:3]
     maps = _to_nhw(attributions, n, h, w, absolute=False).reshape(n, -1)
     steps = max_steps(DEFAULT_STEPS, quick=16) if steps is None else int(steps)
@@ -80,7 +82,7 @@ def perturbation_curve(
         model, make_rows, len(image_ids), row_targets, probabilities=not callable(targets),
         batch_size=batch_size, progress=progress, desc="insertion" if insert else "deletion",
     )
-    return probs.reshape(n, steps + 1)
+    return finish(probs.reshape(n, steps + 1), single)
 
 
 def deletion_auc(
@@ -126,11 +128,8 @@ def deletion_auc(
     Example:
         >>> kv.deletion_auc(model, x, kv.saliency(model, x)).mean()
     """
-    curves = perturbation_curve(
-        model, images, attributions, target, insert=False, substrate=substrate, steps=steps,
-        blur_sigma=blur_sigma, batch_size=batch_size, progress=progress,
-    )
-    return _auc_result(curves, images, return_curves)
+    options = dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, batch_size=batch_size, progress=progress)
+    return _perturbation_auc(model, images, attributions, target, False, return_curves, options)
 
 
 def insertion_auc(
@@ -155,20 +154,16 @@ def insertion_auc(
     Example:
         >>> kv.insertion_auc(model, x, kv.grad_cam(model, x)).mean()
     """
-    curves = perturbation_curve(
-        model, images, attributions, target, insert=True, substrate=substrate, steps=steps,
-        blur_sigma=blur_sigma, batch_size=batch_size, progress=progress,
-    )
-    return _auc_result(curves, images, return_curves)
+    options = dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, batch_size=batch_size, progress=progress)
+    return _perturbation_auc(model, images, attributions, target, True, return_curves, options)
 
 
-def _auc_result(curves, images, return_curves):
-    single = np.ndim(images) == 3 and len(curves) == 1
-    areas = auc(curves).astype(np.float32)
-    areas = float(areas[0]) if single else areas
-    if return_curves:
-        return areas, (curves[0] if single else curves)
-    return areas
+def _perturbation_auc(model, images, attributions, target, insert: bool, return_curves: bool, options: dict):
+    """The shared body of `deletion_auc` and `insertion_auc`: curves, then their areas."""
+    curves = perturbation_curve(model, images, attributions, target, insert=insert, **options)
+    areas = auc(curves)
+    areas = float(areas) if areas.ndim == 0 else areas.astype(np.float32)
+    return (areas, curves) if return_curves else areas
 
 
 # ---------------------------------------------------------------- randomization
@@ -327,7 +322,7 @@ def randomization_check(
     kwargs = dict(method_kwargs or {})
     if isinstance(method, str) and method in ("smoothgrad", "integrated_gradients", "occlusion"):
         kwargs.setdefault("progress", False)
-    x, single, _ = prepare(model, images, target, resolve=False)
+    x, single, _ = prepare(model, images, target)
     n, h, w = x.shape[:3]
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.attribution._common import finish, prepare, row_scores, forward_scores
+from kerasviz.attribution._common import finish, prepare, resolve_targets, row_scores
 from kerasviz.core.targets import Target
 
 
@@ -80,6 +80,7 @@ def occlusion(
         >>> heat = kv.occlusion(model, images, patch=8, stride=4)
     """
     x, single, targets = prepare(model, images, target)
+    clean, targets = resolve_targets(model, x, targets)
     n, h, w = x.shape[:3]
     ph, pw = _pair(patch if patch is not None else max(1, min(h, w) // 8), "patch")
     sh, sw = _pair(stride if stride is not None else (max(1, ph // 2), max(1, pw // 2)), "stride")
@@ -98,7 +99,6 @@ def occlusion(
         ids = image_ids[rows]
         return tf.gather(x, ids) * (1 - mask) + tf.gather(fill, ids) * mask
 
-    clean, _ = forward_scores(model, x, targets)
     row_targets = targets if callable(targets) else targets[image_ids]
     occluded, _ = row_scores(model, make_rows, len(image_ids), row_targets, batch_size=batch_size, progress=progress, desc="occlusion")
     drops = clean[:, None] - occluded.reshape(n, len(windows))

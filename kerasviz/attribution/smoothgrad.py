@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps
-from kerasviz.attribution._common import accumulate_gradients, finish, prepare, reduce_channels, step_for
+from kerasviz.attribution._common import accumulate_gradients, finish, prepare, reduce_channels, resolve_targets, step_for
 from kerasviz.core.targets import Target
 
 DEFAULT_SAMPLES = 50
@@ -84,6 +84,7 @@ def smoothgrad(
     if noise < 0:
         raise ValueError(f"noise must be >= 0 (a fraction of the input range), got {noise}.")
     x, single, targets = prepare(model, images, target)
+    _, targets = resolve_targets(model, x, targets)
     n = len(x)
     flat = tf.reshape(x, (n, -1))
     sigma = (noise * (tf.reduce_max(flat, 1) - tf.reduce_min(flat, 1))).numpy()

@@ -3,7 +3,9 @@
 `GradientStep` compiles a single `tf.function` per (model variant, taps,
 target kind); targets, batch contents and batch size are data, so a notebook
 that changes the class or the image never retraces. `score_gradients` runs it
-over a batch in chunks so memory stays bounded.
+over a batch in chunks so memory stays bounded. `ForwardScorer` /
+`forward_scores` are the forward-only counterpart (perturbation methods,
+completeness checks).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from kerasviz._config import progress_bar
 from kerasviz.core.graph import Substitute, cache, tap_model
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec
-from kerasviz.core.targets import Target, callable_scores, class_scores, flat_outputs, target_vector
+from kerasviz.core.targets import Target, flat_outputs, target_scores, target_vector
 
 
 @dataclass
@@ -84,11 +86,7 @@ class GradientStep:
             tape.watch(x)
             out = self.tap(x, training=False)
             acts = [out[k] for k in self.keys]
-            if self.score is None:
-                scores, classes = class_scores(out[self.output_key], targets)
-            else:
-                scores = callable_scores(self.score, out[self.output_key])
-                classes = tf.fill(tf.shape(scores), -1)
+            scores, classes = target_scores(out[self.output_key], targets, self.score)
         grads = tape.gradient(scores, [x] + acts)
         return scores, classes, grads[0], acts, grads[1:]
 
@@ -121,6 +119,66 @@ def model_outputs(model, images, *, logits=True, batch_size=64) -> np.ndarray:
     step = gradient_step(model, logits=logits)
     x, _ = as_image_batch(images, model)
     return np.concatenate([flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)])
+
+
+class ForwardScorer:
+    """A compiled forward-only step `(x, targets) -> (scores, classes)`.
+
+    Shares the rebuilt (logits) graph of the model's plain `GradientStep`.
+
+    Args:
+        model: the user's model (unchanged).
+        score: a callable target `score(outputs) -> (N,)`, or None for class
+            targets passed at call time (-1: the argmax).
+        probabilities: read class scores on softmax (sigmoid for one output)
+            of the logits.
+    """
+
+    def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False):
+        step = gradient_step(model, score=score)
+        self.tap, self.num_outputs = step.tap, step.num_outputs
+        self.score, self.probabilities = score, probabilities
+        self._run = tf.function(self._compute, reduce_retracing=True)
+
+    def _compute(self, x, targets):
+        outputs = self.tap(x, training=False)["__output__"]
+        return target_scores(outputs, targets, self.score, probabilities=self.probabilities)
+
+    def __call__(self, x, targets=None):
+        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
+        if targets is None:
+            targets = tf.fill((tf.shape(x)[0],), -1)
+        return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+
+
+def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bool = False) -> ForwardScorer:
+    """The cached `ForwardScorer` of a model (one trace per score kind)."""
+    return cache.get(model, ("forward_scorer", score, probabilities), lambda: ForwardScorer(model, score, probabilities=probabilities))
+
+
+def forward_scores(model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64):
+    """Target scores without gradients, in chunks through one compiled call.
+
+    Args:
+        model: a Keras image model (never changed).
+        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space.
+        target: None (predicted class), an int, ints (-1 entries: predicted
+            class), or a callable `score(outputs) -> (N,)`.
+        probabilities: softmax (sigmoid for one output) of the logits.
+        batch_size: images per compiled call.
+
+    Returns:
+        `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
+
+    Example:
+        >>> logits, predicted = forward_scores(model, images)
+    """
+    score = target if callable(target) else None
+    scorer = forward_scorer(model, score, probabilities=probabilities)
+    x, _ = as_image_batch(images, model)
+    targets = target_vector(None if score else target, len(x), scorer.num_outputs, allow_predicted=True)
+    parts = [scorer(x[s], targets[s]) for s in batches(len(x), batch_size)]
+    return tuple(np.concatenate([p[i].numpy() for p in parts]) for i in (0, 1))
 
 
 def score_gradients(
@@ -168,7 +226,7 @@ def score_gradients(
         pre_activation=pre_activation, substitute=substitute, key=substitute_key,
     )
     x, _ = as_image_batch(images, model)
-    targets = target_vector(None if score else target, len(x), step.num_outputs)
+    targets = target_vector(None if score else target, len(x), step.num_outputs, allow_predicted=True)
     parts = []
     chunks = list(batches(len(x), batch_size))
     with progress_bar(len(chunks), "gradients", progress) as bar:

@@ -21,11 +21,20 @@ Target = Union[None, int, Sequence[int], np.ndarray, Callable]
 PREDICTED = -1
 
 
-def target_vector(target: Target, n: int, num_outputs: int | None) -> np.ndarray:
+def target_vector(target: Target, n: int, num_outputs: int | None, *, allow_predicted: bool = False) -> np.ndarray:
     """Integer targets as an int32 vector `(n,)`; -1 marks "the predicted class".
 
+    Args:
+        target: None (every entry -1), an int, or one int per image.
+        n: number of images.
+        num_outputs: number of classes, for the range check (None: no check).
+        allow_predicted: also accept explicit -1 entries (e.g. `[3, -1]`:
+            class 3 for the first image, the predicted class for the second);
+            compiled steps resolve them in-graph.
+
     Raises:
-        ValueError: wrong length, or a class index outside `[0, num_outputs)`.
+        ValueError: wrong length, or a class index outside `[0, num_outputs)`
+            (or below -1 with `allow_predicted`).
         TypeError: anything that is not None, an int, ints, or a callable.
     """
     if target is None:
@@ -41,10 +50,11 @@ def target_vector(target: Target, n: int, num_outputs: int | None) -> np.ndarray
     values = np.broadcast_to(values, (n,)) if values.ndim == 0 else values
     if values.shape != (n,):
         raise ValueError(f"`target` has {values.size} entries for {n} images; give one per image or one int.")
-    if num_outputs is not None and ((values < 0).any() or (values >= num_outputs).any()):
+    lowest = PREDICTED if allow_predicted else 0
+    if num_outputs is not None and ((values < lowest).any() or (values >= num_outputs).any()):
         raise ValueError(
             f"`target` {values.tolist()} is out of range: the model has {num_outputs} outputs "
-            f"(valid classes 0..{num_outputs - 1})."
+            f"(valid classes 0..{num_outputs - 1}{', or -1 for the predicted class' if allow_predicted else ''})."
         )
     return values.astype(np.int32)
 
@@ -71,3 +81,21 @@ def callable_scores(score: Callable, outputs) -> tf.Tensor:
             f"A callable target must return one score per sample, shape ({n},); got shape {tuple(values.shape)}."
         )
     return tf.cast(values, tf.float32)
+
+
+def target_scores(outputs, targets: tf.Tensor, score: Callable | None = None, *, probabilities: bool = False):
+    """Scores `(N,)` and classes `(N,)` inside a compiled step: the one place targets are read.
+
+    Args:
+        outputs: the model's outputs `(N, ...)` (logits for class targets).
+        targets: int32 `(N,)` classes, -1 for the argmax; ignored with `score`.
+        score: a callable target `score(outputs) -> (N,)` (classes are then -1).
+        probabilities: read class scores on softmax (sigmoid for one output).
+    """
+    if score is not None:
+        scores = callable_scores(score, outputs)
+        return scores, tf.fill(tf.shape(scores), PREDICTED)
+    logits = flat_outputs(outputs)
+    if probabilities:
+        logits = tf.nn.softmax(logits) if logits.shape[-1] != 1 else tf.sigmoid(logits)
+    return class_scores(logits, targets)
