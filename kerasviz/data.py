@@ -190,7 +190,6 @@ def sample_image(name: str = "cat", size: int | tuple | None = None) -> np.ndarr
             `(H, W)` (centre crop to that aspect, then resize).
     """
     import skimage.data
-    import skimage.transform
 
     if name not in _SAMPLES:
         raise ValueError(f"Unknown sample image {name!r}; choose from {sorted(_SAMPLES)}.")
@@ -200,8 +199,21 @@ def sample_image(name: str = "cat", size: int | tuple | None = None) -> np.ndarr
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
     image = image[..., :3]
-    if size is None:
-        return image
+    return image if size is None else fit_image(image, size)
+
+
+def fit_image(image: np.ndarray, size: int | tuple) -> np.ndarray:
+    """Centre-crop a uint8 photo `(H, W[, C])` to the aspect of `size`, then resize to it.
+
+    Args:
+        image: uint8 photo (any size).
+        size: an int (square side) or `(height, width)`.
+
+    Returns:
+        uint8 `(height, width[, C])`.
+    """
+    import skimage.transform
+
     th, tw = (size, size) if isinstance(size, int) else size
     h, w = image.shape[:2]
     scale = min(h / th, w / tw)
