@@ -33,6 +33,7 @@ from kerasviz.widgets.lrp import LRPExplorer
 # Font Awesome ships with ipywidgets 8 (JupyterLab, Notebook 7, Voila); the CSS spin
 # keeps turning while the kernel is busy, which a progress value cannot do.
 _SPINNER = '<i class="fa fa-spinner fa-spin"></i>'
+_CONTROL_KEYS = {"value", "index", "selected_index"}  # state keys a user's input changes
 
 
 class LazyPanel(W.VBox):
@@ -105,16 +106,19 @@ class LazyPanel(W.VBox):
 
     def _guarded(self, set_state: Callable[[dict], None]) -> Callable[[dict], None]:
         def guarded_set_state(sync_data: dict):
-            self._set_status(f"{_SPINNER} updating <b>{html.escape(self.title)}</b>…")
+            control_change = bool(_CONTROL_KEYS & set(sync_data))  # not a layout or focus sync
+            if control_change:
+                self._set_status(f"{_SPINNER} updating <b>{html.escape(self.title)}</b>…")
             start = time.perf_counter()
             try:
                 set_state(sync_data)
             except Exception as err:
                 self._show_error(err, "while updating")
                 return
-            self.error = None
-            self.retry.layout.display = "none"
-            self._set_status(f"<small>{html.escape(self.title)}: updated in {time.perf_counter() - start:.1f} s</small>")
+            if control_change:
+                self.error = None
+                self.retry.layout.display = "none"
+                self._set_status(f"<small>{html.escape(self.title)}: updated in {time.perf_counter() - start:.1f} s</small>")
 
         return guarded_set_state
 
