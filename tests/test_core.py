@@ -258,6 +258,37 @@ def test_rebuild_shares_weights_and_sees_later_updates(cnn, images):
     np.testing.assert_allclose(clone(images), cnn(images), atol=1e-7)
 
 
+# --- tap_model(pre_activation=True) computes each tapped layer once; standalone activations ---
+
+def test_pre_activation_tap_calls_the_conv_once_and_keeps_outputs(cnn, images, monkeypatch):
+    plain, _ = tap_model(cnn, ["conv1"])
+    tapped, _ = tap_model(cnn, ["conv1"], pre_activation=True)
+    calls = []
+    original = keras.layers.Conv2D.call
+    monkeypatch.setattr(keras.layers.Conv2D, "call", lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k))
+    out = tapped(images)
+    assert sorted(calls) == ["conv1", "conv2"]  # conv1 once (pre-activation), not twice
+    np.testing.assert_allclose(out["__output__"], plain(images)["__output__"], atol=1e-6)
+    np.testing.assert_allclose(np.maximum(out["conv1"], 0), plain(images)["conv1"], atol=1e-6)
+    assert (np.asarray(out["conv1"]) < 0).any()  # really the pre-activation
+
+
+def test_standalone_activation_layers_have_no_fused_activation():
+    from kerasviz.core.graph import has_fused_activation
+
+    for layer in [keras.layers.Activation("relu"), keras.layers.ReLU(), keras.layers.Softmax(), keras.layers.LeakyReLU()]:
+        assert not has_fused_activation(layer), layer
+    assert has_fused_activation(keras.layers.Conv2D(2, 3, activation="relu"))
+    assert not has_fused_activation(keras.layers.Conv2D(2, 3))
+    x = inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, name="c")(x)
+    x = keras.layers.Activation("relu", name="act")(x)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    tap, _ = tap_model(model, ["act"], pre_activation=True)  # the Activation's output: nothing to split
+    probe = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    assert (np.asarray(tap(probe)["act"]) >= 0).all()
+
+
 # --- explicit "predicted" targets and the forward-only scorer (attribution, issue 4) ---
 
 def test_target_vector_accepts_explicit_predicted_entries_on_request():

@@ -106,8 +106,32 @@ class PreActivation(keras.layers.Layer):
         return type(self._source).call(_WithoutActivation(self._source), *args, **kwargs)
 
 
+# Layers that ARE an activation: their output has no separate pre-activation to tap.
+_STANDALONE_ACTIVATIONS = (
+    keras.layers.Activation, keras.layers.ReLU, keras.layers.Softmax,
+    keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
+)
+
+
+class FusedActivation(keras.layers.Layer):
+    """Applies a layer's fused activation alone: `PreActivation(layer)` then this == `layer`."""
+
+    def __init__(self, layer: keras.layers.Layer, **kwargs):
+        super().__init__(name=f"{layer.name}_act_{next(_uid)}", dtype=layer.dtype_policy, **kwargs)
+        object.__setattr__(self, "_source", layer)
+
+    def call(self, x):
+        return self._source.activation(x)
+
+
 def has_fused_activation(layer) -> bool:
-    """True if `layer` applies a non-linear `activation` inside its own call."""
+    """True if `layer` applies a non-linear `activation` after its own computation.
+
+    False for standalone activation layers (`Activation`, `ReLU`, `Softmax`, ...):
+    they have no pre-activation distinct from their input.
+    """
+    if isinstance(layer, _STANDALONE_ACTIVATIONS):
+        return False
     act = getattr(layer, "activation", None)
     return act is not None and activation_name(act) not in ("linear", "identity")
 
@@ -255,8 +279,11 @@ def tap_model(
             return replacement
 
         def call(*args, **kwargs):  # tap the pre-activation; the forward pass goes on unchanged
-            capture(layer, PreActivation(layer)(*args, **kwargs))
-            return (replacement or layer)(*args, **kwargs)
+            pre = PreActivation(layer)(*args, **kwargs)
+            capture(layer, pre)
+            if replacement is not None:  # a substituted call cannot be split; run it as given
+                return replacement(*args, **kwargs)
+            return FusedActivation(layer)(pre)  # the layer's own output, without computing it twice
 
         return call
 
