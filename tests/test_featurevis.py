@@ -243,3 +243,56 @@ def test_plots_and_widget(cnn):
     explorer.param.value = "pixels"
     explorer.regularizer.value = "total variation"
     assert isinstance(explorer.figure, matplotlib.figure.Figure)
+
+
+# --- performance by design: one filter computed per image; many steps per compiled call ---
+
+def _conv_zoo():
+    x = inputs = keras.Input((13, 11, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="same")(x)
+    x = keras.layers.Conv2D(5, (3, 2), strides=2, padding="same", activation="tanh", name="strided")(x)
+    x = keras.layers.Conv2D(4, 2, dilation_rate=2, padding="valid", use_bias=False, name="dilated")(x)
+    return keras.Model(inputs, x, name="zoo")
+
+
+@pytest.mark.parametrize("layer", ["same", "strided", "dilated"])
+def test_unit_conv_probe_equals_full_layer_values_and_gradients(layer):
+    from kerasviz.featurevis.render import Probe
+    from kerasviz.featurevis.unit_conv import unit_conv_probe
+
+    model = _conv_zoo()
+    ids = tf.constant([0, 3, 1, 3], tf.int32)
+    x = tf.constant(np.random.default_rng(0).normal(size=(4, 13, 11, 3)).astype("float32"))
+    full, sliced = Probe(model, [layer]), unit_conv_probe(model, O.channel(layer))
+    assert sliced is not None
+    for warm in (True, False):
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(x)
+            expected = O.channel(layer)(*full.read(x, tf.constant(warm), ids))
+            got = O.channel(layer)(*sliced.read(x, tf.constant(warm), ids))
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(tape.gradient(got, x), tape.gradient(expected, x), rtol=1e-4, atol=1e-6)
+
+
+def test_unit_slicing_only_where_it_is_exact(cnn):
+    from kerasviz.featurevis.unit_conv import unit_conv_probe
+
+    assert unit_conv_probe(cnn, O.channel("conv2")) is not None
+    assert unit_conv_probe(cnn, 2.0 * O.neuron("conv2")) is not None
+    assert unit_conv_probe(cnn, O.channel("conv2") + O.diversity("conv2")) is None  # reads all channels
+    assert unit_conv_probe(cnn, O.deepdream("conv2")) is None
+    assert unit_conv_probe(cnn, O.channel("pool1")) is None  # not a Conv2D
+
+
+def test_sliced_and_full_rendering_agree_and_history_is_complete(cnn):
+    render_module = __import__("importlib").import_module("kerasviz.featurevis.render")
+    result = kv.visualize_filters(cnn, "conv2", [1, 5, 9], steps=20, **FAST)  # 20 steps: two compiled calls
+    assert result.history.shape == (20, 3) and np.isfinite(result.history).all()
+    renderer = render_module.Renderer(cnn, O.channel("conv2"), P.Fourier(), T.standard_transforms(16), [], None, 0.05, 16,
+                                      unit_slicing=False)
+    assert isinstance(renderer.probe, render_module.Probe)
+    seeds = P.element_seeds(0, [1, 5, 9])
+    images, scores, _, history = renderer.run([1, 5, 9], seeds, (16, 16), 20, steps_per_call=7)
+    np.testing.assert_allclose(images, result.images, atol=2e-4)
+    np.testing.assert_allclose(scores, result.scores, rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(history, result.history, rtol=1e-3, atol=1e-5)

@@ -30,10 +30,14 @@ class Objective:
         layers: layer specs it reads (`OUTPUT` for the logits).
         key: hashable description, used to cache the compiled loop.
         name: readable description for titles.
+        unit_layer: set when the score reads nothing but each element's own
+            channel `ids[b]` of this one layer (through `_unit_maps`): the
+            renderer may then compute that channel alone.
     """
 
-    def __init__(self, fn: ScoreFn, layers: tuple, key: tuple, name: str):
+    def __init__(self, fn: ScoreFn, layers: tuple, key: tuple, name: str, unit_layer=None):
         self.fn, self.layers, self.key, self.name = fn, tuple(dict.fromkeys(layers)), key, name
+        self.unit_layer = unit_layer
 
     def __call__(self, acts: dict, ids: tf.Tensor) -> tf.Tensor:
         return self.fn(acts, ids)
@@ -48,7 +52,8 @@ class Objective:
 
     def __mul__(self, weight: float) -> "Objective":
         weight = float(weight)
-        return Objective(lambda a, i: weight * self(a, i), self.layers, ("*", weight, self.key), f"{weight:g}·{self.name}")
+        return Objective(lambda a, i: weight * self(a, i), self.layers, ("*", weight, self.key), f"{weight:g}·{self.name}",
+                         self.unit_layer)
 
     __rmul__ = __mul__
 
@@ -80,7 +85,8 @@ def channel(layer) -> Objective:
     Example:
         >>> obj = channel("block3_conv1")      # ids choose the filters
     """
-    return Objective(lambda a, i: _spatial_mean(_unit_maps(a[layer], i)), (layer,), ("channel", layer), f"channel mean of {layer}")
+    return Objective(lambda a, i: _spatial_mean(_unit_maps(a[layer], i)), (layer,), ("channel", layer), f"channel mean of {layer}",
+                     unit_layer=layer)
 
 
 def feature_map_norm(layer) -> Objective:
@@ -92,7 +98,7 @@ def feature_map_norm(layer) -> Objective:
     def fn(acts, ids):
         return tf.sqrt(_spatial_mean(tf.square(_unit_maps(acts[layer], ids))) + 1e-8)
 
-    return Objective(fn, (layer,), ("l2", layer), f"feature-map L2 norm of {layer}")
+    return Objective(fn, (layer,), ("l2", layer), f"feature-map L2 norm of {layer}", unit_layer=layer)
 
 
 def neuron(layer, x: Optional[int] = None, y: Optional[int] = None) -> Objective:
@@ -103,7 +109,8 @@ def neuron(layer, x: Optional[int] = None, y: Optional[int] = None) -> Objective
         col = tf.shape(maps)[2] // 2 if x is None else x
         return maps[:, row, col]
 
-    return Objective(fn, (layer,), ("neuron", layer, x, y), f"centre neuron of {layer}" if x is None else f"neuron ({x},{y}) of {layer}")
+    name = f"centre neuron of {layer}" if x is None else f"neuron ({x},{y}) of {layer}"
+    return Objective(fn, (layer,), ("neuron", layer, x, y), name, unit_layer=layer)
 
 
 def class_logit() -> Objective:

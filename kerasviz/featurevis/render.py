@@ -32,6 +32,7 @@ from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis.param import Parameterization, as_parameterization, element_seeds
 from kerasviz.featurevis.regularizers import Regularizer
 from kerasviz.featurevis.transforms import Transform, apply_transforms, standard_transforms
+from kerasviz.featurevis.unit_conv import unit_conv_probe
 
 Preprocess = Union[None, str, tuple, Callable]
 
@@ -139,11 +140,6 @@ def adam_update(raw, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     return raw + lr * m_hat / (tf.sqrt(v_hat) + eps), m, v
 
 
-def _has_separable_preactivation(layer) -> bool:
-    # A standalone Activation layer also has `.activation`, but no pre-activation to tap.
-    return has_fused_activation(layer) and not isinstance(layer, keras.layers.Activation)
-
-
 class Probe:
     """The tapped model for an objective: `probe(x, warm) -> {spec: activation, OUTPUT: logits}`.
 
@@ -153,9 +149,13 @@ class Probe:
     def __init__(self, model, layers: Sequence):
         specs = [s for s in layers if s != obj.OUTPUT]
         found = [find_layer(model, s) for s in specs]
-        self.pre = bool(found) and all(_has_separable_preactivation(l) for l in found)
+        self.pre = bool(found) and all(has_fused_activation(l) for l in found)
         self.tap, keys = tap_model(model, specs, pre_activation=self.pre, include_output=obj.OUTPUT in layers)
         self.entries = [(s, k, l.activation if self.pre else None) for s, k, l in zip(specs, keys, found)]
+
+    def read(self, x, warm, ids):
+        """`(acts, ids)`: the activations and the unit ids the objective should use with them."""
+        return self(x, warm), ids
 
     def __call__(self, x, warm):
         out = self.tap(x, training=False)
@@ -174,16 +174,17 @@ class Renderer:
     """
 
     def __init__(self, model, objective: obj.Objective, param: Parameterization, transforms, regularizers,
-                 preprocess: Preprocess, lr: float, warmup_steps: int):
+                 preprocess: Preprocess, lr: float, warmup_steps: int, unit_slicing: bool = True):
         self.objective, self.param, self.transforms = objective, param, list(transforms)
         self.regularizers, self.lr, self.warmup = list(regularizers), float(lr), int(warmup_steps)
-        self.probe = Probe(model, objective.layers)
+        # One filter per image: compute that filter alone when the layer allows it (see unit_conv).
+        self.probe = (unit_slicing and unit_conv_probe(model, objective)) or Probe(model, objective.layers)
         self.to_space = input_mapping(model, preprocess)
         self.model_hw = tuple(model_input(model).shape[1:3])
         self._compiled: dict = {}
 
     def _compiled_for(self, name: str, height: int, width: int, args):
-        """One trace per (step|evaluate, size): sizes are static for the FFT; the batch axis is left open."""
+        """One trace per (steps|evaluate, size): sizes are static for the FFT; the batch axis is left open."""
         key = (name, height, width)
         if key not in self._compiled:
             fn = getattr(self, "_" + name)
@@ -191,9 +192,13 @@ class Renderer:
             self._compiled[key] = tf.function(lambda *a: fn(*a, height, width), input_signature=signature)
         return self._compiled[key]
 
-    def step(self, raw, m, v, t, step, ids, seeds, height, width):
-        args = (raw, m, v, t, step, ids, seeds)
-        return self._compiled_for("step", height, width, args)(*args)
+    def steps(self, raw, m, v, t, step, count, ids, seeds, height, width):
+        """`count` optimisation steps in one compiled call (no host round trip between steps).
+
+        Returns the new (raw, m, v) and the history `(count, B)` of scores.
+        """
+        args = (raw, m, v, t, step, count, ids, seeds)
+        return self._compiled_for("steps", height, width, args)(*args)
 
     def evaluate(self, raw, ids, height, width):
         return self._compiled_for("evaluate", height, width, (raw, ids))(raw, ids)
@@ -202,7 +207,7 @@ class Renderer:
         return self.to_space(fit_to_model(rgb, self.model_hw))
 
     def _score(self, rgb, ids, warm):
-        return self.objective(self.probe(self.model_input(rgb), warm), ids)
+        return self.objective(*self.probe.read(self.model_input(rgb), warm, ids))
 
     def _step(self, raw, m, v, t, step, ids, seeds, height, width):
         with tf.GradientTape() as tape:
@@ -214,12 +219,23 @@ class Renderer:
         raw, m, v = adam_update(raw, tape.gradient(total, raw), m, v, t, self.lr)
         return raw, m, v, score
 
+    def _steps(self, raw, m, v, t, step, count, ids, seeds, height, width):
+        history = tf.TensorArray(tf.float32, size=count)
+        for i in tf.range(count):  # a graph while-loop: the history stays on the device
+            raw, m, v, score = self._step(raw, m, v, t + tf.cast(i, tf.float32), step + i, ids, seeds, height, width)
+            history = history.write(i, score)
+        return raw, m, v, history.stack()
+
     def _evaluate(self, raw, ids, height, width):
         rgb = self.param.rgb(raw, height, width)
         return rgb, self._score(rgb, ids, tf.constant(False))
 
-    def run(self, ids, seeds, size, steps, octaves=1, octave_scale=1.4, bar=None):
-        """Optimise one batch; returns (rgb (n, H, W, 3), final scores, initial scores, history)."""
+    def run(self, ids, seeds, size, steps, octaves=1, octave_scale=1.4, bar=None, steps_per_call=16):
+        """Optimise one batch; returns (rgb (n, H, W, 3), final scores, initial scores, history).
+
+        Steps run `steps_per_call` at a time inside one compiled loop; the
+        host only wakes up between calls (to update the progress bar).
+        """
         ids, seeds = tf.constant(ids, tf.int32), tf.constant(seeds, tf.int32)
         sizes = [tuple(max(8, int(round(s / octave_scale ** k))) for s in size) for k in reversed(range(octaves))]
         per_octave = [steps // octaves + (1 if k < steps % octaves else 0) for k in range(octaves)]
@@ -232,15 +248,18 @@ class Renderer:
                 rgb = self.evaluate(raw, ids, *previous)[0]
                 raw = self.param.encode(tf.clip_by_value(tf.image.resize(rgb, (height, width), method="bicubic"), 0, 1))
             m, v = tf.zeros_like(raw), tf.zeros_like(raw)
-            for t in range(1, count + 1):
-                raw, m, v, score = self.step(raw, m, v, tf.constant(float(t)), tf.constant(step), ids, seeds, height, width)
-                history.append(score.numpy())
-                step += 1
+            for start in range(0, count, steps_per_call):
+                n = min(steps_per_call, count - start)
+                raw, m, v, scores = self.steps(raw, m, v, tf.constant(start + 1.0), tf.constant(step), tf.constant(n),
+                                               ids, seeds, height, width)
+                history.append(scores)
+                step += n
                 if bar is not None:
-                    bar.update(1)
+                    bar.update(n)
             previous = (height, width)
         rgb, final = self.evaluate(raw, ids, *previous)
-        return rgb.numpy(), final.numpy(), initial, np.array(history).reshape(-1, len(ids))
+        history = np.concatenate([h.numpy() for h in history]) if history else np.zeros((0, len(ids)), np.float32)
+        return rgb.numpy(), final.numpy(), initial, history
 
 
 @dataclass
