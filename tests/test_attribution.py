@@ -266,3 +266,22 @@ def test_plots_and_widget(cnn, images):
     assert explorer.figure is not None and explorer.target.value == -1
     r = kv.randomization_check(cnn, images[:2], "grad_cam", progress=False)
     assert len(kv.plot_randomization([r]).axes) == 3
+
+
+def test_many_variants_and_calls_do_not_trigger_retracing_warnings(cnn, images, caplog):
+    """One compiled step per (model, variant); TF's "excessive retracing" warning counts
+    traces per code object, so many step objects must not add up to it in notebooks."""
+    import logging
+
+    from kerasviz.attribution._common import step_for
+
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    for _ in range(2):
+        for layer in ("conv1", "conv2"):
+            for target in (None, 1, [0, 1, 2, 3, 0], lambda out: out[:, 2]):
+                kv.grad_cam(cnn, images, target, layer=layer)
+                kv.grad_cam_plus_plus(cnn, images, target, layer=layer)
+        kv.saliency(cnn, images[:2])
+        kv.smoothgrad(cnn, images[0], samples=3, progress=False)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+    assert step_for(cnn, None)._step.experimental_get_tracing_count() <= 2  # batch sizes and classes are data

@@ -318,3 +318,20 @@ def test_forward_scores_read_logits_probabilities_and_callables(cnn, images):
     assert (none == -1).all() and forward_scorer(cnn) is forward_scorer(cnn)
     mixed = score_gradients(cnn, images, [1, -1, 3, -1, 0])
     np.testing.assert_array_equal(mixed.targets, chosen)
+
+
+def test_compile_method_counts_traces_per_instance(cnn, images, caplog):
+    """TF warns about "excessive retracing" per code object; one step object per model variant
+    (here: per tapped layer and score) must not add up to that warning."""
+    import logging
+
+    from kerasviz.core.gradients import GradientStep
+
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    for layer in ("conv1", "conv2", "pool1", "gap"):
+        for score in (None, lambda out: out[:, 0]):
+            step = GradientStep(cnn, [layer], score=score)
+            step(images[:2], [0, 1])
+            step(images, [0, 1, 2, 3, -1])
+            assert step._step.experimental_get_tracing_count() <= 2
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

@@ -10,6 +10,7 @@ completeness checks).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -40,6 +41,23 @@ class Gradients:
     targets: np.ndarray
     activations: dict = field(default_factory=dict)
     layer_gradients: dict = field(default_factory=dict)
+
+
+def compile_method(method: Callable):
+    """`tf.function(method, reduce_retracing=True)` with retracing counted per instance.
+
+    TF counts traces per code object, so the one or two traces of each of many
+    step objects (one per model variant, layer or score) add up to its
+    "excessive retracing" warning in notebooks. A `functools.partial` has no
+    code object, so each instance is counted on its own.
+
+    Args:
+        method: a bound method `(tensors...) -> tensors`.
+
+    Returns:
+        The compiled function.
+    """
+    return tf.function(functools.partial(method.__func__, method.__self__), reduce_retracing=True)
 
 
 class GradientStep:
@@ -79,7 +97,7 @@ class GradientStep:
         self.output_key = keys[-1] if score_layer is not None else "__output__"
         self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
         self.score = score
-        self._step = tf.function(self._compute, reduce_retracing=True)
+        self._step = compile_method(self._compute)
 
     def _compute(self, x, targets):
         with tf.GradientTape() as tape:
@@ -138,7 +156,7 @@ class ForwardScorer:
         step = gradient_step(model, score=score)
         self.tap, self.num_outputs = step.tap, step.num_outputs
         self.score, self.probabilities = score, probabilities
-        self._run = tf.function(self._compute, reduce_retracing=True)
+        self._run = compile_method(self._compute)
 
     def _compute(self, x, targets):
         outputs = self.tap(x, training=False)["__output__"]

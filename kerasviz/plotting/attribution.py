@@ -96,13 +96,13 @@ def overlay_heatmap(
 
 
 def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] = None, alpha: float = 0.5,
-                     percentile: float = 99.0, cmap: Optional[str] = None) -> Figure:
-    """The image and its map overlaid, side by side.
+                     percentile: float = 99.0, cmap: Optional[str] = None, dpi: Optional[float] = None) -> Figure:
+    """The image and its map overlaid, side by side (`dpi`: figure resolution, default matplotlib's).
 
     Example:
         >>> kv.plot_attribution(kv.sample_image(size=224), kv.grad_cam(vgg, x)[0], title="Grad-CAM")
     """
-    fig = Figure(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2), dpi=dpi)
     left, right = fig.subplots(1, 2)
     overlay_heatmap(left, image, np.zeros(np.shape(image)[:2]), alpha=0.0, title="image")
     overlay_heatmap(right, image, heatmap, signed=signed, alpha=alpha, percentile=percentile, cmap=cmap, title=title, colorbar=True)
@@ -111,7 +111,7 @@ def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] 
 
 
 def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str = "", overlay: bool = True,
-                          percentile: float = 99.0, cols: Optional[int] = None) -> Figure:
+                          percentile: float = 99.0, cols: Optional[int] = None, dpi: Optional[float] = None) -> Figure:
     """One image and several methods' maps, side by side.
 
     Args:
@@ -121,6 +121,8 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
         overlay: draw maps over the image (else the maps alone).
         percentile: clipping percentile of every map.
         cols: panels per row (default: all in one row up to 5).
+        dpi: figure resolution (default matplotlib's); a lower value keeps
+            notebooks with many noisy maps small.
 
     Example:
         >>> kv.plot_attribution_grid(img, {"saliency": s[0], "Grad-CAM": c[0]})
@@ -128,7 +130,7 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
     n = len(maps) + 1
     cols = cols or min(n, 5)
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(2.3 * cols, 2.4 * rows + (0.3 if title else 0)))
+    fig = Figure(figsize=(2.3 * cols, 2.4 * rows + (0.3 if title else 0)), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     axes[0].imshow(display_image(image), cmap="gray" if display_image(image).ndim == 2 else None)
     axes[0].set_title("image", fontsize=9)
@@ -141,7 +143,6 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
         ax.set_visible(False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     return fig
 
 
