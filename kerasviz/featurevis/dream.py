@@ -21,7 +21,7 @@ from kerasviz.core.graph import cache, model_input
 from kerasviz.core.layers import LayerSpec
 from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
-from kerasviz.featurevis.render import Preprocess, Probe, display_images, fit_to_model, input_mapping
+from kerasviz.featurevis.render import Preprocess, Probe, compile_fn, display_images, fit_to_model, input_mapping
 
 Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
 
@@ -59,7 +59,7 @@ class _Dreamer:
         self.probe = Probe(model, self.objective.layers)
         self.to_space = input_mapping(model, preprocess)
         self.model_hw = tuple(model_input(model).shape[1:3])
-        self.step = tf.function(self._step, reduce_retracing=True)
+        self.step = compile_fn(self._step, reduce_retracing=True)
 
     def _step(self, x, shift, step_size):
         rolled = tf.roll(x, shift, axis=[1, 2])
@@ -137,9 +137,9 @@ def deep_dream(
             for _ in range(steps):
                 shift = tf.constant(rng.integers(-limit, limit + 1, 2), tf.int32)
                 x, loss = dreamer.step(x, shift, tf.constant(step_size, tf.float32))
-                trace.append(loss.numpy())
+                trace.append(loss)  # stays on the device; read once per octave
                 bar.update(1)
             detail = x - base
-            losses.append(np.array(trace).reshape(-1, len(x0)))
+            losses.append(np.array([t.numpy() for t in trace]).reshape(-1, len(x0)))
     result = (tf.clip_by_value(base + detail, 0.0, 1.0)).numpy()
     return Dream(result[0] if single else result, losses, sizes, weights_label(model))

@@ -27,7 +27,7 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.data import weights_label
 from kerasviz.featurevis.param import as_parameterization, element_seeds
 from kerasviz.featurevis.regularizers import lp_norm, total_variation
-from kerasviz.featurevis.render import Preprocess, Probe, adam_update, display_images, fit_to_model, input_mapping
+from kerasviz.featurevis.render import Preprocess, Probe, compile_fn, adam_update, display_images, fit_to_model, input_mapping
 
 
 @dataclass
@@ -59,8 +59,8 @@ class _Inverter:
         self.model_hw = tuple(model_input(model).shape[1:3])
         self.param, self.lr = param, lr
         self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
-        self.targets = tf.function(self._targets, reduce_retracing=True)
-        self.step = tf.function(self._step, reduce_retracing=True)
+        self.targets = compile_fn(self._targets, reduce_retracing=True)
+        self.step = compile_fn(self._step, reduce_retracing=True)
 
     def _features(self, rgb):
         acts = self.probe(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))
@@ -145,11 +145,12 @@ def invert(
     with progress_bar(steps, f"inverting {count} layer(s)", progress) as bar:
         for t in range(1, steps + 1):
             raw, m, v, error = inverter.step(raw, m, v, tf.constant(float(t)), targets, which, height, width)
-            history.append(error.numpy())
+            history.append(error)  # stays on the device; read once at the end
             bar.update(1)
     rgb = param.rgb(raw, height, width)
     errors = inverter._errors(rgb, targets, which).numpy().reshape(n, count)
     images = rgb.numpy().reshape((n, count) + rgb.shape[1:])
     if single:
         images, errors = images[0], errors[0]
-    return Inversion(images, errors, np.array(history), layers, weights_label(model))
+    history = np.array([h.numpy() for h in history])
+    return Inversion(images, errors, history, layers, weights_label(model))

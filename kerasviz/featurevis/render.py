@@ -16,6 +16,7 @@ afterwards the real, post-activation value.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from typing import Callable, Optional, Sequence, Union
 
@@ -131,6 +132,18 @@ def display_images(images, name: str = "image") -> tuple[np.ndarray, bool]:
     return np.clip(x, 0.0, 1.0), single
 
 
+def compile_fn(fn: Callable, **options):
+    """`tf.function(fn, **options)` whose tracing is counted on its own.
+
+    TensorFlow warns about "retracing" when functions with the same Python code
+    are traced often; each renderer / dreamer traces once per setup and image
+    size by design, so every compiled function gets its own identity (a
+    `functools.partial` has no shared code object) and the warning then means
+    what it says: one function retracing.
+    """
+    return tf.function(functools.partial(fn), **options)
+
+
 def adam_update(raw, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam *ascent* step, element-wise (so batch elements stay independent); t counts from 1."""
     m = beta1 * m + (1 - beta1) * grad
@@ -189,7 +202,7 @@ class Renderer:
         if key not in self._compiled:
             fn = getattr(self, "_" + name)
             signature = [tf.TensorSpec((None,) + tuple(a.shape[1:]) if a.shape.rank else (), a.dtype) for a in args]
-            self._compiled[key] = tf.function(lambda *a: fn(*a, height, width), input_signature=signature)
+            self._compiled[key] = compile_fn(functools.partial(fn, height=height, width=width), input_signature=signature)
         return self._compiled[key]
 
     def steps(self, raw, m, v, t, step, count, ids, seeds, height, width):
@@ -355,6 +368,7 @@ def render(
     seed: int = 0,
     progress: bool = True,
     layer_name: str = "",
+    unit_slicing: bool = True,
 ) -> FeatureImages:
     """Optimise one image per unit for any objective (the engine of `visualize_filters`).
 
@@ -380,6 +394,9 @@ def render(
         seed: global seed; each image's randomness depends on (seed, unit).
         progress: show a progress bar.
         layer_name: recorded in the result.
+        unit_slicing: for a channel / L2 / neuron objective on a plain Conv2D,
+            compute only each image's own filter (same result, less work; see
+            `unit_conv`). False runs the whole layer.
 
     Returns:
         `FeatureImages`.
@@ -392,8 +409,10 @@ def render(
         raise ValueError("No units (filters or classes) to visualise.")
     steps = max_steps(steps)
     key = ("render", objective.key, param.key, tuple(t.key for t in transforms), tuple(r.key for r in regularizers),
-           preprocess if preprocess is None or isinstance(preprocess, (str, tuple)) else id(preprocess), lr, warmup_steps)
-    renderer = cache.get(model, key, lambda: Renderer(model, objective, param, transforms, regularizers, preprocess, lr, warmup_steps))
+           preprocess if preprocess is None or isinstance(preprocess, (str, tuple)) else id(preprocess), lr, warmup_steps,
+           unit_slicing)
+    renderer = cache.get(model, key, lambda: Renderer(model, objective, param, transforms, regularizers, preprocess, lr,
+                                                      warmup_steps, unit_slicing))
     seeds = element_seeds(seed, _unique_ids(units))
     chunks = list(batches(len(units), batch_size))
     parts = []
@@ -467,7 +486,7 @@ def visualize_filters(
         sort: order the result by score, strongest filter first.
         **options: passed to `render`: `param`, `transforms`, `regularizers`,
             `lr`, `octaves`, `octave_scale`, `preprocess`, `warmup_steps`,
-            `batch_size`.
+            `batch_size`, `unit_slicing`.
 
     Returns:
         `FeatureImages`: `.images` (n, H, W, 3) float RGB in [0, 1], `.scores`
