@@ -197,7 +197,7 @@ def test_plots_and_summaries_leave_the_model_unchanged(cnn, images):
 
 def test_activation_explorer_redraws_and_caches(cnn, images, monkeypatch):
     drawn = []
-    monkeypatch.setattr("kerasviz.widgets.activations._show", lambda fig: (drawn.append(" ".join(a.get_title() for a in fig.axes)), matplotlib.pyplot.close(fig)))
+    monkeypatch.setattr("kerasviz.widgets.activations.show_figure", lambda fig: (drawn.append(" ".join(a.get_title() for a in fig.axes)), matplotlib.pyplot.close(fig)))
     ex = kv.widgets.ActivationExplorer(cnn, images)
     assert ex.layer.options == ("conv1", "pool1", "conv2")
     ex.layer.value = "conv2"
@@ -209,7 +209,7 @@ def test_activation_explorer_redraws_and_caches(cnn, images, monkeypatch):
 
 
 def test_filter_explorer_switches_views(cnn, monkeypatch):
-    monkeypatch.setattr("kerasviz.widgets.activations._show", lambda fig: matplotlib.pyplot.close(fig))
+    monkeypatch.setattr("kerasviz.widgets.activations.show_figure", lambda fig: matplotlib.pyplot.close(fig))
     ex = kv.widgets.FilterExplorer(cnn)
     ex.layer.value = "conv2"
     ex.mode.value = "rgb"  # falls back to channel slices for 8 inputs

@@ -72,7 +72,7 @@ def write_app(folder) -> str:
 
 def server_env(folder) -> dict:
     env = dict(os.environ)
-    env.pop("MPLBACKEND", None)  # the kernel must use the inline backend, or figures never reach the page
+    env["MPLBACKEND"] = "Agg"  # widgets render their own PNGs, so even a non-inline backend shows figures
     env.update(
         KERASVIZ_QUICK="1", TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", CUDA_VISIBLE_DEVICES="-1",
         JUPYTER_PATH=os.pathsep.join(filter(None, [str(folder / "jupyter"), env.get("JUPYTER_PATH")])),

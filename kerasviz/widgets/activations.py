@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 
 from kerasviz.activations import activations, image_layers
 from kerasviz.data import weights_label
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters
 from kerasviz.core.layers import conv_layers
+from kerasviz.widgets._display import show_figure
 
 
-def _show(fig):
-    plt.show()
-    plt.close(fig)
+
 
 
 class ActivationExplorer(W.VBox):
@@ -63,13 +61,13 @@ class ActivationExplorer(W.VBox):
         self.channel.max = maps.shape[-1] - 1
         with self.grid_out:
             self.grid_out.clear_output(wait=True)
-            _show(plot_activations(maps, self.layer.value, max_maps=256, title=weights_label(self.model) or None))
+            show_figure(plot_activations(maps, self.layer.value, max_maps=256, title=weights_label(self.model) or None))
         self._redraw_channel()
 
     def _redraw_channel(self, change=None):
         with self.channel_out:
             self.channel_out.clear_output(wait=True)
-            _show(plot_channel(self.display_images[self.image.value], self.maps(), self.channel.value, layer=self.layer.value))
+            show_figure(plot_channel(self.display_images[self.image.value], self.maps(), self.channel.value, layer=self.layer.value))
 
 
 class FilterExplorer(W.VBox):
@@ -96,4 +94,4 @@ class FilterExplorer(W.VBox):
             mode = "channels"  # rgb needs 1 or 3 inputs; show the slices instead
         with self.out:
             self.out.clear_output(wait=True)
-            _show(plot_filters(self.model, self.layer.value, mode=mode, filter_index=self.filter.value))
+            show_figure(plot_filters(self.model, self.layer.value, mode=mode, filter_index=self.filter.value))

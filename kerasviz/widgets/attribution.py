@@ -6,7 +6,6 @@ from typing import Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
-from IPython.display import display
 
 from kerasviz.attribution import (
     deconvnet, grad_cam, grad_cam_plus_plus, guided_backprop, guided_grad_cam, integrated_gradients, occlusion,
@@ -15,6 +14,7 @@ from kerasviz.attribution import (
 from kerasviz.core.gradients import model_outputs
 from kerasviz.data import weights_label
 from kerasviz.plotting.attribution import plot_attribution
+from kerasviz.widgets._display import show_figure
 
 METHODS = {
     "saliency": lambda m, x, t, s: saliency(m, x, t),
@@ -74,6 +74,7 @@ class AttributionExplorer(W.VBox):
         options = [("predicted", -1)] + [(f"{name(c)} ({logits[c]:.2f})", int(c)) for c in best]
         self._quiet = True  # new options select "predicted"; redraw once, afterwards
         self.target.options = options
+        self.target.value = -1  # new options leave no selection (a blank dropdown, "target None")
         self._quiet = False
 
     def _on_image(self, change=None):
@@ -95,4 +96,4 @@ class AttributionExplorer(W.VBox):
         self.figure = plot_attribution(self.display_images[self.image.value], heatmap, title=title)
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.figure)
+            show_figure(self.figure)

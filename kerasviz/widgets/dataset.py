@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
-import numpy as np
 
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import weights_label
 from kerasviz.dataset.neuron_feature import neuron_feature
 from kerasviz.dataset.topk import top_activating
 from kerasviz.plotting.dataset import plot_neuron_features, plot_top_activating
+from kerasviz.widgets._display import show_figure
 
 VIEWS = ("patches", "images", "neuron feature")
 
@@ -82,6 +81,4 @@ class TopActivatingExplorer(W.VBox):
     def _redraw(self, change=None):
         with self.out:
             self.out.clear_output(wait=True)
-            fig = self.figure()
-            plt.show()
-            plt.close(fig)
+            show_figure(self.figure())

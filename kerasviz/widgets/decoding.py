@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 
 from kerasviz.activations import activations
@@ -12,6 +11,7 @@ from kerasviz.decoding import decode_filters, decoded_response, top_locations
 from kerasviz.decoding.substitution import decoding_plan, input_geometry
 from kerasviz.data import weights_label
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
+from kerasviz.widgets._display import show_figure
 
 
 def decodable_layers(model) -> tuple[list[str], dict[str, str]]:
@@ -89,5 +89,4 @@ class DecodingExplorer(W.VBox):
         self.output.clear_output(wait=True)
         with self.output:
             for fig in self.figures():
-                plt.show()
-                plt.close(fig)
+                show_figure(fig)

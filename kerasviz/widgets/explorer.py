@@ -18,7 +18,6 @@ from typing import Callable, Optional, Sequence
 
 import ipywidgets as W
 import keras
-import matplotlib.pyplot as plt
 import numpy as np
 
 from kerasviz.core.inputs import as_image_batch
@@ -70,7 +69,6 @@ class LazyPanel(W.VBox):
         self._set_status(f"{_SPINNER} computing <b>{html.escape(self.title)}</b>…")
         start = time.perf_counter()
         self.builds += 1
-        _load_figure_backend()
         try:
             self.content = self._build_fn()
         except Exception as err:  # shown in the panel: one failing tab must not break the app
@@ -123,13 +121,6 @@ class LazyPanel(W.VBox):
                 self._set_status(f"<small>{html.escape(self.title)}: updated in {time.perf_counter() - start:.1f} s</small>")
 
         return guarded_set_state
-
-
-def _load_figure_backend():
-    # A Figure made without pyplot (`matplotlib.figure.Figure()`, as the attribution plots do)
-    # only displays as an image once the notebook's backend (inline) is loaded, which happens on
-    # the first pyplot figure; before that `display(fig)` prints "<Figure size ...>".
-    plt.close(plt.figure())
 
 
 def _descendants(widget: W.Widget):

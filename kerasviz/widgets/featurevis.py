@@ -6,12 +6,12 @@ from typing import Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
-from IPython.display import display
 
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis.regularizers import TV, Blur, Lp
 from kerasviz.featurevis.render import visualize_filters
 from kerasviz.plotting.featurevis import plot_filter_grid
+from kerasviz.widgets._display import show_figure
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
 
@@ -73,4 +73,4 @@ class FeatureVisExplorer(W.VBox):
         self.figure = plot_filter_grid(self.result, cols=len(self.result), tile_inches=2.0)
         with self.output:
             self.output.clear_output(wait=True)
-            display(self.figure)
+            show_figure(self.figure)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipywidgets as W
-import matplotlib.pyplot as plt
 import numpy as np
 
 from kerasviz.data import weights_label
 from kerasviz.lrp.composites import PRESETS
 from kerasviz.lrp.propagate import lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow
+from kerasviz.widgets._display import show_figure
 
 RULE_CHOICES = ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
 _USES_EPSILON = {"epsilon", "zb", "w_square", "flat"}
@@ -85,5 +85,4 @@ class LRPExplorer(W.VBox):
             if self.flow.value:
                 figs.append(plot_relevance_flow(self.result.flow(0), score=float(self.result.scores[0]), title="relevance per layer"))
             for fig in figs:
-                plt.show()
-                plt.close(fig)
+                show_figure(fig)

@@ -1,0 +1,21 @@
+"""Show a figure inside a widget's Output, whatever matplotlib backend the kernel runs."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+from IPython.display import Image, display
+
+
+def show_figure(fig) -> None:
+    """Display `fig` as a PNG in the current output and close it.
+
+    `plt.show()` draws nothing under a non-inline backend (Agg in Voila or a
+    script) and `display(fig)` prints "<Figure size ...>" until the inline
+    backend is loaded, so the widgets render the PNG themselves.
+    """
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
+    display(Image(data=buffer.getvalue(), format="png"))
+    plt.close(fig)
