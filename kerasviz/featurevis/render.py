@@ -6,6 +6,9 @@ moments, so the batch is N independent optimisations sharing one forward and
 backward pass. Inside the step: parameterization -> RGB in (0, 1) -> random
 warp -> resize to the model's input size -> the model's preprocessing ->
 tapped activations -> objective - penalties -> gradient -> Adam ascent.
+Steps run in a graph while-loop, 16 per call, with the score history kept on
+the device: the host wakes only to move the progress bar. For a filter
+objective on a Conv2D only each image's own filter is computed (`unit_conv`).
 
 Fused ReLUs (VGG's `Conv2D(activation="relu")`) hide a filter that starts
 negative everywhere: its gradient is zero and it never moves. For the first
