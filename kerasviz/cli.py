@@ -59,8 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("-o", "--output", default="kerasviz-report.html", help="the HTML file (default: %(default)s)")
     inspect.add_argument("--layers", action="append", help="layers for activations and filter maximization, comma "
                                                            "separated or repeated (default: the last conv of each block)")
-    inspect.add_argument("--filters", type=_positive, help="filters maximized per layer (default 4; quick 2)")
-    inspect.add_argument("--steps", type=_positive, help="filter-maximization steps (default 128; quick 8)")
+    inspect.add_argument("--filters", type=_positive, help="filters maximized per layer (default 4; quick 2) on the first, "
+                                                               "middle and last block (or every --layers layer)")
+    inspect.add_argument("--steps", type=_positive, help="filter-maximization steps (default 32; quick 8)")
     inspect.add_argument("--top", type=_positive, default=5, help="classes listed per image (default: %(default)s)")
     inspect.add_argument("--max-images", type=_positive, default=8, help="use at most this many images (default: %(default)s)")
     inspect.add_argument("--quick", action="store_true", help="small settings for a fast look (also KERASVIZ_QUICK=1)")
@@ -107,6 +108,9 @@ def _load_lenet() -> LoadedModel:
 
 
 def _load_file(path: str) -> LoadedModel:
+    if os.path.isdir(path):
+        raise CommandError(f"model path {path!r} is a folder (a TensorFlow SavedModel?); save the Keras model as one "
+                           "file with model.save('model.keras')")
     if not os.path.isfile(path):
         raise CommandError(f"model file {path!r} does not exist")
     if not path.lower().endswith(MODEL_EXTENSIONS):

@@ -104,6 +104,7 @@ ERROR_CASES = {  # name: (arguments, with {dir} and {model} filled in; text of t
     "missing image": (["--model", "{model}", "{dir}/nope.jpg"], "no such image file or folder"),
     "empty folder": (["--model", "{model}", "{dir}/empty"], "holds no images"),
     "missing model": (["--model", "{dir}/missing.keras"], "does not exist"),
+    "model folder": (["--model", "{dir}/empty"], "is a folder"),
     "corrupt model": (["--model", "{dir}/corrupt.keras"], "cannot load model"),
     "unsupported model": (["--model", "{dir}/broken.png"], "unsupported model file"),
     "unknown model name": (["--model", "resnet9000"], "unknown model 'resnet9000'"),
@@ -130,6 +131,20 @@ def test_cli_error_cases(name, bad_inputs, saved_model, capsys):
     code = main(["inspect", *error_args(name, bad_inputs, saved_model)])
     assert_one_error_line(name, code, capsys.readouterr().err)
     assert not (bad_inputs / "report.html").exists(), "no report is written when the command fails"
+
+
+def test_cli_lenet_without_mnist_says_how_to_provide_it(tmp_path, monkeypatch, capsys):
+    import kerasviz as kv
+    from kerasviz.cli import main
+
+    def unavailable(*args, **kwargs):
+        raise kv.DatasetUnavailableError("Could not download MNIST (URL fetch failure).\n  1. copy mnist.npz ...")
+
+    monkeypatch.setattr(kv, "load_trained_lenet", unavailable)
+    code = main(["inspect", "--model", "lenet", "-o", str(tmp_path / "r.html")])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.count("\n") == 1 and "needs MNIST: set $KERASVIZ_MNIST" in err
 
 
 def test_cli_errors_exit_nonzero_as_a_command(bad_inputs, saved_model):

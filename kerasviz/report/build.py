@@ -121,8 +121,9 @@ def inspect_report(
             automatically for VGG16 with real ImageNet weights).
         layers: layers for the activation and filter-maximization sections
             (default: the last conv layer of each block).
-        filters: filter-maximization images per layer (quick 2, else 4).
-        steps: filter-maximization steps (quick 8, else 128; capped further
+        filters: filter-maximization images per layer (quick 2, else 4), on
+            at most 3 of the layers (first, middle, last) unless `layers` is given.
+        steps: filter-maximization steps (quick 8, else 32; capped further
             by `KERASVIZ_QUICK`).
         top: classes listed per image (5).
         quick: small settings for a fast look (default: `kv.quick_mode()`).
@@ -139,6 +140,8 @@ def inspect_report(
     """
     quick = quick_mode() if quick is None else bool(quick)
     settings = S.Settings.for_mode(quick, layers=list(layers) if layers else None, filters=filters, steps=steps, top=top)
+    if layers:
+        settings.featurevis_layers = None  # the layers asked for, all of them
     settings.steps = max_steps(settings.steps)
     settings.ig_steps = max_steps(settings.ig_steps, quick=settings.ig_steps)
     if images is None:

@@ -32,6 +32,7 @@ nav a { margin-right: 14px; }
 .note { color: #555; font-size: 0.92em; }
 figure { margin: 12px 0 20px; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { color: #555; font-size: 0.9em; }
+summary { cursor: pointer; color: #2a5db0; }
 pre { background: #f7f7f7; padding: 10px; overflow-x: auto; font-size: 0.8em; line-height: 1.2; }
 table { border-collapse: collapse; margin: 8px 0 16px; } td, th { border: 1px solid #ddd; padding: 4px 10px; }
 th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
