@@ -216,3 +216,12 @@ def test_report_in_a_real_browser(vgg_report, page, artifact_dir):
             assert counts[0] > 0, section
     assert page.locator(".untrained, #weights-label").first.is_visible()
     page.screenshot(path=str(artifact_dir / "inspect_report.png"), full_page=True)
+
+
+def test_imagenet_class_names_only_for_real_weights_and_never_hang():
+    assert sections._imagenet_names("untrained (random weights)", 1000) is None
+    assert sections._imagenet_names("ImageNet weights", 10) is None
+    start = time.perf_counter()
+    names = sections._imagenet_names("ImageNet weights", 1000)  # offline: None, quickly; cached or online: 1000 names
+    assert names is None or (len(names) == 1000 and names[281] == "tabby")
+    assert time.perf_counter() - start < 30
