@@ -26,6 +26,13 @@ computes the kernel gradient (`Conv2DBackpropFilter`, about one more forward
 pass) next to the input gradient although only the input's is used; a compiled
 graph prunes it. It also rotates on the host with scipy every step.
 
+Ceiling (measured, one core, per step of 16 images): the compiled forward +
+backward through block1-block2 plus our one-filter block3_conv1 costs 0.74-0.84
+CPU s and our whole like-for-like step 0.81-0.85 s (our own work is within
+noise of that floor); tf-keras-vis's step costs 1.61-1.75 s. So about 2x is
+what any compiled loop can gain over it at this setting; more would need less
+arithmetic in blocks 1-2, which every filter's image depends on.
+
 The machine is shared, so variants are timed interleaved (A B C D, A B C D,
 ...) and each keeps its best run; wall-clock and process CPU time are both
 reported (CPU time is far less sensitive to other processes).
