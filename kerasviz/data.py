@@ -66,6 +66,11 @@ def model_family(model: keras.Model) -> str:
     return _families.get(model, "none")
 
 
+def takes_bgr(model: keras.Model) -> bool:
+    """Whether the model's input channels are BGR (caffe preprocessing: VGG16/19, ResNet50)."""
+    return _FAMILY_MODE.get(model_family(model)) == "caffe"
+
+
 def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input_shape=None, logits: bool = False):
     """VGG16 from `keras.applications`, with a clear error when weights are missing.
 

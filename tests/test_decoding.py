@@ -365,3 +365,22 @@ def test_character_net_decodes_to_characters():
     assert df.shape == (8, 14, 14, 1)
     fed = chars.predict(df / np.abs(df).max((1, 2, 3), keepdims=True) * 255, verbose=0).reshape(8, -1)
     assert (fed.argmax(1) == np.arange(8)).sum() >= 6  # measured 6/8: D and E excite C (their sub-shape) more
+
+
+def test_decoding_explorer_draws_caffe_models_filters_as_rgb(monkeypatch):
+    # VGG16 takes BGR input, so its decoded filters are BGR; the widget must flip them for display.
+    import kerasviz as kv
+    import kerasviz.widgets.decoding as wd
+
+    vgg = kv.load_vgg16(weights=None, include_top=False, input_shape=(32, 32, 3))
+    drawn, original = [], wd.plot_decoded_filter
+
+    def spy(decoded, **kwargs):
+        drawn.append(np.array(decoded))
+        return original(decoded, **kwargs)
+
+    monkeypatch.setattr(wd, "plot_decoded_filter", spy)
+    x = np.random.default_rng(0).uniform(-100, 100, (4, 32, 32, 3)).astype("float32")
+    wd.DecodingExplorer(vgg, x, layers=["block1_conv2"])
+    expected = kv.decode_filters(vgg, "block1_conv2", "bicubic", filters=[0])[0]
+    np.testing.assert_allclose(drawn[-1], expected[..., ::-1])

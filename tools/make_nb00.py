@@ -372,9 +372,7 @@ for layer, df in decoded.items():
 """)
 md("""
 The explorer also finds the photos where the filter responds most, once with the network (red box) and
-once with its decoded filter (yellow box): when the boxes agree, the linear sketch is a good one.
-(The explorer draws the decoded filter in the model's own channel order, BGR for VGG16, so its colours
-are swapped; the gallery above is flipped to RGB.)
+once with its decoded filter (yellow box): when the boxes agree, the linear sketch is a good one. It draws VGG16's decoded filters in RGB, like the gallery above.
 """)
 code("""
 folder = None          # e.g. "my_photos/": any folder of .jpg/.png; None = the offline sample photos

@@ -243,12 +243,12 @@ def plot_filters(
     Example:
         >>> fig = kv.plot_filters(kv.load_vgg16(weights=None), "block1_conv1")
     """
-    from kerasviz.data import model_family, weights_label
+    from kerasviz.data import takes_bgr, weights_label
     from kerasviz.weights import filter_roughness, filter_weights
 
     kernel = filter_weights(model, layer)
     if bgr is None:
-        bgr = model_family(model) in ("vgg16", "vgg19", "resnet50", "caffe")
+        bgr = takes_bgr(model)
     label = weights_label(model)
     return plot_filter_weights(
         kernel, filter_roughness(kernel), mode=mode, filter_index=filter_index, bgr=bgr,
