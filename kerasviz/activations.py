@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec, is_model, iter_layers
@@ -74,7 +75,7 @@ def feature_extractor(model: keras.Model, layers: Iterable[LayerSpec], *, pre_ac
 def _compiled_extractor(model, specs: tuple, pre_activation: bool):
     def build():
         fx = feature_extractor(model, specs, pre_activation=pre_activation)
-        return fx, tf.function(lambda x: fx(x, training=False), reduce_retracing=True)
+        return fx, compile_function(lambda x: fx(x, training=False))
 
     return cache.get(model, ("activations", specs, pre_activation), build)
 

@@ -215,3 +215,19 @@ def test_filter_explorer_switches_views(cnn, monkeypatch):
     ex.mode.value = "rgb"  # falls back to channel slices for 8 inputs
     ex.filter.value = 5
     assert ex.filter.max == 15
+
+
+def test_many_extractors_raise_no_retracing_warning(caplog):
+    """Each cached extractor is its own compiled function; TF must not count their traces together."""
+    import logging
+
+    import kerasviz as kv
+    from kerasviz.testing import small_cnn
+
+    model = small_cnn()
+    x = np.random.default_rng(1).uniform(0, 1, (3, 16, 16, 3)).astype("float32")
+    caplog.set_level(logging.WARNING, logger="tensorflow")
+    for layers in (["conv1"], ["conv2"], ["pool1"], ["conv1", "conv2"], ["conv2", "pool1"], ["gap"], None):
+        kv.activations(model, x, layers)
+        kv.activations(model, x[:2], layers)
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]

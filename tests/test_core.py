@@ -320,7 +320,7 @@ def test_forward_scores_read_logits_probabilities_and_callables(cnn, images):
     np.testing.assert_array_equal(mixed.targets, chosen)
 
 
-def test_compile_method_counts_traces_per_instance(cnn, images, caplog):
+def test_compile_function_counts_traces_per_instance(cnn, images, caplog):
     """TF warns about "excessive retracing" per code object; one step object per model variant
     (here: per tapped layer and score) must not add up to that warning."""
     import logging

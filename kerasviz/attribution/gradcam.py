@@ -19,7 +19,7 @@ import tensorflow as tf
 from kerasviz.activations import image_layers
 from kerasviz.attribution._common import finish, prepare, reduce_channels
 from kerasviz.attribution.relu_backprop import guided_backprop
-from kerasviz.core.gradients import compile_method, gradient_step
+from kerasviz.core.gradients import compile_function, gradient_step
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, layer_path
@@ -81,7 +81,7 @@ class CamStep:
         self.tap, self.key, self.num_outputs = step.tap, step.keys[0], step.num_outputs
         self.score, self.weigh = score, WEIGHTINGS[weighting]
         self.relu, self.normalize, self.upsample = relu, normalize, upsample
-        self._run = compile_method(self._compute)
+        self._run = compile_function(self._compute)
 
     def _compute(self, x, targets):
         with tf.GradientTape() as tape:

@@ -43,21 +43,26 @@ class Gradients:
     layer_gradients: dict = field(default_factory=dict)
 
 
-def compile_method(method: Callable):
-    """`tf.function(method, reduce_retracing=True)` with retracing counted per instance.
+def compile_function(fn: Callable, **options):
+    """`tf.function(fn, **options)` whose traces are counted on their own.
 
-    TF counts traces per code object, so the one or two traces of each of many
-    step objects (one per model variant, layer or score) add up to its
-    "excessive retracing" warning in notebooks. A `functools.partial` has no
-    code object, so each instance is counted on its own.
+    TF counts traces per code object, so the one or two expected traces of
+    each of many compiled functions (one per model variant, layer, score or
+    image size, all made by the same code) add up to its "excessive retracing"
+    warning in notebooks. A `functools.partial` has no code object, so each
+    compiled function is counted on its own and the warning keeps its meaning.
 
     Args:
-        method: a bound method `(tensors...) -> tensors`.
+        fn: a bound method, closure or function `(tensors...) -> tensors`.
+        **options: `tf.function` options; `reduce_retracing=True` by default
+            (unless an `input_signature` is given).
 
     Returns:
         The compiled function.
     """
-    return tf.function(functools.partial(method.__func__, method.__self__), reduce_retracing=True)
+    if "input_signature" not in options:
+        options.setdefault("reduce_retracing", True)
+    return tf.function(functools.partial(fn), **options)
 
 
 class GradientStep:
@@ -97,7 +102,7 @@ class GradientStep:
         self.output_key = keys[-1] if score_layer is not None else "__output__"
         self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
         self.score = score
-        self._step = compile_method(self._compute)
+        self._step = compile_function(self._compute)
 
     def _compute(self, x, targets):
         with tf.GradientTape() as tape:
@@ -156,7 +161,7 @@ class ForwardScorer:
         step = gradient_step(model, score=score)
         self.tap, self.num_outputs = step.tap, step.num_outputs
         self.score, self.probabilities = score, probabilities
-        self._run = compile_method(self._compute)
+        self._run = compile_function(self._compute)
 
     def _compute(self, x, targets):
         outputs = self.tap(x, training=False)["__output__"]

@@ -20,6 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.core.gradients import compile_function
 from kerasviz._config import progress_bar
 from kerasviz.activations import activation_summary, feature_extractor
 from kerasviz.core.graph import cache
@@ -158,7 +159,7 @@ def _moments_step(model, layer):
             flat = tf.reshape(a, (-1, a.shape[-1]))
             return tf.cast(tf.shape(flat)[0], tf.float64), tf.reduce_sum(flat, 0), tf.matmul(flat, flat, transpose_a=True)
 
-        return tf.function(moments, reduce_retracing=True)
+        return compile_function(moments)
 
     return cache.get(model, ("filter_moments", layer if isinstance(layer, (str, int)) else id(layer)), build)
 

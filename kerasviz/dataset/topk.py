@@ -18,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.core.gradients import compile_function
 from kerasviz._config import progress_bar
 from kerasviz.activations import feature_extractor
 from kerasviz.core.graph import cache
@@ -130,7 +131,7 @@ def _per_image_max(model, layer, pre_activation: bool):
             flat = tf.reshape(a, (tf.shape(a)[0], -1, a.shape[-1]))  # (N, c) is a 1x1 map
             return tf.reduce_max(flat, axis=1), tf.argmax(flat, axis=1, output_type=tf.int32)
 
-        return key, int(fx.output[key].shape[-1]), rank == 4, tf.function(scores, reduce_retracing=True)
+        return key, int(fx.output[key].shape[-1]), rank == 4, compile_function(scores)
 
     return cache.get(model, ("top_activating", layer if isinstance(layer, (str, int)) else id(layer), pre_activation), build)
 

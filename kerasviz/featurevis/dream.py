@@ -21,7 +21,8 @@ from kerasviz.core.graph import cache, model_input
 from kerasviz.core.layers import LayerSpec
 from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
-from kerasviz.featurevis.render import Preprocess, Probe, compile_fn, display_images, fit_to_model, input_mapping
+from kerasviz.core.gradients import compile_function
+from kerasviz.featurevis.render import Preprocess, Probe, display_images, fit_to_model, input_mapping
 
 Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
 
@@ -59,7 +60,7 @@ class _Dreamer:
         self.probe = Probe(model, self.objective.layers)
         self.to_space = input_mapping(model, preprocess)
         self.model_hw = tuple(model_input(model).shape[1:3])
-        self.step = compile_fn(self._step, reduce_retracing=True)
+        self.step = compile_function(self._step, reduce_retracing=True)
 
     def _step(self, x, shift, step_size):
         rolled = tf.roll(x, shift, axis=[1, 2])

@@ -27,7 +27,8 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.data import weights_label
 from kerasviz.featurevis.param import as_parameterization, element_seeds
 from kerasviz.featurevis.regularizers import lp_norm, total_variation
-from kerasviz.featurevis.render import Preprocess, Probe, compile_fn, adam_update, display_images, fit_to_model, input_mapping
+from kerasviz.core.gradients import compile_function
+from kerasviz.featurevis.render import Preprocess, Probe, adam_update, display_images, fit_to_model, input_mapping
 
 
 @dataclass
@@ -59,8 +60,8 @@ class _Inverter:
         self.model_hw = tuple(model_input(model).shape[1:3])
         self.param, self.lr = param, lr
         self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
-        self.targets = compile_fn(self._targets, reduce_retracing=True)
-        self.step = compile_fn(self._step, reduce_retracing=True)
+        self.targets = compile_function(self._targets, reduce_retracing=True)
+        self.step = compile_function(self._step, reduce_retracing=True)
 
     def _features(self, rgb):
         acts = self.probe(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))

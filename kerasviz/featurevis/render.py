@@ -20,7 +20,7 @@ afterwards the real, post-activation value.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence, Union
 
 import keras
@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, has_fused_activation, model_input, tap_model
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec, find_layer, is_model, iter_layers
@@ -135,18 +136,6 @@ def display_images(images, name: str = "image") -> tuple[np.ndarray, bool]:
     return np.clip(x, 0.0, 1.0), single
 
 
-def compile_fn(fn: Callable, **options):
-    """`tf.function(fn, **options)` whose tracing is counted on its own.
-
-    TensorFlow warns about "retracing" when functions with the same Python code
-    are traced often; each renderer / dreamer traces once per setup and image
-    size by design, so every compiled function gets its own identity (a
-    `functools.partial` has no shared code object) and the warning then means
-    what it says: one function retracing.
-    """
-    return tf.function(functools.partial(fn), **options)
-
-
 def adam_update(raw, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One Adam *ascent* step, element-wise (so batch elements stay independent); t counts from 1."""
     m = beta1 * m + (1 - beta1) * grad
@@ -205,7 +194,7 @@ class Renderer:
         if key not in self._compiled:
             fn = getattr(self, "_" + name)
             signature = [tf.TensorSpec((None,) + tuple(a.shape[1:]) if a.shape.rank else (), a.dtype) for a in args]
-            self._compiled[key] = compile_fn(functools.partial(fn, height=height, width=width), input_signature=signature)
+            self._compiled[key] = compile_function(functools.partial(fn, height=height, width=width), input_signature=signature)
         return self._compiled[key]
 
     def steps(self, raw, m, v, t, step, count, ids, seeds, height, width):
