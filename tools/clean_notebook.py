@@ -24,6 +24,9 @@ def clean(path: str) -> list[str]:
         for o in outputs:
             if o["output_type"] == "error":
                 problems.append(f"{path}: error output {o['ename']}")
+            data = o.get("data", {})
+            if "<Figure size" in "".join(data.get("text/plain", "")) and not any(k.startswith("image/") for k in data):
+                problems.append(f"{path}: a figure was saved as text only (execute with the inline backend: unset MPLBACKEND)")
             text = json.dumps(o)
             if re.search(r"/work/|/tmp/|/root/|" + re.escape(HOME), text):
                 problems.append(f"{path}: absolute path in an output: {text[:120]}")
