@@ -229,6 +229,59 @@ def fit_image(image: np.ndarray, size: int | tuple) -> np.ndarray:
     return np.clip(np.round(resized), 0, 255).astype(np.uint8)
 
 
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class ImageReadError(ValueError):
+    """An image file or folder could not be read (the message names it)."""
+
+
+def image_files(folder: str) -> list[str]:
+    """The image files under `folder` (searched recursively, sorted by path)."""
+    return sorted(os.path.join(root, f) for root, _, fs in os.walk(folder) for f in fs
+                  if f.lower().endswith(IMAGE_EXTENSIONS))
+
+
+def read_photo(path: str) -> np.ndarray:
+    """One image file as uint8 `(H, W, 3)` RGB (grey repeated, alpha dropped, first frame).
+
+    Raises:
+        ImageReadError: the file is missing or not a readable image.
+    """
+    import skimage.io
+
+    if not os.path.isfile(path):
+        raise ImageReadError(f"image file {path!r} does not exist")
+    try:
+        image = np.asarray(skimage.io.imread(path))
+    except Exception as err:  # every decoder fails differently; the name is what matters
+        raise ImageReadError(f"cannot read image {path!r}: {type(err).__name__}: {_one_line(err)}") from None
+    if image.ndim == 4:  # animated GIF / multi-page TIFF: first frame
+        image = image[0]
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 2, 3, 4) or min(image.shape[:2]) < 1:
+        raise ImageReadError(f"image {path!r} has shape {image.shape}; expected a 2-D grey or colour picture")
+    if image.dtype != np.uint8:
+        image = _to_uint8(image)
+    colour = image[..., :3] if image.shape[-1] >= 3 else image[..., :1]
+    return np.repeat(colour, 3, axis=-1) if colour.shape[-1] == 1 else colour
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """16-bit, boolean or float pictures -> uint8 (floats in [0, 1] or 0-255)."""
+    x = image.astype(np.float64)
+    if image.dtype.kind in "iu":
+        x = x * 255.0 / np.iinfo(image.dtype).max
+    elif image.dtype.kind == "b" or x.max() <= 1.0:
+        x = x * 255.0
+    return np.clip(np.round(x), 0, 255).astype(np.uint8)
+
+
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:300]
+
+
 _CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)
 _TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 _TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)

@@ -7,20 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from kerasviz.data import _SAMPLES, sample_image
-
-_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-def _square(image: np.ndarray, size: int) -> np.ndarray:
-    import skimage.transform
-
-    h, w = image.shape[:2]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    resized = skimage.transform.resize(image[top : top + side, left : left + side], (size, size), order=1,
-                                       anti_aliasing=True, preserve_range=True)
-    return np.clip(np.round(resized), 0, 255).astype(np.uint8)
+from kerasviz.data import _SAMPLES, IMAGE_EXTENSIONS, fit_image, image_files, read_photo, sample_image
 
 
 def _sample_views(size: int) -> tuple[np.ndarray, list[str]]:
@@ -31,7 +18,7 @@ def _sample_views(size: int) -> tuple[np.ndarray, list[str]]:
         views = {"": big, "-top-left": big[: 3 * size // 2, : 3 * size // 2],
                  "-bottom-right": big[size // 2 :, size // 2 :], "-mirror": big[:, ::-1]}
         for suffix, view in views.items():
-            images.append(_square(view, size))
+            images.append(fit_image(view, size))
             names.append(name + suffix)
     return np.stack(images), names
 
@@ -50,7 +37,8 @@ def load_image_folder(path: Optional[str] = None, size: int = 224, limit: Option
         `(images, names)`: uint8 `(N, size, size, 3)` and the file names.
 
     Raises:
-        FileNotFoundError: `path` does not exist or holds no readable image.
+        FileNotFoundError: `path` does not exist or holds no image file.
+        ImageReadError: a file cannot be decoded (the message names it).
 
     Example:
         >>> photos, names = kv.load_image_folder(size=128)
@@ -60,18 +48,10 @@ def load_image_folder(path: Optional[str] = None, size: int = 224, limit: Option
     if path is None:
         images, names = _sample_views(size)
         return images[:limit], names[:limit]
-    import skimage.io
-
     if not os.path.isdir(path):
         raise FileNotFoundError(f"Image folder {path!r} does not exist.")
-    files = sorted(os.path.join(root, f) for root, _, fs in os.walk(path) for f in fs if f.lower().endswith(_EXTENSIONS))
-    images, names = [], []
-    for file in files[:limit]:
-        image = skimage.io.imread(file)
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=-1)
-        images.append(_square(image[..., :3], size))
-        names.append(os.path.relpath(file, path))
-    if not images:
-        raise FileNotFoundError(f"No images ({', '.join(_EXTENSIONS)}) in folder {path!r}.")
-    return np.stack(images), names
+    files = image_files(path)[:limit]
+    if not files:
+        raise FileNotFoundError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in folder {path!r}.")
+    images = np.stack([fit_image(read_photo(file), size) for file in files])
+    return images, [os.path.relpath(file, path) for file in files]
