@@ -12,8 +12,9 @@ import io
 from dataclasses import dataclass, field
 from typing import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
+
+from kerasviz.plotting.export import figure_png
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1200px;
@@ -47,10 +48,7 @@ def escape(text) -> str:
 
 def png_data_uri(figure, dpi: int = 90) -> str:
     """A matplotlib Figure as a `data:image/png;base64,...` URI (the figure is closed)."""
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    plt.close(figure)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(figure_png(figure, dpi)).decode("ascii")
 
 
 def array_data_uri(image: np.ndarray) -> str:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
-import matplotlib.pyplot as plt
 from IPython.display import Image, display
+
+from kerasviz.plotting.export import figure_png
 
 
 def show_figure(fig) -> None:
@@ -15,7 +14,4 @@ def show_figure(fig) -> None:
     script) and `display(fig)` prints "<Figure size ...>" until the inline
     backend is loaded, so the widgets render the PNG themselves.
     """
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
-    display(Image(data=buffer.getvalue(), format="png"))
-    plt.close(fig)
+    display(Image(data=figure_png(fig), format="png"))
