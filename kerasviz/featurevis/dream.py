@@ -60,7 +60,7 @@ class _Dreamer:
         self.probe = Probe(model, self.objective.layers)
         self.to_space = input_mapping(model, preprocess)
         self.model_hw = tuple(model_input(model).shape[1:3])
-        self.step = compile_function(self._step, reduce_retracing=True)
+        self.step = compile_function(self._step)
 
     def _step(self, x, shift, step_size):
         rolled = tf.roll(x, shift, axis=[1, 2])

@@ -60,8 +60,8 @@ class _Inverter:
         self.model_hw = tuple(model_input(model).shape[1:3])
         self.param, self.lr = param, lr
         self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
-        self.targets = compile_function(self._targets, reduce_retracing=True)
-        self.step = compile_function(self._step, reduce_retracing=True)
+        self.targets = compile_function(self._targets)
+        self.step = compile_function(self._step)
 
     def _features(self, rgb):
         acts = self.probe(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))
