@@ -24,11 +24,19 @@ from kerasviz.activations import (  # noqa: E402
     image_layers,
 )
 from kerasviz._config import max_steps, quick_mode  # noqa: E402
-from kerasviz.core.graph import UnsupportedModelError  # noqa: E402
-from kerasviz.core.layers import LayerNotFoundError, conv_layers, find_layer  # noqa: E402
-from kerasviz.data import (  # noqa: E402
+from kerasviz.core.errors import (  # noqa: E402
+    ArgumentTypeError,
     DatasetUnavailableError,
+    ImageReadError,
+    InvalidArgumentError,
+    KerasvizError,
+    LayerNotFoundError,
+    UnsupportedLayerError,
+    UnsupportedModelError,
     WeightsUnavailableError,
+)
+from kerasviz.core.layers import conv_layers, find_layer  # noqa: E402
+from kerasviz.data import (  # noqa: E402
     deprocess,
     load_mnist,
     load_vgg16,

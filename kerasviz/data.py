@@ -17,19 +17,13 @@ import weakref
 import keras
 import numpy as np
 
+from kerasviz.core.errors import DatasetUnavailableError, ImageReadError, WeightsUnavailableError
+
 VGG16_WEIGHTS_ENV = "KERASVIZ_VGG16_WEIGHTS"
 MNIST_ENV = "KERASVIZ_MNIST"
 
 _labels: "weakref.WeakKeyDictionary[keras.Model, str]" = weakref.WeakKeyDictionary()
 _families: "weakref.WeakKeyDictionary[keras.Model, str]" = weakref.WeakKeyDictionary()
-
-
-class WeightsUnavailableError(RuntimeError):
-    """Pretrained weights could not be downloaded or found."""
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A dataset could not be downloaded or found."""
 
 
 DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer before a download counts as failed
@@ -230,10 +224,6 @@ def fit_image(image: np.ndarray, size: int | tuple) -> np.ndarray:
 
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-
-
-class ImageReadError(ValueError):
-    """An image file or folder could not be read (the message names it)."""
 
 
 def image_files(folder: str) -> list[str]:

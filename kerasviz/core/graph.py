@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Optional
 
 import keras
 
+from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model
 
 # (layer, path) -> a callable used instead of `layer`, or None to keep the layer.
@@ -30,10 +31,6 @@ Substitute = Callable[[keras.layers.Layer, str], Optional[Callable]]
 Observer = Callable[[keras.layers.Layer, str, object], None]
 
 _uid = itertools.count()
-
-
-class UnsupportedModelError(TypeError):
-    """The model has no inspectable graph (e.g. a subclassed model)."""
 
 
 def model_input(model: keras.Model):

@@ -7,18 +7,9 @@ from typing import Iterator, Union
 
 import keras
 
+from kerasviz.core.errors import LayerNotFoundError
+
 LayerSpec = Union[str, int, keras.layers.Layer]
-
-
-class LayerNotFoundError(ValueError):
-    """Raised for an unknown layer name, path or index; lists the closest names."""
-
-
-class UnsupportedLayerError(TypeError, ValueError):
-    """A layer has no rule in the requested technique; the message names the layer and its type.
-
-    Shared by the technique families, so `except kv.UnsupportedLayerError` catches them all.
-    """
 
 
 def is_model(layer) -> bool:

@@ -28,7 +28,8 @@ from typing import Optional, Sequence
 import keras
 
 from kerasviz.core.graph import rebuild
-from kerasviz.core.layers import LayerSpec, UnsupportedLayerError, find_layer, is_conv
+from kerasviz.core.errors import UnsupportedLayerError
+from kerasviz.core.layers import LayerSpec, find_layer, is_conv
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.graph import cache, rebuild
-from kerasviz.core.layers import LayerSpec, UnsupportedLayerError, find_conv_layer, is_model
+from kerasviz.core.errors import UnsupportedLayerError
+from kerasviz.core.layers import LayerSpec, find_conv_layer, is_model
 from kerasviz.decoding.unpool import check_method, unpool
 
 # Layers that act pixel-wise (or not at all) at inference: decoding passes through.

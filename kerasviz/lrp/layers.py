@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.graph import activation_name
-from kerasviz.core.layers import UnsupportedLayerError
+from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.lrp.rules import Rule
 
 _uid = itertools.count()
