@@ -2,6 +2,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasviz as kv
 from kerasviz.core.gradients import score_gradients
@@ -335,3 +336,31 @@ def test_compile_function_counts_traces_per_instance(cnn, images, caplog):
             step(images, [0, 1, 2, 3, -1])
             assert step._step.experimental_get_tracing_count() <= 2
     assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+def test_output_selects_one_output_of_a_multi_output_model():
+    """output= picks an output by index, layer name or dict key; several outputs and none chosen is refused."""
+    from kerasviz.core.errors import InvalidArgumentError
+    from kerasviz.core.gradients import forward_scores, score_gradients
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 3))
+    feat = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, activation="relu", name="c")(inp))
+    cls = keras.layers.Dense(3, activation="softmax", name="cls")(feat)
+    reg = keras.layers.Dense(2, name="reg")(feat)
+    x = np.random.default_rng(0).uniform(size=(2, 8, 8, 3)).astype("float32")
+    reg_only = keras.Model(inp, reg)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = reg_only(xt)[:, 1]
+    expected_grad = tape.gradient(y, xt).numpy()
+    for model, names in ((keras.Model(inp, [cls, reg]), ("reg", 1, -1)), (keras.Model(inp, {"klass": cls, "box": reg}), ("reg", "box"))):
+        with pytest.raises(InvalidArgumentError, match="2 outputs"):
+            forward_scores(model, x)
+        for name in names:
+            scores, _ = forward_scores(model, x, 1, output=name)
+            np.testing.assert_allclose(scores, y.numpy(), rtol=1e-6)
+            np.testing.assert_allclose(score_gradients(model, x, 1, output=name).input, expected_grad, rtol=1e-5, atol=1e-7)
+        with pytest.raises(InvalidArgumentError, match="not an output"):
+            forward_scores(model, x, 0, output="nope")

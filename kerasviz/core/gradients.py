@@ -21,6 +21,7 @@ from kerasviz._config import progress_bar
 from kerasviz.core.graph import Substitute, cache, tap_model
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.targets import Target, flat_outputs, target_scores, target_vector
 
 
@@ -79,6 +80,7 @@ class GradientStep:
         logits: read scores on logits (softmax / sigmoid head removed).
         pre_activation: tap pre-activations of layers with fused activations.
         substitute: extra call substitutions (e.g. guided ReLUs).
+        output: index of the explained model output (`outputs.resolve_output`).
     """
 
     def __init__(
@@ -91,12 +93,13 @@ class GradientStep:
         logits: bool = True,
         pre_activation: bool = False,
         substitute: Optional[Substitute] = None,
+        output: int = 0,
     ):
         layers = list(layers)
         self.tap, keys = tap_model(
             model, layers + ([score_layer] if score_layer is not None else []),
             pre_activation=pre_activation, logits=logits, substitute=substitute,
-            include_output=score_layer is None,
+            include_output=score_layer is None, output=output,
         )
         self.keys = keys[: len(layers)]
         self.output_key = keys[-1] if score_layer is not None else "__output__"
@@ -121,25 +124,27 @@ class GradientStep:
 
 
 def gradient_step(
-    model, layers=(), *, score=None, score_layer=None, logits=True, pre_activation=False, substitute=None, key=None
+    model, layers=(), *, score=None, score_layer=None, logits=True, pre_activation=False, substitute=None, key=None,
+    output: int = 0,
 ):
     """A cached `GradientStep` (one trace per model variant; `key` names the variant).
 
     Steps with a `substitute` are cached only when a `key` identifies it.
+    `output` is an index (resolve user specs with `outputs.resolve_output`).
     """
     build = lambda: GradientStep(
         model, layers, score=score, score_layer=score_layer, logits=logits,
-        pre_activation=pre_activation, substitute=substitute,
+        pre_activation=pre_activation, substitute=substitute, output=output,
     )
     if substitute is not None and key is None:
         return build()
-    cache_key = ("gradient_step", tuple(layers), score, score_layer, logits, pre_activation, key)
+    cache_key = ("gradient_step", tuple(layers), score, score_layer, logits, pre_activation, key, output)
     return cache.get(model, cache_key, build)
 
 
-def model_outputs(model, images, *, logits=True, batch_size=64) -> np.ndarray:
+def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a validated batch."""
-    step = gradient_step(model, logits=logits)
+    step = gradient_step(model, logits=logits, output=resolve_output(model, output))
     x, _ = as_image_batch(images, model)
     return np.concatenate([flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)])
 
@@ -155,10 +160,11 @@ class ForwardScorer:
             targets passed at call time (-1: the argmax).
         probabilities: read class scores on softmax (sigmoid for one output)
             of the logits.
+        output: index of the explained model output.
     """
 
-    def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False):
-        step = gradient_step(model, score=score)
+    def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0):
+        step = gradient_step(model, score=score, output=output)
         self.tap, self.num_outputs = step.tap, step.num_outputs
         self.score, self.probabilities = score, probabilities
         self._run = compile_function(self._compute)
@@ -174,12 +180,17 @@ class ForwardScorer:
         return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
 
 
-def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bool = False) -> ForwardScorer:
-    """The cached `ForwardScorer` of a model (one trace per score kind)."""
-    return cache.get(model, ("forward_scorer", score, probabilities), lambda: ForwardScorer(model, score, probabilities=probabilities))
+def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0) -> ForwardScorer:
+    """The cached `ForwardScorer` of a model (one trace per score kind and output index)."""
+    return cache.get(
+        model, ("forward_scorer", score, probabilities, output),
+        lambda: ForwardScorer(model, score, probabilities=probabilities, output=output),
+    )
 
 
-def forward_scores(model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64):
+def forward_scores(
+    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64, output: OutputSpec = None
+):
     """Target scores without gradients, in chunks through one compiled call.
 
     Args:
@@ -189,6 +200,7 @@ def forward_scores(model, images, target: Target = None, *, probabilities: bool 
             class), or a callable `score(outputs) -> (N,)`.
         probabilities: softmax (sigmoid for one output) of the logits.
         batch_size: images per compiled call.
+        output: which output of a multi-output model (index or name).
 
     Returns:
         `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
@@ -197,7 +209,7 @@ def forward_scores(model, images, target: Target = None, *, probabilities: bool 
         >>> logits, predicted = forward_scores(model, images)
     """
     score = target if callable(target) else None
-    scorer = forward_scorer(model, score, probabilities=probabilities)
+    scorer = forward_scorer(model, score, probabilities=probabilities, output=resolve_output(model, output))
     x, _ = as_image_batch(images, model)
     targets = target_vector(None if score else target, len(x), scorer.num_outputs, allow_predicted=True)
     parts = [scorer(x[s], targets[s]) for s in batches(len(x), batch_size)]
@@ -217,6 +229,7 @@ def score_gradients(
     substitute_key=None,
     batch_size: int = 32,
     progress: bool = False,
+    output: OutputSpec = None,
 ) -> Gradients:
     """Gradients of one score per image w.r.t. the input and tapped layers.
 
@@ -235,6 +248,7 @@ def score_gradients(
         substitute_key: a hashable name of that variant, for caching.
         batch_size: images per compiled call (bounds memory).
         progress: show a progress bar over chunks.
+        output: which output of a multi-output model (index or name).
 
     Returns:
         `Gradients` with numpy arrays.
@@ -247,6 +261,7 @@ def score_gradients(
     step = gradient_step(
         model, tuple(layers), score=score, score_layer=score_layer, logits=logits,
         pre_activation=pre_activation, substitute=substitute, key=substitute_key,
+        output=resolve_output(model, output) if score_layer is None else 0,
     )
     x, _ = as_image_batch(images, model)
     targets = target_vector(None if score else target, len(x), step.num_outputs, allow_predicted=True)

@@ -24,6 +24,7 @@ import keras
 
 from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model
+from kerasviz.core.outputs import pick_output
 
 # (layer, path) -> a callable used instead of `layer`, or None to keep the layer.
 Substitute = Callable[[keras.layers.Layer, str], Optional[Callable]]
@@ -66,12 +67,13 @@ def _is_functional(model) -> bool:
     return isinstance(model, Functional)
 
 
-def output_layer(model: keras.Model) -> keras.layers.Layer:
-    """The leaf layer that produces the model's (first) output, through nested models."""
+def output_layer(model: keras.Model, output: int = 0) -> keras.layers.Layer:
+    """The leaf layer that produces output `output` (an index, see `outputs.resolve_output`),
+    through nested models."""
     if isinstance(model, keras.Sequential):
         last = child_layers(model)[-1]
     else:
-        last = model.outputs[0]._keras_history.operation
+        last = model.outputs[output]._keras_history.operation
     return output_layer(last) if is_model(last) else last
 
 
@@ -146,9 +148,9 @@ def is_probability_head(layer) -> bool:
     return act is not None and activation_name(act) in ("softmax", "sigmoid", "log_softmax")
 
 
-def logits_substitute(model: keras.Model) -> Substitute:
-    """A substitute that replaces a softmax / sigmoid head by its logits."""
-    head = output_layer(model)
+def logits_substitute(model: keras.Model, output: int = 0) -> Substitute:
+    """A substitute that replaces the softmax / sigmoid head of output `output` by its logits."""
+    head = output_layer(model, output)
     if not is_probability_head(head):
         return lambda layer, path: None
 
@@ -239,6 +241,7 @@ def tap_model(
     logits: bool = True,
     include_output: bool = True,
     substitute: Optional[Substitute] = None,
+    output: int = 0,
 ) -> tuple[keras.Model, list[str]]:
     """A model with outputs `{key: layer output, ..., "__output__": model output}`.
 
@@ -250,6 +253,8 @@ def tap_model(
         logits: replace a softmax / sigmoid head by its logits.
         include_output: add the model output under "__output__".
         substitute: extra call substitutions (e.g. ReLUs with another gradient).
+        output: index of the model output returned as "__output__" (see
+            `outputs.resolve_output`); its probability head becomes logits.
 
     Returns:
         `(tap, keys)`: the multi-output model and the output keys of `layers`,
@@ -260,7 +265,7 @@ def tap_model(
     keys = [spec if isinstance(spec, str) else target.name for spec, target in zip(specs, targets)]
     wanted = {id(t): [k for k, t2 in zip(keys, targets) if t2 is t] for t in targets}
     captured: dict[str, object] = {}
-    subs = chain_substitutes(substitute, logits_substitute(model) if logits else None)
+    subs = chain_substitutes(substitute, logits_substitute(model, output) if logits else None)
 
     def capture(layer, value):
         for key in wanted.get(id(layer), ()):
@@ -290,7 +295,7 @@ def tap_model(
         raise ValueError(f"Layers {missing} are not on the path from the model's input to its outputs.")
     result = {k: captured[k] for k in keys}
     if include_output:
-        result["__output__"] = outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        result["__output__"] = pick_output(outputs, output)
     return keras.Model(inputs, result, name=f"{model.name}_taps_{next(_uid)}"), keys
 
 
