@@ -57,11 +57,12 @@ def assert_clear_error(call, argument: str | None = None, *, match: str | None =
         try:
             call()
         except kv.KerasvizError as err:
-            message = str(err)
+            error = err
         except Exception as err:  # noqa: BLE001 - the point is to report what leaked
             raise AssertionError(f"expected a kerasviz error, got {type(err).__name__}: {str(err)[:300]}") from err
         else:
             raise AssertionError("expected a kerasviz error, but the call succeeded")
+    message = str(error)
     if argument is not None:
         assert f"`{argument}`" in message or repr(argument) in message or argument in message, (
             f"the message does not name `{argument}`: {message}"
@@ -70,4 +71,4 @@ def assert_clear_error(call, argument: str | None = None, *, match: str | None =
         assert marker not in message, f"raw framework text {marker!r} in the message: {message[:300]}"
     if match is not None:
         assert re.search(match, message), f"{match!r} not in: {message}"
-    return err  # type: ignore[possibly-undefined]
+    return error
