@@ -1,61 +1,102 @@
-"""Feature-visualization explorer: layer, filter, parameterization and regularizer."""
+"""Feature-visualization explorer: layer, filter, parameterization and regularizer, within a time budget."""
 
 from __future__ import annotations
 
+import time
 from typing import Optional, Sequence
 
 import ipywidgets as W
 import numpy as np
 
+from kerasviz.core.graph import model_input
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis.regularizers import TV, Blur, Lp
 from kerasviz.featurevis.render import visualize_filters
 from kerasviz.plotting.featurevis import plot_filter_grid
+from kerasviz.widgets import budget as B
 from kerasviz.widgets._display import show_figure
+from kerasviz.widgets.base import ViewWidget
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
+DEFAULT_SIZE = 128  # optimised image side when the model's input is larger (Lucid's choice for ImageNet nets)
 
 
-class FeatureVisExplorer(W.VBox):
+class FeatureVisExplorer(ViewWidget):
     """Pick a layer and a filter (or a range of filters), a parameterization and a regularizer.
+
+    Each setting's cost is estimated before it runs (steps x filters x the
+    model's measured step time, up to the layer, at the image size) and shown
+    as "≈ N s"; above `budget` seconds the widget asks before optimising. By
+    default it opens on the deepest conv layer whose picture fits the budget
+    (on VGG16 and a 2-core CPU: an early block, not block5_conv3); when not even
+    the first layer fits, it opens there with fewer steps (the slider says how
+    many) so a first picture appears within the budget.
 
     Args:
         model: a Keras image model (unchanged).
         layers: layer names offered (default: every conv layer).
         count: filters shown at once, from the slider's filter on.
         steps: optimisation steps (capped in quick mode).
-        size: image size (default per architecture).
+        size: image side (default: the model's input side, at most 128).
+        layer: the layer shown first (default: the deepest one within the budget).
+        budget: seconds one interaction may take without asking (default 10).
 
     Example:
         >>> from kerasviz.widgets import FeatureVisExplorer
         >>> FeatureVisExplorer(vgg, layers=["block1_conv2", "block3_conv1", "block5_conv3"])
     """
 
-    def __init__(self, model, layers: Optional[Sequence[str]] = None, count: int = 4, steps: int = 128, size=None):
-        self.model, self.count, self.size = model, count, size
+    widget_name = "feature visualization"
+
+    def __init__(self, model, layers: Optional[Sequence[str]] = None, count: int = 4, steps: int = 128, size=None, *,
+                 layer: Optional[str] = None, budget: Optional[float] = None):
+        self.model, self.count = model, count
+        self.size = _image_size(model, size)
         names = list(layers) if layers is not None else conv_layers(model)
-        self.layer = W.Dropdown(options=names, value=names[-1] if layers is None else names[0], description="layer")
+        self.layer = W.Dropdown(options=names, value=names[0], description="layer")
         self.filter = W.IntSlider(0, 0, 1, description="filter", continuous_update=False)
         self.param = W.ToggleButtons(options=["fourier", "pixels"], description="param")
         self.regularizer = W.Dropdown(options=list(REGULARIZERS), description="regularizer")
         self.steps = W.IntSlider(steps, min=8, max=512, step=8, description="steps", continuous_update=False)
         self.output = W.Output()
-        self.figure, self.result, self._quiet = None, None, False
-        self._set_range()
-        self.layer.observe(self._on_layer, names="value")
-        for control in (self.filter, self.param, self.regularizer, self.steps):
-            control.observe(self.redraw, names="value")
-        super().__init__([W.HBox([self.layer, self.filter]), W.HBox([self.param, self.regularizer, self.steps]), self.output])
-        self.redraw()
+        self.figure, self.result, self._quiet, self._traced = None, None, False, set()
+        self.observe_controls((self.layer,), self._on_layer)
+        self.observe_controls((self.filter, self.param, self.regularizer, self.steps), self.redraw)
+        self._setup([W.HBox([self.layer, self.filter]), W.HBox([self.param, self.regularizer, self.steps])],
+                    [self.output], budget)
+        self.run(lambda: self._open(layer, layers is None), "computing")
+
+    def _open(self, layer: Optional[str], choose: bool) -> None:
+        steps = None
+        if layer is None and choose:
+            costs = {name: self.estimate(name) for name in self.layer.options}
+            layer = B.deepest_within(costs, self.budget)
+            if layer is None:  # not even the first layer fits: fewer steps there
+                layer = self.layer.options[0]
+                per_step = costs[layer].seconds / self.steps.value
+                steps = int(np.clip(self.budget / max(per_step, 1e-9) // 8 * 8, self.steps.min, self.steps.value))
+        self._quiet = True
+        try:
+            if layer is not None:
+                self.layer.value = layer
+            if steps is not None:
+                self.steps.value = steps
+        finally:
+            self._quiet = False
+        self._on_layer()
 
     def _set_range(self):
         channels = int(find_layer(self.model, self.layer.value).output.shape[-1])
         self._quiet = True
-        self.filter.max = max(0, channels - 1)
-        self.filter.value = min(self.filter.value, self.filter.max)
-        self._quiet = False
+        try:
+            self.filter.max = max(0, channels - 1)
+            self.filter.value = min(self.filter.value, self.filter.max)
+        finally:
+            self._quiet = False
 
     def _on_layer(self, change=None):
+        if self._quiet:
+            return
         self._set_range()
         self.redraw()
 
@@ -63,14 +104,40 @@ class FeatureVisExplorer(W.VBox):
         """The filters shown: `count` from the slider's value on (within the layer)."""
         return np.arange(self.filter.value, min(self.filter.value + self.count, self.filter.max + 1))
 
+    def _key(self, layer: str) -> tuple:
+        return (layer, self.param.value, self.regularizer.value)
+
+    def estimate(self, layer: Optional[str] = None) -> B.Cost:
+        """The estimated cost of optimising the shown filters on `layer` (default: the current layer)."""
+        layer = layer or self.layer.value
+        count = len(self.filters()) if layer == self.layer.value else self.count
+        return B.featurevis_cost(self.model, layer, count, self.steps.value, self.size, traced=self._key(layer) in self._traced)
+
     def redraw(self, change=None):
         if self._quiet:
             return
-        self.result = visualize_filters(
+        cost = self.estimate()
+        if not self.within_budget(cost, self.redraw):
+            return
+        traced, start = self._key(self.layer.value) in self._traced, time.perf_counter()
+        result = visualize_filters(
             self.model, self.layer.value, self.filters(), steps=self.steps.value, size=self.size,
-            param=self.param.value, regularizers=REGULARIZERS[self.regularizer.value], progress=False,
+            param=self.param.value, regularizers=REGULARIZERS[self.regularizer.value],
         )
-        self.figure = plot_filter_grid(self.result, cols=len(self.result), tile_inches=2.0)
+        if traced:  # a first run also traces: its time says little about the next ones
+            B.record(self.model, "featurevis", cost, time.perf_counter() - start)
+        self._traced.add(self._key(self.layer.value))
+        self.result = result
+        self.figure = plot_filter_grid(result, cols=len(result), tile_inches=2.0)
         with self.output:
             self.output.clear_output(wait=True)
             show_figure(self.figure)
+        self.drawn(self.figure)
+
+
+def _image_size(model, size) -> tuple:
+    if size is not None:
+        return (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
+    shape = tuple(model_input(model).shape[1:3])
+    side = min((s for s in shape if s is not None), default=DEFAULT_SIZE)
+    return (min(side, DEFAULT_SIZE),) * 2

@@ -1,0 +1,213 @@
+"""Estimate what a widget interaction will cost before running it: passes x a measured step time.
+
+The cost model is deliberately small. Each model's speed is measured once, on
+this machine, and cached with the model (`ModelTiming`: seconds per image for a
+forward pass and for a forward + backward pass at the model's input size, and
+the time to trace a compiled step). Each kind of work is then a count of those
+passes:
+
+- a gradient map (saliency, guided backprop, Grad-CAM): 1 forward + backward;
+  SmoothGrad `samples`, integrated gradients `steps`; LRP about 2;
+- occlusion: one forward pass per window position;
+- feature visualization: `steps` forward + backward passes per filter, through
+  the model only up to the layer (its share of the model's multiply-adds) and
+  at the optimised image's size.
+
+`Cost` carries the estimate in seconds and says what it counts; widgets show
+it ("≈ 12 s") before computing and ask above their budget (`DEFAULT_BUDGET`).
+The measurement runs the same cached compiled steps the attribution methods
+use, so its tracing is not wasted. After a run, `record` compares the
+estimate with the time it took and corrects later estimates of that kind of
+work on that model (the machine's load changes; batched work runs faster per
+image than the measurement).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without asking
+
+# Feature visualization's step does more than a bare forward + backward (random
+# transforms, the Fourier image, Adam); measured on VGG16, its step costs about
+# this many truncated forward + backward passes before `record` corrects it.
+FEATUREVIS_OVERHEAD = 2.5
+LRP_PASSES = 2.0
+
+
+@dataclass(frozen=True)
+class Cost:
+    """An estimated cost: `seconds`, and `what` it counts ("4 filters x 64 steps on block3_conv1").
+
+    `str(cost)` is "≈ 12 s" (or "< 1 s", "≈ 3 min").
+    """
+
+    seconds: float
+    what: str = ""
+
+    def __str__(self) -> str:
+        s = self.seconds
+        if s < 1:
+            return "< 1 s"
+        if s < 90:
+            return f"≈ {s:.0f} s"
+        if s < 5400:
+            return f"≈ {s / 60:.0f} min"
+        return f"≈ {s / 3600:.1f} h"
+
+    def describe(self) -> str:
+        return self.what or "this computation"
+
+    def __add__(self, other: "Cost") -> "Cost":
+        return Cost(self.seconds + other.seconds, " + ".join(w for w in (self.what, other.what) if w))
+
+
+@dataclass
+class ModelTiming:
+    """One model's speed on this machine (from `model_timing`).
+
+    Attributes:
+        forward: seconds per image for a forward pass at the model's input size.
+        gradient: seconds per image for a forward + backward pass.
+        trace: seconds to trace and compile one step (paid once per compiled function).
+        input_pixels: H * W of the model's input (the measured size).
+        depth: `{layer path: fraction of the model's multiply-adds up to that layer}`.
+        ratios: `{kind: measured / estimated}` from `record` ("forward", "gradient", "featurevis").
+    """
+
+    forward: float
+    gradient: float
+    trace: float
+    input_pixels: int
+    depth: dict = field(default_factory=dict)
+    ratios: dict = field(default_factory=dict)
+
+    def layer_fraction(self, layer: str) -> float:
+        """The share of a full pass spent up to `layer` (1.0 if unknown)."""
+        return self.depth.get(layer, 1.0)
+
+
+def _spatial_size(layer) -> int:
+    try:
+        shape = tuple(layer.output.shape)
+    except (AttributeError, ValueError):
+        return 1
+    dims = [d for d in shape[1:-1] if d is not None]
+    return int(np.prod(dims)) if dims else 1
+
+
+def multiply_adds(model) -> dict:
+    """`{layer path: cumulative multiply-adds}` in graph order, from each layer's kernels and output size.
+
+    A layer's count is its output's spatial size times the size of each of its
+    weight matrices (convolution kernels, dense matrices, depthwise kernels);
+    layers without kernels (pooling, activations) add nothing.
+    """
+    from kerasviz.core.layers import is_model, iter_layers
+
+    total, counts = 0, {}
+    for path, layer in iter_layers(model):
+        if is_model(layer):
+            continue
+        kernels = [w for w in layer.weights if len(w.shape) >= 2]
+        if kernels:
+            total += _spatial_size(layer) * sum(int(np.prod(w.shape)) for w in kernels)
+        counts[path] = total
+    return counts
+
+
+def _input_shape(model) -> tuple:
+    from kerasviz.core.graph import model_input
+
+    shape = tuple(model_input(model).shape[1:])
+    return tuple(d if d is not None else 128 for d in shape)
+
+
+def measure_timing(model, batch: int = 1) -> ModelTiming:
+    """Measure `ModelTiming` now: the cached gradient and forward steps, traced, then the faster of two runs.
+
+    Per-image times hardly depend on the batch size on a CPU (measured on
+    VGG16 from 1 to 16 images), so one image is measured.
+    """
+    from kerasviz.core.gradients import forward_scorer, gradient_step
+
+    shape = _input_shape(model)
+    x = np.zeros((batch,) + shape, np.float32)
+    step, scorer = gradient_step(model), forward_scorer(model)
+    timings = []
+    for fn in (step, scorer):
+        runs = []
+        for _ in range(3):  # the first call traces (or reuses) the compiled step
+            start = time.perf_counter()
+            np.asarray(fn(x)[0])
+            runs.append(time.perf_counter() - start)
+        timings.append((runs[0], min(runs[1:])))
+    (g_first, g_warm), (f_first, f_warm) = timings
+    counts = multiply_adds(model)
+    total = max(counts.values(), default=0) or 1
+    return ModelTiming(
+        forward=f_warm / batch, gradient=g_warm / batch, trace=max(g_first - g_warm, f_first - f_warm, 0.0),
+        input_pixels=int(shape[0] * shape[1]) if len(shape) == 3 else 1,
+        depth={path: count / total for path, count in counts.items()},
+    )
+
+
+def model_timing(model) -> ModelTiming:
+    """The model's `ModelTiming`, measured on first use and cached with the model."""
+    from kerasviz.core.graph import cache
+
+    return cache.get(model, ("widget_timing",), lambda: measure_timing(model))
+
+
+def record(model, kind: str, cost: "Cost", seconds: float) -> None:
+    """Correct later `kind` estimates on `model`: the work estimated at `cost` (tracing excluded) took `seconds`."""
+    t = model_timing(model)
+    old = t.ratios.get(kind, 1.0)
+    if cost.seconds > 0.05 and seconds > 0:
+        raw = cost.seconds / old  # the uncorrected estimate
+        t.ratios[kind] = float(np.clip(seconds / raw, 0.1, 10.0))
+
+
+# ---- costs of the widgets' kinds of work ------------------------------------------------
+def gradient_cost(model, passes: float, what: str, traced: bool = True) -> Cost:
+    """`passes` forward + backward passes of one image each (plus tracing if not `traced`)."""
+    t = model_timing(model)
+    return Cost(passes * t.gradient * t.ratios.get("gradient", 1.0) + (0.0 if traced else t.trace), what)
+
+
+def forward_cost(model, passes: float, what: str, traced: bool = True) -> Cost:
+    """`passes` forward passes of one image each."""
+    t = model_timing(model)
+    return Cost(passes * t.forward * t.ratios.get("forward", 1.0) + (0.0 if traced else t.trace), what)
+
+
+def window_count(height: int, width: int, patch: int, stride: int) -> int:
+    """How many occlusion windows cover an `height x width` image (one forward pass each)."""
+    rows = math.ceil(max(height - patch, 0) / stride) + 1
+    cols = math.ceil(max(width - patch, 0) / stride) + 1
+    return rows * cols
+
+
+def occlusion_cost(model, images: int, height: int, width: int, patch: int, stride: int) -> Cost:
+    windows = window_count(height, width, patch, stride)
+    return forward_cost(model, images * windows, f"occlusion: {windows:,} windows of {patch} px")
+
+
+def featurevis_cost(model, layer: str, filters: int, steps: int, size: tuple, traced: bool = True) -> Cost:
+    """Optimising `filters` images of `size` for `steps` steps on `layer`."""
+    t = model_timing(model)
+    scale = (size[0] * size[1]) / max(t.input_pixels, 1)
+    per_step = t.gradient * t.layer_fraction(layer) * scale * FEATUREVIS_OVERHEAD * filters * t.ratios.get("featurevis", 1.0)
+    trace = 0.0 if traced else t.trace * max(t.layer_fraction(layer), 0.25)
+    return Cost(steps * per_step + trace, f"{filters} filter(s) x {steps} steps on {layer} at {size[0]} px")
+
+
+def deepest_within(costs: dict, budget: float) -> Optional[str]:
+    """The last key of `costs` (ordered cheap to deep) whose cost fits `budget`, or None."""
+    fitting = [k for k, cost in costs.items() if cost.seconds <= budget]
+    return fitting[-1] if fitting else None
