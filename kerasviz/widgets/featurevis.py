@@ -110,7 +110,9 @@ class FeatureVisExplorer(ViewWidget):
     def estimate(self, layer: Optional[str] = None) -> B.Cost:
         """The estimated cost of optimising the shown filters on `layer` (default: the current layer)."""
         layer = layer or self.layer.value
-        count = len(self.filters()) if layer == self.layer.value else self.count
+        channels = int(find_layer(self.model, layer).output.shape[-1])
+        first = self.filter.value if layer == self.layer.value else 0
+        count = max(1, min(self.count, channels - first))
         return B.featurevis_cost(self.model, layer, count, self.steps.value, self.size, traced=self._key(layer) in self._traced)
 
     def redraw(self, change=None):
