@@ -48,6 +48,7 @@ from kerasviz.data import (  # noqa: E402
 )
 from kerasviz.models import lenet  # noqa: E402
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.plotting.style import Style, current_style, style  # noqa: E402
 from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 
 # Technique families: each package lists its public names in __all__.
