@@ -171,13 +171,14 @@ def test_occlusion_patch_slider_stops_where_the_cost_explodes():
     assert (widget.patch.min, widget.patch.value, widget.patch.max) == (2, 8, 32)  # 1/32, 1/8, 1/2 of the side
 
 
-def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing):
-    # conv1: 4 filters x 8 steps x 0.25 x 1 x 2.5 = 20 s; conv2: 80 s
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=30)
+def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, monkeypatch):
+    monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the estimate counts the steps that will run
+    # conv1: 4 filters x 8 steps x 0.25 x 1 x 2.5 = 20 s; conv2: 80 s; opening aims at 60 % of the budget
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=40)
     assert widget.layer.value == "conv1" and widget.status.state == "done"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=100)
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=150)
     assert widget.layer.value == "conv2"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=64, size=16, budget=30)  # nothing fits 64 steps: fewer
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=64, size=16, budget=40)  # nothing fits 64 steps: fewer
     assert widget.layer.value == "conv1" and widget.steps.value == 8 and widget.status.state == "done"
     send(widget.layer, index=1)  # conv2 at 8 steps: 80 s, asks
     assert widget.status.state == "waiting" and "conv2" in widget.status.value

@@ -139,7 +139,7 @@ class ViewWidget(W.VBox):
         try:
             # Warnings would go to the cell's stderr, outside the widget: show them in the status line.
             with progress_to(self.status.progress), warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("default")
+                warnings.simplefilter("always")
                 fn()
         except Exception as err:  # shown in the widget: the comm handler would only log it
             self.error = err

@@ -38,6 +38,7 @@ DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without as
 # this many truncated forward + backward passes before `record` corrects it.
 FEATUREVIS_OVERHEAD = 2.5
 LRP_PASSES = 2.0
+FORWARD_SHARE = 0.45  # a forward pass / a forward + backward pass (VGG16 on a CPU: 0.43 to 0.48)
 
 
 @dataclass(frozen=True)
@@ -129,29 +130,28 @@ def _input_shape(model) -> tuple:
 
 
 def measure_timing(model, batch: int = 1) -> ModelTiming:
-    """Measure `ModelTiming` now: the cached gradient and forward steps, traced, then the faster of two runs.
+    """Measure `ModelTiming` now: the cached gradient step, traced, then the faster of two runs.
 
     Per-image times hardly depend on the batch size on a CPU (measured on
-    VGG16 from 1 to 16 images), so one image is measured.
+    VGG16 from 1 to 16 images), so one image is measured. A forward pass is
+    taken as `FORWARD_SHARE` of a forward + backward pass until `record`
+    corrects it with a measured run (this saves tracing a second step).
     """
-    from kerasviz.core.gradients import forward_scorer, gradient_step
+    from kerasviz.core.gradients import gradient_step
 
     shape = _input_shape(model)
     x = np.zeros((batch,) + shape, np.float32)
-    step, scorer = gradient_step(model), forward_scorer(model)
-    timings = []
-    for fn in (step, scorer):
-        runs = []
-        for _ in range(3):  # the first call traces (or reuses) the compiled step
-            start = time.perf_counter()
-            np.asarray(fn(x)[0])
-            runs.append(time.perf_counter() - start)
-        timings.append((runs[0], min(runs[1:])))
-    (g_first, g_warm), (f_first, f_warm) = timings
+    step = gradient_step(model)  # the step saliency, SmoothGrad and IG use: its tracing is not wasted
+    runs = []
+    for _ in range(3):  # the first call traces (or reuses) the compiled step
+        start = time.perf_counter()
+        np.asarray(step(x)[0])
+        runs.append(time.perf_counter() - start)
+    warm = min(runs[1:]) / batch
     counts = multiply_adds(model)
     total = max(counts.values(), default=0) or 1
     return ModelTiming(
-        forward=f_warm / batch, gradient=g_warm / batch, trace=max(g_first - g_warm, f_first - f_warm, 0.0),
+        forward=FORWARD_SHARE * warm, gradient=warm, trace=max(runs[0] - min(runs[1:]), 0.0),
         input_pixels=int(shape[0] * shape[1]) if len(shape) == 3 else 1,
         depth={path: count / total for path, count in counts.items()},
     )

@@ -8,6 +8,7 @@ from typing import Optional, Sequence
 import ipywidgets as W
 import numpy as np
 
+from kerasviz._config import max_steps
 from kerasviz.core.graph import model_input
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis.regularizers import TV, Blur, Lp
@@ -19,6 +20,7 @@ from kerasviz.widgets.base import ViewWidget
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
 DEFAULT_SIZE = 128  # optimised image side when the model's input is larger (Lucid's choice for ImageNet nets)
+OPENING_SHARE = 0.6  # the layer chosen at opening is estimated within this share of the budget
 
 
 class FeatureVisExplorer(ViewWidget):
@@ -27,8 +29,9 @@ class FeatureVisExplorer(ViewWidget):
     Each setting's cost is estimated before it runs (steps x filters x the
     model's measured step time, up to the layer, at the image size) and shown
     as "≈ N s"; above `budget` seconds the widget asks before optimising. By
-    default it opens on the deepest conv layer whose picture fits the budget
-    (on VGG16 and a 2-core CPU: an early block, not block5_conv3); when not even
+    default it opens on the deepest conv layer whose picture fits well inside
+    the budget (60 % of it, since the first picture also traces the step; on
+    VGG16 and a busy 2-core CPU: block 1 or 2, not block5_conv3); when not even
     the first layer fits, it opens there with fewer steps (the slider says how
     many) so a first picture appears within the budget.
 
@@ -70,11 +73,13 @@ class FeatureVisExplorer(ViewWidget):
         steps = None
         if layer is None and choose:
             costs = {name: self.estimate(name) for name in self.layer.options}
-            layer = B.deepest_within(costs, self.budget)
+            # The first picture also pays for tracing, which the estimate only guesses: aim well inside the budget.
+            layer = B.deepest_within(costs, OPENING_SHARE * self.budget)
             if layer is None:  # not even the first layer fits: fewer steps there
                 layer = self.layer.options[0]
-                per_step = costs[layer].seconds / self.steps.value
-                steps = int(np.clip(self.budget / max(per_step, 1e-9) // 8 * 8, self.steps.min, self.steps.value))
+                per_step = costs[layer].seconds / max_steps(self.steps.value)
+                steps = int(np.clip(OPENING_SHARE * self.budget / max(per_step, 1e-9) // 8 * 8, self.steps.min,
+                                    self.steps.value))
         self._quiet = True
         try:
             if layer is not None:
@@ -113,7 +118,8 @@ class FeatureVisExplorer(ViewWidget):
         channels = int(find_layer(self.model, layer).output.shape[-1])
         first = self.filter.value if layer == self.layer.value else 0
         count = max(1, min(self.count, channels - first))
-        return B.featurevis_cost(self.model, layer, count, self.steps.value, self.size, traced=self._key(layer) in self._traced)
+        steps = max_steps(self.steps.value)  # what visualize_filters will run (capped in quick mode)
+        return B.featurevis_cost(self.model, layer, count, steps, self.size, traced=self._key(layer) in self._traced)
 
     def redraw(self, change=None):
         if self._quiet:
