@@ -138,8 +138,9 @@ def test_cost_text_and_window_count():
 def test_costs_count_passes(cnn, timing):
     assert B.gradient_cost(cnn, 33, "IG").seconds == 33.0
     assert B.occlusion_cost(cnn, 2, 16, 16, 4, 2).seconds == 2 * 49 * 0.5
-    fv = B.featurevis_cost(cnn, "conv1", 4, 10, (32, 32))  # 4 filters x 10 steps x 1/4 of the model x 4x the pixels
-    assert fv.seconds == pytest.approx(4 * 10 * 0.25 * 4 * B.FEATUREVIS_OVERHEAD) and "conv1" in fv.what
+    fv = B.featurevis_cost(cnn, "conv1", 4, 10, (32, 32))  # 4 filters x 10 steps x 4x the pixels
+    passes = B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * 0.25  # per image and step, conv1 being 1/4 of the model
+    assert fv.seconds == pytest.approx(4 * 10 * 4 * passes) and "conv1" in fv.what
 
 
 def test_record_corrects_later_estimates(cnn, timing):
@@ -173,13 +174,15 @@ def test_occlusion_patch_slider_stops_where_the_cost_explodes():
 
 def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, monkeypatch):
     monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the estimate counts the steps that will run
-    # conv1: 4 filters x 8 steps x 0.25 x 1 x 2.5 = 20 s; conv2: 80 s; opening aims at 60 % of the budget
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=40)
+    # per step and filter: (0.06 + 2.2 x depth) passes of 1 s: conv1 0.61 s, conv2 2.26 s; x 4 filters x 8 steps
+    per_step = {layer: 4 * (B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * timing.depth[layer]) for layer in ("conv1", "conv2")}
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=8 * per_step["conv1"] + 1)
     assert widget.layer.value == "conv1" and widget.status.state == "done"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=150)
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=8 * per_step["conv2"] + 1)
     assert widget.layer.value == "conv2"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=64, size=16, budget=40)  # nothing fits 64 steps: fewer
-    assert widget.layer.value == "conv1" and widget.steps.value == 8 and widget.status.state == "done"
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=64, size=16, budget=20)  # nothing fits 64 steps: fewer
+    assert widget.layer.value == "conv1" and widget.steps.value == 8 * int(20 / per_step["conv1"] // 8)
+    assert widget.status.state == "done"
     send(widget.layer, index=1)  # conv2 at 8 steps: 80 s, asks
     assert widget.status.state == "waiting" and "conv2" in widget.status.value
 

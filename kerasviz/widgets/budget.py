@@ -33,10 +33,13 @@ import numpy as np
 
 DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without asking
 
-# Feature visualization's step does more than a bare forward + backward (random
-# transforms, the Fourier image, Adam); measured on VGG16, its step costs about
-# this many truncated forward + backward passes before `record` corrects it.
-FEATUREVIS_OVERHEAD = 2.5
+# Feature visualization's step does more than a bare forward + backward through the
+# truncated model (random transforms, the Fourier image, Adam). Per image and step it
+# costs about (FEATUREVIS_BASE + FEATUREVIS_OVERHEAD x the layer's share of the model)
+# forward + backward passes at the optimised size (fitted on VGG16, block1 to block5,
+# 128 px), before `record` corrects it.
+FEATUREVIS_BASE = 0.06
+FEATUREVIS_OVERHEAD = 2.2
 LRP_PASSES = 2.0
 FORWARD_SHARE = 0.45  # a forward pass / a forward + backward pass (VGG16 on a CPU: 0.43 to 0.48)
 
@@ -202,8 +205,9 @@ def featurevis_cost(model, layer: str, filters: int, steps: int, size: tuple, tr
     """Optimising `filters` images of `size` for `steps` steps on `layer`."""
     t = model_timing(model)
     scale = (size[0] * size[1]) / max(t.input_pixels, 1)
-    per_step = t.gradient * t.layer_fraction(layer) * scale * FEATUREVIS_OVERHEAD * filters * t.ratios.get("featurevis", 1.0)
-    trace = 0.0 if traced else t.trace * max(t.layer_fraction(layer), 0.25)
+    passes = FEATUREVIS_BASE + FEATUREVIS_OVERHEAD * t.layer_fraction(layer)
+    per_step = t.gradient * scale * passes * filters * t.ratios.get("featurevis", 1.0)
+    trace = 0.0 if traced else t.trace
     return Cost(steps * per_step + trace, f"{filters} filter(s) x {steps} steps on {layer} at {size[0]} px")
 
 

@@ -20,7 +20,6 @@ from kerasviz.widgets.base import ViewWidget
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
 DEFAULT_SIZE = 128  # optimised image side when the model's input is larger (Lucid's choice for ImageNet nets)
-OPENING_SHARE = 0.6  # the layer chosen at opening is estimated within this share of the budget
 
 
 class FeatureVisExplorer(ViewWidget):
@@ -29,9 +28,9 @@ class FeatureVisExplorer(ViewWidget):
     Each setting's cost is estimated before it runs (steps x filters x the
     model's measured step time, up to the layer, at the image size) and shown
     as "≈ N s"; above `budget` seconds the widget asks before optimising. By
-    default it opens on the deepest conv layer whose picture fits well inside
-    the budget (60 % of it, since the first picture also traces the step; on
-    VGG16 and a busy 2-core CPU: block 1 or 2, not block5_conv3); when not even
+    default it opens on the deepest conv layer whose picture fits in what is
+    left of the budget once the model's speed is measured and the step traced
+    (on VGG16 and a busy 2-core CPU: block 1 or 2, not block5_conv3); when not even
     the first layer fits, it opens there with fewer steps (the slider says how
     many) so a first picture appears within the budget.
 
@@ -70,16 +69,16 @@ class FeatureVisExplorer(ViewWidget):
         self.run(lambda: self._open(layer, layers is None), "computing")
 
     def _open(self, layer: Optional[str], choose: bool) -> None:
-        steps = None
+        start, steps = time.perf_counter(), None
         if layer is None and choose:
-            costs = {name: self.estimate(name) for name in self.layer.options}
-            # The first picture also pays for tracing, which the estimate only guesses: aim well inside the budget.
-            layer = B.deepest_within(costs, OPENING_SHARE * self.budget)
+            warm = {name: self.estimate(name, traced=True) for name in self.layer.options}  # measures the model once
+            # What is left of the budget once the model is measured and the step traced.
+            available = self.budget - (time.perf_counter() - start) - B.model_timing(self.model).trace
+            layer = B.deepest_within(warm, available)
             if layer is None:  # not even the first layer fits: fewer steps there
                 layer = self.layer.options[0]
-                per_step = costs[layer].seconds / max_steps(self.steps.value)
-                steps = int(np.clip(OPENING_SHARE * self.budget / max(per_step, 1e-9) // 8 * 8, self.steps.min,
-                                    self.steps.value))
+                per_step = warm[layer].seconds / max_steps(self.steps.value)
+                steps = int(np.clip(available / max(per_step, 1e-9) // 8 * 8, self.steps.min, self.steps.value))
         self._quiet = True
         try:
             if layer is not None:
@@ -112,14 +111,18 @@ class FeatureVisExplorer(ViewWidget):
     def _key(self, layer: str) -> tuple:
         return (layer, self.param.value, self.regularizer.value)
 
-    def estimate(self, layer: Optional[str] = None) -> B.Cost:
-        """The estimated cost of optimising the shown filters on `layer` (default: the current layer)."""
+    def estimate(self, layer: Optional[str] = None, traced: Optional[bool] = None) -> B.Cost:
+        """The estimated cost of optimising the shown filters on `layer` (default: the current layer).
+
+        `traced`: whether the step for that layer is already compiled (default: known from earlier runs).
+        """
         layer = layer or self.layer.value
         channels = int(find_layer(self.model, layer).output.shape[-1])
         first = self.filter.value if layer == self.layer.value else 0
         count = max(1, min(self.count, channels - first))
         steps = max_steps(self.steps.value)  # what visualize_filters will run (capped in quick mode)
-        return B.featurevis_cost(self.model, layer, count, steps, self.size, traced=self._key(layer) in self._traced)
+        traced = self._key(layer) in self._traced if traced is None else traced
+        return B.featurevis_cost(self.model, layer, count, steps, self.size, traced=traced)
 
     def redraw(self, change=None):
         if self._quiet:
