@@ -180,10 +180,12 @@ def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, mo
     assert widget.layer.value == "conv1" and widget.status.state == "done"
     widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=8 * per_step["conv2"] + 1)
     assert widget.layer.value == "conv2"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=64, size=16, budget=20)  # nothing fits 64 steps: fewer
-    assert widget.layer.value == "conv1" and widget.steps.value == 8 * int(20 / per_step["conv1"] // 8)
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=128, size=16, budget=120)  # nothing fits 128 steps: fewer
+    assert widget.layer.value == "conv1" and widget.steps.value == 8 * int(120 / per_step["conv1"] // 8) == 48
     assert widget.status.state == "done"
-    send(widget.layer, index=1)  # conv2 at 8 steps: 80 s, asks
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=128, size=16, budget=20)  # but not below 32 steps
+    assert widget.layer.value == "conv1" and widget.steps.value == 32 and widget.status.state == "waiting"
+    send(widget.layer, index=1)  # conv2 at 32 steps: 289 s, asks
     assert widget.status.state == "waiting" and "conv2" in widget.status.value
 
 

@@ -20,6 +20,7 @@ from kerasviz.widgets.base import ViewWidget
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
 DEFAULT_SIZE = 128  # optimised image side when the model's input is larger (Lucid's choice for ImageNet nets)
+OPENING_STEPS = 32  # fewest steps the widget opens with: fewer show little more than the random start
 
 
 class FeatureVisExplorer(ViewWidget):
@@ -31,8 +32,8 @@ class FeatureVisExplorer(ViewWidget):
     default it opens on the deepest conv layer whose picture fits in what is
     left of the budget once the model's speed is measured and the step traced
     (on VGG16 and a busy 2-core CPU: block 1 or 2, not block5_conv3); when not even
-    the first layer fits, it opens there with fewer steps (the slider says how
-    many) so a first picture appears within the budget.
+    the first layer fits, it opens there with fewer steps (at least 32; the
+    slider says how many) so a first picture appears about within the budget.
 
     Args:
         model: a Keras image model (unchanged).
@@ -73,12 +74,12 @@ class FeatureVisExplorer(ViewWidget):
         if layer is None and choose:
             warm = {name: self.estimate(name, traced=True) for name in self.layer.options}  # measures the model once
             # What is left of the budget once the model is measured and the step traced.
-            available = self.budget - (time.perf_counter() - start) - B.model_timing(self.model).trace
+            available = self.budget - (time.perf_counter() - start) - B.FEATUREVIS_TRACE * B.model_timing(self.model).trace
             layer = B.deepest_within(warm, available)
             if layer is None:  # not even the first layer fits: fewer steps there
                 layer = self.layer.options[0]
                 per_step = warm[layer].seconds / max_steps(self.steps.value)
-                steps = int(np.clip(available / max(per_step, 1e-9) // 8 * 8, self.steps.min, self.steps.value))
+                steps = int(np.clip(available / max(per_step, 1e-9) // 8 * 8, OPENING_STEPS, self.steps.value))
         self._quiet = True
         try:
             if layer is not None:
