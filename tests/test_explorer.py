@@ -132,7 +132,7 @@ def test_error_while_updating_a_control_is_shown_in_its_tab(cnn, images, monkeyp
     assert explorer.panels["Activations"].error is None
     monkeypatch.undo()
     activations.image.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 1}}}})
-    assert activations.error is None and "computed in" in activations.status.value and activations.draws > draws
+    assert activations.error is None and "activations: updated in" in activations.status.value and activations.draws > draws
 
 
 def test_widget_error_in_a_nested_tab_stays_in_that_widget(cnn, images):

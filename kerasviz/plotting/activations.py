@@ -109,8 +109,9 @@ def plot_activations(
         text += (f"\nover {summary.count} images: {len(summary.never_active)} never active (orange), "
                  f"median APoZ {np.median(summary.apoz):.2f}")
     text += f"\n{title}" if title else ""
-    tile = style.tile_inches(ncols, most=1.2)
-    fig, ax = plt.subplots(figsize=figsize or (ncols * tile + (1.0 if style.colorbars else 0.3),
+    side = 1.0 if style.colorbars else 0.3  # room for the colour bar and margins
+    tile = min(1.2, (style.width - side) / ncols)
+    fig, ax = plt.subplots(figsize=figsize or (ncols * tile + side,
                                                rows * tile * th / tw + style.text_inches(text.count("\n") + 1.6)))
     colormap = plt.get_cmap(cmap).with_extremes(bad="white")  # the separators
     im = ax.imshow(image_grid, cmap=colormap, vmin=0, vmax=1, interpolation="nearest")

@@ -33,6 +33,7 @@ from kerasviz.widgets.budget import DEFAULT_BUDGET, Cost
 # keeps turning while the kernel is busy, which a progress value cannot do.
 SPINNER = '<i class="fa fa-spinner fa-spin"></i>'
 STATIC_TEXT = "{name}: an interactive kerasviz widget; run the notebook to use it."
+_DONE = {"computing": "computed", "updating": "updated", "drawing": "drawn", "scanning": "scanned"}
 
 
 def static_bundle(widget: W.Widget, bundle: Optional[dict], name: str) -> Optional[dict]:
@@ -67,10 +68,11 @@ class StatusLine(W.HTML):
         self.value = (f"{SPINNER} {html.escape(self._what)}: {html.escape(desc)} {done}/{total}"
                       f" ({100 * done / max(total, 1):.0f}%{left})…")
 
-    def done(self, what: str, notes: Iterable[str] = ()) -> None:
+    def done(self, what: str, notes: Iterable[str] = (), verb: str = "computed") -> None:
         self.state = "done"
         estimate = f", estimated {self._estimate.strip(' ()')}" if self._estimate else ""
-        text = f"<small>{html.escape(what)}: computed in {time.perf_counter() - self._started:.1f} s{html.escape(estimate)}</small>"
+        took = time.perf_counter() - self._started
+        text = f"<small>{html.escape(what)}: {html.escape(verb)} in {took:.1f} s{html.escape(estimate)}</small>"
         for note in notes:
             text += f"<br><small style='color:#8a5a00'>note: {html.escape(note)}</small>"
         self.value = text
@@ -148,7 +150,7 @@ class ViewWidget(W.VBox):
         else:
             if self.status.state == "busy":  # not left waiting by within_budget
                 self.error = None
-                self.status.done(self.widget_name, dict.fromkeys(str(w.message) for w in caught))
+                self.status.done(self.widget_name, dict.fromkeys(str(w.message) for w in caught), _DONE.get(what, "done"))
             return True
         finally:
             self._busy = False
