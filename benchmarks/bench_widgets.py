@@ -2,6 +2,7 @@
 
     python benchmarks/bench_widgets.py            # every interaction, with the widget's estimate
     python benchmarks/bench_widgets.py --before   # also the work the widgets used to start unasked
+    python benchmarks/run.py widgets              # the summary rows
 
 Each interaction is timed from the control change to the widget's next state:
 "done" (the figure is shown) or "waiting" (the estimate is above the budget and
@@ -33,7 +34,8 @@ def send(control, **state):
     control.comm.handle_msg({"content": {"data": {"method": "update", "state": state}}})
 
 
-def main(before: bool) -> None:
+def main(before: bool) -> list:
+    """Print every interaction; returns `(name, seconds, state, estimate)` rows."""
     if kv.quick_mode():
         sys.exit("unset KERASVIZ_QUICK: the benchmark measures full-mode interactions")
     vgg = kv.load_vgg16(weights=None)
@@ -93,6 +95,22 @@ def main(before: bool) -> None:
         kv.occlusion(vgg, x, patch=16, stride=8, progress=False)
         per_pass = (time.perf_counter() - start) / B.window_count(224, 224, 16, 8)
         print(f"{'occlusion, 1-px patch (50,176 passes, extrapolated)':52s} {per_pass * 224 * 224:7.0f} s")
+    return rows
+
+
+def summary() -> list:
+    from _timing import row
+
+    rows = main(before=False)
+    ran = [r for r in rows if r[2] == "done"]
+    slowest = max(ran, key=lambda r: r[1])
+    return [
+        row(f"slowest computed interaction ({slowest[0]})", slowest[1], "s", "<= budget (10 s)"),
+        row("interactions that asked first (estimate above the budget)", sum(r[2] == "waiting" for r in rows)),
+    ]
+
+
+BENCHMARKS = {"widgets: slowest Explorer interaction, VGG16 untrained": summary}
 
 
 if __name__ == "__main__":

@@ -109,6 +109,17 @@ class ViewWidget(W.VBox):
         last_cost: the last `Cost` estimated by `within_budget`, or None.
         draws: how many times the widget showed new figures.
         last_figures: the figures it showed last (closed matplotlib Figures, still readable).
+
+    Example:
+        >>> class Histogram(ViewWidget):
+        ...     widget_name = "histogram"
+        ...     def __init__(self, values, *, budget=None):
+        ...         self.values, self.bins, self.out = values, W.IntSlider(10, min=1, max=100), W.Output()
+        ...         self.observe_controls([self.bins], self.redraw)   # errors appear in the status line
+        ...         self._setup([self.bins], [self.out], budget)
+        ...         self.run(self.redraw, "computing")
+        ...     def redraw(self, change=None):
+        ...         ...  # compute first, then clear `self.out` and show the figure; call `self.drawn(fig)`
     """
 
     widget_name = "kerasviz widget"
