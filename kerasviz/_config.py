@@ -35,7 +35,7 @@ def max_steps(steps: int, quick: int | None = None) -> int:
 #   text), and it appears only once the work has taken longer than `BAR_DELAY` seconds
 #   (short work leaves no output at all);
 # - inside a kerasviz widget it reports to the widget's status line (see `progress_to`);
-# - in a terminal it is a tqdm bar on stderr (none when stderr is not a terminal).
+# - elsewhere (a terminal, the CLI) it is a tqdm bar on stderr, erased when done.
 import contextlib  # noqa: E402
 import contextvars  # noqa: E402
 import html  # noqa: E402
@@ -89,8 +89,7 @@ def progress_bar(total: int, desc: str, enabled: bool = True):
         return _KernelBar(int(total), desc)
     from tqdm.std import tqdm
 
-    # disable=None: no bar when stderr is not a terminal (logs, CI); leave=False: gone when done.
-    return tqdm(total=int(total), desc=desc, leave=False, file=sys.stderr, disable=None)
+    return tqdm(total=int(total), desc=desc, leave=False, file=sys.stderr)  # leave=False: erased when done
 
 
 def _in_kernel() -> bool:

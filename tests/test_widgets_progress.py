@@ -67,9 +67,11 @@ def test_kernel_bar_for_short_work_displays_nothing(monkeypatch):
     assert shown == []
 
 
-def test_terminal_bar_is_tqdm_on_stderr_and_off_when_stderr_is_not_a_terminal():
+def test_outside_a_kernel_the_bar_is_tqdm_on_stderr_erased_when_done():
     bar = progress_bar(5, "terminal")
-    assert type(bar).__name__ == "tqdm" and bar.disable == (not sys.stderr.isatty()) and not bar.leave
+    assert type(bar).__name__ == "tqdm" and not bar.leave and not bar.disable
+    bar.close()
+    assert type(progress_bar(1, "one chunk")).__name__ == "_SilentBar"
     bar.close()
 
 
