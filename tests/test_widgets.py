@@ -205,3 +205,10 @@ def test_multiply_adds_match_the_layer_shapes(cnn):
             total += spatial * int(np.prod(weights[0].shape))
         expected[layer.name] = total
     assert counts == expected
+
+
+def test_bad_widget_arguments_fail_at_construction(cnn, images):
+    from _checks import assert_clear_error
+
+    assert_clear_error(lambda: kv.widgets.AttributionExplorer(cnn, images[:1], budget=-1), "budget")
+    assert_clear_error(lambda: kv.widgets.FeatureVisExplorer(cnn, layer="conv9"), "layer")

@@ -27,6 +27,7 @@ from typing import Callable, Iterable, Optional
 import ipywidgets as W
 
 from kerasviz._config import progress_to
+from kerasviz.core.validate import check_positive
 from kerasviz.widgets.budget import DEFAULT_BUDGET, Cost
 
 # Font Awesome ships with ipywidgets 8 (JupyterLab, Notebook 7, Voila); the CSS spin
@@ -127,7 +128,7 @@ class ViewWidget(W.VBox):
     def _setup(self, controls: Iterable[W.Widget], outputs: Iterable[W.Widget], budget: Optional[float] = None) -> None:
         self.status = StatusLine()
         self.error: Optional[BaseException] = None
-        self.budget = DEFAULT_BUDGET if budget is None else float(budget)
+        self.budget = DEFAULT_BUDGET if budget is None else check_positive(budget, "budget")
         self.last_cost: Optional[Cost] = None
         self.draws, self.last_figures = 0, ()
         self._busy, self._approved, self._pending = False, False, None

@@ -11,6 +11,7 @@ import numpy as np
 from kerasviz._config import max_steps
 from kerasviz.core.graph import model_input
 from kerasviz.core.layers import conv_layers, find_layer
+from kerasviz.core.validate import check_choice
 from kerasviz.featurevis.regularizers import TV, Blur, Lp
 from kerasviz.featurevis.render import visualize_filters
 from kerasviz.plotting.featurevis import plot_filter_grid
@@ -56,6 +57,8 @@ class FeatureVisExplorer(ViewWidget):
         self.model, self.count = model, count
         self.size = _image_size(model, size)
         names = list(layers) if layers is not None else conv_layers(model)
+        if layer is not None:
+            check_choice(layer, "layer", names)
         self.layer = W.Dropdown(options=names, value=names[0], description="layer")
         self.filter = W.IntSlider(0, 0, 1, description="filter", continuous_update=False)
         self.param = W.ToggleButtons(options=["fourier", "pixels"], description="param")
