@@ -11,6 +11,9 @@ from kerasviz.attribution.occlusion import occlusion
 from kerasviz.attribution.relu_backprop import deconvnet, guided_backprop
 from kerasviz.attribution.saliency import gradient, saliency
 from kerasviz.attribution.smoothgrad import smoothgrad
+from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
+from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
+from kerasviz.attribution.score_cam import ablation_cam, score_cam
 from kerasviz.plotting.attribution import (
     normalize_map, overlay_heatmap, plot_attribution, plot_attribution_grid, plot_perturbation_curves, plot_randomization,
 )
@@ -23,4 +26,6 @@ __all__ = [
     "deletion_auc", "insertion_auc", "randomization_check", "RandomizationResult",
     "plot_attribution", "plot_attribution_grid", "plot_randomization", "plot_perturbation_curves",
     "overlay_heatmap", "normalize_map",
+    "score_cam", "ablation_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam",
+    "gradient_x_input", "vargrad",
 ]
