@@ -11,6 +11,7 @@ from kerasviz.attribution.occlusion import occlusion
 from kerasviz.attribution.relu_backprop import deconvnet, guided_backprop
 from kerasviz.attribution.saliency import gradient, saliency
 from kerasviz.attribution.smoothgrad import smoothgrad
+from kerasviz.attribution.blackbox import SurrogateResult, kernel_shap, lime, rise, superpixels
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
 from kerasviz.attribution.score_cam import ablation_cam, score_cam
@@ -28,4 +29,5 @@ __all__ = [
     "overlay_heatmap", "normalize_map",
     "score_cam", "ablation_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam",
     "gradient_x_input", "vargrad",
+    "rise", "lime", "kernel_shap", "superpixels", "SurrogateResult",
 ]

@@ -193,3 +193,41 @@ def finish(array, single: bool) -> np.ndarray:
 
 def check_seed(seed) -> int:
     return check_int(seed, "seed", minimum=0, maximum=2**31 - 1)
+
+
+def fill_images(x: tf.Tensor, baseline, *, name: str = "baseline", extra: tuple = ()) -> tf.Tensor:
+    """What removed pixels become, `(N, H, W, C)` float32, in the model's input space.
+
+    `baseline`: a number, "mean" (each image's mean colour), "blur" (a
+    Gaussian blur of the image, sigma 5 px at 224 px scaled to the image side),
+    or an array broadcastable to the images. `extra` names further strings
+    the caller handles itself (they are returned unchanged).
+    """
+    from kerasviz.core.validate import check_finite_array, check_number
+
+    if isinstance(baseline, str):
+        choices = ("mean", "blur") + tuple(extra)
+        if baseline not in choices:
+            raise InvalidArgumentError(
+                f"`{name}` must be a number, an array or one of {', '.join(repr(c) for c in choices)}; got {baseline!r}."
+            )
+        if baseline in extra:
+            return baseline
+        if baseline == "mean":
+            return tf.broadcast_to(tf.reduce_mean(x, axis=(1, 2), keepdims=True), tf.shape(x))
+        from scipy.ndimage import gaussian_filter
+
+        sigma = max(1.0, 5.0 * max(x.shape[1:3]) / 224)
+        return tf.constant(gaussian_filter(x.numpy(), sigma=(0, sigma, sigma, 0), mode="reflect"), tf.float32)
+    if isinstance(baseline, (bool, np.bool_)):
+        raise ArgumentTypeError(f"`{name}` must be a number, an array or a string; got {baseline!r}.")
+    if np.isscalar(baseline):
+        value = check_number(baseline, name)
+        return tf.fill(tf.shape(x), tf.constant(value, tf.float32))
+    array = check_finite_array(baseline, name)
+    try:
+        return tf.constant(np.broadcast_to(array, tuple(x.shape)).copy(), tf.float32)
+    except ValueError:
+        raise InvalidArgumentError(
+            f"`{name}` of shape {array.shape} does not broadcast to the images' shape {tuple(x.shape)}."
+        ) from None
