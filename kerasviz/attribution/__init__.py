@@ -13,8 +13,13 @@ from kerasviz.attribution.saliency import gradient, saliency
 from kerasviz.attribution.smoothgrad import smoothgrad
 from kerasviz.attribution.blackbox import SurrogateResult, kernel_shap, lime, rise, superpixels
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
+from kerasviz.attribution.faithfulness import (
+    AverageDrop, PointingGame, average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game,
+)
+from kerasviz.attribution.metrics_table import MetricsTable, attribution_metrics
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
 from kerasviz.attribution.score_cam import ablation_cam, score_cam
+from kerasviz.plotting.metrics import plot_metrics_table
 from kerasviz.plotting.attribution import (
     normalize_map, overlay_heatmap, plot_attribution, plot_attribution_grid, plot_perturbation_curves, plot_randomization,
 )
@@ -30,4 +35,6 @@ __all__ = [
     "score_cam", "ablation_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam",
     "gradient_x_input", "vargrad",
     "rise", "lime", "kernel_shap", "superpixels", "SurrogateResult",
+    "mu_fidelity", "average_drop", "AverageDrop", "pointing_game", "PointingGame", "infidelity", "max_sensitivity",
+    "attribution_metrics", "MetricsTable", "plot_metrics_table",
 ]
