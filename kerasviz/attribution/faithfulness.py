@@ -311,7 +311,7 @@ def pointing_game(maps, ground_truth, *, tolerance: Optional[float] = None, clas
 def infidelity(
     model: keras.Model, images, maps, target: Target = None, *, output: OutputSpec = None,
     noise: float = 0.1, samples: int = 10, normalize: bool = False, multiply_by_inputs: bool = False,
-    seed: int = 0, batch_size: int = 64, progress: bool = False,
+    seed: int = 0, batch_size: int = 64, progress: bool = True,
 ):
     """Infidelity (Yeh et al. 2019): `E_I[(I . phi - (f(x) - f(x - I)))^2]`.
 
