@@ -21,8 +21,8 @@ def two_outputs():
 
 TWO = two_outputs()
 CAMS = ["score_cam", "ablation_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam"]
-MAP_METHODS = CAMS + ["gradient_x_input", "vargrad", "rise", "lime", "kernel_shap"]
-QUIET = {"score_cam", "ablation_cam", "vargrad", "rise", "lime", "kernel_shap"}
+MAP_METHODS = CAMS + ["gradient_x_input", "vargrad", "rise", "lime", "kernel_shap", "sobol_attribution"]
+QUIET = {"score_cam", "ablation_cam", "vargrad", "rise", "lime", "kernel_shap", "sobol_attribution"}
 
 
 def run(name, model=MODEL, images=X, target=None, **kwargs):
@@ -86,6 +86,10 @@ SPECIFIC = [
     ("samples", "kernel_shap", dict(samples=1)),
     ("n_segments", "lime", dict(segments=None, n_segments=0)),
     ("baseline", "kernel_shap", dict(baseline="segment_means")),
+    ("designs", "sobol_attribution", dict(designs=12)),
+    ("designs", "sobol_attribution", dict(designs=1)),
+    ("grid_size", "sobol_attribution", dict(grid_size=17)),
+    ("mask_batch_size", "sobol_attribution", dict(mask_batch_size=0)),
 ]
 
 

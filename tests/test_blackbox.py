@@ -172,6 +172,7 @@ BLACKBOX = {
     "rise": dict(samples=24, grid_size=4),
     "lime": dict(samples=24, segments=np.arange(16 * 16).reshape(16, 16) // 64),
     "kernel_shap": dict(segments=np.arange(16 * 16).reshape(16, 16) // 64),
+    "sobol_attribution": dict(grid_size=2, designs=8),
 }
 
 
@@ -194,3 +195,21 @@ def test_batch_targets_output_seed_and_nothing_changed(name):
     both = keras.Model(inputs, [keras.layers.Dense(2, name="a")(features), keras.layers.Dense(3, name="b")(features)])
     only_b = keras.Model(inputs, both.get_layer("b").output)
     np.testing.assert_allclose(fn(both, x, 2, output="b"), fn(only_b, x, 2), atol=1e-5, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- Sobol
+
+def test_sobol_total_indices_of_an_additive_model_are_its_squared_cell_contributions():
+    """f = sum_i M_i a_i + c (masks constant per cell, inpainting to 0): S_T,i = a_i^2 / sum_j a_j^2."""
+    keras.utils.set_random_seed(8)
+    inputs = keras.Input((4, 4, 1))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="dense")(keras.layers.Flatten()(inputs)))
+    image = np.random.default_rng(3).uniform(0.2, 1, (4, 4, 1)).astype("float32")
+    wx = model.get_layer("dense").kernel.numpy()[:, 1].reshape(4, 4) * image[..., 0]
+    a = wx.reshape(2, 2, 2, 2).sum((1, 3))  # the four 2x2 cells
+    result = kv.sobol_attribution(model, image, 1, grid_size=2, designs=1024, progress=False)
+    np.testing.assert_allclose(result.indices, a**2 / (a**2).sum(), atol=0.03)
+    np.testing.assert_allclose(np.asarray(result), np.kron(result.indices, np.ones((2, 2))), atol=0)
+    assert result.forward_passes == 1024 * 6
+    again = kv.sobol_attribution(model, np.stack([image, image[::-1]]), [1, 1], grid_size=2, designs=1024, progress=False)
+    np.testing.assert_allclose(again.indices[0], result.indices, atol=1e-6)

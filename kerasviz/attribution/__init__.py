@@ -11,7 +11,9 @@ from kerasviz.attribution.occlusion import occlusion
 from kerasviz.attribution.relu_backprop import deconvnet, guided_backprop
 from kerasviz.attribution.saliency import gradient, saliency
 from kerasviz.attribution.smoothgrad import smoothgrad
-from kerasviz.attribution.blackbox import SurrogateResult, kernel_shap, lime, rise, superpixels
+from kerasviz.attribution.blackbox import (
+    SobolResult, SurrogateResult, kernel_shap, lime, rise, sobol_attribution, superpixels,
+)
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
 from kerasviz.attribution.faithfulness import (
     AverageDrop, PointingGame, average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game,
@@ -34,7 +36,7 @@ __all__ = [
     "overlay_heatmap", "normalize_map",
     "score_cam", "ablation_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam",
     "gradient_x_input", "vargrad",
-    "rise", "lime", "kernel_shap", "superpixels", "SurrogateResult",
+    "rise", "lime", "kernel_shap", "superpixels", "SurrogateResult", "sobol_attribution", "SobolResult",
     "mu_fidelity", "average_drop", "AverageDrop", "pointing_game", "PointingGame", "infidelity", "max_sensitivity",
     "attribution_metrics", "MetricsTable", "plot_metrics_table",
 ]

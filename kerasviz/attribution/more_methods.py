@@ -10,7 +10,7 @@ widget controls). `METRICS[name]` does the same for the metrics.
 
 from __future__ import annotations
 
-from kerasviz.attribution.blackbox import kernel_shap, lime, rise
+from kerasviz.attribution.blackbox import kernel_shap, lime, rise, sobol_attribution
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
 from kerasviz.attribution.faithfulness import average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
@@ -41,6 +41,8 @@ METHODS = {
     "kernel_shap": _entry(kernel_shap, "KernelSHAP", signed=True, black_box=True, seeded=True,
                           cost="2^segments - 2 up to 11 segments, else 2 x segments + 2048",
                           options={"n_segments": 50, "samples": None, "baseline": 0.0}),
+    "sobol_attribution": _entry(sobol_attribution, "Sobol", black_box=True, seeded=True,
+                                cost="designs x (grid_size^2 + 2)", options={"grid_size": 8, "designs": 32, "baseline": 0.0}),
 }
 
 # name -> function, label, higher_is_better, needs (what besides model / images / maps)
