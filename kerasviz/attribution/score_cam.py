@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from kerasviz.attribution.cams import finish_cam
 from kerasviz.attribution.support import (
-    check_batch_size, clean_scores, feature_map_layer, finish, prepare, stream_scores, upsample,
+    check_batch_size, feature_map_layer, finish, prepare, stream_scores, upsample,
 )
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, tap_model
@@ -35,14 +35,32 @@ from kerasviz.core.validate import check_choice, check_int
 from kerasviz._config import progress_bar
 
 
-def layer_activations(model, path: str, x: tf.Tensor, batch_size: int) -> tf.Tensor:
-    """The layer's output `(N, h, w, K)` float32, one compiled forward per chunk."""
-    def build():
-        tap, (key,) = tap_model(model, [path], include_output=False)
-        return compile_function(lambda t: tf.cast(tap(t, training=False)[key], tf.float32))
+class LayerScores:
+    """One compiled forward pass `(x, classes) -> (layer output, target scores, classes)`:
+    the clean scores (-1 resolved to the predicted class) and the feature maps together."""
 
-    run = cache.get(model, ("layer_activations", path), build)
-    return tf.concat([run(x[s]) for s in batches(len(x), batch_size)], axis=0)
+    def __init__(self, model, path, score, output, probabilities):
+        self.tap, (self.key,) = tap_model(model, [path], output=output)
+        self.score, self.probabilities = score, probabilities
+        self._run = compile_function(self._compute)
+
+    def _compute(self, x, classes):
+        out = self.tap(x, training=False)
+        scores, chosen = target_scores(out["__output__"], classes, self.score, probabilities=self.probabilities)
+        return tf.cast(out[self.key], tf.float32), scores, chosen
+
+    def __call__(self, x, targets, batch_size: int):
+        classes = np.full(len(x), -1, np.int32) if callable(targets) else targets
+        parts = [self._run(x[s], tf.constant(classes[s])) for s in batches(len(x), batch_size)]
+        acts = tf.concat([p[0] for p in parts], axis=0)
+        chosen = np.concatenate([p[2].numpy() for p in parts]).astype(np.int32)
+        return acts, (targets if callable(targets) else chosen)
+
+
+def layer_scores(model, path, targets, output, probabilities=False) -> LayerScores:
+    score = targets if callable(targets) else None
+    key = ("layer_scores", path, score, output, bool(probabilities))
+    return cache.get(model, key, lambda: LayerScores(model, path, score, output, probabilities))
 
 
 @tf.function(reduce_retracing=True)
@@ -133,8 +151,7 @@ def score_cam(
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
     probabilities = weighting == "probability" and not callable(targets)
-    _, targets = clean_scores(model, x, targets, out)
-    acts_t = layer_activations(model, path, x, mask_batch_size)
+    acts_t, targets = layer_scores(model, path, targets, out, probabilities)(x, targets, mask_batch_size)
     acts = acts_t.numpy()
     channels = _channels(acts, max_channels)
     n, kept = channels.shape
@@ -161,10 +178,11 @@ class AblationStep:
         self._run = compile_function(self._compute)
 
     def _compute(self, x, values, channels, classes):
+        # channel -1: nothing ablated (one_hot(-1) is all zeros): the clean score
         keep = 1.0 - tf.one_hot(channels, tf.shape(values)[-1], dtype=values.dtype)
         ablated = values * keep[:, None, None, :]
         outputs = self.head(x, tf.cast(ablated, self.head.model.inputs[-1].dtype))
-        return target_scores(outputs, classes, self.score)[0]
+        return target_scores(outputs, classes, self.score)
 
     def __call__(self, x, values, channels, classes):
         return self._run(x, values, tf.constant(channels, tf.int32), tf.constant(classes, tf.int32))
@@ -221,23 +239,28 @@ def ablation_cam(
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
-    clean, targets = clean_scores(model, x, targets, out)
     score = targets if callable(targets) else None
     step = cache.get(model, ("ablation_step", path, score, out), lambda: AblationStep(model, path, score, out))
-    acts_t = layer_activations(model, path, x, mask_batch_size)
+    acts_t, _ = layer_scores(model, path, targets, out)(x, targets, mask_batch_size)
     n, k = acts_t.shape[0], acts_t.shape[-1]
+    classes = np.full(n, -1, np.int32) if score is not None else targets
+    clean, resolved = np.zeros(n, np.float64), np.zeros(n, np.int32)
+    for s in batches(n, mask_batch_size):  # the clean scores through the head too (channel -1: none ablated)
+        value, chosen = step(x[s], acts_t[s], np.full(s.stop - s.start, -1), classes[s])
+        clean[s], resolved[s] = value.numpy(), chosen.numpy()
+    classes = resolved
+    if score is not None:
+        classes = np.full(n, -1, np.int32)
     image_ids = np.repeat(np.arange(n), k).astype(np.int32)
     channel_ids = np.tile(np.arange(k), n).astype(np.int32)
-    classes = np.full(n, -1, np.int32) if score is not None else targets
     ablated = np.empty(n * k, np.float64)
     chunks = list(batches(n * k, mask_batch_size))
     with progress_bar(len(chunks), "ablation_cam", progress and len(chunks) > 1) as bar:
         for s in chunks:
             ids = tf.constant(image_ids[s])
             rows = tf.gather(x, ids) if step.head.needs_input else x[:0]
-            ablated[s] = step(rows, tf.gather(acts_t, ids), channel_ids[s], classes[image_ids[s]]).numpy()
+            ablated[s] = step(rows, tf.gather(acts_t, ids), channel_ids[s], classes[image_ids[s]])[0].numpy()
             bar.update(1)
-    clean = clean.astype(np.float64)
     scale = np.where(np.abs(clean) > 0, np.abs(clean), 1.0)
     weights = (clean[:, None] - ablated.reshape(n, k)) / scale[:, None]
     channels = np.tile(np.arange(k), (n, 1))
