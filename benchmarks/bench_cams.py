@@ -95,7 +95,6 @@ def cam_ratios():
 
 def rise_ratio():
     import keras
-    import tensorflow as tf
 
     import kerasviz as kv
     from kerasviz.attribution.blackbox import rise_masks

@@ -15,9 +15,8 @@ from kerasviz.attribution.blackbox import (
     SobolResult, SurrogateResult, kernel_shap, lime, rise, sobol_attribution, superpixels,
 )
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
-from kerasviz.attribution.faithfulness import (
-    AverageDrop, PointingGame, average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game,
-)
+from kerasviz.attribution.faithfulness import AverageDrop, average_drop, infidelity, max_sensitivity, mu_fidelity
+from kerasviz.attribution.pointing_game import PointingGame, pointing_game
 from kerasviz.attribution.metrics_table import MetricsTable, attribution_metrics
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
 from kerasviz.attribution.score_cam import ablation_cam, score_cam

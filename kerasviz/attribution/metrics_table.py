@@ -10,15 +10,14 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Optional
 
 import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.attribution.faithfulness import (
-    average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game, resolve_method,
-)
+from kerasviz.attribution.faithfulness import average_drop, infidelity, max_sensitivity, mu_fidelity, resolve_method
+from kerasviz.attribution.pointing_game import pointing_game
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec

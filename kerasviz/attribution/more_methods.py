@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from kerasviz.attribution.blackbox import kernel_shap, lime, rise, sobol_attribution
 from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
-from kerasviz.attribution.faithfulness import average_drop, infidelity, max_sensitivity, mu_fidelity, pointing_game
+from kerasviz.attribution.faithfulness import average_drop, infidelity, max_sensitivity, mu_fidelity
+from kerasviz.attribution.pointing_game import pointing_game
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
 from kerasviz.attribution.score_cam import ablation_cam, score_cam
 
