@@ -313,6 +313,8 @@ def max_sensitivity(
         _, targets = clean_scores(model, x, targets, out)
     kwargs = dict(method_kwargs or {})
     if output is not None:
+        if not accepts_output(fn):
+            raise InvalidArgumentError(f"`output`: the method {getattr(fn, '__name__', fn)!r} takes no output= argument.")
         kwargs["output"] = output
     run = lambda batch, t: np.asarray(fn(model, batch, t, **kwargs), np.float64).reshape(len(batch), -1)
     reference = run(xs, targets)
@@ -333,3 +335,13 @@ def resolve_method(method) -> Callable:
     if isinstance(method, str) and callable(getattr(kerasviz, method, None)):
         return getattr(kerasviz, method)
     raise InvalidArgumentError(f"`method` must be a callable (model, images, target) -> maps or a kerasviz method name; got {method!r}.")
+
+
+def accepts_output(fn) -> bool:
+    """True if `fn` takes an `output=` keyword."""
+    import inspect
+
+    try:
+        return "output" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

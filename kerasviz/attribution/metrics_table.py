@@ -7,7 +7,6 @@ compare. `kv.plot_metrics_table` draws it.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from dataclasses import dataclass, field
 from typing import Optional
@@ -16,7 +15,9 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.attribution.faithfulness import average_drop, infidelity, max_sensitivity, mu_fidelity, resolve_method
+from kerasviz.attribution.faithfulness import (
+    accepts_output, average_drop, infidelity, max_sensitivity, mu_fidelity, resolve_method,
+)
 from kerasviz.attribution.pointing_game import pointing_game
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
@@ -89,13 +90,6 @@ class MetricsTable:
         return f"<table><tr><th></th>{head}</tr>{''.join(rows)}</table>"
 
 
-def _accepts_output(fn) -> bool:
-    try:
-        return "output" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def attribution_metrics(
     model: keras.Model,
     images,
@@ -163,15 +157,15 @@ def attribution_metrics(
             if fn is None:
                 maps = np.asarray(spec, np.float32)
             else:
-                maps = np.asarray(fn(model, x, fixed, **(routed if _accepts_output(fn) else {})), np.float32)
+                maps = np.asarray(fn(model, x, fixed, **(routed if accepts_output(fn) else {})), np.float32)
             maps = maps.reshape((n,) + maps.shape[1:]) if maps.shape[0] == n else maps[None]
             common = dict(**routed)
             for metric in metrics:
                 extra = dict(options.get(metric, {}))
                 if metric in ("deletion", "insertion"):
                     auc_fn = deletion_auc if metric == "deletion" else insertion_auc
-                    kwargs = dict(progress=False, **extra, **(common if _accepts_output(auc_fn) else {}))
-                    if output is not None and not _accepts_output(auc_fn):
+                    kwargs = dict(progress=False, **extra, **(common if accepts_output(auc_fn) else {}))
+                    if output is not None and not accepts_output(auc_fn):
                         raise InvalidArgumentError("`output`: deletion / insertion do not take output= in this version.")
                     values = auc_fn(model, x, maps, fixed, **kwargs)
                 elif metric == "mu_fidelity":
