@@ -1,0 +1,89 @@
+"""Figures of the concept methods: TCAV bars, NMF concepts, activation atlases, caricatures.
+
+They only draw: the arrays come from `kv.tcav`, `kv.nmf_concepts`,
+`kv.activation_atlas` and `kv.caricature` (read by attribute, so this module
+imports none of them).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+from kerasviz.plotting.grid import normalize_tiles
+
+
+def _require(result, fields: Sequence[str], what: str, name: str = "result"):
+    missing = [f for f in fields if not hasattr(result, f)]
+    if missing:
+        raise ArgumentTypeError(f"`{name}` must be a {what} result; got {type(result).__name__} (no {missing[0]!r}).")
+
+
+def _shown(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
+    """`(n, h, w, C)` model-space tiles -> `(n, h, w[, 3])` in [0, 1] (via `display`, else per-tile min-max)."""
+    tiles = np.asarray(tiles, np.float32)
+    if display is not None:
+        shown = np.asarray(display(tiles), np.float32)
+        shown = shown / 255.0 if shown.max() > 1.0 else shown
+    else:
+        shown = normalize_tiles(tiles)
+    shown = np.clip(shown, 0.0, 1.0)
+    return shown[..., 0] if shown.shape[-1] == 1 else shown
+
+
+def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
+    """Bars of TCAV scores per concept, each run as a dot, against the random-concept band.
+
+    A bar is hatched and marked "n.s." when its concept is not significant
+    (two-sided t-test against the random runs, at `result.alpha`).
+
+    Args:
+        result: a `kv.tcav` result.
+        title: figure title (default: layer and threshold).
+        ax: a matplotlib Axes to draw in (default: a new figure).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_tcav(kv.tcav(net, "relu3", {"loops": loops}, sevens, 7, random_images=pool))
+    """
+    _require(result, ("scores", "random_scores", "concepts", "p_value"), "kv.tcav")
+    scores = np.atleast_2d(result.scores)
+    p_values = np.atleast_1d(result.p_value)
+    significant = np.atleast_1d(result.significant)
+    names = list(result.concepts)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize or (1.2 + 1.1 * len(names), 3.2))
+    else:
+        fig = ax.figure
+    chance = np.asarray(result.random_scores)
+    ax.axhspan(chance.mean() - chance.std(), chance.mean() + chance.std(), color="0.85", zorder=0,
+               label=f"random concepts (mean ± sd, {len(chance)} runs)")
+    ax.axhline(chance.mean(), color="0.5", lw=1, ls="--", zorder=1)
+    xs = np.arange(len(names))
+    for i, (runs, sig, p) in enumerate(zip(scores, significant, p_values)):
+        ax.bar(i, runs.mean(), 0.6, yerr=runs.std(), color="C0" if sig else "none", edgecolor="C0",
+               hatch=None if sig else "//", capsize=3, zorder=2)
+        jitter = np.linspace(-0.15, 0.15, len(runs)) if len(runs) > 1 else np.zeros(1)
+        ax.scatter(i + jitter, runs, s=8, color="k", zorder=3)
+        ax.text(i, 1.03, f"p={p:.2g}" if sig else "n.s.", ha="center", va="bottom", fontsize=8)
+    ax.set_xticks(xs, names, rotation=30 if max(len(n) for n in names) > 8 else 0)
+    ax.set_ylim(0, 1.12)
+    ax.set_ylabel("TCAV score")
+    ax.set_title(title or f"TCAV at {result.layer} (alpha {result.alpha:.3g})", fontsize=10)
+    ax.legend(loc="best", fontsize=7, frameon=False)
+    return fig
+
+
+def _overlay(ax, image: np.ndarray, heat: np.ndarray, cmap: str = "jet", alpha: float = 0.5):
+    import tensorflow as tf
+
+    h, w = image.shape[:2]
+    up = tf.image.resize(np.asarray(heat, np.float32)[..., None], (h, w), method="bilinear").numpy()[..., 0]
+    ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
+    ax.imshow(up, cmap=cmap, alpha=alpha, vmin=0, vmax=max(float(heat.max()), 1e-12))
+    ax.set_axis_off()
