@@ -9,13 +9,17 @@
 Plots are in `kerasviz.plotting.concepts` and re-exported here.
 """
 from kerasviz.concepts.cav import CAV, cav
+from kerasviz.concepts.nmf import NMFConcepts, nmf_concepts
 from kerasviz.concepts.tcav import TCAV, tcav
-from kerasviz.plotting.concepts import plot_tcav
+from kerasviz.plotting.concepts import plot_nmf_concepts, plot_tcav
 
 __all__ = [
     "CAV",
+    "NMFConcepts",
     "TCAV",
     "cav",
+    "nmf_concepts",
     "tcav",
+    "plot_nmf_concepts",
     "plot_tcav",
 ]

@@ -36,6 +36,18 @@ def argument_errors(name: str):
         raise InvalidArgumentError(f"`{name}`: {err}") from None
 
 
+def host_threads():
+    """One BLAS thread for the host-side linear algebra (scikit-learn fits, projections).
+
+    The matrices here are thin (vectors x channels); OpenBLAS's threads spin
+    against TensorFlow's on a busy machine and slow such products 10-40x.
+    The previous limits come back on exit.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def check_model(model) -> keras.Model:
     if not isinstance(model, keras.Model):
         raise ArgumentTypeError(f"`model` must be a keras.Model; got {type(model).__name__}.")
@@ -70,13 +82,14 @@ def check_layer(model, layer, name: str = "layer") -> tuple[object, str, tuple]:
     return spec, key, shape
 
 
-def check_images(model, images, name: str) -> tf.Tensor:
-    """A validated float32 batch `(N, H, W, C)` (one image gains a batch axis)."""
+def check_images(model, images, name: str, *, single: bool = False):
+    """A validated float32 batch `(N, H, W, C)` (one image gains a batch axis); with `single`, also
+    whether one image was given."""
     if images is None:
         raise ArgumentTypeError(f"`{name}` must be images (N, H, W, C); got None.")
     with argument_errors(name):
-        batch, _ = as_image_batch(images, model, name=name)
-    return batch
+        batch, one = as_image_batch(images, model, name=name)
+    return (batch, one) if single else batch
 
 
 def check_batch_size(batch_size) -> int:

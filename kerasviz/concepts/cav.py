@@ -23,7 +23,7 @@ from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_choice, check_number
 from kerasviz.concepts._common import (
-    check_batch_size, check_images, check_layer, check_model, check_seed, flat_activations, rng_for,
+    check_batch_size, check_images, check_layer, check_model, check_seed, flat_activations, host_threads, rng_for,
 )
 
 CLASSIFIERS = ("sgd", "logistic", "svm")
@@ -175,7 +175,7 @@ def cav(
     seed, batch_size = check_seed(seed), check_batch_size(batch_size)
     concept = check_images(model, concept_images, "concept_images")
     random = check_images(model, random_images, "random_images")
-    with progress_bar(3, f"CAV {key}", progress) as bar:
+    with progress_bar(3, f"CAV {key}", progress) as bar, host_threads():
         concept_acts = flat_activations(model, spec, concept, batch_size)
         bar.update(1)
         random_acts = flat_activations(model, spec, random, batch_size)

@@ -31,7 +31,7 @@ from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_choice, check_fraction, check_int
 from kerasviz.concepts._common import (
-    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, chunks, flat_activations,
+    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, chunks, flat_activations, host_threads, optional_int,
     rng_for,
 )
 from kerasviz.concepts.cav import check_cav_settings, fit_cav
@@ -115,10 +115,10 @@ def _random_sets(model, random_images, random_sets, set_size, concept_sizes, see
             raise InvalidArgumentError(f"`random_sets` needs at least 3 sets (one reference and 2 runs); got "
                                        f"{len(random_sets)}.")
         return [check_images(model, s, f"random_sets[{i}]") for i, s in enumerate(random_sets)]
-    if isinstance(random_sets, (str, bytes)) or not hasattr(random_sets, "__index__"):
+    if random_sets is not None and (isinstance(random_sets, (str, bytes)) or not hasattr(random_sets, "__index__")):
         raise ArgumentTypeError(f"`random_sets` must be an int (runs drawn from `random_images`) or a list of "
                                 f"image sets; got {type(random_sets).__name__}.")
-    runs = check_int(random_sets, "random_sets", minimum=2)
+    runs = optional_int(random_sets, "random_sets", 2, 10, quick=4)
     if random_images is None:
         raise InvalidArgumentError("`random_images` is needed: a pool of images without the concept from which "
                                    f"{runs + 1} disjoint random sets are drawn (or give `random_sets` as a list of sets).")
@@ -141,8 +141,7 @@ def _targets(model, target, n: int, output):
     if callable(target):
         return target
     index = resolve_output(model, output)
-    num_outputs = int(np.prod(output_tensors(model)[index].shape[1:])) if not isinstance(model, keras.Sequential) \
-        else int(np.prod(model.outputs[0].shape[1:]))
+    num_outputs = int(np.prod(output_tensors(model)[index].shape[1:]))
     with argument_errors("target"):
         return target_vector(target, n, num_outputs, allow_predicted=True)
 
@@ -155,7 +154,7 @@ def tcav(
     target=None,
     *,
     random_images=None,
-    random_sets=10,
+    random_sets=None,
     set_size=None,
     output=None,
     classifier: str = "sgd",
@@ -179,8 +178,8 @@ def tcav(
             int per image, or a callable `score(outputs) -> (N,)`. Read on logits.
         random_images: a pool of images without the concepts; `random_sets`
             + 1 disjoint sets of `set_size` images are drawn from it.
-        random_sets: R, the number of runs (>= 2; the paper uses many), or a
-            list of R + 1 image sets (the first is the random "concept", the
+        random_sets: R, the number of runs (default 10, 4 in quick mode; at
+            least 2; the paper uses many), or a list of R + 1 image sets (the first is the random "concept", the
             others the counter-examples of each run).
         set_size: images per random set (default: the largest concept's size,
             capped by the pool).
@@ -223,7 +222,7 @@ def tcav(
     runs = len(randoms) - 1
     grad_chunks = chunks(int(x.shape[0]), batch_size)
     total = len(concept_sets) + len(randoms) + runs * (len(names) + 1) + len(grad_chunks)
-    with progress_bar(total, f"TCAV {key}", progress) as bar:
+    with progress_bar(total, f"TCAV {key}", progress) as bar, host_threads():
         concept_acts = []
         for c in concept_sets:
             concept_acts.append(flat_activations(model, spec, c, batch_size))

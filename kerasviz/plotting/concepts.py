@@ -87,3 +87,73 @@ def _overlay(ax, image: np.ndarray, heat: np.ndarray, cmap: str = "jet", alpha: 
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
     ax.imshow(up, cmap=cmap, alpha=alpha, vmin=0, vmax=max(float(heat.max()), 1e-12))
     ax.set_axis_off()
+
+
+def plot_nmf_concepts(
+    result,
+    images=None,
+    *,
+    concepts: Optional[Sequence[int]] = None,
+    display: Optional[Callable] = None,
+    top: Optional[int] = None,
+    title: Optional[str] = None,
+    figsize=None,
+):
+    """NMF concepts: each concept's top patches (one row each), or its heatmaps over given images.
+
+    Without `images`, one row per concept shows its top receptive-field
+    patches, titled with its importance for the class. With `images`, one row
+    per image shows the image with each concept's heatmap on it (upsampled
+    bilinearly to the image).
+
+    Args:
+        result: a `kv.nmf_concepts` result.
+        images: `(n, H, W, C)` images (model input space) to show heatmaps on.
+        concepts: which concepts (default: all, in the result's order).
+        display: maps model-space images to RGB (e.g. `kv.deprocess`);
+            default per-tile min-max.
+        top: patches per row (default: all kept).
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_nmf_concepts(concepts)                   # top patches
+        >>> kv.plot_nmf_concepts(concepts, images=x[:4])     # heatmaps
+    """
+    _require(result, ("components", "top_indices", "importance", "maps"), "kv.nmf_concepts")
+    k = int(result.components.shape[0])
+    chosen = list(range(k)) if concepts is None else [int(c) for c in np.atleast_1d(concepts)]
+    if not chosen or any(not 0 <= c < k for c in chosen):
+        raise InvalidArgumentError(f"`concepts` must be indices in 0..{k - 1}; got {concepts!r}.")
+    if images is None:
+        tiles = result.crops(chosen)
+        count = tiles.shape[1] if top is None else max(1, min(int(top), tiles.shape[1]))
+        fig, axes = plt.subplots(len(chosen), count, figsize=figsize or (1.1 * count + 1.2, 1.15 * len(chosen)),
+                                 squeeze=False)
+        for row, concept in enumerate(chosen):
+            shown = _shown(tiles[row, :count], display)
+            for col in range(count):
+                axes[row, col].imshow(shown[col], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
+                axes[row, col].set_axis_off()
+            axes[row, 0].set_title(f"concept {concept}  importance {result.importance[concept]:.3g}", fontsize=8,
+                                   loc="left")
+        fig.suptitle(title or f"NMF concepts of {result.layer}: top patches", fontsize=10)
+        return fig
+    maps = np.asarray(result.maps(images))
+    maps = maps[None] if maps.ndim == 3 else maps
+    x = np.asarray(images, np.float32)
+    x = x[None] if x.ndim == maps.ndim - 1 else x
+    shown = _shown(x if x.ndim == 4 else x[..., None], display)
+    fig, axes = plt.subplots(len(x), len(chosen) + 1, figsize=figsize or (1.3 * (len(chosen) + 1), 1.3 * len(x)),
+                             squeeze=False)
+    for row in range(len(x)):
+        axes[row, 0].imshow(shown[row], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
+        axes[row, 0].set_axis_off()
+        for col, concept in enumerate(chosen):
+            _overlay(axes[row, col + 1], shown[row], maps[row, ..., concept])
+            if row == 0:
+                axes[row, col + 1].set_title(f"concept {concept}", fontsize=8)
+    fig.suptitle(title or f"NMF concepts of {result.layer}: heatmaps", fontsize=10)
+    return fig
