@@ -8,18 +8,26 @@
 
 Plots are in `kerasviz.plotting.concepts` and re-exported here.
 """
+from kerasviz.concepts.atlas import ActivationAtlas, activation_atlas
+from kerasviz.concepts.caricature import Caricature, caricature
 from kerasviz.concepts.cav import CAV, cav
 from kerasviz.concepts.nmf import NMFConcepts, nmf_concepts
 from kerasviz.concepts.tcav import TCAV, tcav
-from kerasviz.plotting.concepts import plot_nmf_concepts, plot_tcav
+from kerasviz.plotting.concepts import plot_activation_atlas, plot_caricature, plot_nmf_concepts, plot_tcav
 
 __all__ = [
+    "ActivationAtlas",
+    "Caricature",
+    "activation_atlas",
+    "caricature",
     "CAV",
     "NMFConcepts",
     "TCAV",
     "cav",
     "nmf_concepts",
     "tcav",
+    "plot_activation_atlas",
+    "plot_caricature",
     "plot_nmf_concepts",
     "plot_tcav",
 ]

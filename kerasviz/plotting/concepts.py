@@ -157,3 +157,83 @@ def plot_nmf_concepts(
                 axes[row, col + 1].set_title(f"concept {concept}", fontsize=8)
     fig.suptitle(title or f"NMF concepts of {result.layer}: heatmaps", fontsize=10)
     return fig
+
+
+def plot_activation_atlas(atlas, *, show_layout: bool = True, title: Optional[str] = None, figsize=None):
+    """The atlas: icons at their grid cells, and (optionally) the sampled layout with the grid.
+
+    Args:
+        atlas: a `kv.activation_atlas` result.
+        show_layout: add a panel with every sampled vector's 2-D position,
+            coloured by how many vectors share its cell.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_activation_atlas(kv.activation_atlas(net, "relu3", x_test, grid=6))
+    """
+    _require(atlas, ("icons", "cells", "grid", "layout"), "kv.activation_atlas", "atlas")
+    panels = 2 if show_layout else 1
+    fig, axes = plt.subplots(1, panels, figsize=figsize or (4.2 * panels, 4.4), squeeze=False)
+    ax = axes[0, 0]
+    ax.imshow(atlas.image)
+    h, w = atlas.icons.shape[1:3]
+    for k in range(1, atlas.grid):
+        ax.axhline(k * h - 0.5, color="0.85", lw=0.5)
+        ax.axvline(k * w - 0.5, color="0.85", lw=0.5)
+    ax.set_axis_off()
+    ax.set_title(f"{len(atlas.icons)} cells", fontsize=9)
+    if show_layout:
+        ax = axes[0, 1]
+        flat = atlas.sample_cells[:, 0] * atlas.grid + atlas.sample_cells[:, 1]
+        ax.scatter(atlas.layout[:, 0], atlas.layout[:, 1], s=3, c=np.bincount(flat)[flat], cmap="viridis")
+        for k in range(1, atlas.grid):
+            ax.axhline(k / atlas.grid, color="0.7", lw=0.5)
+            ax.axvline(k / atlas.grid, color="0.7", lw=0.5)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(1, 0)  # row 0 at the top, as in the atlas
+        ax.set_aspect("equal")
+        ax.set_title(f"{len(atlas.layout)} sampled activations ({atlas.method})", fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(title or f"Activation atlas of {atlas.layer}" + (f" ({atlas.label})" if atlas.label else ""),
+                 fontsize=10)
+    return fig
+
+
+def plot_caricature(result, images, *, display: Optional[Callable] = None, title: Optional[str] = None, figsize=None):
+    """Each image above its caricature, titled with the cosine of their activations.
+
+    Args:
+        result: a `kv.caricature` result.
+        images: the images it was computed for (model input space).
+        display: maps model-space images to RGB (e.g. `kv.deprocess`);
+            default per-image min-max.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_caricature(kv.caricature(net, "conv2", x[:4]), x[:4])
+    """
+    _require(result, ("images", "similarity", "layer"), "kv.caricature")
+    drawn = np.asarray(result.images)
+    drawn = drawn[None] if drawn.ndim == 3 else drawn
+    x = np.asarray(images, np.float32)
+    x = x[None] if x.ndim == drawn.ndim - 1 else x
+    if len(x) != len(drawn):
+        raise InvalidArgumentError(f"`images` has {len(x)} images for {len(drawn)} caricatures.")
+    shown = _shown(x if x.ndim == 4 else x[..., None], display)
+    similarity = np.atleast_1d(result.similarity)
+    fig, axes = plt.subplots(2, len(x), figsize=figsize or (1.8 * len(x) + 0.4, 3.9), squeeze=False)
+    for i in range(len(x)):
+        axes[0, i].imshow(shown[i], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
+        axes[1, i].imshow(np.clip(drawn[i], 0, 1))
+        axes[1, i].set_title(f"cos {similarity[i]:.2f}", fontsize=8)
+        axes[0, i].set_axis_off()
+        axes[1, i].set_axis_off()
+    fig.suptitle(title or f"Caricatures at {result.layer}", fontsize=10)
+    return fig
