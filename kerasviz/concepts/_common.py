@@ -28,12 +28,20 @@ def argument_errors(name: str):
     """Re-raise plain ValueError / TypeError from the core or NumPy as kerasviz errors naming `name`."""
     try:
         yield
-    except KerasvizError:
-        raise
+    except KerasvizError as err:
+        if name == "images" or "`images`" not in str(err) or f"`{name}`" in str(err):
+            raise
+        raise type(err)(_named(err, name)) from None
     except TypeError as err:
-        raise ArgumentTypeError(f"`{name}`: {err}") from None
+        raise ArgumentTypeError(_named(err, name)) from None
     except ValueError as err:
-        raise InvalidArgumentError(f"`{name}`: {err}") from None
+        raise InvalidArgumentError(_named(err, name)) from None
+
+
+def _named(err: Exception, name: str) -> str:
+    """The message with the core's generic `images` renamed to the user's argument, and that name up front."""
+    text = str(err).replace("`images`", f"`{name}`")
+    return text if f"`{name}`" in text else f"`{name}`: {text}"
 
 
 def host_threads():

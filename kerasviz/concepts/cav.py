@@ -175,6 +175,9 @@ def cav(
     seed, batch_size = check_seed(seed), check_batch_size(batch_size)
     concept = check_images(model, concept_images, "concept_images")
     random = check_images(model, random_images, "random_images")
+    for name, batch in (("concept_images", concept), ("random_images", random)):
+        if int(batch.shape[0]) < 2:
+            raise InvalidArgumentError(f"`{name}` has {int(batch.shape[0])} image; a CAV needs at least 2 per set.")
     with progress_bar(3, f"CAV {key}", progress) as bar, host_threads():
         concept_acts = flat_activations(model, spec, concept, batch_size)
         bar.update(1)
