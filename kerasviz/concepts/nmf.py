@@ -12,15 +12,15 @@ Concept importance for a class follows CRAFT (Fel et al., CVPR 2023) in spirit
 but with a gradient estimator instead of their Sobol indices: importance_j(x)
 = sum over positions of U_j(pos) (W_j . d logit / d a(pos)), the first-order
 effect of the concept's part of the activation on the logit. It costs one
-backward pass per image (the gradient comes with the activations from the
-core's compiled step), and it is exact for a head linear in the activations:
-there the importances add up to the logit of the reconstructed activation
-minus the bias.
+backward pass per image (taken in the same compiled step as the activations),
+and it is exact for a head linear in the activations: there the importances
+add up to the logit of the reconstructed activation minus the bias.
 
 Memory is bounded whatever the dataset size: NMF is fitted (scikit-learn, `cd`
 solver, NNDSVDa initialisation) on at most `max_vectors` activation vectors
 sampled from at most `fit_images` images; then every image is projected on the
-fixed concepts chunk by chunk, keeping only per-image sums and each concept's
+fixed concepts chunk by chunk on the device (`factor.ConceptStep`: HALS
+non-negative least squares), keeping only per-image sums and each concept's
 running top images.
 """
 
@@ -35,13 +35,14 @@ import numpy as np
 from kerasviz._config import progress_bar
 from kerasviz.activations import activations
 from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
-from kerasviz.core.gradients import score_gradients
+from kerasviz.core.outputs import resolve_output
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int
 from kerasviz.concepts._common import (
     argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, crop_box, host_threads, optional_int,
     rng_for,
 )
+from kerasviz.concepts.factor import concept_step
 from kerasviz.concepts.scan import RunningTop, Scan, check_data_target
 from kerasviz.dataset.receptive_field import ReceptiveField
 
@@ -98,8 +99,14 @@ class NMFConcepts(ArrayResult):
     def maps(self, images, batch_size: int = 32) -> np.ndarray:
         """Concept heatmaps `(N, h, w, k)` (or `(h, w, k)` for one image) at the layer's resolution.
 
-        Non-negative; summed over concepts they equal the channel sum of the
-        factorised activations `maps @ components`.
+        The non-negative least-squares coefficients of each position's
+        activation on the concepts (a Dense layer gives `h = w = 1`). Summed
+        over concepts they equal the channel sum of the factorised activations
+        `maps @ components`.
+
+        Args:
+            images: `(N, H, W, C)` or one image, in the model's input space.
+            batch_size: images per compiled call.
         """
         return self._project(images, check_batch_size(batch_size))
 
@@ -140,28 +147,24 @@ def _fit(vectors: np.ndarray, k: int, max_iter: int, seed: int):
     return nmf, error
 
 
-def _project_with(nmf, max_iter: int):
-    """`vectors (n, C) -> coefficients (n, k)` on the fixed concepts (a non-negative least-squares fit)."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    def project(vectors):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            return nmf.transform(np.asarray(vectors, np.float64))
-
-    return project
-
-
-def _non_negative(acts: np.ndarray, key: str) -> np.ndarray:
-    peak = float(np.abs(acts).max()) if acts.size else 0.0
-    low = float(acts.min()) if acts.size else 0.0
-    if low < -1e-6 * max(peak, 1.0):
+def check_non_negative(low: float, high: float, key: str) -> None:
+    """Refuse layers with negative activations (beyond float noise): NMF has nothing to say about them."""
+    if low < -1e-6 * max(high, 1.0):
         raise InvalidArgumentError(
             f"`layer` {key!r} has negative activations (min {low:.3g}); NMF needs non-negative ones: pick a layer "
             "after a ReLU (e.g. the conv's own output when it has activation='relu', or the ReLU layer)."
         )
+
+
+def _target_vector(target, n: int) -> np.ndarray:
+    """A chunk's int32 targets (-1: predicted class); callables are compiled into the step."""
+    if target is None or callable(target):
+        return np.full((n,), -1, np.int32)
+    return np.broadcast_to(np.asarray(target, np.int32), (n,))
+
+
+def _non_negative(acts: np.ndarray, key: str) -> np.ndarray:
+    check_non_negative(float(acts.min()) if acts.size else 0.0, float(np.abs(acts).max()) if acts.size else 0.0, key)
     return np.maximum(acts, 0.0)
 
 
@@ -235,6 +238,7 @@ def nmf_concepts(
     seed, batch_size = check_seed(seed), check_batch_size(batch_size)
     scan = Scan(model, data, batch_size, labels)
     target = check_data_target(model, target, scan, output)
+    output_index = resolve_output(model, output)
     positions = int(np.prod(shape[:-1]))
 
     with progress_bar(scan.total_batches(), f"NMF concepts {key}", progress) as bar, host_threads():
@@ -255,35 +259,23 @@ def nmf_concepts(
         if not sample.any():
             raise InvalidArgumentError(f"`layer` {key!r} is all zeros on the fit images: there is nothing to factorise.")
         nmf, fit_error = _fit(sample, k, max_iter, seed)
-        project = _project_with(nmf, max_iter)
         bar.update(1)
 
         running = RunningTop(k, top)
+        step = concept_step(model, spec, key, importance=importance, score=target if callable(target) else None,
+                            output=output_index)
+        w = nmf.components_.astype(np.float32)
         coefficients, image_importance, classes = [], [], []
         residual = norm = 0.0
         for offset, batch, batch_labels, batch_target in scan.batches():
             n = int(batch.shape[0])
-            if importance:
-                with argument_errors("target"):
-                    g = score_gradients(model, batch, batch_target, layers=[spec], output=output, batch_size=batch_size)
-                acts, grads, chosen_classes = g.activations[key], g.layer_gradients[key], g.targets
-            else:
-                acts = next(iter(activations(model, batch, [spec], batch_size=batch_size).values()))
-                grads, chosen_classes = None, np.full((n,), -1, np.int32)
-            flat = _non_negative(acts.reshape(-1, channels), key).astype(np.float64)
-            u = project(flat)  # (n * positions, k)
-            recon = u @ nmf.components_
-            residual += float(np.sum((flat - recon) ** 2))
-            norm += float(np.sum(flat ** 2))
-            u = u.reshape(n, positions, k)
-            coefficients.append(u.mean(axis=1))
-            if grads is not None:
-                along = grads.reshape(n, positions, channels).astype(np.float64) @ nmf.components_.T  # (n, pos, k)
-                image_importance.append((u * along).sum(axis=1))
-            else:
-                image_importance.append(np.zeros((n, k)))
-            classes.append(np.asarray(chosen_classes))
-            running.update(u.max(axis=1).T, u.argmax(axis=1).T, offset, batch_labels)
+            stats = step.statistics(batch, _target_vector(batch_target, n), w)
+            check_non_negative(stats["low"], stats["high"], key)
+            residual, norm = residual + float(stats["residual"]), norm + float(stats["norm"])
+            coefficients.append(stats["mean"])
+            image_importance.append(stats["importance"])
+            classes.append(stats["classes"])
+            running.update(stats["peak"].T, stats["where"].T, offset, batch_labels)
             scan.keep(running.indices, offset, batch)
             bar.update(1)
 
@@ -291,18 +283,14 @@ def nmf_concepts(
     rf, boxes, locations = scan.geometry(spec, shape, running.positions)
 
     def maps(images, size):
-        with host_threads():
-            return _maps(images, size)
-
-    def _maps(images, size):
         x, single = check_images(model, images, "images", single=True)
         parts = []
         for s in range(0, int(x.shape[0]), size):
-            a = next(iter(activations(model, x[s : s + size], [spec], batch_size=size).values()))
-            parts.append(project(_non_negative(a.reshape(-1, channels), key)).reshape(a.shape[:-1] + (k,)))
+            u, low, high = step.maps(x[s : s + size], w)
+            check_non_negative(low, high, key)
+            parts.append(u)
         out = np.concatenate(parts).astype(np.float32)
-        if len(shape) == 1:
-            out = out[:, None, None, :]
+        out = out.reshape((len(out),) + (tuple(shape[:-1]) if len(shape) == 3 else (1, 1)) + (k,))
         return out[0] if single else out
 
     values, indices, with_labels = running.result()
