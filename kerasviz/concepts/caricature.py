@@ -6,10 +6,12 @@ a layer: maximise
     score(x^) = <a(x^), a(x)> / <a(x), a(x)> * max(0.1, cos(a(x^), a(x)))^p
 
 over the whole feature map (every position and channel), from a random start,
-with the usual robustness transforms. With p = 0 (lucid's default) the dot
-product alone is maximised, which exaggerates whatever the layer responds to in
-the photo; p > 0 also rewards matching the pattern's direction. The score is 1
-for an image whose activation equals the photo's.
+with the usual robustness transforms. The default p = 1 also rewards matching
+the pattern's direction; with p = 0 (lucid's default) the dot product alone is
+maximised, which exaggerates whatever the layer responds to but on small
+networks mostly inflates the activation into a blob (cosine 0.62-0.82 against
+0.78-0.86 with p = 1 on a trained MNIST CNN's conv2). The score is 1 for an
+image whose activation equals the photo's.
 
 The photo's activations are data, not constants baked into the compiled step:
 they live in one `tf.Variable` per (model, layer), so a caricature of another
@@ -92,7 +94,7 @@ def caricature(
     *,
     steps=None,
     size=None,
-    cosine_power: float = 0.0,
+    cosine_power: float = 1.0,
     seed: int = 0,
     image_batch_size: int = 8,
     progress: bool = True,
@@ -107,7 +109,7 @@ def caricature(
         steps: optimisation steps (default 256; lucid uses 512; capped in quick mode).
         size: rendered size (default as `kv.visualize_filters`); models that
             take any input size render at the images' size.
-        cosine_power: p in `dot * max(0.1, cos)^p` (lucid: 0).
+        cosine_power: p in `dot * max(0.1, cos)^p` (default 1; lucid: 0).
         seed: seeds the random start and the transforms.
         image_batch_size: caricatures optimised together per compiled step.
         progress: show a progress bar.

@@ -13,6 +13,11 @@ a two-sided t-test (equal variances, as in tensorflow/tcav) compares the two
 groups. The logit (not the loss, whose gradient can have the other sign) is
 differentiated, as in xplique; the gradient is taken once per image and dotted
 with every CAV, so the cost is one backward pass per image whatever R is.
+
+Memory: the activations of the concept sets, of the reference random set and
+of one counter-example set at a time (set size x layer size each), the CAVs
+(2R x layer size) and one chunk of gradients; the class images are read in
+chunks of `batch_size`.
 """
 
 from __future__ import annotations
@@ -227,20 +232,20 @@ def tcav(
         for c in concept_sets:
             concept_acts.append(flat_activations(model, spec, c, batch_size))
             bar.update(1)
-        random_acts = []
-        for r in randoms:
-            random_acts.append(flat_activations(model, spec, r, batch_size))
+        reference = flat_activations(model, spec, randoms[0], batch_size)
+        bar.update(1)
+        whats = [("concept_images" if single else f"concept_images[{n!r}]") for n in names] + ["random_images"]
+        vectors = np.zeros((len(names) + 1, runs, reference.shape[1]), np.float32)
+        accuracies = np.zeros((len(names) + 1, runs))
+        for i in range(1, runs + 1):  # one random set's activations in memory at a time
+            counter = flat_activations(model, spec, randoms[i], batch_size)
             bar.update(1)
-        vectors, accuracies = [], []  # rows: concept 0 runs 1..R, concept 1 runs ..., then the chance runs
-        for c, acts in enumerate(concept_acts + [random_acts[0]]):
-            what = "random_images" if c == len(names) else ("concept_images" if single else f"concept_images[{names[c]!r}]")
-            for i in range(1, runs + 1):
-                v, accuracy, _, _ = fit_cav(acts, random_acts[i], classifier=classifier, test_fraction=test_fraction,
-                                            seed=seed + i, what=what)
-                vectors.append(v)
-                accuracies.append(accuracy)
+            for c, acts in enumerate(concept_acts + [reference]):
+                vectors[c, i - 1], accuracies[c, i - 1], _, _ = fit_cav(
+                    acts, counter, classifier=classifier, test_fraction=test_fraction, seed=seed + i, what=whats[c])
                 bar.update(1)
-        table = np.stack(vectors)  # (V, D)
+            del counter
+        table = vectors.reshape(-1, vectors.shape[-1])  # rows: concept 0 runs 1..R, ..., then the chance runs
         derivatives, classes = [], []
         for s in grad_chunks:
             with argument_errors("target"):
@@ -251,10 +256,9 @@ def tcav(
             bar.update(1)
     derivatives = np.concatenate(derivatives).T.reshape(len(names) + 1, runs, -1).astype(np.float32)
     fractions = (derivatives > 0).mean(axis=2)
-    accuracies = np.asarray(accuracies).reshape(len(names) + 1, runs)
     p = np.array([t_test(fractions[c], fractions[-1]) for c in range(len(names))])
     threshold = alpha / len(names) if correction == "bonferroni" else alpha
-    mean_cav = table.reshape(len(names) + 1, runs, -1)[:-1].mean(axis=1)
+    mean_cav = vectors[:-1].mean(axis=1)
     mean_cav /= np.maximum(np.linalg.norm(mean_cav, axis=1, keepdims=True), 1e-12)
     score, p_value, significant = fractions[:-1].mean(axis=1), p, p < threshold
     pick = (lambda a: a[0]) if single else (lambda a: a)

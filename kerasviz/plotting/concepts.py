@@ -38,7 +38,8 @@ def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
     """Bars of TCAV scores per concept, each run as a dot, against the random-concept band.
 
     A bar is hatched and marked "n.s." when its concept is not significant
-    (two-sided t-test against the random runs, at `result.alpha`).
+    (two-sided t-test against the random runs, at `result.alpha`); the grey
+    band is the random concepts' mean ± sd.
 
     Args:
         result: a `kv.tcav` result.
@@ -61,8 +62,7 @@ def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
     else:
         fig = ax.figure
     chance = np.asarray(result.random_scores)
-    ax.axhspan(chance.mean() - chance.std(), chance.mean() + chance.std(), color="0.85", zorder=0,
-               label=f"random concepts (mean ± sd, {len(chance)} runs)")
+    ax.axhspan(chance.mean() - chance.std(), chance.mean() + chance.std(), color="0.88", zorder=0)
     ax.axhline(chance.mean(), color="0.5", lw=1, ls="--", zorder=1)
     xs = np.arange(len(names))
     for i, (runs, sig, p) in enumerate(zip(scores, significant, p_values)):
@@ -70,22 +70,21 @@ def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
                hatch=None if sig else "//", capsize=3, zorder=2)
         jitter = np.linspace(-0.15, 0.15, len(runs)) if len(runs) > 1 else np.zeros(1)
         ax.scatter(i + jitter, runs, s=8, color="k", zorder=3)
-        ax.text(i, 1.03, f"p={p:.2g}" if sig else "n.s.", ha="center", va="bottom", fontsize=8)
+        ax.text(i, 1.03, f"p={p:.1g}" if sig else "n.s.", ha="center", va="bottom", fontsize=7)
     ax.set_xticks(xs, names, rotation=30 if max(len(n) for n in names) > 8 else 0)
     ax.set_ylim(0, 1.12)
-    ax.set_ylabel("TCAV score")
+    ax.set_ylabel(f"TCAV score (grey: {len(chance)} random runs)", fontsize=8)
     ax.set_title(title or f"TCAV at {result.layer} (alpha {result.alpha:.3g})", fontsize=10)
-    ax.legend(loc="best", fontsize=7, frameon=False)
     return fig
 
 
-def _overlay(ax, image: np.ndarray, heat: np.ndarray, cmap: str = "jet", alpha: float = 0.5):
+def _overlay(ax, image: np.ndarray, heat: np.ndarray, vmax: float, cmap: str = "jet", alpha: float = 0.5):
     import tensorflow as tf
 
     h, w = image.shape[:2]
     up = tf.image.resize(np.asarray(heat, np.float32)[..., None], (h, w), method="bilinear").numpy()[..., 0]
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1)
-    ax.imshow(up, cmap=cmap, alpha=alpha, vmin=0, vmax=max(float(heat.max()), 1e-12))
+    ax.imshow(up, cmap=cmap, alpha=alpha, vmin=0, vmax=max(vmax, 1e-12))
     ax.set_axis_off()
 
 
@@ -104,7 +103,7 @@ def plot_nmf_concepts(
     Without `images`, one row per concept shows its top receptive-field
     patches, titled with its importance for the class. With `images`, one row
     per image shows the image with each concept's heatmap on it (upsampled
-    bilinearly to the image).
+    bilinearly to the image; one colour scale per concept across the images).
 
     Args:
         result: a `kv.nmf_concepts` result.
@@ -148,13 +147,14 @@ def plot_nmf_concepts(
     shown = _shown(x if x.ndim == 4 else x[..., None], display)
     fig, axes = plt.subplots(len(x), len(chosen) + 1, figsize=figsize or (1.3 * (len(chosen) + 1), 1.3 * len(x)),
                              squeeze=False)
+    peaks = maps.max(axis=(0, 1, 2))  # one colour scale per concept, shared by the images
     for row in range(len(x)):
         axes[row, 0].imshow(shown[row], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
         axes[row, 0].set_axis_off()
         for col, concept in enumerate(chosen):
-            _overlay(axes[row, col + 1], shown[row], maps[row, ..., concept])
+            _overlay(axes[row, col + 1], shown[row], maps[row, ..., concept], float(peaks[concept]))
             if row == 0:
-                axes[row, col + 1].set_title(f"concept {concept}", fontsize=8)
+                axes[row, col + 1].set_title(f"concept {concept}\nimportance {result.importance[concept]:.2g}", fontsize=7)
     fig.suptitle(title or f"NMF concepts of {result.layer}: heatmaps", fontsize=10)
     return fig
 
