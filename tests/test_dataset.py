@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz as kv
-from kerasviz.core.layers import UnsupportedLayerError
+from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.dataset.topk import crop
 from kerasviz.testing import small_cnn, unchanged
 
@@ -109,8 +109,28 @@ def test_receptive_field_errors(cnn):
     x = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="c")(x))
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="after")(x))
     with pytest.raises(UnsupportedLayerError, match="up"):
-        kv.receptive_field(model, "after")
+        kv.receptive_field(model, "after", method="exact")
     assert kv.receptive_field(model, "c").size == (3, 3)
+
+
+def test_untraceable_layer_falls_back_to_the_gradient_support():
+    """UpSampling2D breaks the size/stride recursion; the field is then measured, and equals the support."""
+    x = inputs = keras.Input((8, 9, 1))
+    x = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="c")(x))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="after")(x))
+    rf = kv.receptive_field(model, "after")
+    assert rf.method == "gradient" and rf.size == (4, 4)
+    h, w = rf.output_size
+    for row in range(h):
+        for col in (0, w // 2, w - 1):
+            assert support_box(model, "after", row, col) == clip_box(rf.box(row, col), rf.input_size), (row, col)
+    linear = linear_stack()
+    for layer in ("c2", "c3"):  # where the trace works, the measurement agrees with it exactly
+        exact, measured = kv.receptive_field(linear, layer), kv.receptive_field(linear, layer, method="gradient")
+        assert exact.method == "exact" and measured.method == "gradient"
+        assert (measured.size, measured.jump, measured.start) == (exact.size, exact.jump, exact.start)
+    whole = kv.receptive_field(model, "after", method="whole image")
+    assert whole.box(3, 5) == (0, 0, 8, 9) and whole.method == "whole image"
 
 
 # --------------------------------------------------------------------------- top-k
