@@ -245,3 +245,22 @@ def check_model(model, *, name: str = "model") -> None:
         raise
     except (ValueError, TypeError) as err:
         raise UnsupportedModelError(f"`{name}`: {err}") from None
+
+
+def renamed(**aliases) -> Callable:
+    """Decorator: keyword `old=` still works for `new=` (`@renamed(reading="kernel_op")`), with a DeprecationWarning."""
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            for old, new in aliases.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise ArgumentTypeError(f"{fn.__name__}() got both `{old}` and its new name `{new}`; pass `{new}`.")
+                    kwargs[new] = kwargs.pop(old)
+                    warnings.warn(f"{fn.__name__}: `{old}=` is now `{new}=`.", DeprecationWarning, stacklevel=2)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

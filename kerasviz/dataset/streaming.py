@@ -319,6 +319,23 @@ def data_source(data, model, *, batch_size: int = 64, labels=None, name: str = "
     return DataSource(data, model, batch_size, labels, name)
 
 
+def image_batch(images, model, *, name: str = "images") -> tuple:
+    """`(float32 batch (N, H, W, C), single)` for per-image input, with KerasvizErrors naming `name`.
+
+    The per-image counterpart of `data_source` (one image or one array, no
+    streams): the model's checks of `core.inputs.as_image_batch`, reported as
+    `InvalidArgumentError` / `ArgumentTypeError`.
+    """
+    if images is None:
+        raise InvalidArgumentError(f"`{name}` is required: one image (H, W, C) or a batch (N, H, W, C).")
+    if not _is_array(images):
+        raise ArgumentTypeError(f"`{name}` must be one image (H, W, C) or a batch (N, H, W, C); got {type(images).__name__}.")
+    try:
+        return as_image_batch(images, model, name=name)
+    except (ValueError, TypeError) as err:
+        raise _wrap(err, "") from None
+
+
 def run_per_replica(fn: Callable, images: tf.Tensor, strategy: Optional[tf.distribute.Strategy]):
     """`fn(images)` on one device, or split across `strategy`'s replicas and gathered in order."""
     if strategy is None:
