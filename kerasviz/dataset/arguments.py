@@ -136,14 +136,15 @@ def dataset_view(
             if layer is not _MISSING and data is _MISSING and is_data_source(layer) and len(args) == 1:
                 # fn(model, data) or fn(model, data, layer=...): the data came first.
                 layer, data = kwargs.pop("layer", _MISSING), layer
-                notes.insert(0, f"the order is {name}(model, layer, {data_name})")
+                notes.insert(0, f"`{data_name}` now comes after `layer`")
             elif layer is not _MISSING and data is not _MISSING:
                 layer, data, swapped = layer_and_data(layer, data, name, several=several)
                 if swapped:
-                    notes.insert(0, f"the order is {name}(model, layer, {data_name})")
+                    notes.insert(0, f"`{data_name}` now comes after `layer`")
             if notes:
                 warnings.warn(
-                    f"{name}: this call uses an older argument order; {'; '.join(notes)}.",
+                    f"{name}: this call uses an older form ({'; '.join(notes)}); call "
+                    f"{name}(model, layer, {data_name}, *, ...) instead.",
                     DeprecationWarning, stacklevel=2,
                 )
             call = {}

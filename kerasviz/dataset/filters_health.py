@@ -105,9 +105,11 @@ def dead_filters(
     """
     apoz_threshold = check_fraction(apoz_threshold, "apoz_threshold")
     check_model(model)
-    layers = conv_layers(model) if layer is None else [layer] if not isinstance(layer, (list, tuple)) else list(layer)
-    if not layers:
-        raise UnsupportedLayerError(f"Model {model.name!r} has no convolution layer; pass `layer=` explicitly.")
+    if layer is None:
+        layer = conv_layers(model)
+        if not layer:
+            raise UnsupportedLayerError(f"Model {model.name!r} has no convolution layer; pass `layer=` explicitly.")
+    layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
     summaries = activation_summary(model, layers, data, batch_size=batch_size, progress=progress)  # one pass
     return DeadFilters(summaries, apoz_threshold)
 

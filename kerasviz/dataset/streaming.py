@@ -103,10 +103,12 @@ def _labels_array(labels, n: int, where: str, name: str = "labels") -> np.ndarra
 
 
 def _check_finite(array, name: str) -> None:
-    """NaN/Inf anywhere in an indexable source, checked in bounded chunks."""
+    """NaN/Inf (or float64 values beyond float32's range) anywhere in an indexable source, in bounded chunks."""
     if isinstance(array, (tf.Tensor, tf.Variable)):
-        if array.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(array))):
+        if array.dtype.is_floating and not bool(tf.reduce_all(tf.math.is_finite(tf.cast(array, tf.float32)))):
             bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(array), tf.int64)))
+            if bad == 0:
+                raise InvalidArgumentError(f"`{name}` holds values beyond float32's range (±3.4e38).")
             raise InvalidArgumentError(f"`{name}` contains {bad} NaN or Inf value(s); images must be finite.")
         return
     n = int(array.shape[0])
@@ -114,11 +116,17 @@ def _check_finite(array, name: str) -> None:
     step = max(1, _CHECK_CHUNK // per_image)
     if not np.issubdtype(np.asarray(array[:1]).dtype, np.floating):
         return
-    bad = 0
+    bad, peak = 0, 0.0
     for start in range(0, n, step):
-        bad += int((~np.isfinite(np.asarray(array[start : start + step]))).sum())
+        chunk = np.asarray(array[start : start + step])
+        finite = np.isfinite(chunk)
+        bad += int((~finite).sum())
+        if chunk.dtype.itemsize > 4 and finite.any():
+            peak = max(peak, float(np.abs(chunk[finite]).max()))
     if bad:
         raise InvalidArgumentError(f"`{name}` contains {bad} NaN or Inf value(s); images must be finite.")
+    if peak > float(np.finfo(np.float32).max):
+        raise InvalidArgumentError(f"`{name}` holds values up to {peak:.3g}, beyond float32's range (±3.4e38).")
 
 
 class DataSource:
@@ -186,21 +194,40 @@ class DataSource:
     # ----------------------------------------------------------------- indexable sources
 
     def _as_batch_array(self, images, where: str):
-        """Check an in-memory batch against the model (shape, channels, size, finite) without copying it."""
-        try:
-            probe, _ = as_image_batch(images[:1] if len(np.shape(images)) == 4 else images, self.model, name=self.name)
-        except (ValueError, TypeError) as err:
-            raise _wrap(err, where) from None
-        shape = tuple(np.shape(images))
-        rank = len(shape)
+        """Check an in-memory batch against the model (dtype, shape, channels, size, finite) without copying it."""
+        dtype = tf.as_dtype(images.dtype) if isinstance(images, (tf.Tensor, tf.Variable)) else None
+        if dtype is None:
+            np_dtype = np.dtype(getattr(images, "dtype", None) or np.asarray(images[:1]).dtype)
+            if np_dtype == object or np_dtype.kind not in "uif":
+                raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {np_dtype}.")
+        elif dtype.is_bool or not (dtype.is_floating or dtype.is_integer):
+            raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {dtype.name}.")
+        shape = tuple(int(v) for v in images.shape)
         h, w, c = self._expected
-        if rank == 2 or (rank == 3 and not (c == 1 and shape[-1] != 1)):
-            images = images[None]  # one image
+        rank = len(shape)
+        if rank == 2 and c == 1 or rank == 3 and not (c == 1 and shape[-1] != 1):
+            images, shape = images[None], (1,) + shape  # one image
         elif rank == 3:
             images = images[..., None] if isinstance(images, np.ndarray) else tf.expand_dims(images, -1)
-        if int(images.shape[0]) == 0:
+            shape = shape + (1,)
+        elif rank != 4:
+            raise InvalidArgumentError(
+                f"{where} must be one image (H, W, C) or a batch (N, H, W, C); got shape {shape}. "
+                f"Model {self.model.name!r} expects (N, {h}, {w}, {c})."
+            )
+        if shape[-1] != c:
+            hint = " Repeat grayscale images to RGB with np.repeat(x, 3, -1)." if shape[-1] == 1 and c == 3 else ""
+            raise InvalidArgumentError(
+                f"{where} has {shape[-1]} channel(s) (shape {shape}); model {self.model.name!r} expects {c}.{hint}"
+            )
+        if (h is not None and shape[1] != h) or (w is not None and shape[2] != w):
+            raise InvalidArgumentError(
+                f"{where} holds {shape[1]}x{shape[2]} images (shape {shape}); model {self.model.name!r} expects "
+                f"{h}x{w} (resize with tf.image.resize)."
+            )
+        if shape[0] == 0:
             raise InvalidArgumentError(f"{where} is empty (0 images).")
-        self._check_size(tuple(probe.shape[1:3]), where)
+        self._check_size(shape[1:3], where)
         _check_finite(images, self.name)
         return images
 
