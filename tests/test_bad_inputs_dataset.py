@@ -87,6 +87,7 @@ DATASET_ROWS = [
     ("nf threshold 0", lambda m: kv.neuron_feature(m, "conv2", X, threshold=0.0), "threshold"),
     ("nf k=0", lambda m: kv.neuron_feature(m, "conv2", X, k=0), "k"),
     ("nf k above the scan", lambda m: kv.neuron_feature(_top(m), k=5), "k"),
+    ("nf labels with a scan result", lambda m: kv.neuron_feature(_top(m), labels=Y), "labels"),
     ("nf max_size=0", lambda m: kv.neuron_feature(m, "conv2", X, max_size=0), "max_size"),
     ("nf pad_value NaN", lambda m: kv.neuron_feature(m, "conv2", X, pad_value=float("nan")), "pad_value"),
     ("nf unknown option", lambda m: kv.neuron_feature(m, "conv2", X, batchsize=8), "batchsize"),

@@ -105,6 +105,18 @@ def test_unbatched_single_images_and_uint8_batches(model):
     assert all(v.dtype == np.uint8 for v in kept.values())  # streams keep their top images in their own dtype
 
 
+def test_grayscale_images_with_or_without_a_channel_axis():
+    net = kv.lenet(seed=0)
+    digits = RNG.uniform(0, 1, (10, 28, 28)).astype("float32")
+    reference = kv.top_activating(net, "conv2", digits[..., None], k=2, progress=False)
+    for data in (digits, tf.data.Dataset.from_tensor_slices(digits), list(digits), (d for d in digits)):
+        top = kv.top_activating(net, "conv2", data, k=2, progress=False)
+        np.testing.assert_array_equal(top.indices, reference.indices)
+        np.testing.assert_array_equal(top.patches, reference.patches)
+    one = kv.top_activating(net, "conv2", digits[0], k=1, progress=False)
+    assert one.count == 1 and one.patches.shape[-1] == 1
+
+
 # --------------------------------------------------------------------------- argument order
 
 

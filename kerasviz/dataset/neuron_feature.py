@@ -180,6 +180,9 @@ def neuron_feature(
     max_size = check_int(DEFAULT_MAX_SIZE if max_size is None else max_size, "max_size", minimum=1)
     if isinstance(model, TopActivating):
         top = model
+        if labels is not None:
+            raise InvalidArgumentError("`labels` go with a scan; a TopActivating result carries its own (pass "
+                                       "labels= to kv.top_activating).")
         if k is not None and k > top.k:
             raise InvalidArgumentError(f"`k`={k} but the TopActivating result holds {top.k} images per filter.")
     elif isinstance(model, keras.Model):

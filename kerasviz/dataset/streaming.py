@@ -202,19 +202,23 @@ class DataSource:
                 raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {np_dtype}.")
         elif dtype.is_bool or not (dtype.is_floating or dtype.is_integer):
             raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {dtype.name}.")
+        if not isinstance(images, (np.ndarray, tf.Tensor, tf.Variable)):
+            images = np.asarray(images)
         shape = tuple(int(v) for v in images.shape)
         h, w, c = self._expected
         rank = len(shape)
-        if rank == 2 and c == 1 or rank == 3 and not (c == 1 and shape[-1] != 1):
-            images, shape = images[None], (1,) + shape  # one image
+        if rank == 2 and c == 1:
+            images = images[None, ..., None]  # one grayscale image (H, W)
+        elif rank == 3 and (c != 1 or shape[-1] == 1):
+            images = images[None]  # one image (H, W, C)
         elif rank == 3:
-            images = images[..., None] if isinstance(images, np.ndarray) else tf.expand_dims(images, -1)
-            shape = shape + (1,)
+            images = images[..., None]  # a grayscale batch (N, H, W)
         elif rank != 4:
             raise InvalidArgumentError(
                 f"{where} must be one image (H, W, C) or a batch (N, H, W, C); got shape {shape}. "
                 f"Model {self.model.name!r} expects (N, {h}, {w}, {c})."
             )
+        shape = tuple(int(v) for v in images.shape)
         if shape[-1] != c:
             hint = " Repeat grayscale images to RGB with np.repeat(x, 3, -1)." if shape[-1] == 1 and c == 3 else ""
             raise InvalidArgumentError(
