@@ -235,9 +235,11 @@ def test_large_neuron_features_are_averaged_down_exactly(model):
 def test_embedding_codes_are_computed_in_float32_under_mixed_precision():
     tiny = keras.initializers.RandomUniform(0.0, 4e-6, seed=0)
 
-    def build():
+    def build():  # layers that cast to their compute dtype inside call (Rescaling, BatchNormalization)
         x = inputs = keras.Input((16, 16, 3))
+        x = keras.layers.Rescaling(1 / 255.0, name="scale")(x)
         x = keras.layers.Conv2D(8, 3, activation="relu", kernel_initializer=tiny, name="c1")(x)
+        x = keras.layers.BatchNormalization(name="bn")(x)
         x = keras.layers.Conv2D(16, 3, kernel_initializer=tiny, name="c2")(x)
         return keras.Model(inputs, keras.layers.Flatten(name="codes")(x))
 
@@ -249,13 +251,18 @@ def test_embedding_codes_are_computed_in_float32_under_mixed_precision():
         keras.config.set_dtype_policy(before)
     reference = build()
     reference.set_weights(mixed.get_weights())
-    data = np.abs(X[:30])
+    data = np.abs(X[:30]) * 255
     assert np.all(kv.activations(mixed, data, "codes")["codes"] == 0)  # float16 underflows: all codes vanish
     assert np.abs(kv.activations(reference, data, "codes")["codes"]).max() > 0
     with unchanged(mixed, data[:2]):
         grid = kv.embedding_grid(mixed, "codes", data, max_iter=250, progress=False)
     expected = kv.embedding_grid(reference, "codes", data, max_iter=250, progress=False)
     np.testing.assert_allclose(grid.embedding, expected.embedding, rtol=1e-3, atol=1e-3)
+    from kerasviz.dataset.features import taps  # every layer, not only the codes, equals float32
+
+    ours, theirs = taps(mixed, ["bn", "codes"], float32=True)(data), kv.activations(reference, data, ["bn", "codes"])
+    for key in ("bn", "codes"):
+        np.testing.assert_allclose(np.asarray(ours[key]), theirs[key], rtol=1e-4, atol=1e-12)
     assert keras.config.dtype_policy().name == before
 
 

@@ -24,6 +24,33 @@ from kerasviz.core.layers import is_model, iter_layers
 _uid = itertools.count()
 
 
+class _Float32View:
+    """A view of a layer whose compute dtype reads as float32; every other attribute falls through.
+
+    Layers cast to `self.compute_dtype` inside `call` (BatchNormalization casts
+    its output back, Rescaling its scale); through this view those casts keep float32.
+    """
+
+    compute_dtype = "float32"
+
+    def __init__(self, layer):
+        object.__setattr__(self, "_layer", layer)
+
+    @property
+    def dtype_policy(self):
+        return keras.dtype_policies.get("float32")
+
+    def __getattr__(self, name):
+        return getattr(self._layer, name)
+
+
+def _as_float32(tensor):
+    dtype = getattr(tensor, "dtype", None)
+    if dtype is not None and "float" in str(dtype) and "float32" not in str(dtype):
+        return keras.ops.cast(tensor, "float32")
+    return tensor
+
+
 class Float32Call(keras.layers.Layer):
     """Calls a layer's own `call` in float32, on its (float32) variables, whatever its dtype policy."""
 
@@ -37,7 +64,18 @@ class Float32Call(keras.layers.Layer):
         kwargs.pop("training", None)
         if self._takes_training:
             kwargs["training"] = False
-        return self._source.call(*args, **kwargs)
+        outputs = type(self._source).call(_Float32View(self._source), *args, **kwargs)
+        return keras.tree.map_structure(_as_float32, outputs)
+
+    def compute_output_spec(self, *args, **kwargs):
+        kwargs.pop("training", None)
+        spec = self._source.compute_output_spec(*args, **kwargs)
+
+        def as_float32(tensor):
+            floating = "float" in str(getattr(tensor, "dtype", ""))
+            return keras.KerasTensor(tensor.shape, dtype="float32") if floating else tensor
+
+        return keras.tree.map_structure(as_float32, spec)
 
 
 def is_mixed_precision(model: keras.Model) -> bool:
