@@ -90,7 +90,7 @@ DATASET_ROWS = [
     ("nf labels with a scan result", lambda m: kv.neuron_feature(_top(m), labels=Y), "labels"),
     ("nf max_size=0", lambda m: kv.neuron_feature(m, "conv2", X, max_size=0), "max_size"),
     ("nf pad_value NaN", lambda m: kv.neuron_feature(m, "conv2", X, pad_value=float("nan")), "pad_value"),
-    ("nf unknown option", lambda m: kv.neuron_feature(m, "conv2", X, batchsize=8), "batchsize"),
+    ("nf batch_size", lambda m: kv.neuron_feature(m, "conv2", X, batch_size=0), "batch_size"),
     ("nf no data", lambda m: kv.neuron_feature(m, "conv2"), "data"),
     ("nf no layer", lambda m: kv.neuron_feature(m), "layer"),
     ("nf model", lambda m: kv.neuron_feature(X, "conv2"), "model"),

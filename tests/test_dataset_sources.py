@@ -187,7 +187,7 @@ def test_signatures_follow_the_convention(fn):
     assert params[2].default is None
     assert all(p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD) for p in params[3:]), fn.__name__
     progress = inspect.signature(fn).parameters.get("progress")
-    assert fn is kv.neuron_feature or (progress is not None and progress.default is True)
+    assert progress is not None and progress.default is True
 
 
 # --------------------------------------------------------------------------- bounded Neuron Features

@@ -24,7 +24,6 @@ from kerasviz.core.validate import check_int, check_number
 from kerasviz.dataset.arguments import dataset_view
 from kerasviz.dataset.topk import TopActivating, top_activating
 
-_SCAN_OPTIONS = ("batch_size", "pre_activation", "strategy", "field_method", "progress")
 DEFAULT_MAX_SIZE = 128
 
 
@@ -130,7 +129,11 @@ def neuron_feature(
     threshold: float = 1.0,
     pad_value: float = 0.0,
     max_size: Optional[int] = None,
-    **scan_options,
+    batch_size: int = 64,
+    pre_activation: bool = False,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    field_method: str = "auto",
+    progress: bool = True,
 ) -> NeuronFeatures:
     """Neuron Feature of every filter, plus its class selectivity index.
 
@@ -153,27 +156,23 @@ def neuron_feature(
             centred inputs).
         max_size: longest side of a Neuron Feature in pixels (default 128);
             larger patches are averaged down (area interpolation), `scale` says by how much.
-        **scan_options: `batch_size`, `pre_activation`, `strategy`,
-            `field_method`, `progress`, passed to `kv.top_activating`.
+        batch_size, pre_activation, strategy, field_method, progress: the
+            scan's options (see `kv.top_activating`); unused for a `TopActivating`.
 
     Returns:
         `NeuronFeatures` with `.images` `(filters, h, w, C)` in the model's
         input space, `.weights` `(filters, k)`, `.class_selectivity` `(filters,)` and `.scale`.
 
     Raises:
-        KerasvizError: a bad `k`, `threshold`, `max_size`, `pad_value`, an
-            unknown scan option, or (for a scan) a bad `layer` or `data`.
+        KerasvizError: a bad `k`, `threshold`, `max_size` or `pad_value`,
+            `labels` next to a `TopActivating`, or (for a scan) a bad `layer`,
+            `data` or scan option.
 
     Example:
         >>> nf = kv.neuron_feature(net, "conv2", x_test, k=20, labels=y_test)
         >>> nf.images.shape, nf.class_selectivity.shape
         ((50, 14, 14, 1), (50,))
     """
-    unknown = sorted(set(scan_options) - set(_SCAN_OPTIONS))
-    if unknown:
-        raise ArgumentTypeError(
-            f"neuron_feature() got unknown argument(s) {unknown}; scan options are {list(_SCAN_OPTIONS)}."
-        )
     k = check_int(k, "k", minimum=1, allow_none=True)
     threshold = check_number(threshold, "threshold", minimum=0.0, maximum=1.0, strict_minimum=True)
     pad_value = check_number(pad_value, "pad_value")
@@ -190,7 +189,9 @@ def neuron_feature(
             raise InvalidArgumentError("neuron_feature(model, layer, data) needs a `layer` (or pass a TopActivating).")
         if data is None:
             raise InvalidArgumentError("neuron_feature(model, layer, data) needs `data` (or pass a TopActivating).")
-        top = top_activating(model, layer, data, k=20 if k is None else k, labels=labels, **scan_options)
+        top = top_activating(model, layer, data, k=20 if k is None else k, labels=labels, batch_size=batch_size,
+                             pre_activation=pre_activation, strategy=strategy, field_method=field_method,
+                             progress=progress)
     else:
         raise ArgumentTypeError(f"`model` must be a keras.Model or a TopActivating result; got {type(model).__name__}.")
     k = top.k if k is None else min(k, top.k)
