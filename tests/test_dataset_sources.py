@@ -304,3 +304,23 @@ def test_tsne_on_degenerate_codes_raises_instead_of_crashing():
         "two duplicated images": ["error", "True"], "half duplicates": ["ok", "True"],
         "constant images": ["error", "True"],
     }, done.stdout
+
+
+def test_layer_and_data_tells_a_layer_from_data():
+    from kerasviz.dataset.arguments import layer_and_data
+
+    def view(model, layer, data=None):
+        return layer_and_data(layer, data, "view", several=True)
+
+    cases = [("conv1", X), (np.int64(2), tf.constant(X)), (["conv1", "conv2"], [X[:4], X[4:]]),
+             ("conv1", (b for b in [X])), ("conv1", tf.data.Dataset.from_tensor_slices(X)), (None, X)]
+    for layer, data in cases:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            same_layer, same_data = view(None, layer, data)
+            new_layer, new_data = view(None, data, layer)
+        assert same_layer is layer and same_data is data
+        assert new_layer is layer and new_data is data
+        assert [str(w.message) for w in caught] == [
+            "view: `data` now comes after `layer`; call view(model, layer, data, *, ...)."]
+        assert caught[0].filename == __file__

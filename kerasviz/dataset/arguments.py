@@ -64,22 +64,32 @@ def _is_batch_like(value) -> bool:
     return isinstance(value, (np.ndarray, tf.Tensor)) or (hasattr(value, "__array__") and hasattr(value, "shape"))
 
 
-def layer_and_data(layer, data, fn_name: str, *, several: bool = False):
-    """`(layer, data, swapped)`: the arguments in the new order, swapping an old `(data, layer)` call.
-
-    Args:
-        layer, data: what was passed in the `layer` and `data` positions.
-        fn_name: the public function's name, for the warning.
-        several: the function also takes a list of layers.
-
-    Returns:
-        `(layer, data, swapped)`; `swapped` says the call used the old order
-        (the caller warns once, see `dataset_view`).
-    """
+def _in_order(layer, data, several: bool) -> tuple:
+    """`(layer, data, swapped)`, swapping an old `(data, layer)` pair."""
     is_layer = (lambda v: is_layer_spec(v) or (several and is_layer_list(v)))
     if is_data_source(layer) and (data is None or is_layer(data)):
         return data, layer, True
     return layer, data, False
+
+
+def layer_and_data(layer, data, fn_name: str, *, several: bool = False) -> tuple:
+    """`(layer, data)` in the new order; an old `(data, layer)` call is swapped with one DeprecationWarning.
+
+    For functions that take `(model, layer, data)` positionally and want to
+    keep an older `(model, data, layer)` order working. A layer spec is a
+    str, int, NumPy integer or Layer (or, with `several`, a list of them); data
+    is an array, tensor, list of batches, `tf.data.Dataset` or generator.
+
+    Example:
+        >>> layer, data = layer_and_data(layer, data, "my_view")
+    """
+    layer, data, swapped = _in_order(layer, data, several)
+    if swapped:
+        warnings.warn(
+            f"{fn_name}: `data` now comes after `layer`; call {fn_name}(model, layer, data, *, ...).",
+            DeprecationWarning, stacklevel=3,
+        )
+    return layer, data
 
 
 def dataset_view(
@@ -138,7 +148,7 @@ def dataset_view(
                 layer, data = kwargs.pop("layer", _MISSING), layer
                 notes.insert(0, f"`{data_name}` now comes after `layer`")
             elif layer is not _MISSING and data is not _MISSING:
-                layer, data, swapped = layer_and_data(layer, data, name, several=several)
+                layer, data, swapped = _in_order(layer, data, several)
                 if swapped:
                     notes.insert(0, f"`{data_name}` now comes after `layer`")
             if notes:

@@ -197,7 +197,8 @@ class DataSource:
         """Check an in-memory batch against the model (dtype, shape, channels, size, finite) without copying it."""
         dtype = tf.as_dtype(images.dtype) if isinstance(images, (tf.Tensor, tf.Variable)) else None
         if dtype is None:
-            np_dtype = np.dtype(getattr(images, "dtype", None) or np.asarray(images[:1]).dtype)
+            raw_dtype = getattr(images, "dtype", None)
+            np_dtype = np.dtype(raw_dtype) if raw_dtype is not None else np.asarray(images[:1]).dtype
             if np_dtype == object or np_dtype.kind not in "uif":
                 raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {np_dtype}.")
         elif dtype.is_bool or not (dtype.is_floating or dtype.is_integer):
