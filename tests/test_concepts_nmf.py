@@ -108,3 +108,24 @@ def test_top_images_streaming_and_seed(cnn):
     again = kv.nmf_concepts(cnn, "conv2", x, 4, fit_images=40, max_vectors=700, seed=3, progress=False)
     same = kv.nmf_concepts(cnn, "conv2", x, 4, fit_images=40, max_vectors=700, seed=3, progress=False)
     np.testing.assert_array_equal(again.components, same.components)
+
+
+def test_nested_and_multi_output_models(nested_seq, images):
+    import keras
+
+    concepts = kv.nmf_concepts(nested_seq, "base/conv2", images, 3, top=2, progress=False)
+    assert concepts.components.shape == (3, 16) and concepts.layer == "base/conv2"
+    pool = np.random.default_rng(3).uniform(0, 1, (9, 16, 16, 3)).astype("float32")
+    scores = kv.tcav(nested_seq, "conv2", images[:3], images, 1, random_images=pool, random_sets=2, progress=False)
+    assert scores.vectors.shape == (8, 8, 16)
+    inner = kv.testing.small_cnn(softmax=False)
+    two = keras.Model(inner.inputs, [inner.output, keras.layers.Dense(2, name="aux")(inner.get_layer("gap").output)])
+    with pytest.raises(kv.InvalidArgumentError, match="output"):
+        kv.nmf_concepts(two, "conv2", images, 2, progress=False)
+    aux = kv.nmf_concepts(two, "conv2", images, 2, target=1, output="aux", progress=False)
+    head = kv.nmf_concepts(two, "conv2", images, 2, target=1, output=0, progress=False)
+    assert not np.allclose(aux.image_importance, head.image_importance)
+    # the aux head is linear after GAP: d logit / d a(pos) = w[:, 1] / positions, so the importance is closed-form
+    w = two.get_layer("aux").get_weights()[0][:, 1]
+    closed = aux.maps(images).mean(axis=(1, 2)) * (aux.components @ w)
+    np.testing.assert_allclose(aux.image_importance, closed, rtol=1e-4, atol=1e-6)

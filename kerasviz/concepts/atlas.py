@@ -110,7 +110,8 @@ RENDER_OPTIONS = ("param", "transforms", "regularizers", "lr", "octaves", "octav
 def check_render_options(options: dict) -> None:
     unknown = sorted(set(options) - set(RENDER_OPTIONS))
     if unknown:
-        raise ArgumentTypeError(f"`{unknown[0]}` is not an option here; rendering options are {', '.join(RENDER_OPTIONS)}.")
+        raise ArgumentTypeError(
+            f"`{unknown[0]}` is not an option here; rendering options are {', '.join(RENDER_OPTIONS)}.")
 
 
 def sample_positions(shape: tuple, n: int, per_image: int, rng: np.random.Generator) -> np.ndarray:
@@ -252,6 +253,7 @@ def activation_atlas(
     return ActivationAtlas(
         icons=result.images, cells=np.stack(np.divmod(kept, grid), axis=1), counts=counts[kept],
         directions=directions.astype(np.float32), scores=result.scores, initial_scores=result.initial_scores,
-        samples=vectors.astype(np.float32), layout=unit.astype(np.float32), sample_cells=sample_cells, sample_images=tags[:, 0],
+        samples=vectors.astype(np.float32), layout=unit.astype(np.float32), sample_cells=sample_cells,
+        sample_images=tags[:, 0],
         sample_positions=tags[:, 1:], grid=grid, layer=key, method=method, label=result.label,
     )

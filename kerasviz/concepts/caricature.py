@@ -142,7 +142,8 @@ def caricature(
         size = tuple(int(s) for s in x.shape[1:3])
     targets = next(iter(activations(model, x, [spec]).values()))
     if not np.any(targets):
-        raise InvalidArgumentError(f"`images`: the activations at {key!r} are all zero; there is no pattern to exaggerate.")
+        raise InvalidArgumentError(
+            f"`images`: the activations at {key!r} are all zero; there is no pattern to exaggerate.")
     store = _targets_variable(model, key, tuple(int(s) for s in shape))
     store.assign(targets)
     result = render(model, caricature_objective(spec, key, store, power), np.arange(len(targets)), steps=steps,

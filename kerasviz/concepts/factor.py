@@ -73,7 +73,8 @@ class ConceptStep:
         image = tf.TensorSpec((None,) + tuple(self.tap.inputs[0].shape[1:]), tf.float32)
         concepts = tf.TensorSpec((None, self.tap.output[self.key].shape[-1]), tf.float32)
         # One trace for every batch size and every k.
-        self._stats = compile_function(self._statistics, input_signature=[image, tf.TensorSpec((None,), tf.int32), concepts])
+        targets = tf.TensorSpec((None,), tf.int32)
+        self._stats = compile_function(self._statistics, input_signature=[image, targets, concepts])
         self._maps = compile_function(self._project, input_signature=[image, concepts])
 
     def _vectors(self, a):

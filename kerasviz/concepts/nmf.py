@@ -39,7 +39,7 @@ from kerasviz.core.outputs import resolve_output
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int
 from kerasviz.concepts._common import (
-    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, crop_box, host_threads, optional_int,
+    check_batch_size, check_images, check_layer, check_model, check_seed, crop_box, host_threads, optional_int,
     rng_for,
 )
 from kerasviz.concepts.factor import concept_step
@@ -117,10 +117,12 @@ class NMFConcepts(ArrayResult):
     def crops(self, concepts=None, pad_value: float = 0.0) -> np.ndarray:
         """`(n, top, rf_h, rf_w, C)` receptive-field crops around each concept's peaks."""
         if self.boxes is None:
-            raise UnsupportedLayerError(f"The receptive field of {self.layer!r} is unknown; use .top_indices and .image().")
+            raise UnsupportedLayerError(
+                f"The receptive field of {self.layer!r} is unknown; use .top_indices and .image().")
         concepts = range(self.k) if concepts is None else concepts
-        return np.stack([np.stack([crop_box(self.image(i), b, pad_value) for i, b in zip(self.top_indices[j], self.boxes[j])])
-                         for j in concepts])
+        return np.stack([
+            np.stack([crop_box(self.image(i), b, pad_value) for i, b in zip(self.top_indices[j], self.boxes[j])])
+            for j in concepts])
 
     @property
     def patches(self) -> np.ndarray:

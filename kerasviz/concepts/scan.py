@@ -160,7 +160,8 @@ def check_data_target(model, target, scan: Scan, output):
             scan.target = int(target_vector(target, 1, outputs, allow_predicted=True)[0])
         return scan.target
     if not scan.indexable:
-        raise InvalidArgumentError("`target` with one class per image needs array data; give one int (or None) for a stream.")
+        raise InvalidArgumentError(
+            "`target` with one class per image needs array data; give one int (or None) for a stream.")
     with argument_errors("target"):
         scan.target = target_vector(target, scan.size, outputs, allow_predicted=True)
     return scan.target

@@ -36,8 +36,8 @@ from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_choice, check_fraction, check_int
 from kerasviz.concepts._common import (
-    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, chunks, flat_activations, host_threads, optional_int,
-    rng_for,
+    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, chunks, flat_activations,
+    host_threads, optional_int, rng_for,
 )
 from kerasviz.concepts.cav import check_cav_settings, fit_cav
 
