@@ -55,7 +55,7 @@ def test_epsilon_to_zero_conserves_across_every_cut(family):
 
 @pytest.mark.slow
 def test_family_presets_conserve(family):
-    name, model, image, preset, cut_paths = family
+    _, model, image, preset, cut_paths = family
     result = kv.lrp(model, image, rule=preset, epsilon=1e-9, return_layers=True, progress=False)
     assert result.composite == preset
     assert any(isinstance(r, kv.lrp_rules.Gamma) for r in result.rules.values())

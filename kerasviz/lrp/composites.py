@@ -154,7 +154,7 @@ def bounds_values(bounds: BoundsSpec):
             raise InvalidArgumentError(f"`bounds` {bounds!r} is not a preprocessing family: {err}") from None
         return np.minimum(low, high), np.maximum(low, high)
     try:
-        low, high = bounds
+        low, high = bounds  # type: ignore
     except (TypeError, ValueError):
         raise InvalidArgumentError(
             f"`bounds` must be (low, high) or a preprocessing family name like 'vgg16'; got {bounds!r}."
@@ -210,10 +210,10 @@ def resolve(rule, *, epsilon=None, gamma=None, alpha=None, beta=None, bounds: Bo
     elif isinstance(rule, str) and rule.lower() in PRESETS:
         base = PRESETS[rule.lower()]()
     elif isinstance(rule, str) and rule.lower() in _SINGLE:
-        base = _uniform(RULES[rule.lower()](), rule.lower())
+        base = _uniform(RULES[rule.lower()](), rule.lower())  # type: ignore[operator]
     elif isinstance(rule, str) and rule.lower() in _INPUT:
         eps = Epsilon()
-        base = Composite(upper=eps, middle=eps, lower=eps, input=RULES[rule.lower()](), name=rule.lower())
+        base = Composite(upper=eps, middle=eps, lower=eps, input=RULES[rule.lower()](), name=rule.lower())  # type: ignore[operator]
     else:
         raise InvalidArgumentError(
             f"`rule` {rule!r} is not an LRP rule; choose one of {composite_names()}, a kv.lrp_rules.Rule or a kv.Composite."

@@ -77,9 +77,9 @@ class Graph:
         skip = self.folded | self.affine_prefix
         seen = []
         for c in self.calls:
-            if id(c) in live and isinstance(c.layer, keras.layers.Layer) and not isinstance(c.layer, keras.layers.InputLayer):
-                if c.path not in skip and c.path not in seen:
-                    seen.append(c.path)
+            reported = isinstance(c.layer, keras.layers.Layer) and not isinstance(c.layer, keras.layers.InputLayer)
+            if id(c) in live and reported and c.path not in skip and c.path not in seen:
+                seen.append(c.path)
         return seen
 
 

@@ -73,13 +73,13 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
             which need the linear map of the pixels as a whole).
     """
     if isinstance(layer, L.SeparableConv2D):
-        conv = dict(strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate)
+        conv = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
         depthwise = lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b)
         pointwise = lambda a, w, b: _add(keras.ops.conv(a, w, strides=1, padding="valid"), b)
         if combined:
             def combined_weights():
                 d, p = read(layer.depthwise_kernel), read(layer.pointwise_kernel)
-                kh, kw, cin, mult = d.shape
+                cin, mult = d.shape[-2:]
                 k = tf.einsum("hwcm,cmo->hwco", d, tf.reshape(p, (cin, mult, -1)))
                 return _fold(k, _bias(layer), batch_norm)
 
@@ -89,7 +89,7 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
             LinearPart(pointwise, lambda: _fold(read(layer.pointwise_kernel), _bias(layer), batch_norm)),
         ]
     if isinstance(layer, L.DepthwiseConv2D):
-        conv = dict(strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate)
+        conv = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
         return [LinearPart(
             lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b),
             lambda: _fold(read(layer.kernel), _bias(layer), batch_norm, depthwise=True),
@@ -97,7 +97,7 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
     if isinstance(layer, L.Conv2D):
         kernel = lambda: _fold(read(layer.kernel), _bias(layer), batch_norm)
         if layer.groups > 1 and layer.kernel.shape[-2] == 1:  # one group per input channel: a depthwise conv
-            conv = dict(strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate)
+            conv = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
 
             def grouped(a, w, b):
                 kh, kw, _, out = w.shape
@@ -229,4 +229,4 @@ def apply_activation(fn, z):
 
 def pass_through(fn, z):
     """`fn(z)` whose gradient keeps relevance: `R_in = R_out`, so `g_in = g·fn(z)/z`."""
-    return with_gradient(fn, lambda x, y, g: _divide(g * y, x), z)
+    return with_gradient(fn, lambda x, y, g: tf.math.divide_no_nan(g * y, x), z)

@@ -47,7 +47,7 @@ def _identity(x, *args, **kwargs):
 def _substitute(graph: Graph, rules: dict, model, output: int):
     head = output_layer(model, output)
     chain_starts = {p.layers[0] for p in graph.prefixes.values() if p is not None}
-    state = {}
+    state: dict = {}
 
     def replacement(layer, path):
         kind = graph.kinds.get(path)
@@ -244,7 +244,7 @@ def _lrp(
     gamma = check_number(gamma, "gamma", minimum=0.0, allow_none=True)
     alpha = check_number(alpha, "alpha", minimum=1.0, allow_none=True)
     beta = check_number(beta, "beta", minimum=0.0, allow_none=True)
-    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    batch_size = int(check_int(batch_size, "batch_size", minimum=1))  # type: ignore[arg-type]
     composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
     output_index = resolve_output(model, output)
     x, single = as_image_batch(images, model)

@@ -60,11 +60,6 @@ class PixelContext:
     to_grid: Callable[[tf.Tensor], tf.Tensor]
 
 
-def _sign(z):
-    """sign(z) with sign(0) := +1 (innvestigate's convention)."""
-    return tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
-
-
 def _divide(num, den):
     """num / den, with 0 where den is (almost) 0 (an empty positive or negative part)."""
     safe = tf.where(tf.abs(den) > TINY, den, tf.ones_like(den))
@@ -129,7 +124,7 @@ class Zero(Rule):
 
 
 class Epsilon(Rule):
-    """LRP-ε: `z_k + ε·sign(z_k)` in the denominator; ε absorbs weak, contradictory relevance.
+    """LRP-ε: `z_k + ε·sign(z_k)` (sign(0) = +1) in the denominator; ε absorbs weak, contradictory relevance.
 
     Args:
         epsilon: the stabiliser ε ≥ 0 (absolute), or a multiple of each image's
@@ -144,7 +139,7 @@ class Epsilon(Rule):
     name = "epsilon"
 
     def __init__(self, epsilon: float = 1e-6, relative: bool = False):
-        self.epsilon = check_number(epsilon, "epsilon", minimum=0.0)
+        self.epsilon = float(check_number(epsilon, "epsilon", minimum=0.0))  # type: ignore[arg-type]
         self.relative = bool(relative)
 
     def backward(self, linear, a, z, g, weights, bias, context=None):
@@ -152,7 +147,7 @@ class Epsilon(Rule):
         if self.relative:
             axes = list(range(1, z.shape.rank))
             eps = eps * tf.sqrt(tf.reduce_mean(tf.square(z), axis=axes, keepdims=True))
-        s = g * z / (z + eps * _sign(z))
+        s = g * z / tf.where(z >= 0, z + eps, z - eps)
         return _vjp(linear, a, weights, bias, s)
 
 
@@ -180,7 +175,7 @@ class Gamma(Rule):
     name = "gamma"
 
     def __init__(self, gamma: float = 0.25):
-        self.gamma = check_number(gamma, "gamma", minimum=0.0)
+        self.gamma = float(check_number(gamma, "gamma", minimum=0.0))  # type: ignore[arg-type]
 
     def backward(self, linear, a, z, g, weights, bias, context=None):
         relevance = g * z
@@ -199,13 +194,13 @@ class Gamma(Rule):
                 with tf.GradientTape(persistent=True) as tape:
                     tape.watch([a_pos, a_neg])
                     z1, z2 = linear(a_pos, w_pos_input, b), linear(a_neg, w_neg_input, None)
-                s = _divide(r, z1 + z2)
+                s = tf.math.divide_no_nan(r, z1 + z2)  # |z1 + z2| >= |z|: no blow-up
                 c_pos = tape.gradient(z1, a_pos, output_gradients=s)
                 c_neg = tape.gradient(z2, a_neg, output_gradients=s)
                 return tf.where(a > 0, c_pos, c_neg)
 
             def nonnegative():  # a ≥ 0: the a⁻ terms vanish (the common case, after a ReLU)
-                return _forward_and_vjp(linear, a, w_pos_input, b, lambda zg: _divide(r, zg))
+                return _forward_and_vjp(linear, a, w_pos_input, b, lambda zg: tf.math.divide_no_nan(r, zg))
 
             return tf.cond(signed_input, signed, nonnegative)
 
@@ -236,8 +231,8 @@ class AlphaBeta(Rule):
     name = "alpha_beta"
 
     def __init__(self, alpha: float = 2.0, beta: float = 1.0):
-        alpha = check_number(alpha, "alpha", minimum=1.0)
-        beta = check_number(beta, "beta", minimum=0.0)
+        alpha = float(check_number(alpha, "alpha", minimum=1.0))  # type: ignore[arg-type]
+        beta = float(check_number(beta, "beta", minimum=0.0))  # type: ignore[arg-type]
         if abs(alpha - beta - 1.0) > 1e-9:
             raise InvalidArgumentError(
                 f"LRP-αβ needs `alpha` - `beta` = 1 (conservation); got alpha={alpha:g}, beta={beta:g}."
