@@ -44,7 +44,7 @@ class Graph:
     folds: dict  # weighted path -> the BatchNorm layer folded into it
     folded: set  # paths of folded BatchNorms
     prefixes: dict  # pixel layer path -> PixelPrefix (affine / padding layers before it), or None
-    affine_prefix: set  # paths of the affine (and padding) layers folded into the pixel layers after them
+    affine_prefix: set  # paths of the affine and padding layers folded into the pixel layers after them
     gates: dict  # Multiply path -> index of the gate operand
     heads: list  # per model output: path of the last weighted layer before it
     spatial: set  # weighted paths that act on feature maps (convolutions, Dense on (N, H, W, C))
@@ -174,8 +174,7 @@ def _pixel_layers(calls, model_input, kinds, folded, uses):
         if has_affine and leaky:
             continue
         result[path] = PixelPrefix([c.layer for c in chain]) if chain else None
-        if has_affine:  # the whole chain is folded into the pixel layer
-            affine.update(c.path for c in chain)
+        affine.update(c.path for c in chain)  # folded into the pixel layer: its relevance is the pixels'
     return result, affine
 
 

@@ -229,4 +229,4 @@ def apply_activation(fn, z):
 
 def pass_through(fn, z):
     """`fn(z)` whose gradient keeps relevance: `R_in = R_out`, so `g_in = g·fn(z)/z`."""
-    return with_gradient(fn, lambda x, y, g: tf.math.divide_no_nan(g * y, x), z)
+    return with_gradient(fn, lambda x, y, g: _divide(g * y, x), z)

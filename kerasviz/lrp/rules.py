@@ -147,7 +147,7 @@ class Epsilon(Rule):
         if self.relative:
             axes = list(range(1, z.shape.rank))
             eps = eps * tf.sqrt(tf.reduce_mean(tf.square(z), axis=axes, keepdims=True))
-        s = g * z / tf.where(z >= 0, z + eps, z - eps)
+        s = tf.math.divide_no_nan(g * z, tf.where(z >= 0, z + eps, z - eps))
         return _vjp(linear, a, weights, bias, s)
 
 
