@@ -44,7 +44,7 @@ class Graph:
     folds: dict  # weighted path -> the BatchNorm layer folded into it
     folded: set  # paths of folded BatchNorms
     prefixes: dict  # pixel layer path -> PixelPrefix (affine / padding layers before it), or None
-    affine_prefix: set  # paths of the affine and padding layers folded into the pixel layers after them
+    folded_into_pixels: set  # paths of the affine and padding layers folded into the pixel layers after them
     gates: dict  # Multiply path -> index of the gate operand
     heads: list  # per model output: path of the last weighted layer before it
     spatial: set  # weighted paths that act on feature maps (convolutions, Dense on (N, H, W, C))
@@ -74,7 +74,7 @@ class Graph:
             live.add(id(c))
             gate = self.gates.get(c.path)
             stack.extend(t for i, t in enumerate(c.inputs) if i != gate)
-        skip = self.folded | self.affine_prefix
+        skip = self.folded | self.folded_into_pixels
         seen = []
         for c in self.calls:
             reported = isinstance(c.layer, keras.layers.Layer) and not isinstance(c.layer, keras.layers.InputLayer)
@@ -116,12 +116,12 @@ def trace(model: keras.Model) -> Graph:
         raise UnsupportedLayerError(f"Model {model.name!r} has no Conv2D or Dense layer; LRP has nothing to propagate through.")
     producer, uses = _producers_and_uses(calls)
     folds, folded = _batch_norm_folds(calls, producer, uses)
-    prefixes, affine_prefix = _pixel_layers(calls, inputs, kinds, folded, uses)
+    prefixes, folded_into_pixels = _pixel_layers(calls, inputs, kinds, folded)
     gates = {c.path: _gate_index(c, producer) for c in calls if kinds[c.path] == "gate"}
     heads = [_head(t, producer, kinds, calls) for t in _tensors(outputs)]
     spatial = {c.path for c in weighted if isinstance(c.layer, SPATIAL_WEIGHTED) or len(c.inputs[0].shape) > 2}
     low = any(is_low_precision(c.layer) for c in calls)
-    return Graph(calls, kinds, folds, folded, prefixes, affine_prefix, gates, heads, spatial, _tensors(outputs), low)
+    return Graph(calls, kinds, folds, folded, prefixes, folded_into_pixels, gates, heads, spatial, _tensors(outputs), low)
 
 
 def _producers_and_uses(calls):
@@ -144,38 +144,35 @@ def _batch_norm_folds(calls, producer, uses):
     return folds, folded
 
 
-def _pixel_layers(calls, model_input, kinds, folded, uses):
+def _pixel_layers(calls, model_input, kinds, folded):
     """Weighted layers fed by the input through affine / structural layers only, with those layers.
 
-    An affine layer is folded into the pixel layers after it only if its output
-    reaches nothing else; otherwise it stays a z-rule layer and the weighted
-    layers behind it do not count as reading the pixels.
+    The chain in front of a pixel layer is folded into it, so the pixels and
+    every tensor of the chain may reach nothing but pixel layers and the
+    chain; otherwise the weighted layers behind it do not count as reading the
+    pixels (the chain's layers then stay z-rule layers).
     """
     chains = {id(model_input): []}
     prefixes, leaks = {}, set()
     for c in calls:  # calls are in graph order: a chain is extended before it is read
         if len(c.inputs) != 1 or id(c.inputs[0]) not in chains:
-            for t in c.inputs:
-                if id(t) in chains:
-                    leaks.add(id(t))
+            leaks.update(id(t) for t in c.inputs if id(t) in chains)
             continue
         chain = chains[id(c.inputs[0])]
         if kinds[c.path] == "weighted":
-            prefixes[c.path] = (chain, c.inputs[0])
+            prefixes[c.path] = chain
         elif isinstance(c.layer, STRUCTURAL + AFFINE) and c.path not in folded:
             for t in c.outputs:
                 chains[id(t)] = chain + [c]
         else:
             leaks.add(id(c.inputs[0]))
-    result, affine = {}, set()
-    for path, (chain, tensor) in prefixes.items():
-        has_affine = any(isinstance(c.layer, AFFINE) for c in chain)
-        leaky = any(id(t) in leaks for c in chain for t in c.outputs) or (has_affine and id(tensor) in leaks)
-        if has_affine and leaky:
+    result, hidden = {}, set()
+    for path, chain in prefixes.items():
+        if id(model_input) in leaks or any(id(t) in leaks for c in chain for t in c.outputs):
             continue
         result[path] = PixelPrefix([c.layer for c in chain]) if chain else None
-        affine.update(c.path for c in chain)  # folded into the pixel layer: its relevance is the pixels'
-    return result, affine
+        hidden.update(c.path for c in chain)  # folded into the pixel layer: its relevance is the pixels'
+    return result, hidden
 
 
 def _static_size(tensor) -> float:

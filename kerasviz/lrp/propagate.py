@@ -58,7 +58,7 @@ def _substitute(graph: Graph, rules: dict, model, output: int):
             return rule_layer if prefix is None else (lambda a, *args, **kwargs: rule_layer([a, state["raw"]]))
         if path in graph.folded or (layer is head and is_probability_head(layer) and kind == "gradient"):
             return _identity  # a folded BatchNorm; a softmax head read as logits
-        if path in graph.affine_prefix and isinstance(layer, AFFINE):
+        if path in graph.folded_into_pixels and isinstance(layer, AFFINE):
             return AffinePrefix(layer)
         if kind == "gate":
             gate = Gate(layer, graph.gates[path])
