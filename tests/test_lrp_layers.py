@@ -115,7 +115,7 @@ def test_layer_norm_rule_conserves_and_matches_numpy():
     result = kv.lrp(model, images, rule="zero", return_layers=True, progress=False)
     assert_conserves(result, cuts(model), rtol=1e-4)
     # the LN-rule written out: y = γ(x − mean)/σ with σ constant, R_in = x ⊙ Jᵀ (R_out / y)
-    a = keras.Model(model.inputs, model.get_layer("conv").output)(images).numpy().astype(np.float64)
+    a = keras.Model(model.inputs[0], model.get_layer("conv").output)(images).numpy().astype(np.float64)
     gamma = model.get_layer("ln").gamma.numpy().astype(np.float64)
     expected = np.zeros_like(a)
     for index in np.ndindex(a.shape[:3]):

@@ -6,9 +6,9 @@ model family: "vgg", "resnet", "mobilenet", "efficientnet", "convnext", ...;
 `kv.composite_names()`). Plots: `kv.plot_lrp`, `kv.plot_relevance_flow`;
 widget: `kv.widgets.LRPExplorer`.
 """
+from kerasviz.core.errors import UnsupportedLayerError  # the shared class, re-exported for `kv.`
 from kerasviz.lrp import rules as lrp_rules
 from kerasviz.lrp.composites import Composite, composite_names
-from kerasviz.core.errors import UnsupportedLayerError  # the shared class, re-exported for `kv.`
 from kerasviz.lrp.layers import supported_layers
 from kerasviz.lrp.propagate import Relevance, lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow, relevance_heatmap

@@ -21,8 +21,9 @@ Every layer call in the model's graph gets one treatment (`classify`):
 - "gate": `Multiply` of a signal by a gate (squeeze-excite, attention): the
   gate is held constant, all relevance goes to the signal, none to the gate
   (the signal-take-all rule of LRP for LSTMs, Arras et al. 2017). The gate is
-  the operand broadcast over the other (`(N, 1, 1, C)` against `(N, H, W, C)`),
-  or else the one that comes out of a sigmoid / hard sigmoid.
+  the operand broadcast over the other (`(N, 1, 1, C)` against `(N, H, W, C)`);
+  for equal shapes (a squeeze-excite on a 1x1 map), the one whose branch
+  starts at a global pooling, or else the one that comes out of a sigmoid.
 - "layer_norm": LayerNormalization with its normalising statistic held
   constant (the LN-rule of Ali et al. 2022): `(x − mean(x)) / σ` is then a
   bias-free linear map and conserves relevance; β absorbs like a bias.
