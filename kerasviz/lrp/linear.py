@@ -25,7 +25,7 @@ import tensorflow as tf
 from kerasviz.core.graph import activation_name
 from kerasviz.lrp.layers import GRADIENT_ACTIVATIONS
 from kerasviz.lrp.precision import call_layer, lrp_dtype, read
-from kerasviz.lrp.rules import PixelContext, Rule, _divide
+from kerasviz.lrp.rules import PixelContext, Rule, divide_or_zero
 
 _uid = itertools.count()
 L = keras.layers
@@ -143,8 +143,8 @@ class PixelPrefix:
         scale = tf.stop_gradient(self(tf.ones_like(raw))) - offset
         magnitude = tf.abs(scale)
         sign = tf.where(scale < 0, -tf.ones_like(scale), tf.ones_like(scale))
-        to_grid = lambda t: _divide(self(t) - offset, scale)
-        v = _divide(a - offset, magnitude)
+        to_grid = lambda t: divide_or_zero(self(t) - offset, scale)
+        v = divide_or_zero(a - offset, magnitude)
         return PixelContext(magnitude, sign, raw, to_grid), v, offset
 
 
@@ -229,4 +229,4 @@ def apply_activation(fn, z):
 
 def pass_through(fn, z):
     """`fn(z)` whose gradient keeps relevance: `R_in = R_out`, so `g_in = g·fn(z)/z`."""
-    return with_gradient(fn, lambda x, y, g: _divide(g * y, x), z)
+    return with_gradient(fn, lambda x, y, g: divide_or_zero(g * y, x), z)

@@ -60,7 +60,7 @@ class PixelContext:
     to_grid: Callable[[tf.Tensor], tf.Tensor]
 
 
-def _divide(num, den):
+def divide_or_zero(num, den):
     """num / den, with 0 where den is (almost) 0 (an empty positive or negative part)."""
     safe = tf.where(tf.abs(den) > TINY, den, tf.ones_like(den))
     return tf.where(tf.abs(den) > TINY, num / safe, tf.zeros_like(num))
@@ -250,7 +250,7 @@ class AlphaBeta(Rule):
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch([a_pos, a_neg])
                 z1, z2 = linear(a_pos, w_for_pos_a, b), linear(a_neg, w_for_neg_a, None)
-            s = _divide(relevance, z1 + z2)
+            s = divide_or_zero(relevance, z1 + z2)
             c_pos, c_neg = tape.gradient(z1, a_pos, output_gradients=s), tape.gradient(z2, a_neg, output_gradients=s)
             return tf.where(a > 0, c_pos, c_neg)
 
@@ -328,7 +328,7 @@ class ZBox(Rule):
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([x, low, high])
             zx, zl, zh = linear(x, weights, None), linear(low, w_pos, None), linear(high, w_neg, None)
-        s = _divide(g * z, zx - zl - zh)
+        s = divide_or_zero(g * z, zx - zl - zh)
         c, cl, ch = (tape.gradient(t, v, output_gradients=s) for t, v in ((zx, x), (zl, low), (zh, high)))
         return x * c - low * cl - high * ch
 
@@ -363,7 +363,7 @@ class WSquare(Rule):
 
     def backward(self, linear, x, z, g, weights, bias, context=None):
         ones = self._ones(x, context)
-        c = _forward_and_vjp(linear, ones, self._weights(weights), None, lambda zw: _divide(g * z, zw))
+        c = _forward_and_vjp(linear, ones, self._weights(weights), None, lambda zw: divide_or_zero(g * z, zw))
         return ones * c
 
 
@@ -378,7 +378,7 @@ class Flat(WSquare):
     def _ones(self, x, context):
         if context is None:
             return tf.ones_like(x)
-        return _divide(tf.ones_like(x), context.scale)  # (w·S) := 1 where S ≠ 0, 0 at padding
+        return divide_or_zero(tf.ones_like(x), context.scale)  # (w·S) := 1 where S ≠ 0, 0 at padding
 
 
 RULES = {
