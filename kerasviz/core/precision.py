@@ -62,7 +62,7 @@ def _cpu_flags() -> set:
     return set()
 
 
-def _onednn_enabled() -> bool:
+def onednn_enabled() -> bool:
     """True when TensorFlow runs its CPU kernels through oneDNN (whose bfloat16 kernels are native)."""
     try:
         from tensorflow.python.util import _pywrap_util_port
@@ -94,7 +94,7 @@ def bfloat16_support() -> tuple[bool, str]:
     found = sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"})
     if not found:
         return False, f"CPU ({platform.machine()}) without bfloat16 instructions"
-    if not _onednn_enabled():
+    if not onednn_enabled():
         return False, f"CPU {'/'.join(found)} but oneDNN is off (TF_ENABLE_ONEDNN_OPTS=0)"
     return True, f"CPU {'/'.join(found)} with oneDNN"
 
@@ -211,6 +211,7 @@ __all__ = [
     "bfloat16_support",
     "check_precision",
     "compute_variant",
+    "onednn_enabled",
     "resolve_precision",
     "to_float32",
     "variant_layer",

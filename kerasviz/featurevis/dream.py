@@ -168,7 +168,7 @@ def deep_dream(
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, (height, width))
     steps = S.check_steps(steps, 10)
     step_size = check_positive(step_size, "step_size")
-    jitter = check_int(jitter, "jitter", minimum=0, maximum=max(height, width))
+    jitter = check_int(jitter, "jitter", minimum=0)
     seed, progress = check_int(seed, "seed"), S.check_flag(progress, "progress")
     dtype = resolve_precision(check_precision(precision))
     build = lambda: _Dreamer(model, weights, preprocessing, dtype)  # noqa: E731

@@ -40,7 +40,10 @@ def check_layer(model: keras.Model, layer: LayerSpec, name: str = "layer") -> ke
         layer = int(layer)
     if isinstance(layer, bool) or not isinstance(layer, (str, int, keras.layers.Layer)):
         raise ArgumentTypeError(f"`{name}` must be a layer name, an index or a Layer; got {layer!r}.")
-    found = find_layer(model, layer)
+    inputs = {l.name for l in model.layers if isinstance(l, keras.layers.InputLayer)}
+    if isinstance(layer, str) and layer in inputs:
+        layer = next(l for l in model.layers if l.name == layer)
+    found = layer if isinstance(layer, keras.layers.InputLayer) else find_layer(model, layer)
     if isinstance(found, keras.layers.InputLayer):
         raise InvalidArgumentError(
             f"`{name}` {layer!r} is the model's input layer: there is nothing to visualise there; "
