@@ -26,8 +26,11 @@ from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_indices, check_int
 from kerasviz.featurevis import settings as S
 
-# Work per step besides the model (parameterization, warp, Adam), relative to the model's passes.
-_OVERHEAD = 1.25
+# Everything a step does besides the convolutions' multiply-adds (activations, pooling and their
+# gradients, parameterization, warp, penalties, Adam), as a factor on the convolution time; set so
+# the estimate matches the measured time of 16 VGG16 block3_conv1 filters at 96 px (expect +-50 %
+# on other layers and sizes).
+_OVERHEAD = 2.2
 
 
 def _layer_macs(op, args, out) -> float:
