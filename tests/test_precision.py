@@ -17,10 +17,19 @@ def test_precision_values_are_checked(value):
     assert_clear_error(lambda: P.resolve_precision(value), "precision")
 
 
-def test_auto_follows_native_support():
+def test_auto_follows_native_support(monkeypatch):
     assert P.resolve_precision("float32") == "float32" and P.resolve_precision("bfloat16") == "bfloat16"
     native, reason = P.bfloat16_support()
     assert P.resolve_precision("auto") == ("bfloat16" if native else "float32") and reason
+    monkeypatch.setattr(P, "bfloat16_support", lambda: (True, "test"))
+    assert P.resolve_precision("auto", small_cnn()) == "bfloat16"
+
+    class Custom(keras.layers.Layer):  # user code may assume float32: auto keeps it there
+        def call(self, x):
+            return x * 2.0
+
+    inputs = keras.Input((4,))
+    assert P.resolve_precision("auto", keras.Model(inputs, Custom()(inputs))) == "float32"
 
 
 @pytest.mark.parametrize("flags, onednn, native", [

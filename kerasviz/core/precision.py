@@ -99,12 +99,25 @@ def bfloat16_support() -> tuple[bool, str]:
     return True, f"CPU {'/'.join(found)} with oneDNN"
 
 
-def resolve_precision(precision: str) -> str:
-    """"float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native."""
+def resolve_precision(precision: str, model: keras.Model | None = None) -> str:
+    """"float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native.
+
+    Given the model, `auto` also stays float32 for models with layers from
+    outside Keras (their code may assume float32) or that cannot be cloned.
+    """
     precision = check_precision(precision)
-    if precision == "auto":
-        return "bfloat16" if bfloat16_support()[0] else "float32"
-    return precision
+    if precision != "auto":
+        return precision
+    if not bfloat16_support()[0]:
+        return "float32"
+    if model is not None:
+        if any(not type(layer).__module__.startswith("keras.") for layer in _leaf_layers(model)):
+            return "float32"
+        try:
+            compute_variant(model, "bfloat16")
+        except UnsupportedModelError:
+            return "float32"
+    return "bfloat16"
 
 
 def _leaf_layers(model: keras.Model):

@@ -152,7 +152,7 @@ def estimate_seconds(
     steps = S.check_steps(steps, DEFAULT_STEPS)
     size = _default_size(model) if size is None else S.check_size(size)
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, size)
-    dtype = resolve_precision(check_precision(precision))
+    dtype = resolve_precision(check_precision(precision), model)
     if layer is None:
         count = len(check_indices(filters, "filters", size=2**31 - 1, allow_none=False))
         channels, sliced = 1, False

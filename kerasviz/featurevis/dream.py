@@ -170,7 +170,7 @@ def deep_dream(
     step_size = check_positive(step_size, "step_size")
     jitter = check_int(jitter, "jitter", minimum=0)
     seed, progress = check_int(seed, "seed"), S.check_flag(progress, "progress")
-    dtype = resolve_precision(check_precision(precision))
+    dtype = resolve_precision(check_precision(precision), model)
     build = lambda: _Dreamer(model, weights, preprocessing, dtype)  # noqa: E731
     if callable(preprocessing):
         dreamer = build()

@@ -174,7 +174,7 @@ def invert(
     alpha_weight = check_number(alpha_weight, "alpha_weight", minimum=0.0)
     tv_weight = check_number(tv_weight, "tv_weight", minimum=0.0)
     seed, progress = check_int(seed, "seed"), S.check_flag(progress, "progress")
-    dtype = resolve_precision(check_precision(precision))
+    dtype = resolve_precision(check_precision(precision), model)
     param = as_parameterization(param)
     settings = (lr, alpha, alpha_weight, tv_weight, beta)
     build = lambda: _Inverter(model, layers, preprocessing, param, *settings, dtype)  # noqa: E731

@@ -150,7 +150,7 @@ def render_objective(
     filter_batch_size = check_int(filter_batch_size, "filter_batch_size", minimum=1, allow_none=True)
     callback, callback_every = S.check_callback(callback, callback_every)
     progress, unit_slicing = S.check_flag(progress, "progress"), S.check_flag(unit_slicing, "unit_slicing")
-    dtype = resolve_precision(check_precision(precision))
+    dtype = resolve_precision(check_precision(precision), model)
     param = as_parameterization(param)
     transforms = _resolve_transforms(transforms, size)
     regularizers = _resolve_regularizers(regularizers)
