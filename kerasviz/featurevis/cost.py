@@ -23,7 +23,7 @@ import tensorflow as tf
 from kerasviz.core.graph import cache, model_input, tap_model
 from kerasviz.core.layers import LayerSpec, is_conv
 from kerasviz.core.precision import check_precision, resolve_precision
-from kerasviz.core.validate import check_indices, check_int
+from kerasviz.core.validate import check_indices
 from kerasviz.featurevis import settings as S
 
 # Everything a step does besides the convolutions' multiply-adds (activations, pooling and their
@@ -146,11 +146,12 @@ def estimate_seconds(
         >>> kv.estimate_seconds(vgg, "block5_conv3", range(8), steps=128, size=96)
         41.3
     """
-    from kerasviz.featurevis.visualize import DEFAULT_STEPS, _default_size
+    from kerasviz.featurevis.loop import octave_plan
+    from kerasviz.featurevis.visualize import DEFAULT_STEPS
 
     S.check_model(model)
     steps = S.check_steps(steps, DEFAULT_STEPS)
-    size = _default_size(model) if size is None else S.check_size(size)
+    size = S.default_size(model) if size is None else S.check_size(size)
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, size)
     dtype = resolve_precision(check_precision(precision), model)
     if layer is None:
@@ -162,8 +163,6 @@ def estimate_seconds(
         count = len(check_indices(filters, "filters", size=channels))
         sliced = type(found) is keras.layers.Conv2D
     per_step = 0.0
-    from kerasviz.featurevis.loop import octave_plan
-
     for (height, width), octave_steps in octave_plan(size, steps, octaves, octave_scale):
         total, last = forward_macs(model, layer, (height, width))
         if sliced:  # one filter per image at the visualised Conv2D

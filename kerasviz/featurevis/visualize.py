@@ -17,7 +17,7 @@ from kerasviz.core.validate import check_choice, check_indices, check_int
 from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
-from kerasviz.featurevis.inputs import Preprocessing, architecture_defaults, check_preprocessing
+from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing
 from kerasviz.featurevis.loop import Renderer
 from kerasviz.featurevis.param import Parameterization, as_parameterization, element_seeds
 from kerasviz.featurevis.regularizers import Regularizer
@@ -48,12 +48,6 @@ def _resolve_regularizers(regularizers) -> list:
     raise S.ArgumentTypeError(
         f"`regularizers` must be a list of Regularizer objects (e.g. [kv.regularizers.TV()]); got {regularizers!r}."
     )
-
-
-def _default_size(model) -> tuple:
-    fixed = tuple(model_input(model).shape[1:3])
-    size = architecture_defaults(model).get("size") or (fixed if None not in fixed else 128)
-    return S.check_size(size)
 
 
 def _unique_ids(units: np.ndarray) -> np.ndarray:
@@ -142,7 +136,7 @@ def render_objective(
         raise S.ArgumentTypeError(f"`objective` must be an objectives.Objective; got {type(objective).__name__}.")
     units = np.asarray(check_indices(units, "units", size=2**31 - 1, allow_none=False), np.int64)
     steps = S.check_steps(steps, DEFAULT_STEPS)
-    size = _default_size(model) if size is None else S.check_size(size)
+    size = S.default_size(model) if size is None else S.check_size(size)
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, size)
     lr = S.check_learning_rate(lr)
     warmup_steps = check_int(warmup_steps, "warmup_steps", minimum=0)
