@@ -26,11 +26,12 @@ from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_indices
 from kerasviz.featurevis import settings as S
 
-# Everything a step does besides the convolutions' multiply-adds (activations, pooling and their
-# gradients, parameterization, warp, penalties, Adam), as a factor on the convolution time; set so
-# the estimate matches the measured time of 16 VGG16 block3_conv1 filters at 96 px (expect +-50 %
-# on other layers and sizes).
-_OVERHEAD = 2.2
+# Time per step = convolution multiply-adds x (_CONV x measured time per multiply-add in the compute
+# precision + _OTHER x the float32 time): _CONV covers what runs at the convolutions' pace
+# (activations, pooling, their gradients), _OTHER what stays float32 (parameterization, warp,
+# penalties, Adam). Fitted to 16 VGG16 block3_conv1 filters at 96 px in both precisions; expect
+# +-50 % on other layers and sizes, and more on a busy machine.
+_CONV, _OTHER = 2.0, 0.5
 
 
 def _layer_macs(op, args, out) -> float:
@@ -90,27 +91,39 @@ def forward_macs(model: keras.Model, layer: Optional[LayerSpec], size: tuple) ->
 
 
 @functools.lru_cache(maxsize=None)
-def seconds_per_mac(dtype: str) -> float:
-    """This machine's measured seconds per multiply-add of a convolution's forward + input gradient in `dtype`."""
-    conv = tf.random.stateless_normal((3, 3, 64, 64), seed=(0, 1), dtype=tf.float32)
-
-    @tf.function
-    def step(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(conv, dtype), 1, "SAME")
-            total = tf.reduce_sum(tf.cast(y, tf.float32))
-        return tape.gradient(total, x)
-
+def _calibration() -> dict:
+    """Seconds per multiply-add of a convolution's forward + input gradient, per dtype, timed interleaved."""
+    kernel = tf.random.stateless_normal((3, 3, 64, 64), seed=(0, 1), dtype=tf.float32)
     x = tf.random.stateless_normal((4, 56, 56, 64), seed=(0, 2))
-    step(x).numpy()
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
+
+    def make(dtype):
+        @tf.function
+        def step(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = tf.nn.conv2d(tf.cast(x, dtype), tf.cast(kernel, dtype), 1, "SAME")
+                total = tf.reduce_sum(tf.cast(y, tf.float32))
+            return tape.gradient(total, x)
+
+        return step
+
+    steps = {dtype: make(dtype) for dtype in ("float32", "bfloat16")}
+    for step in steps.values():
         step(x).numpy()
-        best = min(best, time.perf_counter() - start)
+    best = {dtype: float("inf") for dtype in steps}
+    for _ in range(4):  # interleaved, so a busy moment hits both
+        for dtype, step in steps.items():
+            start = time.perf_counter()
+            step(x).numpy()
+            best[dtype] = min(best[dtype], time.perf_counter() - start)
     macs = 2.0 * 4 * 56 * 56 * 9 * 64 * 64  # forward and input gradient: two convolutions
-    return best / macs
+    return {dtype: seconds / macs for dtype, seconds in best.items()}
+
+
+def seconds_per_mac(dtype: str) -> float:
+    """This machine's measured seconds per multiply-add of a convolution's forward + input gradient in `dtype`
+    ("float32" or "bfloat16"; measured once per process, about a second)."""
+    return _calibration()[dtype]
 
 
 def estimate_seconds(
@@ -168,7 +181,7 @@ def estimate_seconds(
         if sliced:  # one filter per image at the visualised Conv2D
             total -= last * (1 - 1 / channels)
         per_step += octave_steps * total
-    seconds = 2.0 * per_step * count * seconds_per_mac(dtype) * _OVERHEAD
+    seconds = 2.0 * per_step * count * (_CONV * seconds_per_mac(dtype) + _OTHER * seconds_per_mac("float32"))
     return float(seconds)
 
 
