@@ -198,10 +198,10 @@ def gradient_step(
     return cache.get(model, cache_key, build)
 
 
-def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None) -> np.ndarray:
+def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a validated batch."""
     step = gradient_step(model, logits=logits, output=resolve_output(model, output))
-    x, _ = as_image_batch(images, model)
+    x, _ = as_image_batch(images, model, prepared=prepared)
     with target_errors():
         parts = [flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)]
     return np.concatenate(parts)
@@ -248,7 +248,8 @@ def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bo
 
 
 def forward_scores(
-    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64, output: OutputSpec = None
+    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64, output: OutputSpec = None,
+    prepared: bool = False,
 ):
     """Target scores without gradients, in chunks through one compiled call.
 
@@ -260,6 +261,7 @@ def forward_scores(
         probabilities: softmax (sigmoid for one output) of the logits.
         batch_size: images per compiled call.
         output: which output of a multi-output model (index or name).
+        prepared: `images` is a batch `inputs.as_image_batch` returned.
 
     Returns:
         `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
@@ -269,7 +271,7 @@ def forward_scores(
     """
     score = target if callable(target) else None
     scorer = forward_scorer(model, score, probabilities=probabilities, output=resolve_output(model, output))
-    x, _ = as_image_batch(images, model)
+    x, _ = as_image_batch(images, model, prepared=prepared)
     targets = target_vector(None if score else target, len(x), scorer.num_outputs_for(x), allow_predicted=True)
     parts = [scorer(x[s], targets[s]) for s in batches(len(x), batch_size)]
     return tuple(np.concatenate([p[i].numpy() for p in parts]) for i in (0, 1))
@@ -289,6 +291,7 @@ def score_gradients(
     batch_size: int = 32,
     progress: bool = False,
     output: OutputSpec = None,
+    prepared: bool = False,
 ) -> Gradients:
     """Gradients of one score per image w.r.t. the input and tapped layers.
 
@@ -308,9 +311,10 @@ def score_gradients(
         batch_size: images per compiled call (bounds memory).
         progress: show a progress bar over chunks.
         output: which output of a multi-output model (index or name).
+        prepared: `images` is a batch `inputs.as_image_batch` returned.
 
     Returns:
-        `Gradients` with numpy arrays.
+        `Gradients` with numpy arrays (channels last, see `core.layout`).
 
     Example:
         >>> g = score_gradients(model, images, target=3)
@@ -322,7 +326,7 @@ def score_gradients(
         pre_activation=pre_activation, substitute=substitute, key=substitute_key,
         output=resolve_output(model, output) if score_layer is None else 0,
     )
-    x, _ = as_image_batch(images, model)
+    x, _ = as_image_batch(images, model, prepared=prepared)
     targets = target_vector(None if score else target, len(x), step.num_outputs_for(x), allow_predicted=True)
     parts = []
     with progress_bar(chunk_count(len(x), batch_size), "gradients", progress) as bar:

@@ -148,7 +148,7 @@ def _shape_text(model, shape) -> str:
     return f"(N, {', '.join(str(s) for s in shape)})" + (" (channels first)" if is_channels_first(model) else "")
 
 
-def as_image_batch(images, model, *, name: str = "images") -> tuple[tf.Tensor, bool]:
+def as_image_batch(images, model, *, name: str = "images", prepared: bool = False) -> tuple[tf.Tensor, bool]:
     """Check `images` against `model` and return a float32 channels-last batch.
 
     Accepts one image or a batch in the model's own layout: `(H, W, C)` /
@@ -164,11 +164,16 @@ def as_image_batch(images, model, *, name: str = "images") -> tuple[tf.Tensor, b
         whether a single image was given (so callers can drop the batch axis
         again).
 
+    `prepared=True` marks a batch this function already returned (internal
+    calls pass it on): it is used as is.
+
     Raises:
         ArgumentTypeError: None, text, objects, booleans or complex numbers.
         InvalidArgumentError: wrong rank, channel count or size, arrays of
             different shapes, empty batch, NaN, Inf or values beyond float32.
     """
+    if prepared:
+        return tf.convert_to_tensor(images, tf.float32), False
     array = as_numeric_array(images, name)
     shape = tuple(int(s) for s in array.shape)
     first = is_channels_first(model)
