@@ -25,6 +25,7 @@ from kerasviz.core.gradients import compile_function, require_graph
 from kerasviz.core.graph import cache, check_model, model_input, tap_model
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
+from kerasviz.core.layout import compile_options
 from kerasviz.core.memory import check_rows_per_call
 from kerasviz.core.validate import check_bool, check_int
 
@@ -98,7 +99,7 @@ def _compiled_extractor(model, specs: tuple, pre_activation: bool):
     """The cached channels-last extractor of `specs` and its compiled call (inputs from `as_image_batch`)."""
     def build():
         fx = feature_extractor(model, specs, pre_activation=pre_activation, channels_last=True)
-        return fx, compile_function(lambda x: fx(x, training=False))
+        return fx, compile_function(lambda x: fx(x, training=False), **compile_options(model))
 
     return cache.get(model, ("activations", specs, pre_activation), build)
 

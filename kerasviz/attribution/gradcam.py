@@ -22,10 +22,10 @@ from kerasviz.attribution._common import (
 )
 from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.core.gradients import compile_function, gradient_step, require_graph
-from kerasviz.core.graph import cache
+from kerasviz.core.graph import cache, check_model
 from kerasviz.core.inputs import batches, chunk_count
 from kerasviz.core.layers import LayerSpec, find_layer, find_spatial_layer, layer_path, output_shape, spatial_layers
-from kerasviz.core.layout import is_channels_first
+from kerasviz.core.layout import compile_options, is_channels_first
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target, target_errors, target_scores
 from kerasviz.core.validate import check_bool
@@ -44,6 +44,7 @@ def default_cam_layer(model: keras.Model) -> str:
         UnsupportedLayerError: the model has no such layer (e.g. an MLP).
         UnsupportedModelError: a subclassed model (its layers cannot be reached).
     """
+    check_model(model)
     require_graph(model, "Grad-CAM")
     for path in reversed(spatial_layers(model)):
         h, w = _map_size(model, find_layer(model, path))
@@ -56,6 +57,7 @@ def default_cam_layer(model: keras.Model) -> str:
 
 
 def _cam_layer(model, layer: Optional[LayerSpec]) -> str:
+    check_model(model)
     require_graph(model, "Grad-CAM")
     if layer is None:
         return default_cam_layer(model)
@@ -93,7 +95,7 @@ class CamStep:
         self.tap, self.key, self.num_outputs = step.tap, step.keys[0], step.num_outputs
         self.score, self.weigh = score, WEIGHTINGS[weighting]
         self.relu, self.normalize, self.upsample = relu, normalize, upsample
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))
 
     def _compute(self, x, targets):
         with tf.GradientTape() as tape:

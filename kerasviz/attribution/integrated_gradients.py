@@ -240,7 +240,7 @@ def integrated_gradients(
         >>> ig.attributions.sum(axis=(1, 2, 3))  # ~ ig.delta
     """
     path_batch_size = renamed_arguments(
-        "integrated_gradients", renamed, {"batch_size": "path_batch_size"}, {"path_batch_size": path_batch_size}
+        "integrated_gradients", renamed, {"batch_size": "path_batch_size"}, {"path_batch_size": path_batch_size}, {"path_batch_size": 32},
     )["path_batch_size"]
     steps = max_steps(DEFAULT_STEPS, quick=16) if steps is None else check_int(steps, "steps", minimum=1)
     rule = Quadrature(method, steps)

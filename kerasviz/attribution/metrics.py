@@ -96,6 +96,11 @@ def perturbation_curve(
     p = prepare(model, images, target, output)
     x = p.x
     n, h, w = x.shape[:3]
+    if steps > h * w:
+        raise InvalidArgumentError(
+            f"`steps`={steps} exceeds the {h * w} pixels of each image: each step must change at least one "
+            f"pixel; use steps <= {h * w} (one step per pixel)."
+        )
     order_maps = to_nhw(maps, x, absolute=False, model=model, name="maps").reshape(n, -1)
     base = _substrate(x, substrate, blur_sigma, model)
     points = steps + 1
@@ -106,7 +111,7 @@ def perturbation_curve(
     rank = np.empty_like(order)
     np.put_along_axis(rank, order, np.arange(h * w)[None].repeat(n, 0), axis=1)
     rank = tf.constant(rank.reshape(n, h, w, 1), tf.int32)
-    counts = np.round(np.linspace(0, h * w, points)).astype(np.int32)
+    counts = np.round(np.linspace(0, h * w, points)).astype(np.int32)  # pixels changed at each step
     start, end = (base, x) if insert else (x, base)
 
     def make_rows(rows):  # row = (image rows // points, step rows % points)
@@ -161,8 +166,8 @@ def deletion_auc(
         substrate: what deleted pixels become, in the model's input space: a
             number (0 = the mean colour for caffe/centred inputs, RISE), "mean"
             (each image's mean colour), "blur", per-channel values, or an image.
-        steps: perturbation steps, >= 1 (default 64; capped in quick mode only
-            when not given); RISE uses one step per image row (224).
+        steps: perturbation steps, 1 to one per pixel (default 64; capped in
+            quick mode only when not given); RISE uses one step per image row (224).
         blur_sigma: Gaussian sigma for `substrate="blur"` (default RISE's 5
             px scaled to the image side), > 0.
         return_curves: also return the curves `(N, steps + 1)`.
@@ -228,9 +233,9 @@ def _perturbation_auc(function, model, images, maps, target, insert: bool, retur
     """The shared body of `deletion_auc` and `insertion_auc`: curves, then their areas."""
     names = renamed_arguments(
         function, renamed, {"batch_size": "mask_batch_size", "attributions": "maps"},
-        {"mask_batch_size": None if options["mask_batch_size"] == 64 else options["mask_batch_size"], "maps": maps},
+        {"mask_batch_size": options["mask_batch_size"], "maps": maps}, {"mask_batch_size": 64, "maps": None},
     )
-    options["mask_batch_size"] = names["mask_batch_size"] if names["mask_batch_size"] is not None else 64
+    options["mask_batch_size"] = names["mask_batch_size"]
     if names["maps"] is None:
         raise ArgumentTypeError(f"{function}() needs `maps`: the attribution maps to evaluate, (N, H, W) or with channels.")
     return_curves = check_bool(return_curves, "return_curves")

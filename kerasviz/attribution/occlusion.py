@@ -104,7 +104,7 @@ def occlusion(
         >>> heat = kv.occlusion(model, images, patch=8, stride=4)
     """
     mask_batch_size = renamed_arguments(
-        "occlusion", renamed, {"batch_size": "mask_batch_size"}, {"mask_batch_size": mask_batch_size}
+        "occlusion", renamed, {"batch_size": "mask_batch_size"}, {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
     )["mask_batch_size"]
     progress = check_bool(progress, "progress")
     p = prepare(model, images, target, output)

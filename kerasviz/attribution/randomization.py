@@ -90,7 +90,13 @@ def _ssim(a: np.ndarray, b: np.ndarray) -> float:
         span = m.max() - m.min()
         return (m - m.min()) / span if span > 0 else np.zeros_like(m)
 
-    return float(structural_similarity(unit(a), unit(b), data_range=1.0, gaussian_weights=True))
+    side = min(a.shape)
+    if side >= 11:  # the Gaussian-weighted 11x11 window of Wang et al. (2004)
+        return float(structural_similarity(unit(a), unit(b), data_range=1.0, gaussian_weights=True))
+    window = side if side % 2 else side - 1
+    if window < 3:
+        return float("nan")  # too small for a structural comparison; counted in `nan_count`
+    return float(structural_similarity(unit(a), unit(b), data_range=1.0, win_size=window))
 
 
 def _clip99(m: np.ndarray) -> np.ndarray:
@@ -128,7 +134,8 @@ def clone_for_randomization(model: keras.Model, x_model_layout: np.ndarray) -> k
         if is_subclassed(model):
             try:
                 clone = keras.models.clone_model(model)
-                clone(x_model_layout[:1])
+                trace = tf.function(lambda x: clone(x, training=False))  # tracing builds its variables
+                trace.get_concrete_function(tf.TensorSpec((None,) + x_model_layout.shape[1:], tf.float32))
             except Exception as err:  # noqa: BLE001
                 raise UnsupportedModelError(
                     f"randomization_check copies the model to randomize it, and subclassed model {model.name!r} "

@@ -95,7 +95,7 @@ def smoothgrad(
         >>> sg = kv.smoothgrad(model, images, noise=0.15, samples=50, reduce="max_abs")
     """
     sample_batch_size = renamed_arguments(
-        "smoothgrad", renamed, {"batch_size": "sample_batch_size"}, {"sample_batch_size": sample_batch_size}
+        "smoothgrad", renamed, {"batch_size": "sample_batch_size"}, {"sample_batch_size": sample_batch_size}, {"sample_batch_size": 32},
     )["sample_batch_size"]
     samples = max_steps(DEFAULT_SAMPLES, quick=8) if samples is None else check_int(samples, "samples", minimum=1)
     noise = check_number(noise, "noise", minimum=0.0)

@@ -23,7 +23,7 @@ from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.graph import Substitute, cache, is_subclassed, subclassed_message, tap_model
 from kerasviz.core.inputs import as_image_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec
-from kerasviz.core.layout import is_channels_first
+from kerasviz.core.layout import compile_options, is_channels_first
 from kerasviz.core.outputs import OutputSpec, pick_output_spec, resolve_output
 from kerasviz.core.targets import Target, flat_outputs, target_errors, target_scores, target_vector
 
@@ -98,8 +98,10 @@ class SubclassedTap:
     def num_outputs(self, x) -> int:
         """Number of scores per image, from one eager forward pass on one image of `x`'s shape."""
         shape = tuple(x.shape[1:])
-        if shape not in self._counts:
-            out = self(tf.convert_to_tensor(x[:1], tf.float32))["__output__"]
+        if shape not in self._counts:  # compiled: some layers have no eager CPU kernel (NCHW convolutions)
+            with target_errors():
+                run = tf.function(self.__call__, **compile_options(self._model()))
+                out = run(tf.convert_to_tensor(x[:1], tf.float32))["__output__"]
             self._counts[shape] = int(np.prod(out.shape[1:]))
         return self._counts[shape]
 
@@ -155,7 +157,7 @@ class GradientStep:
             self.keys = keys[: len(layers)]
             self.output_key = keys[-1] if score_layer is not None else "__output__"
             self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
-        self._step = compile_function(self._compute)
+        self._step = compile_function(self._compute, **compile_options(model))
 
     def num_outputs_for(self, x) -> int:
         """Scores per image for inputs like `x` (the class count, for target checks)."""
@@ -200,11 +202,14 @@ def gradient_step(
 
 def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a validated batch."""
-    step = gradient_step(model, logits=logits, output=resolve_output(model, output))
+    scorer = forward_scorer(model, output=resolve_output(model, output)) if logits else None
     x, _ = as_image_batch(images, model, prepared=prepared)
-    with target_errors():
-        parts = [flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)]
-    return np.concatenate(parts)
+    if scorer is not None:
+        return np.concatenate([scorer.outputs(x[s]).numpy() for s in batches(len(x), batch_size)])
+    step = gradient_step(model, logits=False, output=resolve_output(model, output))
+    run = cache.get(model, ("model_outputs", resolve_output(model, output)), lambda: compile_function(
+        lambda t: flat_outputs(step.tap(t, training=False)["__output__"]), **compile_options(model)))
+    return np.concatenate([run(x[s]).numpy() for s in batches(len(x), batch_size)])
 
 
 class ForwardScorer:
@@ -224,12 +229,22 @@ class ForwardScorer:
     def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0):
         step = gradient_step(model, score=score, output=output)
         self.tap, self.num_outputs, self.num_outputs_for = step.tap, step.num_outputs, step.num_outputs_for
+        self._model_ref = weakref.ref(model)
         self.score, self.probabilities = score, probabilities
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))
 
     def _compute(self, x, targets):
         outputs = self.tap(x, training=False)["__output__"]
         return target_scores(outputs, targets, self.score, probabilities=self.probabilities)
+
+    def _flat(self, x):
+        return flat_outputs(self.tap(x, training=False)["__output__"])
+
+    def outputs(self, x):
+        """The explained output `(n, K)` float32 for one chunk (logits for a probability head)."""
+        if not hasattr(self, "_outputs"):
+            self._outputs = compile_function(self._flat, **compile_options(self._model_ref()))
+        return self._outputs(tf.convert_to_tensor(x, tf.float32))
 
     def __call__(self, x, targets=None):
         """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""

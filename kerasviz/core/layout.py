@@ -17,6 +17,7 @@ everywhere.
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.layers import is_model, iter_layers
@@ -96,6 +97,19 @@ def channels_axis(model: keras.Model) -> int:
     return 1 if is_channels_first(model) else -1
 
 
+def compile_options(model: keras.Model) -> dict:
+    """Extra `tf.function` options a model needs: XLA for channels-first models on a machine without GPU.
+
+    TensorFlow's CPU convolution and pooling kernels only take channels-last
+    data unless oneDNN rewrites the graph (it is on by default on x86, off with
+    `TF_ENABLE_ONEDNN_OPTS=0`); XLA compiles channels-first layers on any
+    device, so kerasviz's compiled steps use it for such models.
+    """
+    if is_channels_first(model) and not tf.config.list_physical_devices("GPU"):
+        return {"jit_compile": True}
+    return {}
+
+
 def require_channels_last(model: keras.Model, technique: str) -> None:
     """Refuse a channels-first model, with the one message every technique uses.
 
@@ -116,5 +130,5 @@ def require_channels_last(model: keras.Model, technique: str) -> None:
 
 __all__ = [
     "CHANNELS_LAST", "CHANNELS_FIRST", "image_layout", "is_channels_first", "channels_axis",
-    "require_channels_last", "spatial_formats",
+    "require_channels_last", "spatial_formats", "compile_options",
 ]

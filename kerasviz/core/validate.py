@@ -223,17 +223,19 @@ def check_optional_choice(value, name: str, choices: Iterable[str]) -> Optional[
     return None if value is None else check_choice(value, name, choices)
 
 
-def renamed_arguments(function: str, extra: dict, renames: dict, given: dict) -> dict:
+def renamed_arguments(function: str, extra: dict, renames: dict, given: dict, defaults: dict) -> dict:
     """Apply deprecated keyword names a function still accepts through `**extra`.
 
     Args:
         function: the public function's name, for messages.
         extra: the function's `**kwargs`.
         renames: `{old name: new name}`.
-        given: `{new name: value passed under the new name}` (None if not passed).
+        given: `{new name: value}` as the function received them.
+        defaults: `{new name: default}` of the signature (an old name may only
+            be used while the new one is left at its default).
 
     Returns:
-        `given` with values passed under an old name moved to the new name (a
+        `given`, with values passed under an old name moved to the new name (a
         `DeprecationWarning` says which name to use).
 
     Raises:
@@ -246,7 +248,9 @@ def renamed_arguments(function: str, extra: dict, renames: dict, given: dict) ->
         if key not in renames:
             raise ArgumentTypeError(f"{function}() got an unexpected keyword argument `{key}`.")
         new = renames[key]
-        if out.get(new) is not None:
+        current, default = out.get(new), defaults.get(new)
+        scalar = isinstance(current, (int, float, str)) and isinstance(default, (int, float, str))
+        if (current != default) if scalar else (current is not default):
             raise ArgumentTypeError(f"{function}(): give `{new}` only (`{key}` is its old name).")
         warnings.warn(f"{function}(): `{key}` is now called `{new}`; the old name will be removed.", DeprecationWarning, stacklevel=3)
         out[new] = value
