@@ -23,7 +23,7 @@ from kerasviz._config import progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import compile_function, require_graph
 from kerasviz.core.graph import cache, check_model, model_input, tap_model
-from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.inputs import as_image_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
 from kerasviz.core.layout import compile_options
 from kerasviz.core.memory import check_rows_per_call
@@ -111,6 +111,7 @@ def activations(
     *,
     pre_activation: bool = False,
     batch_size: int = 32,
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Activations of several layers, all from one forward pass per batch.
 
@@ -124,6 +125,7 @@ def activations(
             4-D output (convs, pools, activations), nested models included.
         pre_activation: values before fused activations (see `feature_extractor`).
         batch_size: images per forward pass (bounds memory).
+        progress: show a progress bar (when there is more than one batch).
 
     Returns:
         `{key: float32 array}`: `(N, h, w, c)` for a batch, `(h, w, c)` for a
@@ -139,13 +141,17 @@ def activations(
         >>> acts["block1_conv1"].shape
         (224, 224, 64)
     """
-    pre_activation = check_bool(pre_activation, "pre_activation")
+    pre_activation, progress = check_bool(pre_activation, "pre_activation"), check_bool(progress, "progress")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     specs = tuple(_layer_specs(model, layers))
     x, single = as_image_batch(images, model)
     check_rows_per_call(model, min(batch_size, len(x)), "batch_size", tuple(x.shape[1:]))
     fx, run = _compiled_extractor(model, specs, pre_activation)
-    parts = [run(x[s]) for s in batches(len(x), batch_size)]
+    parts = []
+    with progress_bar(chunk_count(len(x), batch_size), "activations", progress) as bar:
+        for s in batches(len(x), batch_size):
+            parts.append(run(x[s]))
+            bar.update(1)
     out = {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in fx.output}
     return {k: v[0] for k, v in out.items()} if single else out
 
