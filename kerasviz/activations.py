@@ -53,7 +53,8 @@ def _layer_specs(model, layers, name: str = "layers") -> list:
             raise InvalidArgumentError(f"`{name}` is an empty list; give at least one layer name, path or index.")
     else:
         raise ArgumentTypeError(
-            f"`{name}` must be a layer name, path, index, Layer, or a list of them; got {layers!r} ({type(layers).__name__})."
+            f"`{name}` must be a layer name, path, index, Layer, or a list of them; got {layers!r} "
+            f"({type(layers).__name__})."
         )
     for spec in specs:
         find_layer(model, spec, name=name)
@@ -61,7 +62,11 @@ def _layer_specs(model, layers, name: str = "layers") -> list:
 
 
 def feature_extractor(
-    model: keras.Model, layers: Iterable[LayerSpec] = None, *, pre_activation: bool = False, channels_last: bool = False,
+    model: keras.Model,
+    layers: Iterable[LayerSpec] = None,
+    *,
+    pre_activation: bool = False,
+    channels_last: bool = False,
 ) -> keras.Model:
     """One multi-output Keras model yielding every requested layer from one forward pass.
 

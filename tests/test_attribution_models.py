@@ -1,6 +1,7 @@
 """Attribution on every kind of model: channels first, several outputs, repeated layer names,
 mixed precision, subclassed. Each kind is compared with a plain functional twin holding the
 same weights: the maps must be the same (up to the stated tolerance), not only "run"."""
+
 import random
 import tracemalloc
 import warnings
@@ -41,7 +42,10 @@ CALLS = {
     "smoothgrad": (lambda m, x, **k: kv.smoothgrad(m, x, 1, samples=3, progress=False, **k), True),
     "guided_backprop": (lambda m, x, **k: kv.guided_backprop(m, x, 1, **k), True),
     "deconvnet": (lambda m, x, **k: kv.deconvnet(m, x, 1, **k), True),
-    "integrated_gradients": (lambda m, x, **k: kv.integrated_gradients(m, x, 1, steps=4, progress=False, **k).attributions, True),
+    "integrated_gradients": (
+        lambda m, x, **k: kv.integrated_gradients(m, x, 1, steps=4, progress=False, **k).attributions,
+        True,
+    ),
     "grad_cam": (lambda m, x, **k: kv.grad_cam(m, x, 1, **k), False),
     "grad_cam_plus_plus": (lambda m, x, **k: kv.grad_cam_plus_plus(m, x, 1, **k), False),
     "guided_grad_cam": (lambda m, x, **k: kv.guided_grad_cam(m, x, 1, **k), True),
@@ -56,6 +60,8 @@ def _order(x):
     n = len(x) if np.ndim(x) == 4 else 1
     maps = np.random.default_rng(4).permutation(n * 64).reshape(n, 8, 8).astype("float32")
     return maps if np.ndim(x) == 4 else maps[0]
+
+
 GRADIENT_ONLY = ["gradient", "smoothgrad", "integrated_gradients", "occlusion", "deletion_auc"]
 
 
@@ -63,7 +69,15 @@ GRADIENT_ONLY = ["gradient", "smoothgrad", "integrated_gradients", "occlusion", 
 # (Channels-first steps compile with XLA on CPU, a few seconds each: the other methods share these paths.)
 CHANNELS_FIRST = ["gradient", "integrated_gradients", "grad_cam", "occlusion"]
 # The same for the other model kinds, plus the ReLU-rule and CAM-times-gradient paths.
-PATHS = ["gradient", "guided_backprop", "integrated_gradients", "grad_cam", "guided_grad_cam", "occlusion", "deletion_auc"]
+PATHS = [
+    "gradient",
+    "guided_backprop",
+    "integrated_gradients",
+    "grad_cam",
+    "guided_grad_cam",
+    "occlusion",
+    "deletion_auc",
+]
 
 
 @pytest.mark.parametrize("name", CHANNELS_FIRST)
@@ -90,18 +104,29 @@ def test_channels_first_activations_metrics_and_checks(twins):
     assert kv.core.inputs.image_layout(first) == "channels_first" and kv.core.inputs.channels_axis(first) == 1
     assert kv.default_cam_layer(first) == "conv2"
     maps = kv.gradient(last, X, 1)  # maps with channels, in each model's layout
-    np.testing.assert_allclose(kv.deletion_auc(first, xf, maps.transpose(0, 3, 1, 2), 1, steps=4),
-                               kv.deletion_auc(last, X, maps, 1, steps=4), atol=1e-6)
-    error = assert_clear_error(lambda: kv.saliency(first, X), "images")  # channels-last images for a channels-first model
+    np.testing.assert_allclose(
+        kv.deletion_auc(first, xf, maps.transpose(0, 3, 1, 2), 1, steps=4),
+        kv.deletion_auc(last, X, maps, 1, steps=4),
+        atol=1e-6,
+    )
+    error = assert_clear_error(
+        lambda: kv.saliency(first, X), "images"
+    )  # channels-last images for a channels-first model
     assert "np.transpose(images, (0, 3, 1, 2))" in str(error)
     fx = kv.feature_extractor(first, ["conv1"])  # the public extractor keeps the model's own layout
     assert tuple(fx.output["conv1"].shape) == (None, 4, 8, 8)
-    mixed = keras.Sequential([keras.Input((3, 8, 8)), keras.layers.Conv2D(2, 3, data_format="channels_first"),
-                              keras.layers.MaxPooling2D(2, data_format="channels_last")])
+    mixed = keras.Sequential(
+        [
+            keras.Input((3, 8, 8)),
+            keras.layers.Conv2D(2, 3, data_format="channels_first"),
+            keras.layers.MaxPooling2D(2, data_format="channels_last"),
+        ]
+    )
     assert_clear_error(lambda: kv.saliency(mixed, xf), None, match="mixes channels_first")
 
 
 # ---------------------------------------------------------------- several outputs
+
 
 @pytest.fixture(scope="module")
 def two_heads(twins):
@@ -136,6 +161,7 @@ def test_output_by_index_and_layer_name_reaches_either_head(two_heads):
 
 # ---------------------------------------------------------------- repeated layer names
 
+
 @pytest.fixture(scope="module")
 def repeated_names():
     """A nested base with conv1/conv2, and an outer conv1 after it (Keras accepts this; predict works)."""
@@ -154,17 +180,27 @@ def test_repeated_layer_names_work_everywhere(repeated_names):
         for name in ("gradient", "guided_backprop", "integrated_gradients", "occlusion"):
             assert np.isfinite(CALLS[name][0](model, X)).all(), name
         cams = {layer: kv.grad_cam(model, X, 1, layer=layer, upsample=False) for layer in ("conv1", "base/conv2")}
-        acts = kv.activations(model, X, ["conv1", "base/conv1", model.get_layer("conv1"), model.get_layer("base").get_layer("conv1")])
+        acts = kv.activations(
+            model, X, ["conv1", "base/conv1", model.get_layer("conv1"), model.get_layer("base").get_layer("conv1")]
+        )
         r = kv.randomization_check(model, X, "gradient", 1, layers=["conv1", "base/conv1"], progress=False)
     assert cams["conv1"].shape == (2, 4, 4) and cams["base/conv2"].shape == (2, 4, 4)
-    assert set(acts) == {"conv1", "base/conv1"} and acts["conv1"].shape == (2, 4, 4, 3) and acts["base/conv1"].shape == (2, 8, 8, 4)
-    np.testing.assert_allclose(acts["conv1"], keras.Model(model.inputs, model.get_layer("conv1").output).predict(X, verbose=0), atol=1e-6)
+    assert (
+        set(acts) == {"conv1", "base/conv1"}
+        and acts["conv1"].shape == (2, 4, 4, 3)
+        and acts["base/conv1"].shape == (2, 8, 8, 4)
+    )
+    np.testing.assert_allclose(
+        acts["conv1"], keras.Model(model.inputs, model.get_layer("conv1").output).predict(X, verbose=0), atol=1e-6
+    )
     assert r.stages == ["conv1", "conv1"]
 
 
 def test_ambiguous_nested_name_lists_the_paths():
     def block(name):
-        return keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 3, padding="same", name="conv")], name=name)
+        return keras.Sequential(
+            [keras.Input((8, 8, 3)), keras.layers.Conv2D(3, 3, padding="same", name="conv")], name=name
+        )
 
     model = keras.Sequential([keras.Input((8, 8, 3)), block("a"), block("b")], name="two")
     error = assert_clear_error(lambda: kv.grad_cam(model, X, layer="conv"), "layer")
@@ -172,6 +208,7 @@ def test_ambiguous_nested_name_lists_the_paths():
 
 
 # ---------------------------------------------------------------- mixed precision
+
 
 @pytest.fixture(scope="module")
 def mixed(twins):
@@ -200,7 +237,9 @@ def test_mixed_precision_model_is_explained_in_float32(twins, mixed, name):
 
 def test_mixed_precision_activations_and_tiny_gradients(twins, mixed):
     plain = twins[0]
-    np.testing.assert_allclose(kv.activations(mixed, X, "conv2")["conv2"], kv.activations(plain, X, "conv2")["conv2"], atol=1e-6)
+    np.testing.assert_allclose(
+        kv.activations(mixed, X, "conv2")["conv2"], kv.activations(plain, X, "conv2")["conv2"], atol=1e-6
+    )
     tiny = lambda out: out[:, 0] * 1e-6  # float16 would flush these gradients (~1e-9) to zero
     g = kv.gradient(mixed, X, tiny)
     assert np.abs(g).max() > 0
@@ -208,6 +247,7 @@ def test_mixed_precision_activations_and_tiny_gradients(twins, mixed):
 
 
 # ---------------------------------------------------------------- subclassed
+
 
 class SmallNet(keras.Model):
     def __init__(self, **kwargs):
@@ -245,8 +285,16 @@ def test_subclassed_randomization_and_methods_that_need_layers(subclassed_twins)
     net, twin = subclassed_twins
     with global_state_unchanged():
         r = kv.randomization_check(net, X, "gradient", 1, layers=["head"], progress=False)
-    np.testing.assert_allclose(r.maps, kv.randomization_check(twin, X, "gradient", 1, layers=["head"], progress=False).maps, atol=1e-6)
-    for call in (kv.grad_cam, kv.guided_backprop, kv.deconvnet, kv.guided_grad_cam, lambda m, x: kv.activations(m, x, "conv1")):
+    np.testing.assert_allclose(
+        r.maps, kv.randomization_check(twin, X, "gradient", 1, layers=["head"], progress=False).maps, atol=1e-6
+    )
+    for call in (
+        kv.grad_cam,
+        kv.guided_backprop,
+        kv.deconvnet,
+        kv.guided_grad_cam,
+        lambda m, x: kv.activations(m, x, "conv1"),
+    ):
         assert_clear_error(lambda: call(net, X), None, match="subclassed")
     fresh = SmallNet(name="never_called")
     assert_clear_error(lambda: kv.gradient(fresh, X), None, match="never been called")
@@ -255,11 +303,15 @@ def test_subclassed_randomization_and_methods_that_need_layers(subclassed_twins)
 
 # ---------------------------------------------------------------- cost, memory and warnings
 
-@pytest.mark.parametrize("call", [
-    lambda m: kv.smoothgrad(m, X, samples=10**8, progress=False),
-    lambda m: kv.integrated_gradients(m, X, steps=10**8, method="midpoint", progress=False),
-    lambda m: kv.occlusion(m, X, patch=1, stride=1, progress=False),
-])
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: kv.smoothgrad(m, X, samples=10**8, progress=False),
+        lambda m: kv.integrated_gradients(m, X, steps=10**8, method="midpoint", progress=False),
+        lambda m: kv.occlusion(m, X, patch=1, stride=1, progress=False),
+    ],
+)
 def test_huge_sample_and_step_counts_stream_rows_in_bounded_memory(twins, monkeypatch, call):
     """Reaching the first compiled chunk allocates no samples x image array (10**8 rows would be GiB)."""
     import kerasviz.attribution._common as common
@@ -270,8 +322,14 @@ def test_huge_sample_and_step_counts_stream_rows_in_bounded_memory(twins, monkey
     def first_chunk(*args, **kwargs):
         raise Reached
 
-    monkeypatch.setattr(common, "accumulate_gradients", lambda step, make_rows, n_rows, *a, **k: (make_rows(np.arange(4)), first_chunk()))
-    monkeypatch.setattr(common, "row_scores", lambda model, make_rows, n_rows, *a, **k: (make_rows(np.arange(4)), first_chunk()))
+    monkeypatch.setattr(
+        common,
+        "accumulate_gradients",
+        lambda step, make_rows, n_rows, *a, **k: (make_rows(np.arange(4)), first_chunk()),
+    )
+    monkeypatch.setattr(
+        common, "row_scores", lambda model, make_rows, n_rows, *a, **k: (make_rows(np.arange(4)), first_chunk())
+    )
     for module in ("smoothgrad", "integrated_gradients", "occlusion"):
         module = __import__(f"kerasviz.attribution.{module}", fromlist=["x"])
         for attr in ("accumulate_gradients", "row_scores"):
@@ -295,8 +353,15 @@ def test_integrated_gradients_warning_is_relative_to_the_score_and_says_what_to_
         assert np.all(ig.convergence_error == 0) and np.all(ig.delta == 0)
         near = X + 1e-7
         kv.integrated_gradients(model, X, 1, baseline=near, steps=2, progress=False)  # a vanishing delta
-    steep = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(8, activation="relu"),
-                              keras.layers.Dense(1)], name="steep")
+    steep = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu"),
+            keras.layers.Dense(1),
+        ],
+        name="steep",
+    )
     steep.layers[1].kernel.assign(np.random.default_rng(0).normal(0, 4, (192, 8)))
     with pytest.warns(UserWarning, match=r"raise `steps` \(e.g. steps=4"):
         kv.integrated_gradients(steep, X, 0, steps=1, method="gausslegendre", baseline=-3.0, progress=False)
@@ -371,8 +436,18 @@ def test_quick_mode_caps_only_defaults(twins, monkeypatch):
 def test_registry_lists_every_method_once():
     from kerasviz.attribution.registry import get_method, method_names, methods
 
-    assert method_names() == ["gradient", "saliency", "smoothgrad", "guided_backprop", "deconvnet", "integrated_gradients",
-                              "grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "occlusion"]
+    assert method_names() == [
+        "gradient",
+        "saliency",
+        "smoothgrad",
+        "guided_backprop",
+        "deconvnet",
+        "integrated_gradients",
+        "grad_cam",
+        "grad_cam_plus_plus",
+        "guided_grad_cam",
+        "occlusion",
+    ]
     for name, method in methods().items():
         assert getattr(kv, name) is method.function and method.label
     assert get_method("grad_cam").needs_layer and not get_method("saliency").signed

@@ -1,4 +1,5 @@
 """Bad input to activations, layer lookup and weights: a clear kerasviz error naming the argument."""
+
 import keras
 import numpy as np
 import pytest
@@ -67,26 +68,29 @@ def test_activations_bad_layers(model, kind):
     assert match in str(error) and isinstance(error, error_type)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda m: kv.activations(m, X, "conv1", batch_size=0), "batch_size"),
-    (lambda m: kv.activations(m, X, "conv1", batch_size=1.5), "batch_size"),
-    (lambda m: kv.activations(m, X, "conv1", pre_activation="yes"), "pre_activation"),
-    (lambda m: kv.activations("vgg16", X, "conv1"), "model"),
-    (lambda m: kv.feature_extractor(m, []), "layers"),
-    (lambda m: kv.feature_extractor(m, "pixels"), "layers"),
-    (lambda m: kv.find_layer(m, 1.0), "layer"),
-    (lambda m: kv.find_layer(m, [0]), "layer"),
-    (lambda m: kv.find_layer(m, "pixels"), "layer"),
-    (lambda m: kv.find_layer(m, FOREIGN), "layer"),
-    (lambda m: find_spatial_layer(m, "head", purpose="Grad-CAM"), "layer"),
-    (lambda m: find_spatial_layer(m, "flat", purpose="Grad-CAM"), "layer"),
-    (lambda m: kv.filter_weights(m, "pool"), "layer"),
-    (lambda m: kv.filter_weights(m, 1.5), "layer"),
-    (lambda m: kv.filter_weights("vgg16", "conv1"), "model"),
-    (lambda m: kv.filter_roughness(np.zeros((3, 3, 3))), "kernel"),
-    (lambda m: kv.filter_roughness(np.full((3, 3, 1, 2), np.nan)), "kernel"),
-    (lambda m: kv.filter_roughness("kernel"), "kernel"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda m: kv.activations(m, X, "conv1", batch_size=0), "batch_size"),
+        (lambda m: kv.activations(m, X, "conv1", batch_size=1.5), "batch_size"),
+        (lambda m: kv.activations(m, X, "conv1", pre_activation="yes"), "pre_activation"),
+        (lambda m: kv.activations("vgg16", X, "conv1"), "model"),
+        (lambda m: kv.feature_extractor(m, []), "layers"),
+        (lambda m: kv.feature_extractor(m, "pixels"), "layers"),
+        (lambda m: kv.find_layer(m, 1.0), "layer"),
+        (lambda m: kv.find_layer(m, [0]), "layer"),
+        (lambda m: kv.find_layer(m, "pixels"), "layer"),
+        (lambda m: kv.find_layer(m, FOREIGN), "layer"),
+        (lambda m: find_spatial_layer(m, "head", purpose="Grad-CAM"), "layer"),
+        (lambda m: find_spatial_layer(m, "flat", purpose="Grad-CAM"), "layer"),
+        (lambda m: kv.filter_weights(m, "pool"), "layer"),
+        (lambda m: kv.filter_weights(m, 1.5), "layer"),
+        (lambda m: kv.filter_weights("vgg16", "conv1"), "model"),
+        (lambda m: kv.filter_roughness(np.zeros((3, 3, 3))), "kernel"),
+        (lambda m: kv.filter_roughness(np.full((3, 3, 1, 2), np.nan)), "kernel"),
+        (lambda m: kv.filter_roughness("kernel"), "kernel"),
+    ],
+)
 def test_bad_settings_and_lookups(model, call, argument):
     assert_clear_error(lambda: call(model), argument)
 

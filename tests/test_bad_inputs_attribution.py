@@ -5,6 +5,7 @@ it; every row also checks that global state (Keras policy, floatx, Python and
 NumPy random state, matplotlib settings) is unchanged, and the module checks
 the model is unchanged after all of them.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -45,7 +46,9 @@ METHODS = {
     "occlusion": lambda m, x, t=None, **k: kv.occlusion(m, x, t, **{"patch": 4, **k}),
     "deletion_auc": lambda m, x, t=None, **k: kv.deletion_auc(m, x, np.ones((2, 8, 8)), t, **{"steps": 2, **k}),
     "insertion_auc": lambda m, x, t=None, **k: kv.insertion_auc(m, x, np.ones((2, 8, 8)), t, **{"steps": 2, **k}),
-    "randomization_check": lambda m, x, t=None, **k: kv.randomization_check(m, x, "gradient", t, **{"layers": ["head"], **k}),
+    "randomization_check": lambda m, x, t=None, **k: kv.randomization_check(
+        m, x, "gradient", t, **{"layers": ["head"], **k}
+    ),
 }
 
 IMAGES = {  # bad-input class -> images
@@ -110,8 +113,11 @@ def test_not_a_model(name):
 
 
 CHUNK_NAMES = {
-    "smoothgrad": "sample_batch_size", "integrated_gradients": "path_batch_size", "occlusion": "mask_batch_size",
-    "deletion_auc": "mask_batch_size", "insertion_auc": "mask_batch_size",
+    "smoothgrad": "sample_batch_size",
+    "integrated_gradients": "path_batch_size",
+    "occlusion": "mask_batch_size",
+    "deletion_auc": "mask_batch_size",
+    "insertion_auc": "mask_batch_size",
 }
 CHUNKED = [n for n in METHODS if n != "randomization_check"]
 
@@ -123,17 +129,22 @@ def test_bad_chunk_sizes(model, name, value):
     assert_clear_error(lambda: METHODS[name](model, X, **{argument: value}), argument)
 
 
-@pytest.mark.parametrize("name, options, argument", [
-    ("smoothgrad", dict(samples=10**12, sample_batch_size=10**12), "sample_batch_size"),
-    ("integrated_gradients", dict(steps=10**12, method="midpoint", path_batch_size=10**12), "path_batch_size"),
-    ("insertion_auc", dict(steps=10**9), "steps"),  # more steps than pixels
-])
+@pytest.mark.parametrize(
+    "name, options, argument",
+    [
+        ("smoothgrad", dict(samples=10**12, sample_batch_size=10**12), "sample_batch_size"),
+        ("integrated_gradients", dict(steps=10**12, method="midpoint", path_batch_size=10**12), "path_batch_size"),
+        ("insertion_auc", dict(steps=10**9), "steps"),  # more steps than pixels
+    ],
+)
 def test_chunks_that_cannot_fit_in_memory_are_refused_before_any_work(model, name, options, argument):
     error = assert_clear_error(lambda: METHODS[name](model, X, **options), argument)
     assert "<=" in str(error)  # says what fits
 
 
-@pytest.mark.parametrize("name", [n for n in CHUNKED if n not in ("grad_cam", "grad_cam_plus_plus", "deletion_auc", "insertion_auc")])
+@pytest.mark.parametrize(
+    "name", [n for n in CHUNKED if n not in ("grad_cam", "grad_cam_plus_plus", "deletion_auc", "insertion_auc")]
+)
 def test_bad_reduce_and_progress(model, name):
     if name not in ("occlusion",):
         assert_clear_error(lambda: METHODS[name](model, X, reduce="maximum"), "reduce")
@@ -211,12 +222,16 @@ SETTINGS = [  # (method, options, argument)
 ]
 
 
-@pytest.mark.parametrize("name, options, argument", SETTINGS, ids=[f"{n}-{a}-{i}" for i, (n, _, a) in enumerate(SETTINGS)])
+@pytest.mark.parametrize(
+    "name, options, argument", SETTINGS, ids=[f"{n}-{a}-{i}" for i, (n, _, a) in enumerate(SETTINGS)]
+)
 def test_settings_that_make_no_sense(model, name, options, argument):
     assert_clear_error(lambda: METHODS[name](model, X, **options), argument)
 
 
-@pytest.mark.parametrize("maps", [np.ones((2, 7, 8)), np.full((2, 8, 8), np.nan), None, np.ones((2, 8, 8), bool), "saliency"])
+@pytest.mark.parametrize(
+    "maps", [np.ones((2, 7, 8)), np.full((2, 8, 8), np.nan), None, np.ones((2, 8, 8), bool), "saliency"]
+)
 @pytest.mark.parametrize("fn", [kv.deletion_auc, kv.insertion_auc])
 def test_bad_maps_for_metrics(model, fn, maps):
     assert_clear_error(lambda: fn(model, X, maps, steps=2), "maps")

@@ -118,7 +118,8 @@ def row_scores(
     Returns:
         `(scores, classes)`, each `(n_rows,)` numpy.
     """
-    scorer = forward_scorer(model, targets if _is_target_callable(targets) else None, probabilities=probabilities, output=output)
+    score = targets if _is_target_callable(targets) else None
+    scorer = forward_scorer(model, score, probabilities=probabilities, output=output)
     scores, classes = [], []
     with progress_bar(chunk_count(n_rows, batch_size), desc, progress) as bar:
         for s in batches(n_rows, batch_size):

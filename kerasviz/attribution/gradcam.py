@@ -90,7 +90,9 @@ class CamStep:
     channels last and float32 whatever the model's layout and precision.
     """
 
-    def __init__(self, model, path: str, score, weighting: str, relu: bool, normalize: bool, upsample: bool, output: int = 0):
+    def __init__(
+        self, model, path: str, score, weighting: str, relu: bool, normalize: bool, upsample: bool, output: int = 0,
+    ):
         step = gradient_step(model, (path,), score=score, output=output)  # shares its rebuilt tap model
         self.tap, self.key, self.num_outputs = step.tap, step.keys[0], step.num_outputs
         self.score, self.weigh = score, WEIGHTINGS[weighting]

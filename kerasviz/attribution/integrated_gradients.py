@@ -41,7 +41,8 @@ from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import (
-    check_bool, check_choice, check_finite_array, check_int, check_number, check_positive, check_seed, renamed_arguments,
+    check_bool, check_choice, check_finite_array, check_int, check_number, check_positive, check_seed,
+    renamed_arguments,
 )
 
 METHODS = ("riemann_left", "riemann_right", "riemann_middle", "midpoint", "trapezoid", "gausslegendre")
@@ -136,8 +137,12 @@ def make_baselines(
         full = from_model_layout(array, model) if model is not None else array
         if full.shape[:1] + full.shape[2:] == (n, h, w, c):
             return full
-        raise InvalidArgumentError(f"`baseline` of shape {array.shape} does not fit {n} image(s): expected (N, B, image).")
-    return image_like(array, "baseline", model, x)[:, None] if model is not None else np.broadcast_to(array, x.shape)[:, None]
+        raise InvalidArgumentError(
+            f"`baseline` of shape {array.shape} does not fit {n} image(s): expected (N, B, image)."
+        )
+    if model is None:
+        return np.broadcast_to(array, x.shape)[:, None]
+    return image_like(array, "baseline", model, x)[:, None]
 
 
 @dataclass
@@ -240,7 +245,8 @@ def integrated_gradients(
         >>> ig.attributions.sum(axis=(1, 2, 3))  # ~ ig.delta
     """
     path_batch_size = renamed_arguments(
-        "integrated_gradients", renamed, {"batch_size": "path_batch_size"}, {"path_batch_size": path_batch_size}, {"path_batch_size": 32},
+        "integrated_gradients", renamed, {"batch_size": "path_batch_size"},
+        {"path_batch_size": path_batch_size}, {"path_batch_size": 32},
     )["path_batch_size"]
     steps = max_steps(DEFAULT_STEPS, quick=16) if steps is None else check_int(steps, "steps", minimum=1)
     rule = Quadrature(method, steps)

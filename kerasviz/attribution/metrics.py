@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz._config import max_steps, progress_bar
+from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
     RowTargets, check_rows, finish, gaussian_blur, image_like, prepare, resolve_targets, row_scores,
 )
@@ -128,7 +128,9 @@ def perturbation_curve(
 
 
 @overload
-def deletion_auc(model, images, maps=..., target=..., *, return_curves: Literal[False] = ..., **options) -> np.ndarray: ...
+def deletion_auc(
+    model, images, maps=..., target=..., *, return_curves: Literal[False] = ..., **options
+) -> np.ndarray: ...
 @overload
 def deletion_auc(model, images, maps=..., target=..., *, return_curves: Literal[True], **options) -> tuple: ...
 
@@ -193,7 +195,9 @@ def deletion_auc(
 
 
 @overload
-def insertion_auc(model, images, maps=..., target=..., *, return_curves: Literal[False] = ..., **options) -> np.ndarray: ...
+def insertion_auc(
+    model, images, maps=..., target=..., *, return_curves: Literal[False] = ..., **options
+) -> np.ndarray: ...
 @overload
 def insertion_auc(model, images, maps=..., target=..., *, return_curves: Literal[True], **options) -> tuple: ...
 
@@ -237,7 +241,9 @@ def _perturbation_auc(function, model, images, maps, target, insert: bool, retur
     )
     options["mask_batch_size"] = names["mask_batch_size"]
     if names["maps"] is None:
-        raise ArgumentTypeError(f"{function}() needs `maps`: the attribution maps to evaluate, (N, H, W) or with channels.")
+        raise ArgumentTypeError(
+            f"{function}() needs `maps`: the attribution maps to evaluate, (N, H, W) or with channels."
+        )
     return_curves = check_bool(return_curves, "return_curves")
     curves = perturbation_curve(model, images, names["maps"], target, insert=insert, **options)
     areas = auc(curves)

@@ -17,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.attribution._common import RowTargets, check_rows, finish, image_like, prepare, resolve_targets, row_scores
+from kerasviz.attribution._common import (
+    RowTargets, check_rows, finish, image_like, prepare, resolve_targets, row_scores,
+)
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
@@ -27,9 +29,8 @@ from kerasviz.core.validate import check_bool, renamed_arguments
 def _pair(value, name, limit: tuple) -> tuple[int, int]:
     """A positive int or an (height, width) pair of them, each at most the image side."""
     items = (value, value) if isinstance(value, (numbers.Integral, np.integer)) else value
-    if isinstance(value, (bool, np.bool_)) or not isinstance(items, (tuple, list, np.ndarray)) or len(items) != 2 or any(
-        isinstance(v, (bool, np.bool_)) or not isinstance(v, (numbers.Integral, np.integer)) for v in items
-    ):
+    is_int = lambda v: isinstance(v, (numbers.Integral, np.integer)) and not isinstance(v, (bool, np.bool_))
+    if not isinstance(items, (tuple, list, np.ndarray)) or len(items) != 2 or not all(is_int(v) for v in items):
         raise ArgumentTypeError(f"`{name}` must be a positive int or (height, width) ints; got {value!r}.")
     pair = int(items[0]), int(items[1])
     if min(pair) < 1:
@@ -104,7 +105,8 @@ def occlusion(
         >>> heat = kv.occlusion(model, images, patch=8, stride=4)
     """
     mask_batch_size = renamed_arguments(
-        "occlusion", renamed, {"batch_size": "mask_batch_size"}, {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
+        "occlusion", renamed, {"batch_size": "mask_batch_size"},
+        {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
     )["mask_batch_size"]
     progress = check_bool(progress, "progress")
     p = prepare(model, images, target, output)

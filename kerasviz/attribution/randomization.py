@@ -232,11 +232,16 @@ def randomization_check(
     elif callable(method):
         name, fn, kwargs = getattr(method, "__name__", "custom"), method, {}
     else:
-        raise ArgumentTypeError(f"`method` must be a method name or a callable (model, images, target) -> maps; got {method!r}.")
+        raise ArgumentTypeError(
+            f"`method` must be a method name or a callable (model, images, target) -> maps; got {method!r}."
+        )
     if method_kwargs is not None and not isinstance(method_kwargs, dict):
-        raise ArgumentTypeError(f"`method_kwargs` must be a dict of keyword arguments; got {type(method_kwargs).__name__}.")
+        raise ArgumentTypeError(
+            f"`method_kwargs` must be a dict of keyword arguments; got {type(method_kwargs).__name__}."
+        )
     kwargs.update(method_kwargs or {})
-    independent, progress, seed = check_bool(independent, "independent"), check_bool(progress, "progress"), check_seed(seed)
+    independent, progress = check_bool(independent, "independent"), check_bool(progress, "progress")
+    seed = check_seed(seed)
     p = prepare(model, images, target, output)
     x_model = np.asarray(to_model_layout(p.x.numpy(), model))
     clone = clone_for_randomization(model, x_model)

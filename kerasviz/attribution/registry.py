@@ -82,13 +82,27 @@ def _builtins() -> None:
         Method("smoothgrad", "SmoothGrad", smoothgrad, signed=True, channels=True),
         Method("guided_backprop", "guided backprop", guided_backprop, signed=True, gradient_only=False, channels=True),
         Method("deconvnet", "deconvnet", deconvnet, signed=True, gradient_only=False, channels=True),
-        Method("integrated_gradients", "integrated gradients", integrated_gradients, signed=True, channels=True,
-               result=lambda r: r.attributions),
+        Method(
+            "integrated_gradients",
+            "integrated gradients",
+            integrated_gradients,
+            signed=True,
+            channels=True,
+            result=lambda r: r.attributions,
+        ),
         Method("grad_cam", "Grad-CAM", grad_cam, signed=False, needs_layer=True, gradient_only=False),
-        Method("grad_cam_plus_plus", "Grad-CAM++", grad_cam_plus_plus, signed=False, needs_layer=True,
-               gradient_only=False),
-        Method("guided_grad_cam", "guided Grad-CAM", guided_grad_cam, signed=True, needs_layer=True,
-               gradient_only=False, channels=True),
+        Method(
+            "grad_cam_plus_plus", "Grad-CAM++", grad_cam_plus_plus, signed=False, needs_layer=True, gradient_only=False
+        ),
+        Method(
+            "guided_grad_cam",
+            "guided Grad-CAM",
+            guided_grad_cam,
+            signed=True,
+            needs_layer=True,
+            gradient_only=False,
+            channels=True,
+        ),
         Method("occlusion", "occlusion", occlusion, signed=True),
     ):
         _REGISTRY.setdefault(method.name, method)

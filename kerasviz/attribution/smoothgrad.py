@@ -41,7 +41,8 @@ def _standard_noise(sample_ids, shape, seed):
 
 def noise_rows(x: tf.Tensor, sigma: np.ndarray, image_ids: np.ndarray, sample_ids: np.ndarray, seed: int) -> tf.Tensor:
     """Noisy copies `x[image_ids] + sigma[image_ids] * eps(sample_ids)`, built in-graph."""
-    eps = _standard_noise(tf.constant(sample_ids, tf.int32), tf.constant(x.shape[1:], tf.int32), tf.constant(seed, tf.int32))
+    shape, seed = tf.constant(x.shape[1:], tf.int32), tf.constant(seed, tf.int32)
+    eps = _standard_noise(tf.constant(sample_ids, tf.int32), shape, seed)
     scale = tf.reshape(tf.constant(sigma[image_ids], tf.float32), (-1, 1, 1, 1))
     return tf.gather(x, image_ids) + scale * eps
 
@@ -95,7 +96,8 @@ def smoothgrad(
         >>> sg = kv.smoothgrad(model, images, noise=0.15, samples=50, reduce="max_abs")
     """
     sample_batch_size = renamed_arguments(
-        "smoothgrad", renamed, {"batch_size": "sample_batch_size"}, {"sample_batch_size": sample_batch_size}, {"sample_batch_size": 32},
+        "smoothgrad", renamed, {"batch_size": "sample_batch_size"},
+        {"sample_batch_size": sample_batch_size}, {"sample_batch_size": 32},
     )["sample_batch_size"]
     samples = max_steps(DEFAULT_SAMPLES, quick=8) if samples is None else check_int(samples, "samples", minimum=1)
     noise = check_number(noise, "noise", minimum=0.0)

@@ -200,7 +200,9 @@ def gradient_step(
     return cache.get(model, cache_key, build)
 
 
-def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False) -> np.ndarray:
+def model_outputs(
+    model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False
+) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a validated batch."""
     scorer = forward_scorer(model, output=resolve_output(model, output)) if logits else None
     x, _ = as_image_batch(images, model, prepared=prepared)
@@ -254,7 +256,9 @@ class ForwardScorer:
             return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
 
 
-def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0) -> ForwardScorer:
+def forward_scorer(
+    model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0
+) -> ForwardScorer:
     """The cached `ForwardScorer` of a model (one trace per score kind and output index)."""
     return cache.get(
         model, ("forward_scorer", score, probabilities, output),
@@ -263,8 +267,8 @@ def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bo
 
 
 def forward_scores(
-    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64, output: OutputSpec = None,
-    prepared: bool = False,
+    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64,
+    output: OutputSpec = None, prepared: bool = False,
 ):
     """Target scores without gradients, in chunks through one compiled call.
 

@@ -86,7 +86,8 @@ def as_numeric_array(images, name: str = "images"):
     if isinstance(images, (tf.Tensor, tf.Variable)):
         array = images
         dtype = tf.as_dtype(array.dtype)
-        kind = "b" if dtype.is_bool else "c" if dtype.is_complex else "f" if dtype.is_floating else "i" if dtype.is_integer else "O"
+        kinds = ((dtype.is_bool, "b"), (dtype.is_complex, "c"), (dtype.is_floating, "f"), (dtype.is_integer, "i"))
+        kind = next((k for flag, k in kinds if flag), "O")
     else:
         if isinstance(images, (list, tuple)):
             if not images:
@@ -95,18 +96,22 @@ def as_numeric_array(images, name: str = "images"):
             if len(shapes) > 1:
                 raise InvalidArgumentError(
                     f"`{name}` is a list of {len(images)} arrays with different shapes ({_describe_list(images)}); "
-                    "a batch needs one size: resize them to one size first (e.g. tf.image.resize) or explain them one at a time."
+                    "a batch needs one size: resize them to one size first (e.g. tf.image.resize) or explain them "
+                    "one at a time."
                 )
         try:
             array = np.asarray(images)
         except (ValueError, TypeError) as err:
-            raise InvalidArgumentError(f"`{name}` cannot be read as one array: {str(err).splitlines()[0][:160]}.") from None
+            first = str(err).splitlines()[0][:160]
+            raise InvalidArgumentError(f"`{name}` cannot be read as one array: {first}.") from None
         kind = array.dtype.kind
     if kind == "O" or kind in "SUV":
         what = "Python objects (e.g. arrays of different shapes)" if kind == "O" else f"values of dtype {array.dtype}"
         raise ArgumentTypeError(f"`{name}` must hold numbers; got {what}. Pass a numeric array (N, H, W, C).")
     if kind == "b":
-        raise ArgumentTypeError(f"`{name}` holds booleans; convert a mask to numbers first (e.g. mask.astype('float32')).")
+        raise ArgumentTypeError(
+            f"`{name}` holds booleans; convert a mask to numbers first (e.g. mask.astype('float32'))."
+        )
     if kind == "c":
         raise ArgumentTypeError(f"`{name}` holds complex numbers; images must be real-valued.")
     if kind not in "fiu":

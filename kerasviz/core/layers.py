@@ -205,7 +205,9 @@ def spatial_layers(model: keras.Model) -> list[str]:
     return paths
 
 
-def find_spatial_layer(model: keras.Model, layer: LayerSpec, *, name: str = "layer", purpose: str = "") -> keras.layers.Layer:
+def find_spatial_layer(
+    model: keras.Model, layer: LayerSpec, *, name: str = "layer", purpose: str = ""
+) -> keras.layers.Layer:
     """`find_layer`, then check its output is a 4-D feature map (a conv, pooling or activation layer).
 
     Args:

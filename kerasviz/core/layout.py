@@ -34,8 +34,14 @@ def _spatial_types() -> tuple:
     from keras.src.layers.pooling.base_pooling import BasePooling
 
     return (
-        BaseConv, BaseConvTranspose, BaseDepthwiseConv, BaseSeparableConv, BasePooling,
-        keras.layers.ZeroPadding2D, keras.layers.Cropping2D, keras.layers.UpSampling2D,
+        BaseConv,
+        BaseConvTranspose,
+        BaseDepthwiseConv,
+        BaseSeparableConv,
+        BasePooling,
+        keras.layers.ZeroPadding2D,
+        keras.layers.Cropping2D,
+        keras.layers.UpSampling2D,
     )
 
 
@@ -129,6 +135,12 @@ def require_channels_last(model: keras.Model, technique: str) -> None:
 
 
 __all__ = [
-    "CHANNELS_LAST", "CHANNELS_FIRST", "image_layout", "is_channels_first", "channels_axis",
-    "require_channels_last", "spatial_formats", "compile_options",
+    "CHANNELS_LAST",
+    "CHANNELS_FIRST",
+    "image_layout",
+    "is_channels_first",
+    "channels_axis",
+    "require_channels_last",
+    "spatial_formats",
+    "compile_options",
 ]

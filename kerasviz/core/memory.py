@@ -28,8 +28,11 @@ def physical_memory() -> int:
 def bytes_per_row(model, image_shape: tuple) -> int:
     """Estimated float32 bytes one image takes in a forward and backward pass (inputs + every layer output)."""
     try:
-        values = sum(int(np.prod([d for d in output_shape(l)[1:] if d is not None]))
-                     for _, l in iter_layers(model) if not is_model(l) and output_shape(l))
+        values = sum(
+            int(np.prod([d for d in output_shape(l)[1:] if d is not None]))
+            for _, l in iter_layers(model)
+            if not is_model(l) and output_shape(l)
+        )
     except Exception:  # noqa: BLE001 - subclassed models have no static shapes: inputs only
         values = 0
     return 4 * (2 * values + 2 * int(np.prod(image_shape)))

@@ -118,7 +118,8 @@ def callable_scores(score: Callable, outputs) -> tf.Tensor:
         raise error
     if not (values.dtype.is_floating or values.dtype.is_integer):
         error = InvalidArgumentError(
-            f"`target`: a callable target must return numbers; {_describe_callable(score)!r} returned {values.dtype.name}."
+            f"`target`: a callable target must return numbers; {_describe_callable(score)!r} returned "
+            f"{values.dtype.name}."
         )
         _failure.error = error
         raise error

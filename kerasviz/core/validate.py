@@ -252,7 +252,8 @@ def renamed_arguments(function: str, extra: dict, renames: dict, given: dict, de
         scalar = isinstance(current, (int, float, str)) and isinstance(default, (int, float, str))
         if (current != default) if scalar else (current is not default):
             raise ArgumentTypeError(f"{function}(): give `{new}` only (`{key}` is its old name).")
-        warnings.warn(f"{function}(): `{key}` is now called `{new}`; the old name will be removed.", DeprecationWarning, stacklevel=3)
+        message = f"{function}(): `{key}` is now called `{new}`; the old name will be removed."
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
         out[new] = value
     return out
 
