@@ -41,9 +41,11 @@ def predictions(model: keras.Model, probe) -> list:
     Run compiled, as `model.predict` does: some models only run that way (a
     channels-first convolution has no eager CPU kernel).
     """
+    from kerasviz.core.gradients import compile_function
     from kerasviz.core.layout import compile_options
 
-    outputs = tf.function(lambda x: model(x, training=False), **compile_options(model))(tf.convert_to_tensor(probe))
+    run = compile_function(lambda x: model(x, training=False), **compile_options(model))
+    outputs = run(tf.convert_to_tensor(probe))
     return [np.asarray(o) for o in keras.tree.flatten(outputs)]
 
 

@@ -100,7 +100,7 @@ class SubclassedTap:
         shape = tuple(x.shape[1:])
         if shape not in self._counts:  # compiled: some layers have no eager CPU kernel (NCHW convolutions)
             with target_errors():
-                run = tf.function(self.__call__, **compile_options(self._model()))
+                run = compile_function(self.__call__, **compile_options(self._model()))
                 out = run(tf.convert_to_tensor(x[:1], tf.float32))["__output__"]
             self._counts[shape] = int(np.prod(out.shape[1:]))
         return self._counts[shape]

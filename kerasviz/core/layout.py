@@ -16,6 +16,8 @@ everywhere.
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 import tensorflow as tf
 
@@ -66,6 +68,9 @@ def spatial_formats(model: keras.Model) -> list[tuple[str, str]]:
     return found
 
 
+_layouts: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()
+
+
 def image_layout(model: keras.Model) -> str:
     """`"channels_last"` or `"channels_first"`: how the model reads images and lays out feature maps.
 
@@ -81,6 +86,10 @@ def image_layout(model: keras.Model) -> str:
         ...     keras.layers.Conv2D(8, 3, data_format="channels_first")]))
         'channels_first'
     """
+    stamp = len(model.layers)  # a Sequential can still grow
+    known = _layouts.get(model)
+    if known is not None and known[0] == stamp:
+        return known[1]
     formats = spatial_formats(model)
     kinds = {f for _, f in formats}
     if len(kinds) > 1:
@@ -90,7 +99,9 @@ def image_layout(model: keras.Model) -> str:
             f"Model {model.name!r} mixes channels_first layers (e.g. {first!r}) and channels_last layers "
             f"(e.g. {last!r}); kerasviz needs one data_format for all 2-D layers."
         )
-    return formats[0][1] if formats else CHANNELS_LAST
+    layout = formats[0][1] if formats else CHANNELS_LAST
+    _layouts[model] = (stamp, layout)
+    return layout
 
 
 def is_channels_first(model: keras.Model) -> bool:
