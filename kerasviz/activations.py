@@ -3,8 +3,9 @@
 Reading VGG16's activations block by block shows edges early, abstraction
 later, and many blank maps in block5_conv3; dead filters are zero for every
 input. `activations` computes any set of layers from ONE forward pass;
-`activation_summary` streams a dataset and counts, per channel, how often it
-is zero (APoZ) and whether it ever fires.
+`activation_summary` (in `kerasviz.dataset.summary`, re-exported here) streams
+a dataset and counts, per channel, how often it is zero (APoZ) and whether it
+ever fires.
 
 Feature maps come out channels last, `(N, h, w, c)`, whatever the model's
 `data_format`, and in float32 also for a mixed-precision model.
@@ -12,12 +13,10 @@ Feature maps come out channels last, `(N, h, w, c)`, whatever the model's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
@@ -171,95 +170,5 @@ def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:
     return np.all(np.abs(maps) <= tol, axis=(-3, -2))
 
 
-@dataclass
-class ActivationSummary:
-    """Per-channel statistics of one layer over a dataset.
-
-    Attributes:
-        layer: the layer key.
-        apoz: `(c,)` average percentage of zeros: fraction of (image, position)
-            values that are <= 0 (Hu et al. 2016).
-        never_active: `(k,)` indices of channels that are <= 0 everywhere on
-            every image (dead filters, seed 002).
-        blank_fraction: `(c,)` fraction of images on which the whole map is zero.
-        max: `(c,)` largest activation seen.
-        mean: `(c,)` mean activation.
-        count: number of images seen.
-    """
-
-    layer: str
-    apoz: np.ndarray
-    never_active: np.ndarray
-    blank_fraction: np.ndarray
-    max: np.ndarray
-    mean: np.ndarray
-    count: int
-
-
-def _channel_statistics(a: tf.Tensor) -> list:
-    """Per-channel sums of one batch `(n, h, w, c)`: zeros, all-zero maps, max, sum, blank maps."""
-    a = tf.cast(a, tf.float32)
-    return [
-        tf.reduce_sum(tf.cast(a <= 0, tf.float32), axis=(0, 1, 2)),
-        tf.reduce_sum(tf.cast(tf.reduce_all(a <= 0, axis=(1, 2)), tf.float32), axis=0),
-        tf.reduce_max(a, axis=(0, 1, 2)),
-        tf.reduce_sum(a, axis=(0, 1, 2)),
-        tf.reduce_sum(tf.cast(tf.reduce_all(a == 0, axis=(1, 2)), tf.float32), axis=0),
-    ]
-
-
-def activation_summary(
-    model: keras.Model,
-    images,
-    layer: LayerSpec | Sequence[LayerSpec],
-    *,
-    batch_size: int = 64,
-    pre_activation: bool = False,
-    progress: bool = True,
-) -> ActivationSummary | dict[str, ActivationSummary]:
-    """Stream `images` through the model and summarise one layer's channels (or several layers').
-
-    Memory is O(channels): the maps are reduced batch by batch. Several layers
-    are summarised from the same forward pass.
-
-    Args:
-        model: a Keras image model; never changed.
-        images: `(N, H, W, C)` array or tensor (sliced into batches).
-        layer: the layer to summarise, or a list of layers.
-        batch_size: images per forward pass.
-        pre_activation: summarise pre-activations instead.
-        progress: show a progress bar.
-
-    Returns:
-        `ActivationSummary`, or `{key: ActivationSummary}` for a list of layers.
-    """
-    several = not isinstance(layer, (str, int, keras.layers.Layer))
-    specs = tuple(layer) if several else (layer,)
-    x, _ = as_image_batch(images, model)
-    fx, run = _compiled_extractor(model, specs, pre_activation)
-    keys = list(fx.output)
-    totals: dict = {}
-    chunks = list(batches(len(x), batch_size))
-    with progress_bar(len(chunks), f"summary {', '.join(map(str, keys))}", progress) as bar:
-        for s in chunks:
-            out = run(x[s])
-            for key in keys:
-                part = [p.numpy() for p in _channel_statistics(out[key])]
-                old = totals.get(key)
-                totals[key] = part if old is None else [t + p if i != 2 else np.maximum(t, p) for i, (t, p) in enumerate(zip(old, part))]
-            bar.update(1)
-    n = len(x)
-    summaries = {}
-    for key in keys:
-        per_image = int(np.prod(fx.output[key].shape[1:3]))
-        zeros, never, peak, total, blank = totals[key]
-        summaries[key] = ActivationSummary(
-            layer=key,
-            apoz=zeros / (n * per_image),
-            never_active=np.flatnonzero(never == n),
-            blank_fraction=blank / n,
-            max=peak,
-            mean=total / (n * per_image),
-            count=n,
-        )
-    return summaries if several else summaries[keys[0]]
+# The dataset statistics live with the other dataset views; re-exported here for older imports.
+from kerasviz.dataset.summary import ActivationSummary, activation_summary  # noqa: E402,F401
