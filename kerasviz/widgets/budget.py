@@ -9,9 +9,11 @@ passes:
 - a gradient map (saliency, guided backprop, Grad-CAM): 1 forward + backward;
   SmoothGrad `samples`, integrated gradients `steps`; LRP about 2;
 - occlusion: one forward pass per window position;
-- feature visualization: `steps` forward + backward passes per filter, through
-  the model only up to the layer (its share of the model's multiply-adds) and
-  at the optimised image's size.
+- feature visualization: `kerasviz.featurevis.estimate_seconds` (the
+  multiply-adds up to the layer at the optimised size, times this machine's
+  measured time per multiply-add), plus the per-pixel work of the
+  parameterization and transforms, which that estimate leaves out, plus a
+  first-run tracing time learned per model.
 
 `Cost` carries the estimate in seconds and says what it counts; widgets show
 it ("≈ 12 s") before computing and ask above their budget (`DEFAULT_BUDGET`).
@@ -33,14 +35,11 @@ import numpy as np
 
 DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without asking
 
-# Feature visualization's step does more than a bare forward + backward through the
-# truncated model (random transforms, the Fourier image, Adam). Per image and step it
-# costs about (FEATUREVIS_BASE + FEATUREVIS_OVERHEAD x the layer's share of the model)
-# forward + backward passes at the optimised size (fitted on VGG16, block1 to block5,
-# 128 px), before `record` corrects it.
-FEATUREVIS_BASE = 0.06
-FEATUREVIS_OVERHEAD = 2.2
-FEATUREVIS_TRACE = 3.0  # tracing its step / tracing a plain gradient step (VGG16: 5.5 s / 1.5 s)
+# Feature visualization: the Fourier image, the random transforms and Adam cost about this
+# many float32 multiply-adds per pixel, per image and step (VGG16 block1_conv1 at 128 px,
+# where the convolutions cost almost nothing), on top of `estimate_seconds`.
+FEATUREVIS_PIXEL_MACS = 3e4
+FEATUREVIS_TRACE = 4.0  # seconds to trace a new feature-visualization step, until a first run measures it
 LRP_PASSES = 2.0
 FORWARD_SHARE = 0.45  # a forward pass / a forward + backward pass (VGG16 on a CPU: 0.43 to 0.48)
 
@@ -202,14 +201,37 @@ def occlusion_cost(model, images: int, height: int, width: int, patch: int, stri
     return forward_cost(model, images * windows, f"occlusion: {windows:,} windows of {patch} px")
 
 
-def featurevis_cost(model, layer: str, filters: int, steps: int, size: tuple, traced: bool = True) -> Cost:
-    """Optimising `filters` images of `size` for `steps` steps on `layer`."""
-    t = model_timing(model)
-    scale = (size[0] * size[1]) / max(t.input_pixels, 1)
-    passes = FEATUREVIS_BASE + FEATUREVIS_OVERHEAD * t.layer_fraction(layer)
-    per_step = t.gradient * scale * passes * filters * t.ratios.get("featurevis", 1.0)
-    trace = 0.0 if traced else FEATUREVIS_TRACE * t.trace
-    return Cost(steps * per_step + trace, f"{filters} filter(s) x {steps} steps on {layer} at {size[0]} px")
+def _featurevis_learned(model) -> dict:
+    """Per model: `ratio` (measured / estimated, warm runs) and `trace` (seconds of a first run's tracing)."""
+    from kerasviz.core.graph import cache
+
+    return cache.get(model, ("widget_featurevis",), lambda: {"ratio": 1.0, "trace": FEATUREVIS_TRACE})
+
+
+def featurevis_cost(model, layer: str, filters, steps: int, size: tuple, traced: bool = True) -> Cost:
+    """Optimising `filters` (indices) on `layer`: images of `size` for `steps` steps (`visualize_filters` defaults otherwise)."""
+    from kerasviz.featurevis import estimate_seconds
+    from kerasviz.featurevis.cost import seconds_per_mac
+
+    filters = list(filters)
+    learned = _featurevis_learned(model)
+    pixels = FEATUREVIS_PIXEL_MACS * size[0] * size[1] * seconds_per_mac("float32")
+    warm = estimate_seconds(model, layer, filters, steps=steps, size=size) + steps * len(filters) * pixels
+    trace = 0.0 if traced else learned["trace"]
+    return Cost(warm * learned["ratio"] + trace, f"{len(filters)} filter(s) x {steps} steps on {layer} at {size[0]} px")
+
+
+def record_featurevis(model, warm: Cost, seconds: float, traced: bool) -> None:
+    """Correct later feature-visualization estimates: work estimated at `warm` (no tracing) took `seconds`.
+
+    A warm run corrects the ratio; a first run (`traced=False`) teaches the tracing time.
+    """
+    learned = _featurevis_learned(model)
+    if traced:
+        if warm.seconds > 0.05 and seconds > 0:
+            learned["ratio"] = float(np.clip(seconds / (warm.seconds / learned["ratio"]), 0.1, 10.0))
+    else:
+        learned["trace"] = max(seconds - warm.seconds, 0.0)
 
 
 def deepest_within(costs: dict, budget: float) -> Optional[str]:

@@ -9,30 +9,32 @@ import ipywidgets as W
 import numpy as np
 
 from kerasviz._config import max_steps
-from kerasviz.core.graph import model_input
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.core.validate import check_choice
 from kerasviz.featurevis.regularizers import TV, Blur, Lp
-from kerasviz.featurevis.render import visualize_filters
+from kerasviz.featurevis import visualize_filters
 from kerasviz.plotting.featurevis import plot_filter_grid
 from kerasviz.widgets import budget as B
 from kerasviz.widgets._display import show_figure
 from kerasviz.widgets.base import ViewWidget
 
 REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
-DEFAULT_SIZE = 128  # optimised image side when the model's input is larger (Lucid's choice for ImageNet nets)
 OPENING_STEPS = 32  # fewest steps the widget opens with: fewer show little more than the random start
+PREVIEW_AFTER = 3.0  # seconds: optimisations estimated longer show their images while they run
+PREVIEW_EVERY = 2.0  # seconds between two previews
 
 
 class FeatureVisExplorer(ViewWidget):
     """Pick a layer and a filter (or a range of filters), a parameterization and a regularizer.
 
-    Each setting's cost is estimated before it runs (steps x filters x the
-    model's measured step time, up to the layer, at the image size) and shown
-    as "≈ N s"; above `budget` seconds the widget asks before optimising. By
-    default it opens on the deepest conv layer whose picture fits in what is
-    left of the budget once the model's speed is measured and the step traced
-    (on VGG16 and a busy 2-core CPU: block 1 or 2, not block5_conv3); when not even
+    Each setting's cost is estimated before it runs (`kv.estimate_seconds`
+    plus the per-pixel work of the parameterization, corrected by the
+    widget's earlier runs on the model) and shown as "≈ N s"; above `budget`
+    seconds the widget asks before optimising, and an optimisation estimated
+    above 3 s shows its images every ~2 s while it runs. By default it opens
+    on the deepest conv layer whose picture fits in what is left of the
+    budget once the step is traced (on VGG16 and a busy 2-core CPU: block 1
+    or 2, not block5_conv3); when not even
     the first layer fits, it opens there with fewer steps (at least 32; the
     slider says how many) so a first picture appears about within the budget.
 
@@ -41,7 +43,7 @@ class FeatureVisExplorer(ViewWidget):
         layers: layer names offered (default: every conv layer).
         count: filters shown at once, from the slider's filter on.
         steps: optimisation steps (capped in quick mode).
-        size: image side (default: the model's input side, at most 128).
+        size: image side or (H, W) (default: `visualize_filters`' default for the model).
         layer: the layer shown first (default: the deepest one within the budget).
         budget: seconds one interaction may take without asking (default 10).
 
@@ -65,7 +67,7 @@ class FeatureVisExplorer(ViewWidget):
         self.regularizer = W.Dropdown(options=list(REGULARIZERS), description="regularizer")
         self.steps = W.IntSlider(steps, min=8, max=512, step=8, description="steps", continuous_update=False)
         self.output = W.Output()
-        self.figure, self.result, self._quiet, self._traced = None, None, False, set()
+        self.figure, self.result, self._quiet, self._traced, self.previews = None, None, False, set(), 0
         self.observe_controls((self.layer,), self._on_layer)
         self.observe_controls((self.filter, self.param, self.regularizer, self.steps), self.redraw)
         self._setup([W.HBox([self.layer, self.filter]), W.HBox([self.param, self.regularizer, self.steps])],
@@ -75,9 +77,10 @@ class FeatureVisExplorer(ViewWidget):
     def _open(self, layer: Optional[str], choose: bool) -> None:
         start, steps = time.perf_counter(), None
         if layer is None and choose:
-            warm = {name: self.estimate(name, traced=True) for name in self.layer.options}  # measures the model once
-            # What is left of the budget once the model is measured and the step traced.
-            available = self.budget - (time.perf_counter() - start) - B.FEATUREVIS_TRACE * B.model_timing(self.model).trace
+            warm = {name: self.estimate(name, traced=True) for name in self.layer.options}
+            # What is left of the budget once the estimates are made and a new step is traced.
+            available = self.budget - (time.perf_counter() - start) - (self.estimate(traced=False).seconds
+                                                                       - self.estimate(traced=True).seconds)
             layer = B.deepest_within(warm, available)
             if layer is None:  # not even the first layer fits: fewer steps there
                 layer = self.layer.options[0]
@@ -122,11 +125,11 @@ class FeatureVisExplorer(ViewWidget):
         """
         layer = layer or self.layer.value
         channels = int(find_layer(self.model, layer).output.shape[-1])
-        first = self.filter.value if layer == self.layer.value else 0
-        count = max(1, min(self.count, channels - first))
+        first = min(self.filter.value, channels - 1) if layer == self.layer.value else 0
+        filters = range(first, min(first + self.count, channels))
         steps = max_steps(self.steps.value)  # what visualize_filters will run (capped in quick mode)
         traced = self._key(layer) in self._traced if traced is None else traced
-        return B.featurevis_cost(self.model, layer, count, steps, self.size, traced=traced)
+        return B.featurevis_cost(self.model, layer, filters, steps, self.size, traced=traced)
 
     def redraw(self, change=None):
         if self._quiet:
@@ -134,14 +137,19 @@ class FeatureVisExplorer(ViewWidget):
         cost = self.estimate()
         if not self.within_budget(cost, self.redraw):
             return
-        traced, start = self._key(self.layer.value) in self._traced, time.perf_counter()
+        key = self._key(self.layer.value)
+        traced, warm, start = key in self._traced, self.estimate(traced=True), time.perf_counter()
+        steps = max_steps(self.steps.value)
+        options = {}
+        if warm.seconds > PREVIEW_AFTER:  # long: stream the images every ~2 s so something shows early
+            every = int(np.clip(steps * PREVIEW_EVERY / warm.seconds // 8 * 8, 8, steps))
+            options = dict(callback=self._preview, callback_every=every)
         result = visualize_filters(
             self.model, self.layer.value, self.filters(), steps=self.steps.value, size=self.size,
-            param=self.param.value, regularizers=REGULARIZERS[self.regularizer.value],
+            param=self.param.value, regularizers=REGULARIZERS[self.regularizer.value], **options,
         )
-        if traced:  # a first run also traces: its time says little about the next ones
-            B.record(self.model, "featurevis", cost, time.perf_counter() - start)
-        self._traced.add(self._key(self.layer.value))
+        B.record_featurevis(self.model, warm, time.perf_counter() - start, traced)
+        self._traced.add(key)
         self.result = result
         self.figure = plot_filter_grid(result, cols=len(result), tile_inches=2.0)
         with self.output:
@@ -149,10 +157,21 @@ class FeatureVisExplorer(ViewWidget):
             show_figure(self.figure)
         self.drawn(self.figure)
 
+    def _preview(self, snapshot) -> None:
+        """Show the images of a running optimisation (a `kerasviz.featurevis.Snapshot`)."""
+        if snapshot.step >= snapshot.steps:
+            return  # the final figure follows
+        figure = plot_filter_grid(images=snapshot.images, units=list(snapshot.units), scores=snapshot.scores,
+                                  cols=len(snapshot.units), tile_inches=2.0,
+                                  title=f"{self.layer.value}: step {snapshot.step} of {snapshot.steps} (running)")
+        with self.output:
+            self.output.clear_output(wait=True)
+            show_figure(figure)
+        self.previews += 1
+
 
 def _image_size(model, size) -> tuple:
-    if size is not None:
-        return (int(size), int(size)) if np.isscalar(size) else tuple(int(s) for s in size)
-    shape = tuple(model_input(model).shape[1:3])
-    side = min((s for s in shape if s is not None), default=DEFAULT_SIZE)
-    return (min(side, DEFAULT_SIZE),) * 2
+    """The optimised image size: `size`, else `visualize_filters`' default for the model."""
+    from kerasviz.featurevis.settings import check_size, default_size
+
+    return default_size(model) if size is None else check_size(size)
