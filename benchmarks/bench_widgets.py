@@ -58,9 +58,19 @@ def main(before: bool) -> list:
     acts = app.panels["Activations"].content
     timed("Activations: image slider", lambda: send(acts.image, value=1), acts)
     filters = timed("Filters tab (weights)", lambda: app.tabs.select("Filters"))
+    first_picture, preview = [], kv.widgets.FeatureVisExplorer._preview
+
+    def timed_preview(self, snapshot):  # when the first running images appear
+        first_picture.append(time.perf_counter())
+        preview(self, snapshot)
+
+    kv.widgets.FeatureVisExplorer._preview = timed_preview
+    opened = time.perf_counter()
     fv = timed("Filters -> feature visualization (opens)", lambda: filters.select("feature visualization"),
                lambda: filters.panels["feature visualization"].content)
-    print(f"    opened on {fv.layer.value}, {fv.steps.value} steps, filters {list(fv.filters())}")
+    kv.widgets.FeatureVisExplorer._preview = preview
+    print(f"    opened on {fv.layer.value}, {fv.steps.value} steps, filters {list(fv.filters())}"
+          + (f"; first running images after {first_picture[0] - opened:.1f} s" if first_picture else ""))
     timed("FV: filter slider", lambda: send(fv.filter, value=4), fv)
     timed("FV: layer -> block5_conv3", lambda: send(fv.layer, index=list(fv.layer.options).index("block5_conv3")), fv)
     timed("FV: steps -> 512", lambda: send(fv.steps, value=512), fv)
