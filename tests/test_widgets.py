@@ -140,20 +140,23 @@ def test_costs_count_passes(cnn, timing):
     assert B.occlusion_cost(cnn, 2, 16, 16, 4, 2).seconds == 2 * 49 * 0.5
 
 
-def test_featurevis_cost_adds_pixel_work_and_tracing_to_estimate_seconds(cnn, monkeypatch):
-    from kerasviz.featurevis.cost import seconds_per_mac
-
-    learned = {"ratio": 1.0, "trace": B.FEATUREVIS_TRACE}  # what a model starts with
+def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing, monkeypatch):
+    learned = {"ratio": 1.0, "trace": None}  # what a model starts with
     monkeypatch.setattr(B, "_featurevis_learned", lambda model: learned)
-    monkeypatch.setattr("kerasviz.featurevis.estimate_seconds", lambda model, layer, filters, steps, size: 7.0)
-    cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (16, 16), traced=False)
-    pixels = B.FEATUREVIS_PIXEL_MACS * 16 * 16 * seconds_per_mac("float32") * 10 * 4
-    assert cost.seconds == pytest.approx(7.0 + pixels + B.FEATUREVIS_TRACE) and "4 filter(s) x 10 steps on conv1" in cost.what
-    warm = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (16, 16))
-    B.record_featurevis(cnn, warm, warm.seconds + 2.5, traced=False)  # a first run: teaches the tracing time
-    assert B.featurevis_cost(cnn, "conv1", [0], 10, (16, 16), traced=False).seconds > 2.5
-    B.record_featurevis(cnn, warm, 2 * warm.seconds, traced=True)  # a warm run: twice the estimate
-    assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (16, 16)).seconds == pytest.approx(2 * warm.seconds)
+    cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False)
+    passes = B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * 0.25  # per image and step, conv1 being 1/4 of the model
+    warm = 4 * 10 * 1.0 * 4 * passes  # filters x steps x 1 s per pass x 4x the pixels x passes
+    assert cost.seconds == pytest.approx(warm + 0.0) and "4 filter(s) x 10 steps on conv1" in cost.what  # trace 0 here
+    timing.trace = 1.0
+    assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False).seconds == pytest.approx(warm + 3.0)
+    warm_cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32))
+    B.record_featurevis(cnn, warm_cost, warm + 2.5, traced=False)  # a first run teaches the tracing time
+    assert learned["trace"] == pytest.approx(2.5)
+    B.record_featurevis(cnn, warm_cost, warm + 100.0, traced=False)  # but at most twice the prior guess
+    assert learned["trace"] == pytest.approx(6.0)
+    B.record_featurevis(cnn, warm_cost, 2 * warm, traced=True)  # a warm run: twice the estimate
+    assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32)).seconds == pytest.approx(2 * warm)
+    timing.trace = 0.0
 
 
 def test_record_corrects_later_estimates(cnn, timing):
@@ -185,27 +188,25 @@ def test_occlusion_patch_slider_stops_where_the_cost_explodes():
     assert (widget.patch.min, widget.patch.value, widget.patch.max) == (2, 8, 32)  # 1/32, 1/8, 1/2 of the side
 
 
-def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, monkeypatch):
+def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, monkeypatch):
     monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the estimate counts the steps that will run
-    learned = {"ratio": 1.0, "trace": 0.0}
-    monkeypatch.setattr(B, "_featurevis_learned", lambda model: learned)
-    monkeypatch.setattr(B, "FEATUREVIS_PIXEL_MACS", 0.0)
-    per_step = {"conv1": 0.5, "conv2": 2.0}  # seconds per filter and step
-    monkeypatch.setattr("kerasviz.featurevis.estimate_seconds",
-                        lambda model, layer, filters, steps, size: per_step[layer] * len(filters) * steps)
+    monkeypatch.setattr(B, "_featurevis_learned", lambda model: {"ratio": 1.0, "trace": None})
     previews = []
     monkeypatch.setattr(kv.widgets.FeatureVisExplorer, "_preview", lambda self, snapshot: previews.append(snapshot.step))
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=20)  # conv1: 4 x 8 x 0.5 = 16 s; conv2: 64 s
+    # per filter and step: (0.06 + 2.2 x depth) passes of 1 s at 16 px: conv1 0.61 s, conv2 2.26 s
+    per_step = {layer: B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * timing.depth[layer] for layer in ("conv1", "conv2")}
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=4 * 8 * per_step["conv1"] + 1)
     assert widget.layer.value == "conv1" and widget.status.state == "done"
     assert previews == [8]  # estimated above 3 s: the running images are streamed (here every 8 steps)
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=70)
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=4 * 8 * per_step["conv2"] + 1)
     assert widget.layer.value == "conv2"
-    widget = kv.widgets.FeatureVisExplorer(cnn, steps=128, size=16, budget=100)  # nothing fits 128 steps: fewer
-    assert widget.layer.value == "conv1" and widget.steps.value == 48 and widget.status.state == "done"
+    widget = kv.widgets.FeatureVisExplorer(cnn, steps=128, size=16, budget=120)  # nothing fits 128 steps: fewer
+    assert widget.layer.value == "conv1" and widget.steps.value == 8 * int(120 / (4 * per_step["conv1"]) // 8) == 48
+    assert widget.status.state == "done"
     widget = kv.widgets.FeatureVisExplorer(cnn, steps=128, size=16, budget=20)  # but not below 32 steps
     assert widget.layer.value == "conv1" and widget.steps.value == 32 and widget.status.state == "waiting"
-    send(widget.layer, index=1)  # conv2 at 32 steps: 256 s, asks
-    assert widget.status.state == "waiting" and "conv2" in widget.status.value and "≈ 4 min" in widget.status.value
+    send(widget.layer, index=1)  # conv2 at 32 steps: 289 s, asks
+    assert widget.status.state == "waiting" and "conv2" in widget.status.value and "≈ 5 min" in widget.status.value
 
 
 def test_measured_timing_is_cached_per_model(cnn):

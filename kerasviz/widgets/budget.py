@@ -9,11 +9,13 @@ passes:
 - a gradient map (saliency, guided backprop, Grad-CAM): 1 forward + backward;
   SmoothGrad `samples`, integrated gradients `steps`; LRP about 2;
 - occlusion: one forward pass per window position;
-- feature visualization: `kerasviz.featurevis.estimate_seconds` (the
-  multiply-adds up to the layer at the optimised size, times this machine's
-  measured time per multiply-add), plus the per-pixel work of the
-  parameterization and transforms, which that estimate leaves out, plus a
-  first-run tracing time learned per model.
+- feature visualization: per image and step, a fixed part (the Fourier
+  image, the transforms, Adam) plus the model's multiply-adds up to the layer,
+  both at the optimised size and in units of the measured forward + backward
+  pass, plus a first-run tracing time learned per model. (On a busy CPU this
+  is closer than `kv.estimate_seconds`, whose convolution timing is a best of
+  four runs, and it counts the parameterization's per-pixel work, which
+  dominates on the first layers.)
 
 `Cost` carries the estimate in seconds and says what it counts; widgets show
 it ("≈ 12 s") before computing and ask above their budget (`DEFAULT_BUDGET`).
@@ -35,11 +37,12 @@ import numpy as np
 
 DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without asking
 
-# Feature visualization: the Fourier image, the random transforms and Adam cost about this
-# many float32 multiply-adds per pixel, per image and step (VGG16 block1_conv1 at 128 px,
-# where the convolutions cost almost nothing), on top of `estimate_seconds`.
-FEATUREVIS_PIXEL_MACS = 3e4
-FEATUREVIS_TRACE = 4.0  # seconds to trace a new feature-visualization step, until a first run measures it
+# Feature visualization, per image and step, in forward + backward passes at the optimised size:
+# FEATUREVIS_BASE (the parameterization, transforms and Adam) + FEATUREVIS_OVERHEAD x the layer's
+# share of the model's multiply-adds (fitted on VGG16, block1 to block5 at 128 px).
+FEATUREVIS_BASE = 0.06
+FEATUREVIS_OVERHEAD = 2.2
+FEATUREVIS_TRACE = 3.0  # tracing its step / tracing a plain gradient step (VGG16: about 5.5 s / 1.5 s)
 LRP_PASSES = 2.0
 FORWARD_SHARE = 0.45  # a forward pass / a forward + backward pass (VGG16 on a CPU: 0.43 to 0.48)
 
@@ -205,33 +208,33 @@ def _featurevis_learned(model) -> dict:
     """Per model: `ratio` (measured / estimated, warm runs) and `trace` (seconds of a first run's tracing)."""
     from kerasviz.core.graph import cache
 
-    return cache.get(model, ("widget_featurevis",), lambda: {"ratio": 1.0, "trace": FEATUREVIS_TRACE})
+    return cache.get(model, ("widget_featurevis",), lambda: {"ratio": 1.0, "trace": None})
 
 
 def featurevis_cost(model, layer: str, filters, steps: int, size: tuple, traced: bool = True) -> Cost:
-    """Optimising `filters` (indices) on `layer`: images of `size` for `steps` steps (`visualize_filters` defaults otherwise)."""
-    from kerasviz.featurevis import estimate_seconds
-    from kerasviz.featurevis.cost import seconds_per_mac
-
+    """Optimising `filters` (indices) on `layer`: images of `size` for `steps` steps."""
     filters = list(filters)
-    learned = _featurevis_learned(model)
-    pixels = FEATUREVIS_PIXEL_MACS * size[0] * size[1] * seconds_per_mac("float32")
-    warm = estimate_seconds(model, layer, filters, steps=steps, size=size) + steps * len(filters) * pixels
-    trace = 0.0 if traced else learned["trace"]
-    return Cost(warm * learned["ratio"] + trace, f"{len(filters)} filter(s) x {steps} steps on {layer} at {size[0]} px")
+    t, learned = model_timing(model), _featurevis_learned(model)
+    scale = (size[0] * size[1]) / max(t.input_pixels, 1)
+    passes = FEATUREVIS_BASE + FEATUREVIS_OVERHEAD * t.layer_fraction(layer)
+    warm = steps * len(filters) * t.gradient * scale * passes * learned["ratio"]
+    trace = 0.0 if traced else (learned["trace"] if learned["trace"] is not None else FEATUREVIS_TRACE * t.trace)
+    return Cost(warm + trace, f"{len(filters)} filter(s) x {steps} steps on {layer} at {size[0]} px")
 
 
 def record_featurevis(model, warm: Cost, seconds: float, traced: bool) -> None:
     """Correct later feature-visualization estimates: work estimated at `warm` (no tracing) took `seconds`.
 
-    A warm run corrects the ratio; a first run (`traced=False`) teaches the tracing time.
+    A warm run corrects the ratio; a first run (`traced=False`) teaches the tracing time (at most
+    twice the prior guess, so an underestimated computation is not all taken for tracing).
     """
     learned = _featurevis_learned(model)
     if traced:
         if warm.seconds > 0.05 and seconds > 0:
             learned["ratio"] = float(np.clip(seconds / (warm.seconds / learned["ratio"]), 0.1, 10.0))
     else:
-        learned["trace"] = max(seconds - warm.seconds, 0.0)
+        prior = FEATUREVIS_TRACE * model_timing(model).trace
+        learned["trace"] = float(np.clip(seconds - warm.seconds, 0.0, 2 * prior))
 
 
 def deepest_within(costs: dict, budget: float) -> Optional[str]:

@@ -27,9 +27,9 @@ PREVIEW_EVERY = 2.0  # seconds between two previews
 class FeatureVisExplorer(ViewWidget):
     """Pick a layer and a filter (or a range of filters), a parameterization and a regularizer.
 
-    Each setting's cost is estimated before it runs (`kv.estimate_seconds`
-    plus the per-pixel work of the parameterization, corrected by the
-    widget's earlier runs on the model) and shown as "≈ N s"; above `budget`
+    Each setting's cost is estimated before it runs (`kerasviz.widgets.budget`:
+    the model's measured step time, the layer's depth, the image size, corrected
+    by the widget's earlier runs on the model) and shown as "≈ N s"; above `budget`
     seconds the widget asks before optimising, and an optimisation estimated
     above 3 s shows its images every ~2 s while it runs. By default it opens
     on the deepest conv layer whose picture fits in what is left of the
