@@ -29,6 +29,7 @@ from kerasviz._config import progress_bar
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
+from kerasviz.core.layers import conv_layers
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_indices, check_int
@@ -114,7 +115,7 @@ def crp(
     images,
     target=None,
     *,
-    layer,
+    layer=None,
     filters=None,
     top: Optional[int] = None,
     rule="epsilon",
@@ -145,7 +146,8 @@ def crp(
             callable `score(outputs) -> (N,)`.
         layer: the layer whose channels are the concepts (name, path, index or
             Layer), with an `(N, h, w, channels)` or `(N, channels)` output
-            that carries relevance (not a BatchNorm folded into the layer before it).
+            that carries relevance (not a BatchNorm folded into the layer
+            before it); None: the last convolution.
         filters: channels to explain: an int, a list (negative indices count
             from the end), or None for every channel.
         top: explain only the `top` most relevant of those channels for each
@@ -174,17 +176,17 @@ def crp(
         >>> kv.plot_crp(r, x_test[0])
     """
     check_model(model)
-    spec, key, shape = check_layer(model, layer)
+    spec, key, shape = check_layer(model, _last_convolution(model) if layer is None else layer)
     channels = int(shape[-1])
     chosen = np.asarray(check_indices(filters, "filters", size=channels), np.int64)
     if top is not None:
         top = check_int(top, "top", minimum=1)
     batch_size = check_batch_size(batch_size)
     filter_batch_size = check_int(filter_batch_size, "filter_batch_size", minimum=1)
+    x, single = check_images(model, images, "images", single=True)
     with argument_errors("layer"):
         step = layer_lrp(model, spec, rule=rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta,
                          bounds=bounds, output=output, score=target if callable(target) else None)
-    x, single = check_images(model, images, "images", single=True)
     n = int(x.shape[0])
     with argument_errors("target"):
         targets = target_vector(None if callable(target) else target, n, step.num_outputs, allow_predicted=True)
@@ -218,6 +220,13 @@ def crp(
             targets=classes[0], layer=key, rule=result.rule,
         )
     return result
+
+
+def _last_convolution(model) -> str:
+    found = conv_layers(model)
+    if not found:
+        raise InvalidArgumentError(f"`layer`: model {model.name!r} has no convolution to default to; name a layer.")
+    return found[-1]
 
 
 def _channel_relevance(model, step: LayerLRP, x, targets, batch_size: int, bar) -> np.ndarray:

@@ -114,6 +114,9 @@ def _check_target(target, source, num_outputs: int):
         if target != "labels":
             raise InvalidArgumentError(f"`target` must be None, a class, one class per image, 'labels' or a callable; "
                                        f"got {target!r}.")
+        if source.indexable and source.labels is None:
+            raise InvalidArgumentError(
+                "`target`='labels' needs labels: give `data` as (images, labels) or pass `labels=`.")
         return target
     if target is None or callable(target):
         return np.int32(-1)
@@ -195,9 +198,9 @@ def relevance_maximization(
     field_method = check_choice(field_method, "field_method", METHODS)
     if not isinstance(normalize, (bool, np.bool_)):
         raise InvalidArgumentError(f"`normalize` must be True or False; got {normalize!r}.")
+    source = data_source(data, model, batch_size=batch_size, labels=labels)
     step = layer_lrp(model, spec, rule=rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds,
                      output=output, score=target if callable(target) else None)
-    source = data_source(data, model, batch_size=batch_size, labels=labels)
     target = _check_target(target, source, step.num_outputs)
     if source.count is not None and k > source.count:
         warnings.warn(f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per channel.",

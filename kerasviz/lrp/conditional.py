@@ -4,8 +4,10 @@ Concept relevance propagation (Achtibat et al. 2023) needs two things from
 LRP that a plain pass to the pixels does not give:
 
 - the relevance `R_L = a ⊙ ∂f/∂a` of one layer's output without going on to
-  the pixels (relevance maximization ranks a dataset by it; stopping there
-  skips the backward pass below the layer);
+  the pixels (relevance maximization ranks a dataset by it). A gradient
+  boundary after the layer stops the backward pass there: nothing below it is
+  differentiated, not even the gradients of the variables below, which a
+  gradient tape would otherwise build;
 - the input relevance of only the part of `R_L` that flows through chosen
   channels (or units) of the layer: a *conditional* heatmap.
 
@@ -27,6 +29,8 @@ residual block) for the heatmaps of all channels to add up to `kv.lrp`'s.
 
 from __future__ import annotations
 
+import itertools
+import weakref
 from typing import Callable, Optional
 
 import keras
@@ -39,6 +43,38 @@ from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import target_scores
 from kerasviz.lrp.composites import BoundsSpec
 from kerasviz.lrp.propagate import RuleSpec, Setup, prepare
+
+_uid = itertools.count()
+
+
+@tf.custom_gradient
+def _stop_below(y):
+    return tf.identity(y), lambda g: None
+
+
+class _Boundary(keras.layers.Layer):
+    """The identity, through which no gradient flows back: the backward pass ends at its output."""
+
+    def __init__(self, **kwargs):
+        super().__init__(name=f"lrp_boundary_{next(_uid)}", autocast=False, **kwargs)
+
+    def call(self, inputs):
+        return _stop_below(inputs)
+
+    def compute_output_spec(self, inputs):
+        return keras.KerasTensor(inputs.shape, inputs.dtype)
+
+
+def _ending_at(substitute, found):
+    """`substitute` with a gradient boundary after the calls of layer `found`."""
+
+    def boundary(layer, path):
+        replacement = substitute(layer, path)
+        if layer is not found:
+            return replacement
+        return lambda *args, **kwargs: _Boundary()((replacement or layer)(*args, **kwargs))
+
+    return boundary
 
 
 class LayerLRP:
@@ -56,14 +92,23 @@ class LayerLRP:
     def __init__(self, model: keras.Model, layer: keras.layers.Layer, path: str, setup: Setup,
                  score: Optional[Callable] = None):
         self.setup, self.score, self.path = setup, score, path
+        self._model, self._layer, self._upper = weakref.ref(model), layer, None  # cached per model: no strong ref
         self.tap, keys = tap_model(model, [layer], substitute=setup.substitute, output=setup.output)
         self.key = keys[0]
         self.shape = tuple(int(d) for d in self.tap.output[self.key].shape[1:])
         self.channels = self.shape[-1]
         self.num_outputs = int(tf.reduce_prod(self.tap.output["__output__"].shape[1:]))
 
-    def _forward(self, x, targets):
-        out = self.tap(x, training=False)
+    @property
+    def upper_tap(self) -> keras.Model:
+        """The tapped graph with a gradient boundary after the layer (built on first use)."""
+        if self._upper is None:
+            substitute = _ending_at(self.setup.substitute, self._layer)
+            self._upper = tap_model(self._model(), [self._layer], substitute=substitute, output=self.setup.output)[0]
+        return self._upper
+
+    def _forward(self, x, targets, tap=None):
+        out = (tap or self.tap)(x, training=False)
         activation = tf.cast(out[self.key], tf.float32)
         scores, classes = target_scores(out["__output__"], targets, self.score)
         return out[self.key], activation, scores, classes
@@ -78,7 +123,7 @@ class LayerLRP:
             targets: int32 `(n,)` classes, -1 for the predicted class (ignored with a callable score).
         """
         with tf.GradientTape() as tape:
-            raw, activation, scores, classes = self._forward(x, targets)
+            raw, activation, scores, classes = self._forward(x, targets, self.upper_tap)
         gradient = tf.cast(tape.gradient(scores, raw), tf.float32)
         return scores, classes, activation * gradient
 
