@@ -143,3 +143,43 @@ def test_cached_steps_do_not_keep_the_model_alive():
     del model
     gc.collect()
     assert ref() is None
+
+
+def _modern(policy=None):
+    """Folded input Rescaling and BatchNorm, depthwise conv with swish, LayerNorm, a squeeze-excite gate."""
+    L = keras.layers
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(policy or previous)
+    try:
+        keras.utils.set_random_seed(6)
+        x = inputs = keras.Input((12, 12, 3))
+        x = L.Rescaling(1 / 255.0, name="rescale")(x)
+        x = L.Conv2D(8, 3, padding="same", use_bias=False, name="conv")(x)
+        x = L.BatchNormalization(name="bn")(x)
+        x = L.ReLU(name="relu")(x)
+        x = L.DepthwiseConv2D(3, name="dw", activation="swish")(x)
+        x = L.LayerNormalization(name="ln")(x)
+        s = L.Conv2D(8, 1, activation="sigmoid", name="gate")(L.GlobalAveragePooling2D(keepdims=True, name="pool")(x))
+        x = L.GlobalAveragePooling2D(name="gap")(L.Multiply(name="mul")([x, s]))
+        return keras.Model(inputs, L.Dense(4, activation="softmax", name="head")(x), name=f"modern_{policy}")
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def test_modern_layers_and_mixed_precision():
+    from _checks import assert_clear_error
+
+    plain, mixed = _modern(), _modern("mixed_float16")
+    mixed.set_weights(plain.get_weights())
+    images = np.random.default_rng(1).uniform(0, 255, (2, 12, 12, 3)).astype("float32")
+    full = kv.lrp(plain, images, rule="mobilenet_v3", progress=False)
+    for layer in ("relu", "dw", "ln"):
+        r = kv.crp(plain, images, layer=layer, rule="mobilenet_v3", progress=False)
+        _close(r.heatmaps.sum(axis=1), full, 1e-4)
+    with global_state_unchanged(), unchanged(mixed, images):
+        low = kv.crp(mixed, images, layer="dw", filters=[0, 5], rule="mobilenet_v3", progress=False)
+    assert low.heatmaps.dtype == np.float32
+    _close(low.heatmaps, kv.crp(plain, images, layer="dw", filters=[0, 5], rule="mobilenet_v3", progress=False).heatmaps,
+           1e-3)
+    for layer in ("bn", "rescale", "gate"):  # folded into the conv, into the pixel layer; a gate gets no relevance
+        assert_clear_error(lambda: kv.crp(plain, images, layer=layer, progress=False), "layer")
