@@ -107,3 +107,14 @@ def test_units_layer_is_accepted_and_the_default_layer_is_the_last_convolution()
     assert r.heatmaps.shape == (2, 2, 16, 16, 3)
     assert kv.crp(M, X[:1], filters=0, progress=False).layer == "conv2"
     assert_clear_error(lambda: kv.crp(M, X, layer="head", filters=[9], progress=False), "filters")
+
+
+def test_signatures_follow_the_conventions():
+    import inspect
+
+    for fn, first in ((kv.crp, ["model", "images", "target"]), (kv.relevance_maximization, ["model", "layer", "data"])):
+        params = list(inspect.signature(fn).parameters.values())
+        assert [p.name for p in params[:3]] == first and params[2].default is None
+        assert all(p.kind == p.KEYWORD_ONLY for p in params[3:]), fn.__name__
+        assert inspect.signature(fn).parameters["progress"].default is True
+        assert "output" in inspect.signature(fn).parameters and "rule" in inspect.signature(fn).parameters
