@@ -102,6 +102,14 @@ def test_clear_errors(call, argument):
         assert_clear_error(call, argument)
 
 
+def test_relevance_layers_are_the_accepted_layers():
+    from kerasviz.lrp import relevance_layers
+
+    assert relevance_layers(BN) == ["conv", "relu", "global_average_pooling2d", "head"]
+    assert relevance_layers(M) == ["conv1", "pool1", "conv2", "gap", "head"]
+    assert_clear_error(lambda: relevance_layers(M, output=3), "output")
+
+
 def test_units_layer_is_accepted_and_the_default_layer_is_the_last_convolution():
     r = kv.crp(M, X[:2], layer="gap", filters=[0, 1], progress=False)  # (N, C) after global pooling
     assert r.heatmaps.shape == (2, 2, 16, 16, 3)

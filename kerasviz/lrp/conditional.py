@@ -39,9 +39,10 @@ import tensorflow as tf
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.layers import find_layer
-from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.targets import target_scores
 from kerasviz.lrp.composites import BoundsSpec
+from kerasviz.lrp.graph import trace
 from kerasviz.lrp.propagate import RuleSpec, Setup, prepare
 
 _uid = itertools.count()
@@ -183,6 +184,26 @@ def layer_lrp(
     found = find_layer(model, layer)
     path = _relevance_path(found, setup)
     return cache.get(model, ("layer_lrp", setup.key, path, score), lambda: LayerLRP(model, found, path, setup, score))
+
+
+def relevance_layers(model: keras.Model, *, output: OutputSpec = None) -> list[str]:
+    """Paths of the layers that carry LRP relevance to `output`, in graph order (any rule).
+
+    These are the layers `kv.lrp(..., return_layers=True)` reports and
+    `layer_lrp`, `kv.crp` and `kv.relevance_maximization` accept: not a
+    BatchNormalization folded into the layer before it, not an input
+    Rescaling / Normalization folded into the first convolution, not inside a
+    gate's branch.
+
+    Raises:
+        UnsupportedLayerError: a layer type without an LRP rule.
+        InvalidArgumentError: a bad `output`.
+
+    Example:
+        >>> [p for p in relevance_layers(model) if len(model.get_layer(p).output.shape) == 4]  # CRP layer choices
+    """
+    index = resolve_output(model, output)
+    return cache.get(model, ("lrp_graph",), lambda: trace(model)).relevance_paths(index)
 
 
 def _relevance_path(found, setup: Setup) -> str:
