@@ -54,6 +54,7 @@ from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 from kerasviz.attribution import *  # noqa: E402,F401,F403
 from kerasviz.decoding import *  # noqa: E402,F401,F403
 from kerasviz.featurevis import *  # noqa: E402,F401,F403
+from kerasviz.featurevis.render import render  # noqa: E402,F401  (deprecated name of kv.render_objective)
 from kerasviz.dataset import *  # noqa: E402,F401,F403
 from kerasviz.lrp import *  # noqa: E402,F401,F403
 from kerasviz.concepts import *  # noqa: E402,F401,F403
