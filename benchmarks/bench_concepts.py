@@ -6,6 +6,13 @@
 - NMF concepts: the projection pass of `kv.nmf_concepts` (forward, NNLS on the
   fixed concepts, running top images) vs `kv.top_activating` on the same layer
   and data; with importance (gradient x coefficient) the pass also runs a backward.
+- CRP: one conditional heatmap of `kv.crp` (batched over (image, channel)
+  rows, `filter_batch_size` rows per call) vs one `kv.lrp` pass per image
+  with the same rows per call; target <= 1.5x.
+- Relevance maximization: `kv.relevance_maximization` throughput vs
+  `kv.top_activating` on the same layer and data; target >= 0.8x. Its floor
+  is a full forward pass plus the backward pass down to the layer, where
+  `top_activating` runs the forward pass up to the layer only.
 - Memory: `kv.nmf_concepts` over a generator of 2000 and of 20000 images, each
   in a fresh process: the fit sample is capped and the scan keeps O(k x top)
   state, so the peak RSS should stay flat.
@@ -100,5 +107,109 @@ def bench_nmf_memory():
     return rows
 
 
+def _interleaved(calls: dict, rounds: int) -> dict:
+    """Best time of each call over `rounds` interleaved rounds (load drifts alike for all), after one warm-up."""
+    best = {name: float("inf") for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            best[name] = min(best[name], best_time(call, repeat=1, warmup=0 if best[name] < float("inf") else 1))
+    return best
+
+
+def _vgg16(size: int):
+    import kerasviz as kv
+
+    return kv.load_vgg16(weights=None, include_top=False, input_shape=(size, size, 3))
+
+
+def bench_crp():
+    import kerasviz as kv
+
+    rng = np.random.default_rng(0)
+    rows_per_call, images, channels = 16, 2, 8
+    rows = []
+    for name, model, layer, rules, x in (
+        ("LeNet conv2", kv.lenet(), "conv2", ("epsilon",), rng.uniform(0, 1, (rows_per_call, 28, 28, 1))),
+        ("VGG16 (untrained) 128px block4_conv3", _vgg16(128), "block4_conv3", ("epsilon", "vgg"),
+         rng.uniform(-120, 140, (rows_per_call, 128, 128, 3))),
+    ):
+        x = x.astype("float32")
+        for rule in rules:
+            calls = {
+                "lrp": lambda: kv.lrp(model, x, 0, rule=rule, batch_size=rows_per_call, progress=False),
+                "crp": lambda: kv.crp(model, x[:images], 0, layer=layer, filters=range(channels), rule=rule,
+                                      filter_batch_size=rows_per_call, progress=False),
+                "crp_top": lambda: kv.crp(model, x[:images], 0, layer=layer, top=channels, rule=rule,
+                                          filter_batch_size=rows_per_call, progress=False),
+            }
+            best = _interleaved(calls, rounds=5)
+            per_lrp = best["lrp"] / rows_per_call
+            per_map, per_top = best["crp"] / (images * channels), best["crp_top"] / (images * channels)
+            rows += [
+                row(f"{name} rule={rule!r}: lrp per image", per_lrp * 1e3, "ms", note=f"{rows_per_call} per call"),
+                row(f"{name} rule={rule!r}: crp heatmap / lrp pass", per_map / per_lrp, "x", target="<= 1.5",
+                    note=f"{images} images x {channels} channels, {per_map * 1e3:.1f} ms each"),
+                row(f"{name} rule={rule!r}: crp top={channels} heatmap / lrp pass", per_top / per_lrp, "x",
+                    target="<= 1.5", note="with the ranking pass to the layer"),
+            ]
+    return rows
+
+
+def _gradient_floor(model, layer, x, target, batch_size: int = 64):
+    """A bare compiled forward pass + plain gradient down to the layer, per-channel sums: no LRP, no top-k."""
+    import tensorflow as tf
+
+    from kerasviz.core.gradients import compile_function
+    from kerasviz.core.graph import tap_model
+    from kerasviz.core.targets import flat_outputs
+
+    tap, keys = tap_model(model, [layer])
+
+    def run(images):
+        with tf.GradientTape() as tape:
+            out = tap(images, training=False)
+            scores = flat_outputs(out["__output__"])[:, target or 0]
+        acts = out[keys[0]]
+        relevance = acts * tape.gradient(scores, acts)
+        return tf.reduce_sum(tf.reshape(relevance, (tf.shape(acts)[0], -1, acts.shape[-1])), axis=1)
+
+    step = compile_function(run)
+    return lambda: [step(tf.constant(x[s : s + batch_size])).numpy() for s in range(0, len(x), batch_size)]
+
+
+def bench_relevance_maximization():
+    import kerasviz as kv
+
+    rng = np.random.default_rng(0)
+    lenet = kv.lenet()
+    mnist = rng.uniform(0, 1, (2000, 28, 28, 1)).astype("float32")
+    vgg = _vgg16(112)
+    photos = rng.uniform(-120, 140, (128, 112, 112, 3)).astype("float32")
+    rows = []
+    for name, model, layer, x, target in (
+        ("LeNet conv1, 2000 images", lenet, "conv1", mnist, None),
+        ("LeNet conv2, 2000 images", lenet, "conv2", mnist, None),
+        ("LeNet relu3, 2000 images", lenet, "relu3", mnist, None),
+        ("VGG16 112px block3_conv3, 128 images", vgg, "block3_conv3", photos, 0),
+        ("VGG16 112px block5_conv3, 128 images", vgg, "block5_conv3", photos, 0),
+    ):
+        calls = {
+            "top": lambda: kv.top_activating(model, layer, x, k=9, batch_size=64, progress=False),
+            "rel": lambda: kv.relevance_maximization(model, layer, x, k=9, target=target, batch_size=64,
+                                                     progress=False),
+            "floor": _gradient_floor(model, layer, x, target),
+        }
+        best = _interleaved(calls, rounds=3)
+        rows += [
+            row(f"{name}: top_activating", len(x) / best["top"], "img/s"),
+            row(f"{name}: relevance_maximization", len(x) / best["rel"], "img/s"),
+            row(f"{name}: relevance / activation throughput", best["top"] / best["rel"], "x", target=">= 0.8"),
+            row(f"{name}: relevance / its floor throughput", best["floor"] / best["rel"], "x",
+                note="floor: compiled forward + plain gradient to the layer"),
+        ]
+    return rows
+
+
 BENCHMARKS = {"concepts_tcav": bench_tcav, "concepts_nmf_throughput": bench_nmf_throughput,
-              "concepts_nmf_memory": bench_nmf_memory}
+              "concepts_nmf_memory": bench_nmf_memory, "concepts_crp": bench_crp,
+              "concepts_relevance_maximization": bench_relevance_maximization}

@@ -99,6 +99,56 @@ def _check_input_rule(graph: Graph, rules: dict) -> bool:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What an LRP pass needs, resolved and checked once (`prepare`).
+
+    Attributes:
+        composite: the resolved `Composite`.
+        graph: the model's traced `Graph` (cached per model).
+        rules: `{weighted layer path: Rule}`.
+        output: index of the explained model output.
+        substitute: the call substitution that makes gradients carry relevance
+            (for `core.graph.tap_model` / `core.gradients.score_gradients`).
+        key: a hashable name of that model variant, for caching compiled steps.
+        input_rule: True if the pixel layers use an input rule (z^B, w², flat):
+            then d/dx is already the input relevance, otherwise it is x ⊙ d/dx.
+    """
+
+    composite: Composite
+    graph: Graph
+    rules: dict
+    output: int
+    substitute: object
+    key: tuple
+    input_rule: bool
+
+
+def prepare(
+    model: keras.Model, rule: RuleSpec = "epsilon", *, epsilon: Optional[float] = None, gamma: Optional[float] = None,
+    alpha: Optional[float] = None, beta: Optional[float] = None, bounds: BoundsSpec = None, output: OutputSpec = None,
+) -> Setup:
+    """Check the LRP settings and resolve the rules, graph and substitution for `model` (no model work).
+
+    Raises:
+        UnsupportedLayerError: a layer type without an LRP rule.
+        InvalidArgumentError: unknown rule, a parameter out of range, bad bounds or output.
+    """
+    epsilon = check_number(epsilon, "epsilon", minimum=0.0, allow_none=True)
+    gamma = check_number(gamma, "gamma", minimum=0.0, allow_none=True)
+    alpha = check_number(alpha, "alpha", minimum=1.0, allow_none=True)
+    beta = check_number(beta, "beta", minimum=0.0, allow_none=True)
+    composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
+    output_index = resolve_output(model, output)
+    graph = cache.get(model, ("lrp_graph",), lambda: trace(model))
+    rules = composite.assign(graph.weighted, graph.input_paths, graph.heads[output_index], spatial=graph.spatial)
+    input_rule = _check_input_rule(graph, rules)
+    return Setup(
+        composite, graph, rules, output_index, _substitute(graph, rules, model, output_index),
+        ("lrp", composite.key(), output_index), input_rule,
+    )
+
+
+@dataclass(frozen=True)
 class Relevance(ArrayResult):
     """Result of `kv.lrp(..., return_layers=True)` (NumPy arrays on the host).
 
@@ -240,28 +290,20 @@ def _lrp(
         >>> r = kv.lrp(vgg, x, rule="vgg")           # (224, 224, 3)
         >>> heat = r.sum(-1)                          # (224, 224)
     """
-    epsilon = check_number(epsilon, "epsilon", minimum=0.0, allow_none=True)
-    gamma = check_number(gamma, "gamma", minimum=0.0, allow_none=True)
-    alpha = check_number(alpha, "alpha", minimum=1.0, allow_none=True)
-    beta = check_number(beta, "beta", minimum=0.0, allow_none=True)
     batch_size = int(check_int(batch_size, "batch_size", minimum=1))  # type: ignore[arg-type]
-    composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
-    output_index = resolve_output(model, output)
+    setup = prepare(model, rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds, output=output)
     x, single = as_image_batch(images, model)
-    graph = cache.get(model, ("lrp_graph",), lambda: trace(model))
-    rules = composite.assign(graph.weighted, graph.input_paths, graph.heads[output_index], spatial=graph.spatial)
-    input_rule = _check_input_rule(graph, rules)
+    graph, output_index, input_rule = setup.graph, setup.output, setup.input_rule
     layers = tuple(graph.relevance_paths(output_index)) if return_layers else ()
     grads = score_gradients(
-        model, x, target, layers=layers, substitute=_substitute(graph, rules, model, output_index),
-        substitute_key=("lrp", composite.key(), output_index), batch_size=batch_size, progress=bool(progress),
-        output=output_index,
+        model, x, target, layers=layers, substitute=setup.substitute, substitute_key=setup.key,
+        batch_size=batch_size, progress=bool(progress), output=output_index,
     )
     relevance = grads.input if input_rule else x.numpy() * grads.input
     if not return_layers:
         return relevance[0] if single else relevance
     per_layer = {k: grads.activations[k] * grads.layer_gradients[k] for k in layers}
-    return Relevance(relevance, per_layer, grads.scores, grads.targets, rules, composite.name)
+    return Relevance(relevance, per_layer, grads.scores, grads.targets, setup.rules, setup.composite.name)
 
 
 lrp.__doc__ = _lrp.__doc__

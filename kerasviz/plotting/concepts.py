@@ -1,8 +1,8 @@
-"""Figures of the concept methods: TCAV bars, NMF concepts, activation atlases, caricatures.
+"""Figures of the concept methods: TCAV bars, NMF concepts, CRP heatmaps and references, atlases, caricatures.
 
-They only draw: the arrays come from `kv.tcav`, `kv.nmf_concepts`,
-`kv.activation_atlas` and `kv.caricature` (read by attribute, so this module
-imports none of them).
+They only draw: the arrays come from `kv.tcav`, `kv.nmf_concepts`, `kv.crp`,
+`kv.relevance_maximization`, `kv.activation_atlas` and `kv.caricature` (read
+by attribute, so this module imports none of them).
 """
 
 from __future__ import annotations
@@ -236,4 +236,128 @@ def plot_caricature(result, images, *, display: Optional[Callable] = None, title
         axes[0, i].set_axis_off()
         axes[1, i].set_axis_off()
     fig.suptitle(title or f"Caricatures at {result.layer}", fontsize=10)
+    return fig
+
+
+def plot_crp(
+    result,
+    images,
+    *,
+    display: Optional[Callable] = None,
+    percentile: float = 99.5,
+    cmap: str = "bwr",
+    max_images: int = 4,
+    title: Optional[str] = None,
+    figsize=None,
+):
+    """Concept relevance: each image, then the conditional heatmap of each of its explained channels.
+
+    Each heatmap is scaled on its own (a high percentile of |R| is full
+    colour; red for the class, blue against it) and titled with its channel,
+    the channel's relevance and its share of the layer's summed |relevance|.
+
+    Args:
+        result: a `kv.crp` result.
+        images: the images it was computed for (model input space), one or a batch.
+        display: maps model-space images to RGB (e.g. `kv.deprocess`);
+            default per-image min-max.
+        percentile: |R| percentile mapped to full colour.
+        cmap: a diverging colormap.
+        max_images: rows drawn at most.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_crp(kv.crp(net, x[:2], layer="conv2", top=5), x[:2])
+    """
+    from kerasviz.plotting.lrp import relevance_heatmap
+
+    _require(result, ("heatmaps", "filters", "relevance", "share"), "kv.crp")
+    heatmaps = np.asarray(result.heatmaps)
+    one = heatmaps.ndim == 4
+    heatmaps = heatmaps[None] if one else heatmaps
+    filters = np.atleast_2d(result.filters)
+    relevance, share = np.atleast_2d(result.relevance), np.atleast_2d(result.share)
+    x = np.asarray(images, np.float32)
+    x = x[None] if x.ndim == heatmaps.ndim - 2 else x
+    if len(x) != len(heatmaps):
+        raise InvalidArgumentError(f"`images` has {len(x)} images for {len(heatmaps)} rows of heatmaps.")
+    rows = min(len(x), max(1, int(max_images)))
+    shown = _shown(x[:rows], display)
+    count = heatmaps.shape[1]
+    fig, axes = plt.subplots(rows, count + 1, figsize=figsize or (1.5 * (count + 1) + 0.3, 1.65 * rows + 0.4),
+                             squeeze=False)
+    for row in range(rows):
+        axes[row, 0].imshow(shown[row], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
+        axes[row, 0].set_axis_off()
+        for col in range(count):
+            channel = int(filters[row, col])
+            ax = axes[row, col + 1]
+            ax.imshow(relevance_heatmap(heatmaps[row, col], percentile), cmap=cmap, vmin=-1, vmax=1)
+            ax.set_title(f"#{channel}  R={relevance[row, channel]:.2g}\n{100 * share[row, channel]:.0f}% of |R|",
+                         fontsize=7)
+            ax.set_axis_off()
+    fig.suptitle(title or f"Concept relevance at {result.layer} ({result.rule})", fontsize=10)
+    return fig
+
+
+def plot_relevance_maximization(
+    result,
+    filters: Optional[Sequence[int]] = None,
+    *,
+    activating=None,
+    display: Optional[Callable] = None,
+    max_filters: int = 8,
+    title: Optional[str] = None,
+    figsize=None,
+):
+    """One row per channel: its top patches by relevance (and, with `activating`, by activation beside them).
+
+    Activation maximization shows what excites a channel; relevance
+    maximization shows what it is used for (Achtibat et al. 2023). Patches
+    are the receptive field of the most relevant (most active) position.
+
+    Args:
+        result: a `kv.relevance_maximization` result.
+        filters: channel indices (default: the first `max_filters`).
+        activating: a `kv.top_activating` result of the same layer, drawn on the left.
+        display: maps model-space tiles to RGB (e.g. `kv.deprocess`); default per-tile min-max.
+        max_filters: rows shown when `filters` is None.
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_relevance_maximization(rel, filters=[0, 3, 5], activating=kv.top_activating(net, "conv2", x))
+    """
+    from kerasviz.plotting.grid import mosaic
+
+    _require(result, ("indices", "values", "crops", "reduce"), "kv.relevance_maximization")
+    channels = len(result.indices)
+    chosen = list(range(min(channels, max(1, int(max_filters))))) if filters is None else [
+        int(f) for f in np.atleast_1d(filters)]
+    if not chosen or any(not 0 <= f < channels for f in chosen):
+        raise InvalidArgumentError(f"`filters` must be channel indices in 0..{channels - 1}; got {filters!r}.")
+    panels = [("relevance", result)]
+    if activating is not None:
+        _require(activating, ("indices", "values", "crops"), "kv.top_activating", "activating")
+        if len(activating.indices) != channels:
+            raise InvalidArgumentError(f"`activating` has {len(activating.indices)} channels; `result` has {channels}.")
+        panels.insert(0, ("activation", activating))
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=figsize or (
+        len(panels) * (1.0 * result.k + 0.8) + 0.4, 1.0 * len(chosen) + 0.9))
+    for ax, (name, top) in zip(axes[0], panels):
+        tiles = top.crops(chosen)
+        n, k = tiles.shape[:2]
+        flat = _shown(tiles.reshape((n * k,) + tiles.shape[2:]), display)
+        image, origins = mosaic(flat, cols=k, pad=max(1, tiles.shape[2] // 16))
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks([origins[i * k][0] + tiles.shape[2] / 2 for i in range(n)], [f"#{f}" for f in chosen])
+        ax.set_xticks([])
+        ax.set_title(f"top {k} by {name}", fontsize=9)
+    fig.suptitle(title or f"{result.layer}: reference patches per channel (best left)", fontsize=10)
+    fig.tight_layout()
     return fig
