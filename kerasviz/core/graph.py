@@ -75,8 +75,13 @@ def check_model(model, name: str = "model") -> None:
         )
 
 
-def model_input(model: keras.Model):
-    """The model's (single) symbolic input tensor, with a clear error if none exists."""
+def model_input(model: keras.Model, input=None):
+    """The model's explained symbolic input tensor, with a clear error if none exists.
+
+    For a multi-input model, `input` (an index or input name, see
+    `model_inputs.explained_index`) picks it; by default the image input (the
+    first input of highest rank).
+    """
     check_model(model)
     if is_subclassed(model):
         raise UnsupportedModelError(subclassed_message(model, "kerasviz"))
@@ -90,9 +95,11 @@ def model_input(model: keras.Model):
             f"Model {model.name!r} has no defined input shape yet ({cause if inputs is None else 'no inputs'}). "
             "Start it with keras.Input((H, W, C)) or call model.build((None, H, W, C))."
         )
-    if len(inputs) != 1:
-        raise UnsupportedModelError(f"kerasviz needs a model with one image input; {model.name!r} has {len(inputs)}.")
-    return inputs[0]
+    if len(inputs) == 1 and input in (None, 0, -1):
+        return inputs[0]
+    from kerasviz.core.model_inputs import explained_index
+
+    return inputs[explained_index(model, input)]
 
 
 def output_layer(model: keras.Model, output: int = 0) -> keras.layers.Layer:
@@ -290,19 +297,26 @@ def rebuild(
             keeps the model's own input layout.
 
     Returns:
-        `(inputs, outputs)`: the new input tensor and the model's outputs on it,
-        ready for `keras.Model(inputs, ...)`. Only layers on the path to the
-        tensors you keep are computed by that model.
+        `(inputs, outputs)`: the new input tensor (a list of them, in
+        `model.inputs` order, for a multi-input model) and the model's outputs
+        on it, ready for `keras.Model(inputs, ...)`. Only layers on the path
+        to the tensors you keep are computed by that model.
     """
-    reference = model_input(model)
-    shape = tuple(reference.shape[1:])
-    transpose = channels_last and is_channels_first(model) and len(shape) == 3
-    if transpose:
-        shape = (shape[1], shape[2], shape[0])
-    inputs = keras.Input(batch_shape=(None,) + shape, dtype=reference.dtype)
-    x = keras.ops.transpose(inputs, (0, 3, 1, 2)) if transpose else inputs
+    model_input(model)  # an unbuilt or subclassed model: its clear error
+    first = channels_last and is_channels_first(model)
+    inputs, fed = [], []
+    for reference in model.inputs:
+        shape = tuple(reference.shape[1:])
+        transpose = first and len(shape) == 3
+        if transpose:
+            shape = (shape[1], shape[2], shape[0])
+        tensor = keras.Input(batch_shape=(None,) + shape, dtype=reference.dtype)
+        inputs.append(tensor)
+        fed.append(keras.ops.transpose(tensor, (0, 3, 1, 2)) if transpose else tensor)
+    structure = getattr(model, "_inputs_struct", None) if len(fed) > 1 else None
+    x = keras.tree.pack_sequence_as(structure, fed) if structure is not None else (fed if len(fed) > 1 else fed[0])
     outputs = _Replay(substitute, observe).run(model, x)
-    return inputs, outputs
+    return (inputs if len(inputs) > 1 else inputs[0]), outputs
 
 
 def _unique_keys(model, specs, targets) -> list[str]:
@@ -325,6 +339,8 @@ def tap_model(
     substitute: Optional[Substitute] = None,
     output: int = 0,
     channels_last: bool = True,
+    input=None,
+    side: bool = False,
 ) -> tuple[keras.Model, list[str]]:
     """A model with outputs `{key: layer output, ..., "__output__": model output}`.
 
@@ -341,6 +357,12 @@ def tap_model(
         channels_last: input and 4-D tapped maps channels last, `(N, H, W, C)`,
             also for a channels-first model (the taps stay on the forward path,
             so gradients w.r.t. them are exact). False keeps the model's layout.
+        input: the explained input of a multi-input model (index or name;
+            None: the image input, see `model_inputs.explained_index`).
+        side: the caller can feed the other inputs (`model_inputs.TapFeed`).
+            The tap reads the explained input alone when the tapped tensors
+            depend on it alone; otherwise it reads every input, which
+            `side=False` refuses with a clear error.
 
     Returns:
         `(tap, keys)`: the multi-output model and the output keys of `layers`,
@@ -396,4 +418,21 @@ def tap_model(
     result = {k: captured[k] for k in keys}
     if include_output:
         result["__output__"] = pick_output(outputs, output)
-    return keras.Model(inputs, result, name=f"{model.name}_taps_{next(_uid)}"), keys
+    name = f"{model.name}_taps_{next(_uid)}"
+    if not isinstance(inputs, list):
+        return keras.Model(inputs, result, name=name), keys
+    from kerasviz.core.model_inputs import explained_index, input_names
+
+    index = explained_index(model, input)
+    try:
+        tap, fed = keras.Model(inputs[index], result, name=name), (index,)
+    except ValueError:  # a tapped tensor also depends on the other inputs
+        if not side:
+            others = [n for i, n in enumerate(input_names(model)) if i != index]
+            raise UnsupportedModelError(
+                f"What this technique reads of model {model.name!r} depends on its other input(s) {others}, which it "
+                "cannot hold fixed; choose a layer computed from the explained input alone."
+            ) from None
+        tap, fed = keras.Model(inputs, result, name=name), tuple(range(len(inputs)))
+    tap.kv_fed = fed
+    return tap, keys
