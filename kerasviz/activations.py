@@ -17,6 +17,7 @@ from typing import Iterable, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
@@ -187,6 +188,41 @@ def activations(
             bar.update(1)
     out = {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in fx.output}
     return {k: v[0] for k, v in out.items()} if single else out
+
+
+def token_grid(tokens, reshape) -> np.ndarray:
+    """Token values `(N, tokens, c)` (or `(tokens, c)`) laid out as a grid, on the host.
+
+    The same layout as `reshape=` in `kv.grad_cam` and `kv.activations`, for
+    arrays computed elsewhere, e.g. LRP relevance at a token layer
+    (`kv.lrp(..., return_layers=True).layers[name]`).
+
+    Args:
+        tokens: float array `(N, tokens, c)` or `(tokens, c)`.
+        reshape: `(h, w)` (the last `h * w` tokens, class tokens in front
+            dropped) or a callable `tokens -> (N, h, w, c)`.
+
+    Returns:
+        float32 `(N, h, w, c)` (`(h, w, c)` for `(tokens, c)`).
+
+    Example:
+        >>> r = kv.lrp(vit, x, return_layers=True)
+        >>> grid = kv.token_grid(r.layers["block1_norm"], (14, 14)).sum(-1)
+    """
+    from kerasviz.core.validate import check_finite_array
+
+    reshape = check_reshape(reshape)
+    if reshape is None:
+        raise InvalidArgumentError("`reshape` must be (h, w) or a callable tokens -> (N, h, w, c); got None.")
+    array = check_finite_array(tokens, "tokens").astype(np.float32)
+    if array.ndim not in (2, 3):
+        raise InvalidArgumentError(f"`tokens` must be (N, tokens, c) or (tokens, c); got shape {array.shape}.")
+    single = array.ndim == 2
+    batch = array[None] if single else array
+    if not callable(reshape) and reshape[0] * reshape[1] > batch.shape[1]:
+        raise InvalidArgumentError(f"`reshape`={reshape} needs {reshape[0] * reshape[1]} tokens; got {batch.shape[1]}.")
+    grid = np.asarray(reshaped(tf.constant(batch), reshape), np.float32)
+    return grid[0] if single else grid
 
 
 def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:
