@@ -7,17 +7,22 @@ smallest input each accepts (weights=None: untrained), × activations, saliency,
 Grad-CAM, occlusion, filter maximization, LRP with the family preset and top-k = 176 cells. Each cell
 checks the result's shape and finiteness and that the model is unchanged (weights, configs,
 predictions). Each model is built once per module; settings are the cheapest that still run every
-code path (2 IG steps, a 2x2 occlusion grid, 2 feature-visualization steps on 2 filters).
+code path (one IG step, a 2x2 occlusion grid, 2 feature-visualization steps on 2 filters), with
+chunks of the images' own batch size so that a method reuses the compiled step another already traced.
 """
+import contextlib
+
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 import kerasviz as kv
 from kerasviz.core.layers import conv_layers
-from kerasviz.testing import unchanged
+from kerasviz.testing import assert_model_unchanged
 
 A = keras.applications
+pytestmark = pytest.mark.filterwarnings("ignore:Integrated gradients:UserWarning")  # 2 steps: a smoke test
 # family -> (constructor, smallest input side, LRP preset)
 FAMILIES = {
     "VGG16": (A.VGG16, 32, "vgg"),
@@ -39,8 +44,13 @@ _built: dict = {}
 
 
 def built(family, kind):
-    """`(model, layer path of the last conv, images (2, side, side, 3))`, built once per module."""
+    """`(model, layer path of the last conv, images (2, side, side, 3))`, built once per module.
+
+    Only the model of the current row is kept (cells run family by family), so memory stays that of
+    one model.
+    """
     if (family, kind) not in _built:
+        _built.clear()
         constructor, side, _ = FAMILIES[family]
         keras.utils.set_random_seed(0)
         if kind == "plain":
@@ -61,6 +71,21 @@ def teardown_module(module):
     _built.clear()
 
 
+@contextlib.contextmanager
+def unchanged(model, probe):
+    """`kerasviz.testing.unchanged` with one compiled forward pass per model (not one per check)."""
+    run = _built.setdefault(("predict", id(model)), tf.function(lambda x: model(x, training=False)))
+    state = lambda: (
+        [w.copy() for w in model.get_weights()],
+        [(l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable, l.dtype_policy.name)
+         for l in model.layers],
+        [np.asarray(run(tf.constant(probe)))],
+    )
+    before = state()
+    yield
+    assert_model_unchanged(before, state())
+
+
 def run(technique, model, layer, images, preset):
     n, side = len(images), images.shape[1]
     if technique == "activations":
@@ -72,7 +97,7 @@ def run(technique, model, layer, images, preset):
         assert maps.shape == (n, side, side)
         return maps
     if technique == "integrated_gradients":
-        maps = np.asarray(kv.integrated_gradients(model, images, steps=2, progress=False))
+        maps = np.asarray(kv.integrated_gradients(model, images, steps=1, path_batch_size=n, progress=False))
         assert maps.shape == images.shape
         return maps
     if technique == "grad_cam":
@@ -81,7 +106,7 @@ def run(technique, model, layer, images, preset):
         return maps
     if technique == "occlusion":
         patch = side // 2
-        maps = kv.occlusion(model, images, patch=patch, stride=patch, progress=False)
+        maps = kv.occlusion(model, images, patch=patch, stride=patch, mask_batch_size=n, progress=False)
         assert maps.shape == (n, side, side)
         return maps
     if technique == "filter_maximization":
@@ -99,16 +124,44 @@ def run(technique, model, layer, images, preset):
     raise AssertionError(technique)
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("family", list(FAMILIES))
-def test_every_technique(family, kind):
+# Every cell of the matrix is one test; VGG16 and MobileNetV2 (plain and nested) run in every suite,
+# the other nine families are marked slow.
+FAST = ("VGG16", "MobileNetV2")
+CELLS = [
+    pytest.param(family, kind, technique, id=f"{family}-{kind}-{technique}",
+                 marks=() if family in FAST else pytest.mark.slow)
+    for family in FAMILIES for kind in KINDS for technique in TECHNIQUES
+]
+
+
+@pytest.mark.parametrize("family, kind, technique", CELLS)
+def test_cell(family, kind, technique):
     model, layer, images = built(family, kind)
-    failures = []
-    for technique in TECHNIQUES:
-        try:
-            with unchanged(model, images[:1]):
-                result = run(technique, model, layer, images, FAMILIES[family][2])
-            assert np.isfinite(np.asarray(result, np.float32)).all(), "non-finite values"
-        except Exception as err:  # noqa: BLE001 - collect every failing cell of the row
-            failures.append(f"{technique}: {type(err).__name__}: {str(err)[:300]}")
-    assert not failures, f"{family} {kind}:\n" + "\n".join(failures)
+    with unchanged(model, images[:1]):
+        result = run(technique, model, layer, images, FAMILIES[family][2])
+    assert np.isfinite(np.asarray(result, np.float32)).all(), "non-finite values"
+
+
+@pytest.fixture(scope="module")
+def legacy_h5(tmp_path_factory):
+    """A FER-style grayscale CNN saved in the HDF5 format of Keras 2 and loaded back with `load_model`."""
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([
+        keras.Input((48, 48, 1)), keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
+        keras.layers.BatchNormalization(), keras.layers.SeparableConv2D(8, 3, activation="relu", name="sep1"),
+        keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25), keras.layers.Flatten(),
+        keras.layers.Dense(7, activation="softmax"),
+    ])
+    path = tmp_path_factory.mktemp("h5") / "emotions.h5"
+    model.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    images = np.random.default_rng(0).uniform(0, 1, (2, 48, 48, 1)).astype("float32")
+    return loaded, images
+
+
+@pytest.mark.parametrize("technique", TECHNIQUES)
+def test_legacy_h5_classifier(legacy_h5, technique):
+    model, images = legacy_h5
+    with unchanged(model, images[:1]):
+        result = run(technique, model, "sep1", images, "epsilon_gamma_box")
+    assert np.isfinite(np.asarray(result, np.float32)).all()

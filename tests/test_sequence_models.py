@@ -75,7 +75,7 @@ def test_grad_cam_over_time_is_the_class_activation_map(signals):
     w = model.get_layer("head").get_weights()[0][:, 1]
     cam = kv.grad_cam(model, signals, 1, layer="conv", relu=False, normalize=False, upsample=False, progress=False)
     np.testing.assert_allclose(cam, acts @ w / acts.shape[1], atol=1e-6)
-    up = kv.grad_cam(model, signals, 1, relu=False, normalize=False, progress=False)  # default layer: the last (N, t, c)
+    up = kv.grad_cam(model, signals, 1, relu=False, normalize=False, progress=False)  # default: the last (N, t, c)
     assert up.shape == (3, T)
     np.testing.assert_allclose(up.mean(1), cam.mean(1), rtol=0.2)  # linear resize keeps the level
 
@@ -147,3 +147,9 @@ def test_conv3d_gradients_occlusion_and_grad_cam():
 ])
 def test_bad_calls_on_signals_fail_clearly(linear, signals, call, argument):
     assert_clear_error(lambda: call(linear, signals), argument)
+
+
+def test_channels_first_signals_are_refused_clearly(signals):
+    model = keras.Sequential([keras.Input((C, T)), keras.layers.Conv1D(3, 3, data_format="channels_first"),
+                              keras.layers.GlobalAveragePooling1D(data_format="channels_first"), keras.layers.Dense(2)])
+    assert_clear_error(lambda: kv.saliency(model, np.moveaxis(signals, 1, 2)), match="channels_first")

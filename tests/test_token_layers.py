@@ -116,3 +116,9 @@ def test_lrp_epsilon_through_a_token_mlp_conserves_at_every_token_layer(images):
 ])
 def test_bad_token_settings_fail_clearly(vit, images, call, argument, match):
     assert_clear_error(lambda: call(vit, images), argument, match=match)
+
+
+def test_patch_embedding_views(vit, images):
+    top = kv.top_activating(vit, "patches", images, k=1, progress=False)
+    assert top.patches.shape[:2] == (DIM, 1) and top.patches.shape[2:4] == (PATCH, PATCH)
+    assert kv.visualize_filters(vit, "patches", [0, 1], steps=2, progress=False).images.shape[0] == 2

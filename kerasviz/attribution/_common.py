@@ -203,7 +203,8 @@ def accumulate_gradients(
         for s in batches(n_rows, batch_size):
             rows = np.arange(s.start, s.stop)
             ids = image_of(rows)
-            grads = tf.cast(step(make_rows(rows), row_targets(targets, ids), None if side is None else side.take(ids))[2], tf.float32)
+            rows_side = None if side is None else side.take(ids)
+            grads = tf.cast(step(make_rows(rows), row_targets(targets, ids), rows_side)[2], tf.float32)
             grads = tf.square(grads) if square else grads
             weighted = grads * per_row(weight_of(rows), grads)
             if acc is None:

@@ -170,8 +170,9 @@ def hires_cam(
     Example:
         >>> cam = kv.hires_cam(model, images, layer="block5_conv3")
     """
-    return _gradient_cam("hires_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress,
-                         input)
+    return _gradient_cam(
+        "hires_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 def xgrad_cam(
@@ -189,8 +190,9 @@ def xgrad_cam(
     Example:
         >>> cam = kv.xgrad_cam(model, images)
     """
-    return _gradient_cam("xgrad_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress,
-                         input)
+    return _gradient_cam(
+        "xgrad_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 def layer_cam(
@@ -208,8 +210,9 @@ def layer_cam(
     Example:
         >>> cams = [kv.layer_cam(model, x, layer=l) for l in ("block3_conv3", "block5_conv3")]
     """
-    return _gradient_cam("layer_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress,
-                         input)
+    return _gradient_cam(
+        "layer_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 for _fn in (hires_cam, xgrad_cam, layer_cam):

@@ -318,7 +318,9 @@ def forward_scores(
     batch = as_model_batch(images, model, prepared=prepared, input=input)
     index = _index(input, model) if prepared else batch.index
     side = (side if side is not None else NO_SIDE) if prepared else batch.side
-    scorer = forward_scorer(model, score, probabilities=probabilities, output=resolve_output(model, output), input=index)
+    scorer = forward_scorer(
+        model, score, probabilities=probabilities, output=resolve_output(model, output), input=index
+    )
     x = batch.x
     targets = target_vector(None if score else target, len(x), scorer.num_outputs_for(x), allow_predicted=True)
     parts = [scorer(x[s], targets[s], side[s]) for s in batches(len(x), batch_size)]

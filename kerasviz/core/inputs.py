@@ -60,7 +60,19 @@ def expected_input_shape(model, input=None) -> tuple:
     if is_channels_first(model) and len(shape) == 3:
         c, h, w = shape
         return (h, w, c)
+    if len(shape) != 3 and _has_channels_first_layer(model):
+        raise UnsupportedModelError(
+            f"Model {model.name!r} reads {'signals' if len(shape) == 2 else 'volumes'} with data_format="
+            "'channels_first'; kerasviz supports channels_first for 2-D images only. Rebuild it channels last "
+            "(the Keras default), with the same weights."
+        )
     return shape
+
+
+def _has_channels_first_layer(model) -> bool:
+    from kerasviz.core.layers import iter_layers
+
+    return any(getattr(layer, "data_format", None) == "channels_first" for _, layer in iter_layers(model))
 
 
 def expected_image_shape(model) -> tuple:
@@ -262,7 +274,9 @@ def as_model_batch(images, model, *, name: str = "images", prepared: bool = Fals
         return ModelBatch(tf.convert_to_tensor(images, tf.float32), False, NO_SIDE, 0)
     if is_subclassed(model):
         if input not in (None, 0):
-            raise InvalidArgumentError(f"`input`={input!r}: a subclassed model is explained on the input it is called with.")
+            raise InvalidArgumentError(
+                f"`input`={input!r}: a subclassed model is explained on the input it is called with."
+            )
         array = as_numeric_array(images, name)
         x, single = _free_batch(array, tuple(int(s) for s in array.shape), name, is_channels_first(model))
         return ModelBatch(x, single, NO_SIDE, 0)
@@ -271,7 +285,8 @@ def as_model_batch(images, model, *, name: str = "images", prepared: bool = Fals
     index = explained_index(model, input)
     explained, others = split_images(images, model, index, name)
     x, single = _explained_batch(as_numeric_array(explained, name), model, index, name)
-    side = side_inputs(model, others, index, int(x.shape[0]), single, name=name) if len(input_tensors(model)) > 1 else NO_SIDE
+    several = len(input_tensors(model)) > 1
+    side = side_inputs(model, others, index, int(x.shape[0]), name=name) if several else NO_SIDE
     return ModelBatch(x, single, side, index)
 
 

@@ -69,8 +69,8 @@ def explained_index(model, input: InputSpec = None, *, name: str = "input") -> i
             index (negative from the end) or an input name.
 
     Raises:
-        LayerNotFoundError-like InvalidArgumentError: an unknown name or an
-            index out of range (the message lists the inputs).
+        InvalidArgumentError: an unknown name or an index out of range (the
+            message lists the inputs).
         ArgumentTypeError: neither None, an int nor a string.
     """
     tensors = input_tensors(model)
@@ -83,7 +83,9 @@ def explained_index(model, input: InputSpec = None, *, name: str = "input") -> i
         raise ArgumentTypeError(f"`{name}` must be an input index or an input name; got {input!r}. Inputs: {listing}.")
     if isinstance(input, str):
         if input not in names:
-            raise InvalidArgumentError(f"`{name}` {input!r} is not an input of model {model.name!r}; its inputs: {listing}.")
+            raise InvalidArgumentError(
+                f"`{name}` {input!r} is not an input of model {model.name!r}; its inputs: {listing}."
+            )
         return names.index(input)
     index = int(input)
     if not -count <= index < count:
@@ -215,7 +217,7 @@ def _per_input(items, tensors) -> bool:
     return True
 
 
-def side_inputs(model, others: dict, index: int, n: int, single: bool, *, name: str = "images") -> SideInputs:
+def side_inputs(model, others: dict, index: int, n: int, *, name: str = "images") -> SideInputs:
     """Check the held-fixed inputs and align them with `n` explained rows.
 
     Each is cast to its input's dtype; one row without the batch axis (or a

@@ -179,8 +179,9 @@ def rise(
     with progress_bar(len(chunks), "rise", progress and len(chunks) > 1) as bar:
         for s in chunks:
             ids = image_ids[s]
-            part, mask_sum = step(x, fill, tf.constant(ids), tf.constant(mask_ids[s]), tf.constant(classes[ids]), *params,
-                                  side)
+            part, mask_sum = step(
+                x, fill, tf.constant(ids), tf.constant(mask_ids[s]), tf.constant(classes[ids]), *params, side
+            )
             total += part.numpy()
             if normalization == "observed":  # every image sees each mask once: count image 0's
                 visible += mask_sum.numpy() if n == 1 else _first_image_masks(ids, mask_ids[s], h, w, *params)

@@ -143,8 +143,10 @@ def sobol_attribution(
         ids = image_ids[rows]
         return tf.gather(x, ids) * m + tf.gather(fill, ids) * (1.0 - m)
 
-    scores = stream_scores(model, make_rows, image_ids, targets, out, batch_size=mask_batch_size,
-                           progress=progress, desc="sobol", side=p.side, input=p.input).reshape(n, per_image).astype(np.float64)
+    scores = stream_scores(
+        model, make_rows, image_ids, targets, out, batch_size=mask_batch_size, progress=progress, desc="sobol",
+        side=p.side, input=p.input,
+    ).reshape(n, per_image).astype(np.float64)
     indices = np.stack([jansen_total_order(s, designs, cells) for s in scores]).reshape(n, grid_size, grid_size)
     maps = indices[:, rows_of][:, :, cols_of]
     if single:

@@ -122,8 +122,10 @@ def lime_design(m: int, samples: int, kernel_width: float, rng: np.random.Genera
     return z, np.sqrt(np.exp(-(distance**2) / kernel_width**2))
 
 
-def _explain(method, model, images, target, output, segments, n_segments, baseline, design, fit, sample_batch_size, progress,
-             input=None):
+def _explain(
+    method, model, images, target, output, segments, n_segments, baseline, design, fit, sample_batch_size, progress,
+    input=None,
+):
     sample_batch_size = check_batch_size(sample_batch_size, "sample_batch_size")
     p = prepare(model, images, target, output, input)
     x, single, targets, out = p
