@@ -130,6 +130,9 @@ def test_conv3d_gradients_occlusion_and_grad_cam():
     assert kv.saliency(model, volumes, progress=False).shape == (2, 6, 8, 8)
     assert kv.occlusion(model, volumes, patch=(2, 4, 4), stride=(2, 4, 4), progress=False).shape == (2, 6, 8, 8)
     assert kv.grad_cam(model, volumes, layer="conv", progress=False).shape == (2, 6, 8, 8)
+    assert kv.activations(model, volumes, progress=False)["conv"].shape == (2, 4, 6, 6, 4)
+    assert_clear_error(lambda: kv.visualize_filters(model, "conv", [0], steps=2, progress=False), "layer")
+    assert_clear_error(lambda: kv.top_activating(model, "conv", volumes, k=1, progress=False))
     relevance = np.asarray(kv.lrp(model, volumes, 1, rule="epsilon", epsilon=1e-9, progress=False))
     np.testing.assert_allclose(relevance, volumes * gradient, atol=1e-6)
 
@@ -143,6 +146,7 @@ def test_conv3d_gradients_occlusion_and_grad_cam():
     (lambda m, x: kv.lime(m, x), None),
     (lambda m, x: kv.deletion_auc(m, x, np.ones((3, T))), None),
     (lambda m, x: kv.top_activating(m, "conv", x, k=1), None),
+    (lambda m, x: kv.visualize_filters(m, "conv", [0], steps=2), "layer"),
     (lambda m, x: kv.grad_cam(m, x, layer="head"), "layer"),       # not a feature map over time
 ])
 def test_bad_calls_on_signals_fail_clearly(linear, signals, call, argument):

@@ -118,7 +118,9 @@ def test_bad_token_settings_fail_clearly(vit, images, call, argument, match):
     assert_clear_error(lambda: call(vit, images), argument, match=match)
 
 
-def test_patch_embedding_views(vit, images):
+def test_patch_embedding_views_and_input_maps(vit, images):
+    assert kv.saliency(vit, images, progress=False).shape == (2, SIDE, SIDE)
+    assert kv.occlusion(vit, images, patch=PATCH, stride=PATCH, progress=False).shape == (2, SIDE, SIDE)
     top = kv.top_activating(vit, "patches", images, k=1, progress=False)
     assert top.patches.shape[:2] == (DIM, 1) and top.patches.shape[2:4] == (PATCH, PATCH)
     assert kv.visualize_filters(vit, "patches", [0, 1], steps=2, progress=False).images.shape[0] == 2
