@@ -35,6 +35,7 @@ from kerasviz.core.cache import ModelCache, cache  # noqa: F401  (re-exported: c
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model
 from kerasviz.core.layout import is_channels_first
+from kerasviz.core.model_inputs import explained_index, fed_model, fresh_inputs
 from kerasviz.core.outputs import pick_output
 
 # (layer, path) -> a callable used instead of `layer`, or None to keep the layer.
@@ -76,12 +77,7 @@ def check_model(model, name: str = "model") -> None:
 
 
 def model_input(model: keras.Model, input=None):
-    """The model's explained symbolic input tensor, with a clear error if none exists.
-
-    For a multi-input model, `input` (an index or input name, see
-    `model_inputs.explained_index`) picks it; by default the image input (the
-    first input of highest rank).
-    """
+    """The model's symbolic input (`input` picks one of several, `model_inputs.explained_index`); clear errors."""
     check_model(model)
     if is_subclassed(model):
         raise UnsupportedModelError(subclassed_message(model, "kerasviz"))
@@ -95,11 +91,7 @@ def model_input(model: keras.Model, input=None):
             f"Model {model.name!r} has no defined input shape yet ({cause if inputs is None else 'no inputs'}). "
             "Start it with keras.Input((H, W, C)) or call model.build((None, H, W, C))."
         )
-    if len(inputs) == 1 and input in (None, 0, -1):
-        return inputs[0]
-    from kerasviz.core.model_inputs import explained_index
-
-    return inputs[explained_index(model, input)]
+    return inputs[0] if len(inputs) == 1 and input in (None, 0, -1) else inputs[explained_index(model, input)]
 
 
 def output_layer(model: keras.Model, output: int = 0) -> keras.layers.Layer:
@@ -297,24 +289,13 @@ def rebuild(
             keeps the model's own input layout.
 
     Returns:
-        `(inputs, outputs)`: the new input tensor (a list of them, in
-        `model.inputs` order, for a multi-input model) and the model's outputs
-        on it, ready for `keras.Model(inputs, ...)`. Only layers on the path
-        to the tensors you keep are computed by that model.
+        `(inputs, outputs)`: the new input tensor (a list in `model.inputs`
+        order for a multi-input model) and the model's outputs on it, ready for
+        `keras.Model(inputs, ...)`. Only layers on the path to the tensors you
+        keep are computed by that model.
     """
     model_input(model)  # an unbuilt or subclassed model: its clear error
-    first = channels_last and is_channels_first(model)
-    inputs, fed = [], []
-    for reference in model.inputs:
-        shape = tuple(reference.shape[1:])
-        transpose = first and len(shape) == 3
-        if transpose:
-            shape = (shape[1], shape[2], shape[0])
-        tensor = keras.Input(batch_shape=(None,) + shape, dtype=reference.dtype)
-        inputs.append(tensor)
-        fed.append(keras.ops.transpose(tensor, (0, 3, 1, 2)) if transpose else tensor)
-    structure = getattr(model, "_inputs_struct", None) if len(fed) > 1 else None
-    x = keras.tree.pack_sequence_as(structure, fed) if structure is not None else (fed if len(fed) > 1 else fed[0])
+    inputs, x = fresh_inputs(model, channels_last and is_channels_first(model))
     outputs = _Replay(substitute, observe).run(model, x)
     return (inputs if len(inputs) > 1 else inputs[0]), outputs
 
@@ -357,12 +338,8 @@ def tap_model(
         channels_last: input and 4-D tapped maps channels last, `(N, H, W, C)`,
             also for a channels-first model (the taps stay on the forward path,
             so gradients w.r.t. them are exact). False keeps the model's layout.
-        input: the explained input of a multi-input model (index or name;
-            None: the image input, see `model_inputs.explained_index`).
-        side: the caller can feed the other inputs (`model_inputs.TapFeed`).
-            The tap reads the explained input alone when the tapped tensors
-            depend on it alone; otherwise it reads every input, which
-            `side=False` refuses with a clear error.
+        input, side: the explained input of a multi-input model, and whether
+            the caller can feed the others (see `model_inputs.fed_model`).
 
     Returns:
         `(tap, keys)`: the multi-output model and the output keys of `layers`,
@@ -419,20 +396,6 @@ def tap_model(
     if include_output:
         result["__output__"] = pick_output(outputs, output)
     name = f"{model.name}_taps_{next(_uid)}"
-    if not isinstance(inputs, list):
-        return keras.Model(inputs, result, name=name), keys
-    from kerasviz.core.model_inputs import explained_index, input_names
-
-    index = explained_index(model, input)
-    try:
-        tap, fed = keras.Model(inputs[index], result, name=name), (index,)
-    except ValueError:  # a tapped tensor also depends on the other inputs
-        if not side:
-            others = [n for i, n in enumerate(input_names(model)) if i != index]
-            raise UnsupportedModelError(
-                f"What this technique reads of model {model.name!r} depends on its other input(s) {others}, which it "
-                "cannot hold fixed; choose a layer computed from the explained input alone."
-            ) from None
-        tap, fed = keras.Model(inputs, result, name=name), tuple(range(len(inputs)))
-    tap.kv_fed = fed
-    return tap, keys
+    if isinstance(inputs, list):  # a multi-input model: only the inputs the taps read
+        return fed_model(model, inputs, result, name=name, input=input, side=side), keys
+    return keras.Model(inputs, result, name=name), keys

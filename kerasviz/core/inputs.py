@@ -27,7 +27,9 @@ from kerasviz.core.graph import check_model, is_subclassed, model_input
 from kerasviz.core.model_inputs import (
     NO_SIDE, SideInputs, explained_index, input_tensors, side_inputs, single_input_only, split_images,
 )
-from kerasviz.core.layout import channels_axis, image_layout, is_channels_first, require_channels_last  # noqa: F401
+from kerasviz.core.layout import (  # noqa: F401
+    channels_axis, image_layout, is_channels_first, require_channels_last, require_channels_last_signals,
+)
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -60,19 +62,9 @@ def expected_input_shape(model, input=None) -> tuple:
     if is_channels_first(model) and len(shape) == 3:
         c, h, w = shape
         return (h, w, c)
-    if len(shape) != 3 and _has_channels_first_layer(model):
-        raise UnsupportedModelError(
-            f"Model {model.name!r} reads {'signals' if len(shape) == 2 else 'volumes'} with data_format="
-            "'channels_first'; kerasviz supports channels_first for 2-D images only. Rebuild it channels last "
-            "(the Keras default), with the same weights."
-        )
+    if len(shape) != 3:
+        require_channels_last_signals(model, len(shape) - 1)
     return shape
-
-
-def _has_channels_first_layer(model) -> bool:
-    from kerasviz.core.layers import iter_layers
-
-    return any(getattr(layer, "data_format", None) == "channels_first" for _, layer in iter_layers(model))
 
 
 def expected_image_shape(model) -> tuple:

@@ -180,6 +180,67 @@ class TapFeed:
         return fed
 
 
+def fresh_inputs(model, transpose_images: bool):
+    """New `keras.Input`s like the model's, and what its first layers are called with.
+
+    Returns:
+        `(inputs, x)`: the inputs in `model.inputs` order, and `x` in the
+        model's own input structure (one tensor, a list or a dict). With
+        `transpose_images` (a channels-first model read channels last),
+        every image input is `(None, H, W, C)` and transposed back for the
+        model.
+    """
+    import keras
+
+    inputs, fed = [], []
+    for reference in model.inputs:
+        shape = tuple(reference.shape[1:])
+        transpose = transpose_images and len(shape) == 3
+        if transpose:
+            shape = (shape[1], shape[2], shape[0])
+        tensor = keras.Input(batch_shape=(None,) + shape, dtype=reference.dtype)
+        inputs.append(tensor)
+        fed.append(keras.ops.transpose(tensor, (0, 3, 1, 2)) if transpose else tensor)
+    if len(fed) == 1:
+        return inputs, fed[0]
+    structure = getattr(model, "_inputs_struct", None)
+    return inputs, (keras.tree.pack_sequence_as(structure, fed) if structure is not None else fed)
+
+
+def fed_model(model, inputs: list, outputs, *, name: str, input: InputSpec = None, side: bool = False):
+    """`keras.Model` of a rebuilt multi-input graph that reads the explained input alone when it can.
+
+    Args:
+        model: the user's model (for its input names).
+        inputs: the rebuilt graph's inputs, in `model.inputs` order.
+        outputs: the tensors to return.
+        input: the explained input (index or name).
+        side: the caller can feed the other inputs (`TapFeed`); otherwise a
+            graph that needs them is refused.
+
+    Returns:
+        The model, with `kv_fed`: the positions of the inputs it reads, in order.
+
+    Raises:
+        UnsupportedModelError: the outputs need the other inputs and `side` is False.
+    """
+    import keras
+
+    index = explained_index(model, input)
+    try:
+        tap, fed = keras.Model(inputs[index], outputs, name=name), (index,)
+    except ValueError:  # an output also depends on the other inputs
+        if not side:
+            others = [n for i, n in enumerate(input_names(model)) if i != index]
+            raise UnsupportedModelError(
+                f"What this technique reads of model {model.name!r} depends on its other input(s) {others}, which it "
+                "cannot hold fixed; choose a layer computed from the explained input alone."
+            ) from None
+        tap, fed = keras.Model(inputs, outputs, name=name), tuple(range(len(inputs)))
+    tap.kv_fed = fed
+    return tap
+
+
 def split_images(images, model, index: int, name: str = "images"):
     """`(explained, {position: side array})` from what the user passed.
 
@@ -273,5 +334,6 @@ def single_input_only(model, side: SideInputs, technique: str) -> None:
 
 __all__ = [
     "InputSpec", "SideInputs", "NO_SIDE", "TapFeed", "input_tensors", "input_names", "explained_index",
-    "split_images", "side_inputs", "single_input_only",
+    "split_images", "side_inputs", "single_input_only", "fed_model",
+    "fresh_inputs",
 ]
