@@ -168,3 +168,18 @@ def test_input_is_chosen_by_index_or_name(model, data):
 def test_bad_multi_input_calls_fail_clearly(model, data, call, argument):
     x, meta = data
     assert_clear_error(lambda: call(model, x, meta), argument)
+
+
+def test_dict_inputs_with_the_image_second_and_a_nested_multi_input_model(data):
+    x, meta = data
+    photo, age = keras.Input((SIDE, SIDE, 3), name="photo"), keras.Input((META,), name="age")
+    inner = keras.Model({"photo": photo, "age": age}, forward(photo, age), name="inner")  # inputs: age, photo
+    image, side = keras.Input((SIDE, SIDE, 3)), keras.Input((META,))
+    outer = keras.Model([image, side], keras.layers.Dense(2)(inner({"photo": image, "age": side})), name="outer")
+    expected = kv.saliency(twin(meta[0]), x[0], 1, progress=False)
+    np.testing.assert_allclose(kv.saliency(inner, {"photo": x, "age": meta}, 1, progress=False)[0], expected, atol=1e-6)
+    np.testing.assert_allclose(kv.saliency(inner, [meta, x], 1, progress=False)[0], expected, atol=1e-6)
+    cam = kv.grad_cam(outer, [x, meta], layer="inner/conv", progress=False)
+    assert cam.shape == (N, SIDE, SIDE)
+    np.testing.assert_allclose(kv.activations(outer, x, ["inner/conv"], progress=False)["inner/conv"],
+                               kv.activations(inner, {"photo": x, "age": meta}, ["conv"], progress=False)["conv"])
