@@ -11,6 +11,7 @@ code path (one IG step, a 2x2 occlusion grid, 2 feature-visualization steps on 2
 chunks of the images' own batch size so that a method reuses the compiled step another already traced.
 """
 import contextlib
+import gc
 
 import keras
 import numpy as np
@@ -51,6 +52,7 @@ def built(family, kind):
     """
     if (family, kind) not in _built:
         _built.clear()
+        gc.collect()  # the previous model, its rebuilt graphs and compiled steps
         constructor, side, _ = FAMILIES[family]
         keras.utils.set_random_seed(0)
         if kind == "plain":
