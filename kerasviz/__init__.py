@@ -22,6 +22,7 @@ from kerasviz.activations import (  # noqa: E402
     blank_maps,
     feature_extractor,
     image_layers,
+    token_grid,
 )
 from kerasviz._config import max_steps, quick_mode  # noqa: E402
 from kerasviz.core.errors import (  # noqa: E402
@@ -48,6 +49,7 @@ from kerasviz.data import (  # noqa: E402
 )
 from kerasviz.models import lenet  # noqa: E402
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.plotting.signals import plot_signal_activations, plot_signal_attribution  # noqa: E402
 from kerasviz.plotting.style import Style, current_style, style  # noqa: E402
 from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 

@@ -17,15 +17,18 @@ from typing import Iterable, Optional, Sequence
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import compile_function, require_graph
 from kerasviz.core.graph import cache, check_model, model_input, tap_model
-from kerasviz.core.inputs import as_image_batch, batches, chunk_count
+from kerasviz.core.feature_maps import Reshape, check_map_layer, check_reshape, map_layers, reshaped
+from kerasviz.core.inputs import as_model_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
 from kerasviz.core.layout import compile_options
 from kerasviz.core.memory import check_rows_per_call
+from kerasviz.core.model_inputs import InputSpec, TapFeed
 from kerasviz.core.validate import check_bool, check_int
 
 
@@ -34,15 +37,18 @@ def image_layers(model: keras.Model) -> list[str]:
     return spatial_layers(model)
 
 
-def _layer_specs(model, layers, name: str = "layers") -> list:
+def _layer_specs(model, layers, name: str = "layers", input=None) -> list:
     """The layer specs to read, checked: None -> every feature-map layer; one spec; or a non-empty list."""
     check_model(model)
     require_graph(model, "activations")
-    model_input(model)  # an unbuilt model: says how to give it an input
+    model_input(model, input)  # an unbuilt model: says how to give it an input
     if layers is None:
-        specs = image_layers(model)
+        rank = len(model_input(model, input).shape) - 2
+        specs = map_layers(model, rank) if rank != 2 else image_layers(model)
         if not specs:
-            raise InvalidArgumentError(f"Model {model.name!r} has no layer with a 4-D feature map; pass `{name}`.")
+            raise InvalidArgumentError(
+                f"Model {model.name!r} has no layer with a feature map like its input's; pass `{name}`."
+            )
         return specs
     if isinstance(layers, (str, int, np.integer, keras.layers.Layer)) and not isinstance(layers, bool):
         specs = [layers]
@@ -99,13 +105,18 @@ def feature_extractor(
     return taps
 
 
-def _compiled_extractor(model, specs: tuple, pre_activation: bool):
-    """The cached channels-last extractor of `specs` and its compiled call (inputs from `as_image_batch`)."""
+def _compiled_extractor(model, specs: tuple, pre_activation: bool, reshape: Reshape = None, input: int = 0):
+    """The cached channels-last extractor of `specs`, its input feed and its compiled call
+    `(x, side) -> {key: map}` (inputs from `as_model_batch`; token layers laid out by `reshape`)."""
     def build():
-        fx = feature_extractor(model, specs, pre_activation=pre_activation, channels_last=True)
-        return fx, compile_function(lambda x: fx(x, training=False), **compile_options(model))
+        fx, _ = tap_model(
+            model, specs, pre_activation=pre_activation, logits=False, include_output=False, input=input, side=True,
+        )
+        feed = TapFeed(fx, input)
+        run = lambda x, side: {k: reshaped(v, reshape) for k, v in fx(feed.inputs(x, side), training=False).items()}
+        return fx, feed, compile_function(run, **compile_options(model))
 
-    return cache.get(model, ("activations", specs, pre_activation), build)
+    return cache.get(model, ("activations", specs, pre_activation, reshape, input), build)
 
 
 def activations(
@@ -114,6 +125,8 @@ def activations(
     layers: Optional[Sequence[LayerSpec] | LayerSpec] = None,
     *,
     pre_activation: bool = False,
+    input: InputSpec = None,
+    reshape: Reshape = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> dict[str, np.ndarray]:
@@ -124,18 +137,30 @@ def activations(
             nested, channels-first and mixed-precision models work; subclassed
             ones cannot (their layers are unreachable).
         images: one image `(H, W, C)` or a batch `(N, H, W, C)`, in the model's
-            input space and layout (e.g. after `kv.preprocess` for VGG16).
+            input space and layout (e.g. after `kv.preprocess` for VGG16);
+            signals `(T, C)` / `(N, T, C)` for a 1-D model. For a multi-input
+            model, a list (one array per model input) or a dict by input name;
+            the explained input alone is enough for layers computed from it.
         layers: a layer spec or a list of them; None means every layer with a
-            4-D output (convs, pools, activations), nested models included.
+            4-D output (convs, pools, activations), nested models included
+            (every `(N, t, c)` layer of a 1-D model).
         pre_activation: values before fused activations (see `feature_extractor`).
+        input: the explained input of a multi-input model (index or name;
+            default the image input).
+        reshape: for token layers `(N, tokens, c)` (a vision transformer),
+            `(h, w)` lays the last `h * w` tokens out as a grid `(N, h, w, c)`
+            (dropping a class token in front), or a callable
+            `tokens -> (N, h, w, c)` (`core.feature_maps`); applies to every
+            layer in `layers`.
         batch_size: images per forward pass (bounds memory).
         progress: show a progress bar (when there is more than one batch).
 
     Returns:
         `{key: float32 array}`: `(N, h, w, c)` for a batch, `(h, w, c)` for a
         single image (batch axis dropped, as every per-image function does);
-        feature maps channels last whatever the model's layout. Keys are the
-        given names/paths (layer names for indices and objects).
+        feature maps channels last whatever the model's layout (`(N, t, c)`
+        over time for a 1-D model). Keys are the given names/paths (layer names
+        for indices and objects).
 
     Raises:
         KerasvizError: bad images, layers or settings (named).
@@ -147,17 +172,57 @@ def activations(
     """
     pre_activation, progress = check_bool(pre_activation, "pre_activation"), check_bool(progress, "progress")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
-    specs = tuple(_layer_specs(model, layers))
-    x, single = as_image_batch(images, model)
+    specs = tuple(_layer_specs(model, layers, input=input))
+    reshape = check_reshape(reshape)
+    if reshape is not None:
+        for spec in specs:
+            check_map_layer(model, spec, reshape=reshape, name="layers", purpose="activations")
+    batch = as_model_batch(images, model, input=input)
+    x, single = batch.x, batch.single
     check_rows_per_call(model, min(batch_size, len(x)), "batch_size", tuple(x.shape[1:]))
-    fx, run = _compiled_extractor(model, specs, pre_activation)
+    fx, feed, run = _compiled_extractor(model, specs, pre_activation, reshape, batch.index)
     parts = []
     with progress_bar(chunk_count(len(x), batch_size), "activations", progress) as bar:
         for s in batches(len(x), batch_size):
-            parts.append(run(x[s]))
+            parts.append(run(x[s], feed.values(batch.side[s], "Reading these layers")))
             bar.update(1)
     out = {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in fx.output}
     return {k: v[0] for k, v in out.items()} if single else out
+
+
+def token_grid(tokens, reshape) -> np.ndarray:
+    """Token values `(N, tokens, c)` (or `(tokens, c)`) laid out as a grid, on the host.
+
+    The same layout as `reshape=` in `kv.grad_cam` and `kv.activations`, for
+    arrays computed elsewhere, e.g. LRP relevance at a token layer
+    (`kv.lrp(..., return_layers=True).layers[name]`).
+
+    Args:
+        tokens: float array `(N, tokens, c)` or `(tokens, c)`.
+        reshape: `(h, w)` (the last `h * w` tokens, class tokens in front
+            dropped) or a callable `tokens -> (N, h, w, c)`.
+
+    Returns:
+        float32 `(N, h, w, c)` (`(h, w, c)` for `(tokens, c)`).
+
+    Example:
+        >>> r = kv.lrp(vit, x, return_layers=True)
+        >>> grid = kv.token_grid(r.layers["block1_norm"], (14, 14)).sum(-1)
+    """
+    from kerasviz.core.validate import check_finite_array
+
+    reshape = check_reshape(reshape)
+    if reshape is None:
+        raise InvalidArgumentError("`reshape` must be (h, w) or a callable tokens -> (N, h, w, c); got None.")
+    array = check_finite_array(tokens, "tokens").astype(np.float32)
+    if array.ndim not in (2, 3):
+        raise InvalidArgumentError(f"`tokens` must be (N, tokens, c) or (tokens, c); got shape {array.shape}.")
+    single = array.ndim == 2
+    batch = array[None] if single else array
+    if not callable(reshape) and reshape[0] * reshape[1] > batch.shape[1]:
+        raise InvalidArgumentError(f"`reshape`={reshape} needs {reshape[0] * reshape[1]} tokens; got {batch.shape[1]}.")
+    grid = np.asarray(reshaped(tf.constant(batch), reshape), np.float32)
+    return grid[0] if single else grid
 
 
 def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:

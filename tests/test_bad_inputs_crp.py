@@ -21,7 +21,7 @@ def _with_batch_norm():
     x = keras.layers.Conv2D(4, 3, name="conv")(x)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.ReLU(name="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
     return keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
 
 
@@ -105,7 +105,7 @@ def test_clear_errors(call, argument):
 def test_relevance_layers_are_the_accepted_layers():
     from kerasviz.lrp import relevance_layers
 
-    assert relevance_layers(BN) == ["conv", "relu", "global_average_pooling2d", "head"]
+    assert relevance_layers(BN) == ["conv", "relu", "gap", "head"]
     assert relevance_layers(M) == ["conv1", "pool1", "conv2", "gap", "head"]
     assert_clear_error(lambda: relevance_layers(M, output=3), "output")
 

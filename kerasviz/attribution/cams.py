@@ -47,6 +47,7 @@ from kerasviz.core.gradients import compile_function, gradient_step
 from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target, target_scores
 
@@ -86,39 +87,43 @@ def finish_cam(cam: tf.Tensor, size, relu: bool, normalize: bool, do_upsample: b
 class GradientCamStep:
     """One compiled `(x, targets) -> maps` for a model, layer, method, output and options."""
 
-    def __init__(self, model, path, score, method, output, relu, normalize, do_upsample):
-        step = gradient_step(model, (path,), score=score, output=output)  # shares its rebuilt tap model
-        self.tap, self.key, self.score = step.tap, step.keys[0], score
+    def __init__(self, model, path, score, method, output, relu, normalize, do_upsample, input=0):
+        step = gradient_step(model, (path,), score=score, output=output, input=input)  # shares its rebuilt tap
+        self.tap, self.key, self.score, self.feed = step.tap, step.keys[0], score, step.feed
         self.combine = COMBINE[method]
         self.options = (relu, normalize, do_upsample)
         self._run = compile_function(self._compute)
 
-    def _compute(self, x, targets):
+    def _compute(self, x, targets, side):
         with tf.GradientTape() as tape:
-            out = self.tap(x, training=False)
+            out = self.tap(self.feed.inputs(x, side), training=False)
             acts = out[self.key]
             scores, _ = target_scores(out["__output__"], targets, self.score)
         grads = tf.cast(tape.gradient(scores, acts), tf.float32)
         cam = self.combine(tf.cast(acts, tf.float32), grads)
         return finish_cam(cam, tf.shape(x)[1:3], *self.options)
 
-    def __call__(self, x, targets):
-        return self._run(x, tf.convert_to_tensor(targets, tf.int32))
+    def __call__(self, x, targets, side=None):
+        return self._run(x, tf.convert_to_tensor(targets, tf.int32), self.feed.values(side))
 
 
-def _gradient_cam(method, model, images, target, layer, output, relu, normalize, do_upsample, batch_size, progress):
+def _gradient_cam(
+    method, model, images, target, layer, output, relu, normalize, do_upsample, batch_size, progress, input=None,
+):
     batch_size = check_batch_size(batch_size)
-    x, single, targets, out = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
+    x, single, targets, out = p
     path = feature_map_layer(model, layer)
     score = targets if callable(targets) else None
-    key = ("gradient_cam", method, path, score, out, bool(relu), bool(normalize), bool(do_upsample))
-    step = cache.get(model, key, lambda: GradientCamStep(model, path, score, method, out, relu, normalize, do_upsample))
+    key = ("gradient_cam", method, path, score, out, bool(relu), bool(normalize), bool(do_upsample), p.input)
+    step = cache.get(model, key, lambda: GradientCamStep(
+        model, path, score, method, out, relu, normalize, do_upsample, p.input))
     classes = np.full(len(x), -1, np.int32) if score is not None else targets
     chunks = list(batches(len(x), batch_size))
     parts = []
     with progress_bar(len(chunks), method, progress and len(chunks) > 1) as bar:
         for s in chunks:
-            parts.append(step(x[s], classes[s]).numpy())
+            parts.append(step(x[s], classes[s], p.side[s]).numpy())
             bar.update(1)
     return finish(np.concatenate(parts), single)
 
@@ -132,6 +137,8 @@ _ARGS_DOC = """
         layer: the feature-map layer (name, "outer/inner" path, index);
             default the last 4-D layer larger than 1x1 (`default_cam_layer`).
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         relu: keep only positive evidence.
         normalize: divide each map by its maximum, giving [0, 1].
         upsample: resize bilinearly to the input size.
@@ -151,8 +158,8 @@ _ARGS_DOC = """
 
 def hires_cam(
     model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, relu: bool = True, normalize: bool = True, upsample: bool = True,
-    batch_size: int = 32, progress: bool = False,
+    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
+    upsample: bool = True, batch_size: int = 32, progress: bool = False,
 ) -> np.ndarray:
     """HiResCAM (Draelos & Carin 2020): `relu(sum_k dy/dA^k * A^k)`, element-wise.
 
@@ -163,13 +170,15 @@ def hires_cam(
     Example:
         >>> cam = kv.hires_cam(model, images, layer="block5_conv3")
     """
-    return _gradient_cam("hires_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress)
+    return _gradient_cam(
+        "hires_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 def xgrad_cam(
     model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, relu: bool = True, normalize: bool = True, upsample: bool = True,
-    batch_size: int = 32, progress: bool = False,
+    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
+    upsample: bool = True, batch_size: int = 32, progress: bool = False,
 ) -> np.ndarray:
     """XGradCAM (Fu et al. 2020): channel weights `sum(g * A) / sum(A)`, map `relu(sum_k a_k A^k)`.
 
@@ -181,13 +190,15 @@ def xgrad_cam(
     Example:
         >>> cam = kv.xgrad_cam(model, images)
     """
-    return _gradient_cam("xgrad_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress)
+    return _gradient_cam(
+        "xgrad_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 def layer_cam(
     model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, relu: bool = True, normalize: bool = True, upsample: bool = True,
-    batch_size: int = 32, progress: bool = False,
+    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
+    upsample: bool = True, batch_size: int = 32, progress: bool = False,
 ) -> np.ndarray:
     """LayerCAM (Jiang et al. 2021): `relu(sum_k relu(dy/dA^k) * A^k)`, element-wise.
 
@@ -199,7 +210,9 @@ def layer_cam(
     Example:
         >>> cams = [kv.layer_cam(model, x, layer=l) for l in ("block3_conv3", "block5_conv3")]
     """
-    return _gradient_cam("layer_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress)
+    return _gradient_cam(
+        "layer_cam", model, images, target, layer, output, relu, normalize, upsample, batch_size, progress, input
+    )
 
 
 for _fn in (hires_cam, xgrad_cam, layer_cam):
@@ -227,8 +240,8 @@ def first_component(acts: tf.Tensor) -> tf.Tensor:
 class EigenCamStep:
     """One compiled `x -> maps`: forward to the layer, first principal component, finishing."""
 
-    def __init__(self, model, path, relu, normalize, do_upsample):
-        self.tap, (self.key,) = tap_model(model, [path], include_output=False)
+    def __init__(self, model, path, relu, normalize, do_upsample, input=0):
+        self.tap, (self.key,) = tap_model(model, [path], include_output=False, input=input)
         self.options = (relu, normalize, do_upsample)
         self._run = compile_function(self._compute)
 
@@ -241,8 +254,8 @@ class EigenCamStep:
 
 def eigen_cam(
     model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, relu: bool = True, normalize: bool = True, upsample: bool = True,
-    batch_size: int = 32, progress: bool = False,
+    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
+    upsample: bool = True, batch_size: int = 32, progress: bool = False,
 ) -> np.ndarray:
     """Eigen-CAM (Muhammad & Yeasin 2020): the first principal component of the layer's activations.
 
@@ -263,10 +276,11 @@ def eigen_cam(
         >>> cam = kv.eigen_cam(model, images, layer="block5_conv3")
     """
     batch_size = check_batch_size(batch_size)
-    x, single, _, _ = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
+    x, single = p[0], p[1]
     path = feature_map_layer(model, layer)
-    key = ("eigen_cam", path, bool(relu), bool(normalize), bool(upsample))
-    step = cache.get(model, key, lambda: EigenCamStep(model, path, relu, normalize, upsample))
+    key = ("eigen_cam", path, bool(relu), bool(normalize), bool(upsample), p.input)
+    step = cache.get(model, key, lambda: EigenCamStep(model, path, relu, normalize, upsample, p.input))
     chunks = list(batches(len(x), batch_size))
     parts = []
     with progress_bar(len(chunks), "eigen_cam", progress and len(chunks) > 1) as bar:

@@ -26,6 +26,7 @@ from kerasviz._config import max_steps, progress_bar
 from kerasviz.attribution.support import check_batch_size, check_seed, clean_scores, finish, prepare
 from kerasviz.core.gradients import gradient_step
 from kerasviz.core.inputs import batches
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_choice, check_int, check_number
@@ -61,8 +62,8 @@ def noise_scale(x: tf.Tensor, noise: float) -> np.ndarray:
     return (noise * (tf.reduce_max(flat, 1) - tf.reduce_min(flat, 1))).numpy()
 
 
-def _gradients(step, x_rows, classes):
-    return step(x_rows, classes)[2]
+def _gradients(step, x_rows, classes, side=None):
+    return step(x_rows, classes, side)[2]
 
 
 def gradient_x_input(
@@ -71,6 +72,7 @@ def gradient_x_input(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     reduce: Optional[str] = None,
     batch_size: int = 32,
     progress: bool = False,
@@ -87,6 +89,8 @@ def gradient_x_input(
         target: None (predicted class), an int, a list of ints (-1:
             predicted), or a callable `score(outputs) -> (N,)`.
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         batch_size: images per compiled call.
         progress: show a progress bar.
@@ -100,15 +104,16 @@ def gradient_x_input(
     """
     reduce = _check_reduce(reduce)
     batch_size = check_batch_size(batch_size)
-    x, single, targets, out = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input, images_only=False)
+    x, single, targets, out = p
     score = targets if callable(targets) else None
-    step = gradient_step(model, score=score, output=out)
+    step = gradient_step(model, score=score, output=out, input=p.input)
     classes = np.full(len(x), -1, np.int32) if score is not None else targets
     chunks = list(batches(len(x), batch_size))
     parts = []
     with progress_bar(len(chunks), "gradient_x_input", progress and len(chunks) > 1) as bar:
         for s in chunks:
-            parts.append((_gradients(step, x[s], classes[s]) * x[s]).numpy())
+            parts.append((_gradients(step, x[s], classes[s], p.side[s]) * x[s]).numpy())
             bar.update(1)
     return finish(reduce_channels(np.concatenate(parts), reduce), single)
 
@@ -119,6 +124,7 @@ def vargrad(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     noise: float = 0.15,
     samples: Optional[int] = None,
     unbiased: bool = True,
@@ -141,6 +147,8 @@ def vargrad(
         target: None (class predicted on the clean image), an int, a list of
             ints (-1: predicted), or a callable `score(outputs) -> (N,)`.
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         noise: noise std as a fraction of each image's `max - min` (> 0).
         samples: noisy copies per image (>= 2; default 50, capped in quick
             mode when not given).
@@ -162,10 +170,11 @@ def vargrad(
     reduce = _check_reduce(reduce)
     seed = check_seed(seed)
     sample_batch_size = check_batch_size(sample_batch_size, "sample_batch_size")
-    x, single, targets, out = prepare(model, images, target, output)
-    _, targets = clean_scores(model, x, targets, out)
+    p = prepare(model, images, target, output, input, images_only=False)
+    x, single, targets, out = p
+    _, targets = clean_scores(model, x, targets, out, side=p.side, input=p.input)
     score = targets if callable(targets) else None
-    step = gradient_step(model, score=score, output=out)
+    step = gradient_step(model, score=score, output=out, input=p.input)
     n = len(x)
     sigma = noise_scale(x, noise)
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
@@ -179,8 +188,9 @@ def vargrad(
         for s in chunks:
             ids = image_ids[s]
             eps = standard_noise(tf.constant(sample_ids[s]), shape, tf.constant(seed, tf.int32))
-            rows = tf.gather(x, ids) + tf.reshape(tf.constant(sigma[ids], tf.float32), (-1, 1, 1, 1)) * eps
-            grads = _gradients(step, rows, classes[ids]).numpy().astype(np.float64)
+            scale = tf.reshape(tf.constant(sigma[ids], tf.float32), (-1,) + (1,) * (len(x.shape) - 1))
+            grads = _gradients(step, tf.gather(x, ids) + scale * eps, classes[ids], p.side.take(ids))
+            grads = grads.numpy().astype(np.float64)
             np.add.at(total, ids, grads)
             np.add.at(squares, ids, grads * grads)
             bar.update(1)

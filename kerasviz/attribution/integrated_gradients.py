@@ -30,13 +30,14 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
-    accumulate_gradients, check_reduce, check_rows, finish, gaussian_blur, image_like, prepare, reduce_channels,
-    resolve_targets, step_for,
+    accumulate_gradients, check_reduce, check_rows, finish, gaussian_blur, image_like, per_row, prepare,
+    reduce_channels, resolve_targets, step_for,
 )
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import forward_scores
 from kerasviz.core.inputs import from_model_layout, is_channels_first
 from kerasviz.core.memory import physical_memory
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
@@ -117,25 +118,26 @@ def make_baselines(
     Raises:
         InvalidArgumentError: an unknown name, NaN / Inf, or a shape that does not fit.
     """
-    n, h, w, c = x.shape
+    n, item = int(x.shape[0]), tuple(x.shape[1:])  # (H, W, C); (T, C) for signals
     if isinstance(baseline, str):
         check_choice(baseline, "baseline", BASELINES)
     if baseline is None or (isinstance(baseline, str) and baseline in ("black", "zero")):
-        return np.zeros((n, 1, h, w, c), np.float32)
+        return np.zeros((n, 1) + item, np.float32)
     if isinstance(baseline, str) and baseline == "blur":
-        return gaussian_blur(x, blur_sigma if blur_sigma is not None else max(h, w) / 16).numpy()[:, None]
+        return gaussian_blur(x, blur_sigma if blur_sigma is not None else max(item[:-1]) / 16).numpy()[:, None]
     if isinstance(baseline, str) and baseline == "uniform":
         flat = tf.reshape(x, (n, -1))
         low, high = tf.reduce_min(flat, 1).numpy(), tf.reduce_max(flat, 1).numpy()
-        u = tf.stack([tf.random.stateless_uniform((h, w, c), seed=[seed, b]) for b in range(n_baselines)]).numpy()
-        return low[:, None, None, None, None] + (high - low)[:, None, None, None, None] * u[None]
+        u = tf.stack([tf.random.stateless_uniform(item, seed=[seed, b]) for b in range(n_baselines)]).numpy()
+        spread = (-1, 1) + (1,) * len(item)
+        return low.reshape(spread) + (high - low).reshape(spread) * u[None]
     if np.ndim(baseline) == 0 and not isinstance(baseline, np.ndarray):
         value = check_number(baseline, "baseline")
-        return np.full((n, 1, h, w, c), value, np.float32)
+        return np.full((n, 1) + item, value, np.float32)
     array = check_finite_array(baseline, "baseline")
-    if array.ndim == 5:
-        full = from_model_layout(array, model) if model is not None else array
-        if full.shape[:1] + full.shape[2:] == (n, h, w, c):
+    if array.ndim == len(item) + 2:
+        full = from_model_layout(array, model) if model is not None and len(item) == 3 else array
+        if full.shape[:1] + full.shape[2:] == (n,) + item:
             return full
         raise InvalidArgumentError(
             f"`baseline` of shape {array.shape} does not fit {n} image(s): expected (N, B, image)."
@@ -195,6 +197,7 @@ def integrated_gradients(
     reduce: Optional[str] = None,
     seed: int = 0,
     output: OutputSpec = None,
+    input: InputSpec = None,
     path_batch_size: int = 32,
     progress: bool = True,
     **renamed,
@@ -226,6 +229,8 @@ def integrated_gradients(
         reduce: None keeps channels; "sum", "sum_abs", "max_abs", "mean", "l2".
         seed: seed of random baselines.
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         path_batch_size: path points per compiled call (bounds memory;
             formerly `batch_size`, still accepted with a warning).
         progress: show a progress bar (when there is more than one chunk).
@@ -257,7 +262,7 @@ def integrated_gradients(
         )
     blur_sigma = check_positive(blur_sigma, "blur_sigma", allow_none=True)
     reduce, seed, progress = check_reduce(reduce), check_seed(seed), check_bool(progress, "progress")
-    p = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
     x, n = p.x, len(p.x)
     image_bytes = 4 * int(np.prod(x.shape[1:]))
     if n * n_baselines * image_bytes > physical_memory() // 4:
@@ -269,26 +274,29 @@ def integrated_gradients(
     n_base, points = bases.shape[1], rule.points
     n_rows = n * n_base * points
     path_batch_size = check_rows(model, x, path_batch_size, n_rows, "path_batch_size")
-    scores, targets = resolve_targets(model, x, p.targets, p.output)
+    scores, targets = resolve_targets(model, x, p.targets, p.output, side=p.side, input=p.input)
     flat_bases = tf.constant(bases.reshape((-1,) + tuple(x.shape[1:])))
     base_image = np.repeat(np.arange(n), n_base)  # image of each (image, baseline) segment
 
     def make_rows(rows):  # row r = (segment r // points, path point r % points)
         seg = rows // points
         start = tf.gather(flat_bases, seg)
-        a = tf.reshape(tf.constant(rule.alpha(rows % points)), (-1, 1, 1, 1))
+        a = per_row(rule.alpha(rows % points), start)
         return start + a * (tf.gather(x, base_image[seg]) - start)
 
-    step = step_for(model, targets, output=p.output)
+    step = step_for(model, targets, output=p.output, input=p.input)
     seg_targets = targets if callable(targets) else targets[base_image]
     path_grads = accumulate_gradients(
         step, make_rows, n_rows, lambda rows: rows // points, lambda rows: rule.weight(rows % points),
         n * n_base, seg_targets, batch_size=path_batch_size, progress=progress, desc="integrated gradients",
+        side=p.side.take(base_image),
     )
     per_base = (tf.gather(x, base_image).numpy() - bases.reshape(path_grads.shape)) * path_grads
     attributions = per_base.reshape((n, n_base) + tuple(x.shape[1:])).mean(1)
 
-    base_scores, _ = forward_scores(model, flat_bases, seg_targets, output=p.output, prepared=True)
+    base_scores, _ = forward_scores(
+        model, flat_bases, seg_targets, output=p.output, prepared=True, side=p.side.take(base_image), input=p.input
+    )
     base_scores = base_scores.reshape(n, n_base)
     delta = scores - base_scores.mean(1)
     scale = np.maximum(np.abs(delta), SCORE_SCALE * np.maximum(np.abs(scores), np.abs(base_scores).max(1)))

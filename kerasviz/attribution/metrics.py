@@ -23,8 +23,9 @@ from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
     RowTargets, check_rows, finish, gaussian_blur, image_like, prepare, resolve_targets, row_scores,
 )
-from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.inputs import is_channels_first
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, check_finite_array, check_int, check_positive, renamed_arguments
@@ -81,7 +82,7 @@ def auc(curve: np.ndarray) -> np.ndarray:
 def perturbation_curve(
     model, images, maps, target: Target = None, *, insert: bool, substrate=0.0,
     steps: Optional[int] = None, blur_sigma: Optional[float] = None, mask_batch_size: int = 64, progress: bool = True,
-    output: OutputSpec = None,
+    output: OutputSpec = None, input: InputSpec = None,
 ) -> np.ndarray:
     """Class probability `(N, steps + 1)` (`(steps + 1,)` for one image) as pixels are
     deleted (or inserted) in the map's order.
@@ -93,8 +94,13 @@ def perturbation_curve(
     progress = check_bool(progress, "progress")
     if isinstance(substrate, str) and substrate not in SUBSTRATES:
         raise InvalidArgumentError(f"`substrate` must be a number, 'blur', 'mean' or an array; got {substrate!r}.")
-    p = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
     x = p.x
+    if len(x.shape) != 4:
+        raise UnsupportedModelError(
+            f"Deletion and insertion curves remove pixels of images (N, H, W, C); model {model.name!r} explains inputs "
+            f"of shape {(None,) + tuple(x.shape[1:])}."
+        )
     n, h, w = x.shape[:3]
     if steps > h * w:
         raise InvalidArgumentError(
@@ -105,7 +111,7 @@ def perturbation_curve(
     base = _substrate(x, substrate, blur_sigma, model)
     points = steps + 1
     mask_batch_size = check_rows(model, x, mask_batch_size, n * points, "mask_batch_size")
-    _, targets = resolve_targets(model, x, p.targets, p.output)
+    _, targets = resolve_targets(model, x, p.targets, p.output, side=p.side, input=p.input)
     # rank 0 = most important pixel; a stable sort makes ties follow pixel order
     order = np.argsort(-order_maps, axis=1, kind="stable")
     rank = np.empty_like(order)
@@ -123,6 +129,7 @@ def perturbation_curve(
     probs, _ = row_scores(
         model, make_rows, n * points, row_targets, probabilities=not callable(targets),
         batch_size=mask_batch_size, progress=progress, desc="insertion" if insert else "deletion", output=p.output,
+        side=p.side, image_of=lambda rows: rows // points, input=p.input,
     )
     return finish(probs.reshape(n, points), p.single)
 
@@ -146,6 +153,7 @@ def deletion_auc(
     blur_sigma: Optional[float] = None,
     return_curves: bool = False,
     output: OutputSpec = None,
+    input: InputSpec = None,
     mask_batch_size: int = 64,
     progress: bool = True,
     **renamed,
@@ -174,6 +182,8 @@ def deletion_auc(
             px scaled to the image side), > 0.
         return_curves: also return the curves `(N, steps + 1)`.
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         mask_batch_size: perturbed copies per compiled call (bounds memory;
             formerly `batch_size`, still accepted with a warning).
         progress: show a progress bar (when there is more than one chunk).
@@ -190,7 +200,7 @@ def deletion_auc(
     return _perturbation_auc(
         "deletion_auc", model, images, maps, target, False, return_curves, renamed,
         dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, mask_batch_size=mask_batch_size,
-             progress=progress, output=output),
+             progress=progress, output=output, input=input),
     )
 
 
@@ -213,6 +223,7 @@ def insertion_auc(
     blur_sigma: Optional[float] = None,
     return_curves: bool = False,
     output: OutputSpec = None,
+    input: InputSpec = None,
     mask_batch_size: int = 64,
     progress: bool = True,
     **renamed,
@@ -229,7 +240,7 @@ def insertion_auc(
     return _perturbation_auc(
         "insertion_auc", model, images, maps, target, True, return_curves, renamed,
         dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, mask_batch_size=mask_batch_size,
-             progress=progress, output=output),
+             progress=progress, output=output, input=input),
     )
 
 

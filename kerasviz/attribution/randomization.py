@@ -243,6 +243,12 @@ def randomization_check(
     independent, progress = check_bool(independent, "independent"), check_bool(progress, "progress")
     seed = check_seed(seed)
     p = prepare(model, images, target, output)
+    if len(p.x.shape) != 4 or p.side:
+        raise UnsupportedModelError(
+            f"The randomization check compares image maps of a single-input image model; model {model.name!r} "
+            f"explains inputs of shape {(None,) + tuple(p.x.shape[1:])}"
+            f"{' next to other inputs' if p.side else ''}."
+        )
     x_model = np.asarray(to_model_layout(p.x.numpy(), model))
     clone = clone_for_randomization(model, x_model)
     stages = _stage_layers(clone, layers)

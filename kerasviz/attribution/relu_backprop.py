@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from kerasviz.attribution._common import signed_gradients
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 
@@ -27,6 +28,7 @@ def guided_backprop(
     *,
     reduce: Optional[str] = None,
     output: OutputSpec = None,
+    input: InputSpec = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
@@ -38,6 +40,8 @@ def guided_backprop(
         target: None (predicted class), an int, a list of ints, or a callable.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         batch_size: images per compiled call.
         progress: show a progress bar (when there is more than one batch).
 
@@ -51,7 +55,8 @@ def guided_backprop(
         >>> gbp = kv.guided_backprop(model, images, reduce="sum_abs")
     """
     return signed_gradients(
-        model, images, target, rule="guided", reduce=reduce, batch_size=batch_size, progress=progress, output=output
+        model, images, target, rule="guided", reduce=reduce, batch_size=batch_size, progress=progress, output=output,
+        input=input,
     )
 
 
@@ -62,6 +67,7 @@ def deconvnet(
     *,
     reduce: Optional[str] = None,
     output: OutputSpec = None,
+    input: InputSpec = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
@@ -73,6 +79,8 @@ def deconvnet(
         target: None (predicted class), an int, a list of ints, or a callable.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         batch_size: images per compiled call.
         progress: show a progress bar (when there is more than one batch).
 
@@ -86,5 +94,6 @@ def deconvnet(
         >>> dc = kv.deconvnet(model, images, target=281)
     """
     return signed_gradients(
-        model, images, target, rule="deconvnet", reduce=reduce, batch_size=batch_size, progress=progress, output=output
+        model, images, target, rule="deconvnet", reduce=reduce, batch_size=batch_size, progress=progress,
+        output=output, input=input,
     )

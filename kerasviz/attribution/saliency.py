@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from kerasviz.attribution._common import signed_gradients
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 
@@ -23,6 +24,7 @@ def gradient(
     *,
     reduce: Optional[str] = None,
     output: OutputSpec = None,
+    input: InputSpec = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
@@ -39,6 +41,8 @@ def gradient(
             `score(outputs) -> (N,)`.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         batch_size: images per compiled call.
         progress: show a progress bar (when there is more than one batch).
 
@@ -53,7 +57,7 @@ def gradient(
         >>> g = kv.gradient(model, images, target=3)
     """
     return signed_gradients(
-        model, images, target, reduce=reduce, batch_size=batch_size, progress=progress, output=output
+        model, images, target, reduce=reduce, batch_size=batch_size, progress=progress, output=output, input=input,
     )
 
 
@@ -64,6 +68,7 @@ def saliency(
     *,
     reduce: str = "max_abs",
     output: OutputSpec = None,
+    input: InputSpec = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
@@ -77,6 +82,8 @@ def saliency(
             `score(outputs) -> (N,)`.
         reduce: channel reduction, "max_abs" (the paper) or "sum_abs" (PAIR).
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         batch_size: images per compiled call.
         progress: show a progress bar (when there is more than one batch).
 
@@ -88,4 +95,6 @@ def saliency(
         >>> m.shape
         (224, 224)
     """
-    return gradient(model, images, target, reduce=reduce, output=output, batch_size=batch_size, progress=progress)
+    return gradient(
+        model, images, target, reduce=reduce, output=output, input=input, batch_size=batch_size, progress=progress
+    )

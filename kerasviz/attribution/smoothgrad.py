@@ -25,6 +25,7 @@ from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
     accumulate_gradients, check_reduce, check_rows, finish, prepare, reduce_channels, resolve_targets, step_for,
 )
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, check_int, check_number, check_seed, renamed_arguments
@@ -43,7 +44,7 @@ def noise_rows(x: tf.Tensor, sigma: np.ndarray, image_ids: np.ndarray, sample_id
     """Noisy copies `x[image_ids] + sigma[image_ids] * eps(sample_ids)`, built in-graph."""
     shape, seed = tf.constant(x.shape[1:], tf.int32), tf.constant(seed, tf.int32)
     eps = _standard_noise(tf.constant(sample_ids, tf.int32), shape, seed)
-    scale = tf.reshape(tf.constant(sigma[image_ids], tf.float32), (-1, 1, 1, 1))
+    scale = tf.reshape(tf.constant(sigma[image_ids], tf.float32), (-1,) + (1,) * (len(x.shape) - 1))
     return tf.gather(x, image_ids) + scale * eps
 
 
@@ -58,6 +59,7 @@ def smoothgrad(
     reduce: Optional[str] = None,
     seed: int = 0,
     output: OutputSpec = None,
+    input: InputSpec = None,
     sample_batch_size: int = 32,
     progress: bool = True,
     **renamed,
@@ -81,6 +83,8 @@ def smoothgrad(
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         seed: noise seed; the same seed gives the same map.
         output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         sample_batch_size: noisy copies per compiled call (bounds memory;
             formerly `batch_size`, still accepted with a warning).
         progress: show a progress bar (when there is more than one chunk).
@@ -103,16 +107,16 @@ def smoothgrad(
     noise = check_number(noise, "noise", minimum=0.0)
     squared, progress = check_bool(squared, "squared"), check_bool(progress, "progress")
     reduce, seed = check_reduce(reduce), check_seed(seed)
-    p = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
     n = len(p.x)
     sample_batch_size = check_rows(model, p.x, sample_batch_size, n * samples, "sample_batch_size")
-    _, targets = resolve_targets(model, p.x, p.targets, p.output)
+    _, targets = resolve_targets(model, p.x, p.targets, p.output, side=p.side, input=p.input)
     flat = tf.reshape(p.x, (n, -1))
     sigma = (noise * (tf.reduce_max(flat, 1) - tf.reduce_min(flat, 1))).numpy()
-    step = step_for(model, targets, output=p.output)
+    step = step_for(model, targets, output=p.output, input=p.input)
     total = accumulate_gradients(  # row r = (image r // samples, noise sample r % samples)
         step, lambda rows: noise_rows(p.x, sigma, rows // samples, rows % samples, seed),
         n * samples, lambda rows: rows // samples, lambda rows: np.full(len(rows), 1.0 / samples, np.float32),
-        n, targets, square=squared, batch_size=sample_batch_size, progress=progress, desc="smoothgrad",
+        n, targets, square=squared, batch_size=sample_batch_size, progress=progress, desc="smoothgrad", side=p.side,
     )
     return finish(reduce_channels(total, reduce), p.single, model)

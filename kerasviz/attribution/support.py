@@ -20,10 +20,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, KerasvizError, LayerNotFoundError
+from kerasviz.core.errors import (
+    ArgumentTypeError, InvalidArgumentError, KerasvizError, LayerNotFoundError, UnsupportedModelError,
+)
 from kerasviz.core.gradients import forward_scorer
-from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.inputs import as_model_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, layer_path
+from kerasviz.core.model_inputs import NO_SIDE, SideInputs
 from kerasviz.core.outputs import resolve_output
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_int
@@ -39,10 +42,10 @@ def _as_kerasviz_error(err: Exception, name: str) -> KerasvizError:
     return (ArgumentTypeError if isinstance(err, TypeError) else InvalidArgumentError)(message)
 
 
-def image_batch(images, model, name: str = "images") -> tuple[tf.Tensor, bool]:
-    """`core.inputs.as_image_batch` with its errors as KerasvizErrors naming `name`."""
+def image_batch(images, model, name: str = "images", input=None):
+    """`core.inputs.as_model_batch` with its errors as KerasvizErrors naming `name`."""
     try:
-        return as_image_batch(images, model, name=name)
+        return as_model_batch(images, model, name=name, input=input)
     except (ValueError, TypeError) as err:
         raise _as_kerasviz_error(err, name) from None
 
@@ -63,25 +66,55 @@ def check_batch_size(value, name: str = "batch_size") -> int:
     return check_int(value, name, minimum=1)
 
 
-def prepare(model, images, target, output=None):
-    """Validate `images`, `target` and `output`; return `(x, single, targets, output_index)`.
+class Prepared(tuple):
+    """`(x, single, targets, output_index)` from `prepare`, with the multi-input fields as attributes.
+
+    Attributes:
+        side: the other inputs of a multi-input model (`core.model_inputs.SideInputs`),
+            row-aligned with `x`; `side.take(image_ids)` for generated rows.
+        input: the explained input's index.
+    """
+
+    def __new__(cls, x, single, targets, output, side: SideInputs = NO_SIDE, input: int = 0):
+        self = super().__new__(cls, (x, single, targets, output))
+        self.side, self.input = side, input
+        return self
+
+
+def prepare(model, images, target, output=None, input=None, *, images_only: bool = True) -> Prepared:
+    """Validate `images`, `target`, `output` and `input`; return `(x, single, targets, output_index)`.
 
     `targets` is the callable itself, or int32 classes `(N,)` where -1 means
-    the predicted class.
+    the predicted class. The result also carries `.side` and `.input` (a
+    multi-input model's other inputs and the explained input's index).
+    `images_only` refuses signals and volumes (methods built on 2-D masks,
+    superpixels or feature maps).
     """
     output_index = resolve_output(model, output)
-    x, single = image_batch(images, model)
-    num_outputs = forward_scorer(model, output=output_index).num_outputs
-    return x, single, check_target(target, len(x), num_outputs), output_index
+    batch = image_batch(images, model, input=input)
+    if images_only and len(batch.x.shape) != 4:
+        raise UnsupportedModelError(
+            f"This method works on images (N, H, W, C); model {model.name!r} explains inputs of shape "
+            f"{(None,) + tuple(batch.x.shape[1:])}. For signals use gradient, saliency, SmoothGrad, integrated "
+            "gradients, gradient x input, occlusion (windows along time), Grad-CAM or LRP."
+        )
+    num_outputs = forward_scorer(model, output=output_index, input=batch.index).num_outputs
+    targets = check_target(target, len(batch.x), num_outputs)
+    return Prepared(batch.x, batch.single, targets, output_index, batch.side, batch.index)
 
 
-def clean_scores(model, x: tf.Tensor, targets, output: int, *, probabilities: bool = False, batch_size: int = 64):
+def clean_scores(
+    model, x: tf.Tensor, targets, output: int, *, probabilities: bool = False, batch_size: int = 64,
+    side: Optional[SideInputs] = None, input: int = 0,
+):
     """Scores on the clean images `(N,)` and the targets with -1 resolved (callables pass through)."""
-    scorer = forward_scorer(model, targets if callable(targets) else None, probabilities=probabilities, output=output)
+    scorer = forward_scorer(
+        model, targets if callable(targets) else None, probabilities=probabilities, output=output, input=input,
+    )
     fixed = np.full(len(x), -1, np.int32) if callable(targets) else targets
     scores, classes = [], []
     for s in batches(len(x), batch_size):
-        value, chosen = scorer(x[s], fixed[s])
+        value, chosen = scorer(x[s], fixed[s], None if side is None else side[s])
         scores.append(value.numpy())
         classes.append(chosen.numpy())
     return np.concatenate(scores), (targets if callable(targets) else np.concatenate(classes).astype(np.int32))
@@ -91,6 +124,7 @@ def stream_scores(
     model, make_rows: Callable[[np.ndarray], tf.Tensor], image_ids: np.ndarray, targets, output: int, *,
     probabilities: bool = False, batch_size: int = 32, progress: bool = False, desc: str = "scores",
     consume: Optional[Callable[[np.ndarray, tf.Tensor], None]] = None,
+    side: Optional[SideInputs] = None, input: int = 0,
 ) -> np.ndarray:
     """Forward-only target scores of generated rows, chunk by chunk through one compiled call.
 
@@ -100,19 +134,23 @@ def stream_scores(
         targets: int32 classes per image (no -1 left), or a callable target.
         consume: optional `(rows, scores)` callback per chunk (to accumulate
             without keeping the rows).
+        side: the other inputs of a multi-input model per image (each row
+            gets its image's, held fixed).
 
     Returns:
         `(R,)` float32 scores.
     """
     callable_target = callable(targets)
-    scorer = forward_scorer(model, targets if callable_target else None, probabilities=probabilities, output=output)
+    scorer = forward_scorer(
+        model, targets if callable_target else None, probabilities=probabilities, output=output, input=input,
+    )
     out = np.empty(len(image_ids), np.float32)
     chunks = list(batches(len(image_ids), batch_size))
     with progress_bar(len(chunks), desc, progress and len(chunks) > 1) as bar:
         for s in chunks:
             rows = np.arange(s.start, s.stop)
             classes = np.full(len(rows), -1, np.int32) if callable_target else targets[image_ids[rows]]
-            value, _ = scorer(make_rows(rows), classes)
+            value, _ = scorer(make_rows(rows), classes, None if side is None else side.take(image_ids[rows]))
             out[rows] = value.numpy()
             if consume is not None:
                 consume(rows, value)

@@ -21,9 +21,10 @@ import tensorflow as tf
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.graph import Substitute, cache, is_subclassed, subclassed_message, tap_model
-from kerasviz.core.inputs import as_image_batch, batches, chunk_count
+from kerasviz.core.inputs import as_model_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.layout import compile_options, is_channels_first
+from kerasviz.core.model_inputs import NO_SIDE, SideInputs, TapFeed, explained_index
 from kerasviz.core.outputs import OutputSpec, pick_output_spec, resolve_output
 from kerasviz.core.targets import Target, flat_outputs, target_errors, target_scores, target_vector
 
@@ -113,7 +114,7 @@ def require_graph(model, technique: str) -> None:
 
 
 class GradientStep:
-    """A compiled step `(x, targets) -> (scores, classes, d/dx, acts, d/dacts)`.
+    """A compiled step `(x, targets, side) -> (scores, classes, d/dx, acts, d/dacts)`.
 
     Args:
         model: the user's model (unchanged; its graph is rebuilt).
@@ -127,6 +128,8 @@ class GradientStep:
         pre_activation: tap pre-activations of layers with fused activations.
         substitute: extra call substitutions (e.g. guided ReLUs).
         output: index of the explained model output (`outputs.resolve_output`).
+        input: index of the explained input of a multi-input model; the
+            other inputs are fed at call time (`side`).
     """
 
     def __init__(
@@ -140,6 +143,7 @@ class GradientStep:
         pre_activation: bool = False,
         substitute: Optional[Substitute] = None,
         output: int = 0,
+        input: int = 0,
     ):
         layers = list(layers)
         self.score = score
@@ -152,37 +156,40 @@ class GradientStep:
             self.tap, keys = tap_model(
                 model, layers + ([score_layer] if score_layer is not None else []),
                 pre_activation=pre_activation, logits=logits, substitute=substitute,
-                include_output=score_layer is None, output=output,
+                include_output=score_layer is None, output=output, input=input, side=True,
             )
             self.keys = keys[: len(layers)]
             self.output_key = keys[-1] if score_layer is not None else "__output__"
             self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
+        self.feed = TapFeed(self.tap, input)
         self._step = compile_function(self._compute, **compile_options(model))
 
     def num_outputs_for(self, x) -> int:
         """Scores per image for inputs like `x` (the class count, for target checks)."""
         return self.num_outputs if self.num_outputs is not None else self.tap.num_outputs(x)
 
-    def _compute(self, x, targets):
+    def _compute(self, x, targets, side):
         with tf.GradientTape() as tape:
             tape.watch(x)
-            out = self.tap(x, training=False)
+            out = self.tap(self.feed.inputs(x, side), training=False)
             acts = [out[k] for k in self.keys]
             scores, classes = target_scores(out[self.output_key], targets, self.score)
         grads = tape.gradient(scores, [x] + acts)
         return scores, classes, grads[0], acts, grads[1:]
 
-    def __call__(self, x, targets=None):
-        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
+    def __call__(self, x, targets=None, side: Optional[SideInputs] = None):
+        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`, the other
+        inputs' rows `side` (a multi-input model; `SideInputs.take(image_of(rows))`)."""
+        values = self.feed.values(side)
         if targets is None:
             targets = tf.fill((tf.shape(x)[0],), -1)
         with target_errors():
-            return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+            return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32), values)
 
 
 def gradient_step(
     model, layers=(), *, score=None, score_layer=None, logits=True, pre_activation=False, substitute=None, key=None,
-    output: int = 0,
+    output: int = 0, input: int = 0,
 ):
     """A cached `GradientStep` (one trace per model variant; `key` names the variant).
 
@@ -192,30 +199,40 @@ def gradient_step(
     """
     build = lambda: GradientStep(
         model, layers, score=score, score_layer=score_layer, logits=logits,
-        pre_activation=pre_activation, substitute=substitute, output=output,
+        pre_activation=pre_activation, substitute=substitute, output=output, input=input,
     )
     if substitute is not None and key is None:
         return build()
-    cache_key = ("gradient_step", tuple(layers), score, score_layer, logits, pre_activation, key, output)
+    cache_key = ("gradient_step", tuple(layers), score, score_layer, logits, pre_activation, key, output, input)
     return cache.get(model, cache_key, build)
 
 
 def model_outputs(
-    model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False
+    model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False, input=None,
+    side: Optional[SideInputs] = None,
 ) -> np.ndarray:
-    """The model's outputs `(N, K)` (logits by default) for a validated batch."""
-    scorer = forward_scorer(model, output=resolve_output(model, output)) if logits else None
-    x, _ = as_image_batch(images, model, prepared=prepared)
-    if scorer is not None:
-        return np.concatenate([scorer.outputs(x[s]).numpy() for s in batches(len(x), batch_size)])
-    step = gradient_step(model, logits=False, output=resolve_output(model, output))
-    run = cache.get(model, ("model_outputs", resolve_output(model, output)), lambda: compile_function(
-        lambda t: flat_outputs(step.tap(t, training=False)["__output__"]), **compile_options(model)))
-    return np.concatenate([run(x[s]).numpy() for s in batches(len(x), batch_size)])
+    """The model's outputs `(N, K)` (logits by default) for a batch (the other inputs of a
+    multi-input model in `images`, or in `side` for a prepared batch)."""
+    batch = as_model_batch(images, model, prepared=prepared, input=input)
+    x, side, index = batch.x, side if prepared else batch.side, batch.index if not prepared else _index(input, model)
+    side = side if side is not None else NO_SIDE
+    if logits:
+        scorer = forward_scorer(model, output=resolve_output(model, output), input=index)
+        return np.concatenate([scorer.outputs(x[s], side[s]).numpy() for s in batches(len(x), batch_size)])
+    step = gradient_step(model, logits=False, output=resolve_output(model, output), input=index)
+    run = cache.get(model, ("model_outputs", resolve_output(model, output), index), lambda: compile_function(
+        lambda t, v: flat_outputs(step.tap(step.feed.inputs(t, v), training=False)["__output__"]),
+        **compile_options(model)))
+    return np.concatenate([run(x[s], step.feed.values(side[s])).numpy() for s in batches(len(x), batch_size)])
+
+
+def _index(input, model) -> int:
+    """The explained input's index for a prepared batch (`input` given as an index or name)."""
+    return 0 if is_subclassed(model) else explained_index(model, input)
 
 
 class ForwardScorer:
-    """A compiled forward-only step `(x, targets) -> (scores, classes)`.
+    """A compiled forward-only step `(x, targets, side) -> (scores, classes)`.
 
     Shares the rebuilt (logits) graph of the model's plain `GradientStep`.
 
@@ -226,61 +243,70 @@ class ForwardScorer:
         probabilities: read class scores on softmax (sigmoid for one output)
             of the logits.
         output: index of the explained model output.
+        input: index of the explained input (other inputs fed as `side`).
     """
 
-    def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0):
-        step = gradient_step(model, score=score, output=output)
+    def __init__(
+        self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0, input: int = 0,
+    ):
+        step = gradient_step(model, score=score, output=output, input=input)
         self.tap, self.num_outputs, self.num_outputs_for = step.tap, step.num_outputs, step.num_outputs_for
+        self.feed = step.feed
         self._model_ref = weakref.ref(model)
         self.score, self.probabilities = score, probabilities
         self._run = compile_function(self._compute, **compile_options(model))
 
-    def _compute(self, x, targets):
-        outputs = self.tap(x, training=False)["__output__"]
+    def _compute(self, x, targets, side):
+        outputs = self.tap(self.feed.inputs(x, side), training=False)["__output__"]
         return target_scores(outputs, targets, self.score, probabilities=self.probabilities)
 
-    def _flat(self, x):
-        return flat_outputs(self.tap(x, training=False)["__output__"])
+    def _flat(self, x, side):
+        return flat_outputs(self.tap(self.feed.inputs(x, side), training=False)["__output__"])
 
-    def outputs(self, x):
+    def outputs(self, x, side: Optional[SideInputs] = None):
         """The explained output `(n, K)` float32 for one chunk (logits for a probability head)."""
         if not hasattr(self, "_outputs"):
             self._outputs = compile_function(self._flat, **compile_options(self._model_ref()))
-        return self._outputs(tf.convert_to_tensor(x, tf.float32))
+        return self._outputs(tf.convert_to_tensor(x, tf.float32), self.feed.values(side))
 
-    def __call__(self, x, targets=None):
-        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
+    def __call__(self, x, targets=None, side: Optional[SideInputs] = None):
+        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`, the other inputs' rows `side`."""
+        values = self.feed.values(side)
         if targets is None:
             targets = tf.fill((tf.shape(x)[0],), -1)
         with target_errors():
-            return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+            return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32), values)
 
 
 def forward_scorer(
-    model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0
+    model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0, input: int = 0,
 ) -> ForwardScorer:
-    """The cached `ForwardScorer` of a model (one trace per score kind and output index)."""
+    """The cached `ForwardScorer` of a model (one trace per score kind, output and input index)."""
     return cache.get(
-        model, ("forward_scorer", score, probabilities, output),
-        lambda: ForwardScorer(model, score, probabilities=probabilities, output=output),
+        model, ("forward_scorer", score, probabilities, output, input),
+        lambda: ForwardScorer(model, score, probabilities=probabilities, output=output, input=input),
     )
 
 
 def forward_scores(
     model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64,
-    output: OutputSpec = None, prepared: bool = False,
+    output: OutputSpec = None, prepared: bool = False, input=None, side: Optional[SideInputs] = None,
 ):
     """Target scores without gradients, in chunks through one compiled call.
 
     Args:
-        model: a Keras image model (never changed).
-        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space.
+        model: a Keras model (never changed).
+        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space (for
+            a multi-input model also a list / dict of every input, see
+            `core.model_inputs`).
         target: None (predicted class), an int, ints (-1 entries: predicted
             class), or a callable `score(outputs) -> (N,)`.
         probabilities: softmax (sigmoid for one output) of the logits.
         batch_size: images per compiled call.
         output: which output of a multi-output model (index or name).
-        prepared: `images` is a batch `inputs.as_image_batch` returned.
+        prepared: `images` is a batch `inputs.as_model_batch` returned.
+        input: the explained input of a multi-input model (index or name).
+        side: with `prepared`, the other inputs' rows (`SideInputs`).
 
     Returns:
         `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
@@ -289,10 +315,15 @@ def forward_scores(
         >>> logits, predicted = forward_scores(model, images)
     """
     score = target if callable(target) else None
-    scorer = forward_scorer(model, score, probabilities=probabilities, output=resolve_output(model, output))
-    x, _ = as_image_batch(images, model, prepared=prepared)
+    batch = as_model_batch(images, model, prepared=prepared, input=input)
+    index = _index(input, model) if prepared else batch.index
+    side = (side if side is not None else NO_SIDE) if prepared else batch.side
+    scorer = forward_scorer(
+        model, score, probabilities=probabilities, output=resolve_output(model, output), input=index
+    )
+    x = batch.x
     targets = target_vector(None if score else target, len(x), scorer.num_outputs_for(x), allow_predicted=True)
-    parts = [scorer(x[s], targets[s]) for s in batches(len(x), batch_size)]
+    parts = [scorer(x[s], targets[s], side[s]) for s in batches(len(x), batch_size)]
     return tuple(np.concatenate([p[i].numpy() for p in parts]) for i in (0, 1))
 
 
@@ -311,12 +342,15 @@ def score_gradients(
     progress: bool = False,
     output: OutputSpec = None,
     prepared: bool = False,
+    input=None,
+    side: Optional[SideInputs] = None,
 ) -> Gradients:
     """Gradients of one score per image w.r.t. the input and tapped layers.
 
     Args:
-        model: a Keras image model (never changed).
-        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space.
+        model: a Keras model (never changed).
+        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space (for
+            a multi-input model also a list / dict of every input).
         target: None (predicted class), int, list of ints, or a callable
             `score(outputs) -> (N,)`.
         layers: layers whose activations and gradients to return as well.
@@ -330,27 +364,35 @@ def score_gradients(
         batch_size: images per compiled call (bounds memory).
         progress: show a progress bar over chunks.
         output: which output of a multi-output model (index or name).
-        prepared: `images` is a batch `inputs.as_image_batch` returned.
+        prepared: `images` is a batch `inputs.as_model_batch` returned.
+        input: the explained input of a multi-input model (index or name).
+        side: with `prepared`, the other inputs' rows (`SideInputs`).
 
     Returns:
-        `Gradients` with numpy arrays (channels last, see `core.layout`).
+        `Gradients` with numpy arrays (channels last, see `core.layout`);
+        `input` is the gradient w.r.t. the explained input.
 
     Example:
         >>> g = score_gradients(model, images, target=3)
         >>> g.input.shape == images.shape
     """
     score = target if callable(target) else None
+    batch = as_model_batch(images, model, prepared=prepared, input=input)
+    index = _index(input, model) if prepared else batch.index
+    side = (side if side is not None else NO_SIDE) if prepared else batch.side
     step = gradient_step(
         model, tuple(layers), score=score, score_layer=score_layer, logits=logits,
         pre_activation=pre_activation, substitute=substitute, key=substitute_key,
-        output=resolve_output(model, output) if score_layer is None else 0,
+        output=resolve_output(model, output) if score_layer is None else 0, input=index,
     )
-    x, _ = as_image_batch(images, model, prepared=prepared)
+    x = batch.x
     targets = target_vector(None if score else target, len(x), step.num_outputs_for(x), allow_predicted=True)
     parts = []
     with progress_bar(chunk_count(len(x), batch_size), "gradients", progress) as bar:
         for s in batches(len(x), batch_size):
-            parts.append([t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s])])
+            parts.append([
+                t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s], side[s])
+            ])
             bar.update(1)
     joined = lambda i: np.concatenate([p[i] for p in parts])
     acts = {k: np.concatenate([p[3][j] for p in parts]) for j, k in enumerate(step.keys)}

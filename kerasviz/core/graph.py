@@ -35,6 +35,7 @@ from kerasviz.core.cache import ModelCache, cache  # noqa: F401  (re-exported: c
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model
 from kerasviz.core.layout import is_channels_first
+from kerasviz.core.model_inputs import explained_index, fed_model, fresh_inputs
 from kerasviz.core.outputs import pick_output
 
 # (layer, path) -> a callable used instead of `layer`, or None to keep the layer.
@@ -75,8 +76,8 @@ def check_model(model, name: str = "model") -> None:
         )
 
 
-def model_input(model: keras.Model):
-    """The model's (single) symbolic input tensor, with a clear error if none exists."""
+def model_input(model: keras.Model, input=None):
+    """The model's symbolic input (`input` picks one of several, `model_inputs.explained_index`); clear errors."""
     check_model(model)
     if is_subclassed(model):
         raise UnsupportedModelError(subclassed_message(model, "kerasviz"))
@@ -90,9 +91,7 @@ def model_input(model: keras.Model):
             f"Model {model.name!r} has no defined input shape yet ({cause if inputs is None else 'no inputs'}). "
             "Start it with keras.Input((H, W, C)) or call model.build((None, H, W, C))."
         )
-    if len(inputs) != 1:
-        raise UnsupportedModelError(f"kerasviz needs a model with one image input; {model.name!r} has {len(inputs)}.")
-    return inputs[0]
+    return inputs[0] if len(inputs) == 1 and input in (None, 0, -1) else inputs[explained_index(model, input)]
 
 
 def output_layer(model: keras.Model, output: int = 0) -> keras.layers.Layer:
@@ -290,19 +289,15 @@ def rebuild(
             keeps the model's own input layout.
 
     Returns:
-        `(inputs, outputs)`: the new input tensor and the model's outputs on it,
-        ready for `keras.Model(inputs, ...)`. Only layers on the path to the
-        tensors you keep are computed by that model.
+        `(inputs, outputs)`: the new input tensor (a list in `model.inputs`
+        order for a multi-input model) and the model's outputs on it, ready for
+        `keras.Model(inputs, ...)`. Only layers on the path to the tensors you
+        keep are computed by that model.
     """
-    reference = model_input(model)
-    shape = tuple(reference.shape[1:])
-    transpose = channels_last and is_channels_first(model) and len(shape) == 3
-    if transpose:
-        shape = (shape[1], shape[2], shape[0])
-    inputs = keras.Input(batch_shape=(None,) + shape, dtype=reference.dtype)
-    x = keras.ops.transpose(inputs, (0, 3, 1, 2)) if transpose else inputs
+    model_input(model)  # an unbuilt or subclassed model: its clear error
+    inputs, x = fresh_inputs(model, channels_last and is_channels_first(model))
     outputs = _Replay(substitute, observe).run(model, x)
-    return inputs, outputs
+    return (inputs if len(inputs) > 1 else inputs[0]), outputs
 
 
 def _unique_keys(model, specs, targets) -> list[str]:
@@ -325,6 +320,8 @@ def tap_model(
     substitute: Optional[Substitute] = None,
     output: int = 0,
     channels_last: bool = True,
+    input=None,
+    side: bool = False,
 ) -> tuple[keras.Model, list[str]]:
     """A model with outputs `{key: layer output, ..., "__output__": model output}`.
 
@@ -341,6 +338,8 @@ def tap_model(
         channels_last: input and 4-D tapped maps channels last, `(N, H, W, C)`,
             also for a channels-first model (the taps stay on the forward path,
             so gradients w.r.t. them are exact). False keeps the model's layout.
+        input, side: the explained input of a multi-input model, and whether
+            the caller can feed the others (see `model_inputs.fed_model`).
 
     Returns:
         `(tap, keys)`: the multi-output model and the output keys of `layers`,
@@ -396,4 +395,7 @@ def tap_model(
     result = {k: captured[k] for k in keys}
     if include_output:
         result["__output__"] = pick_output(outputs, output)
-    return keras.Model(inputs, result, name=f"{model.name}_taps_{next(_uid)}"), keys
+    name = f"{model.name}_taps_{next(_uid)}"
+    if isinstance(inputs, list):  # a multi-input model: only the inputs the taps read
+        return fed_model(model, inputs, result, name=name, input=input, side=side), keys
+    return keras.Model(inputs, result, name=name), keys

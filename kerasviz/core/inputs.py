@@ -17,22 +17,62 @@ size.
 from __future__ import annotations
 
 import numbers
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
-from kerasviz.core.graph import is_subclassed, model_input
-from kerasviz.core.layout import channels_axis, image_layout, is_channels_first, require_channels_last  # noqa: F401
+from kerasviz.core.graph import check_model, is_subclassed, model_input
+from kerasviz.core.model_inputs import (
+    NO_SIDE, SideInputs, explained_index, input_tensors, side_inputs, single_input_only, split_images,
+)
+from kerasviz.core.layout import (  # noqa: F401
+    channels_axis, image_layout, is_channels_first, require_channels_last, require_channels_last_signals,
+)
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def expected_input_shape(model, input=None) -> tuple:
+    """The explained input's shape without the batch axis, channels last (sizes may be None).
+
+    `(T, C)` for a 1-D signal or token model, `(H, W, C)` for an image model
+    (also channels-first ones, whose input is `(None, C, H, W)`), `(D, H, W, C)`
+    for a volume. `input` picks one input of a multi-input model (see
+    `model_inputs.explained_index`).
+
+    Raises:
+        UnsupportedModelError: the input is not `(N, ..., C)` with 1 to 3
+            positional axes, or holds integers (token ids: gradients need a
+            float input).
+    """
+    tensor = model_input(model, input)
+    shape = tuple(tensor.shape[1:])
+    if not 2 <= len(shape) <= 4:
+        raise UnsupportedModelError(
+            f"Model {model.name!r} takes inputs of shape {(None,) + shape}, not images (N, H, W, C), signals "
+            "(N, T, C) or volumes (N, D, H, W, C); kerasviz explains inputs with positions and channels."
+        )
+    if not tf.as_dtype(tensor.dtype).is_floating:
+        raise UnsupportedModelError(
+            f"Model {model.name!r}'s input {tensor.name!r} holds {tf.as_dtype(tensor.dtype).name} values (e.g. token "
+            "ids): gradients and perturbations need a float input. Explain a layer after the embedding instead."
+        )
+    if is_channels_first(model) and len(shape) == 3:
+        c, h, w = shape
+        return (h, w, c)
+    if len(shape) != 3:
+        require_channels_last_signals(model, len(shape) - 1)
+    return shape
 
 
 def expected_image_shape(model) -> tuple:
     """The model's image shape without the batch axis, channels last: `(H, W, C)` (H, W may be None).
 
     For a channels-first model whose input is `(None, C, H, W)` this is
-    `(H, W, C)` as well: the layout kerasviz works in.
+    `(H, W, C)` as well: the layout kerasviz works in. For a multi-input
+    model, the image input's (its first input of highest rank).
 
     Raises:
         UnsupportedModelError: the model's input is not an image `(H, W, C)`.
@@ -41,17 +81,14 @@ def expected_image_shape(model) -> tuple:
     if len(shape) != 3:
         raise UnsupportedModelError(
             f"Model {model.name!r} takes inputs of shape {(None,) + shape}, not images "
-            "(N, H, W, C); kerasviz works on image models."
+            "(N, H, W, C); this works on image models."
         )
-    if is_channels_first(model):
-        c, h, w = shape
-        return (h, w, c)
-    return shape
+    return expected_input_shape(model)
 
 
-def model_image_shape(model) -> tuple:
+def model_image_shape(model, input=None) -> tuple:
     """The model's own input shape without the batch axis (`(C, H, W)` for channels-first models)."""
-    return tuple(model_input(model).shape[1:])
+    return tuple(model_input(model, input).shape[1:])
 
 
 def _describe_list(items) -> str:
@@ -153,7 +190,9 @@ def _shape_text(model, shape) -> str:
     return f"(N, {', '.join(str(s) for s in shape)})" + (" (channels first)" if is_channels_first(model) else "")
 
 
-def as_image_batch(images, model, *, name: str = "images", prepared: bool = False) -> tuple[tf.Tensor, bool]:
+def as_image_batch(
+    images, model, *, name: str = "images", prepared: bool = False, input=None,
+) -> tuple[tf.Tensor, bool]:
     """Check `images` against `model` and return a float32 channels-last batch.
 
     Accepts one image or a batch in the model's own layout: `(H, W, C)` /
@@ -163,6 +202,11 @@ def as_image_batch(images, model, *, name: str = "images", prepared: bool = Fals
     float or integer. Integers (e.g. uint8 photos) are cast to float32 without
     rescaling: images are always in the model's own input space. For a
     subclassed model (no declared input), the shape is taken from `images`.
+    1-D models take signals `(T, C)` / `(N, T, C)` the same way (and `(T,)` /
+    `(N, T)` with one channel), 3-D models volumes `(D, H, W, C)`.
+
+    For a multi-input model this is the explained input alone (`input=`, by
+    default the image input); `as_model_batch` also takes the other inputs.
 
     Returns:
         `(batch, single)`: a float32 tensor `(N, H, W, C)` (channels last) and
@@ -176,39 +220,98 @@ def as_image_batch(images, model, *, name: str = "images", prepared: bool = Fals
         ArgumentTypeError: None, text, objects, booleans or complex numbers.
         InvalidArgumentError: wrong rank, channel count or size, arrays of
             different shapes, empty batch, NaN, Inf or values beyond float32.
+        UnsupportedModelError: the other inputs of a multi-input model are
+            given (this caller reads the explained input only).
+    """
+    batch = as_model_batch(images, model, name=name, prepared=prepared, input=input)
+    single_input_only(model, batch.side, "This technique")
+    return batch.x, batch.single
+
+
+class ModelBatch(NamedTuple):
+    """What `as_model_batch` returns.
+
+    Attributes:
+        x: float32 explained batch, channels last.
+        single: one image was given (drop the batch axis of results).
+        side: the other inputs of a multi-input model, row-aligned with `x`.
+        index: the explained input's position in `model.inputs`.
+    """
+
+    x: tf.Tensor
+    single: bool
+    side: SideInputs
+    index: int
+
+
+def as_model_batch(images, model, *, name: str = "images", prepared: bool = False, input=None) -> ModelBatch:
+    """`as_image_batch` for any model: the explained batch and the inputs held fixed.
+
+    Args:
+        images: for a single-input model as `as_image_batch`; for a
+            multi-input model a list with one array per model input
+            (`model.inputs` order), a dict keyed by input name, or the
+            explained input alone (see `core.model_inputs`).
+        model: the Keras model.
+        input: the explained input (index or name; None: the image input).
+
+    Returns:
+        `ModelBatch(x, single, side, index)`.
+
+    Raises:
+        As `as_image_batch`, plus InvalidArgumentError for side inputs of the
+        wrong shape or row count, or an unknown `input`.
     """
     if prepared:
-        return tf.convert_to_tensor(images, tf.float32), False
-    array = as_numeric_array(images, name)
-    shape = tuple(int(s) for s in array.shape)
-    first = is_channels_first(model)
+        return ModelBatch(tf.convert_to_tensor(images, tf.float32), False, NO_SIDE, 0)
     if is_subclassed(model):
-        return _free_batch(array, shape, name, first)
-    own = model_image_shape(model)
-    h, w, c = expected_image_shape(model)
-    single = len(shape) in (2, 3)
-    if len(shape) == 2 and c == 1:
+        if input not in (None, 0):
+            raise InvalidArgumentError(
+                f"`input`={input!r}: a subclassed model is explained on the input it is called with."
+            )
+        array = as_numeric_array(images, name)
+        x, single = _free_batch(array, tuple(int(s) for s in array.shape), name, is_channels_first(model))
+        return ModelBatch(x, single, NO_SIDE, 0)
+    check_model(model)
+    model_input(model)  # unbuilt model: a clear error
+    index = explained_index(model, input)
+    explained, others = split_images(images, model, index, name)
+    x, single = _explained_batch(as_numeric_array(explained, name), model, index, name)
+    several = len(input_tensors(model)) > 1
+    side = side_inputs(model, others, index, int(x.shape[0]), name=name) if several else NO_SIDE
+    return ModelBatch(x, single, side, index)
+
+
+def _explained_batch(array, model, index: int, name: str) -> tuple[tf.Tensor, bool]:
+    shape = tuple(int(s) for s in array.shape)
+    want = expected_input_shape(model, index)
+    first = is_channels_first(model) and len(want) == 3
+    own = model_image_shape(model, index)
+    c, rank = want[-1], len(want)
+    what = {2: "signal", 3: "image", 4: "volume"}[rank]
+    single = len(shape) in (rank - 1, rank)
+    if len(shape) == rank - 1 and c == 1:
         array = tf.reshape(array, (1,) + shape)
         array = array[:, None] if first else array[..., None]
-    elif len(shape) == 3 and c == 1 and shape[0 if first else -1] != 1:
-        array = tf.expand_dims(array, 1 if first else -1)  # a batch of grayscale images (N, H, W)
+    elif len(shape) == rank and c == 1 and shape[0 if first else -1] != 1:
+        array = tf.expand_dims(array, 1 if first else -1)  # a batch of one-channel inputs without the channel axis
         single = False
-    elif len(shape) == 3:
+    elif len(shape) == rank:
         array = tf.expand_dims(array, 0)
-    elif len(shape) != 4:
+    elif len(shape) != rank + 1:
         raise InvalidArgumentError(
-            f"`{name}` must be one image {tuple(own)} or a batch (N, {', '.join(map(str, own))}); got shape {shape}. "
+            f"`{name}` must be one {what} {tuple(own)} or a batch (N, {', '.join(map(str, own))}); got shape {shape}. "
             f"Model {model.name!r} expects {_shape_text(model, own)}."
         )
     batch = tf.cast(array, tf.float32)
     if first:
         batch = tf.transpose(batch, (0, 2, 3, 1))
-    n, bh, bw, bc = batch.shape
+    sizes, bc = tuple(batch.shape[1:-1]), batch.shape[-1]
     if bc != c:
         hint = ""
         if first and shape[-1] == c:
             hint = " The images look channels last; this model is channels first: np.transpose(images, (0, 3, 1, 2))."
-        elif not first and len(shape) >= 3 and shape[-3] == c:
+        elif not first and rank == 3 and len(shape) >= 3 and shape[-3] == c:
             hint = " The images look channels first; this model is channels last: np.transpose(images, (0, 2, 3, 1))."
         elif bc == 1 and c == 3:
             hint = " Repeat a grayscale image to RGB with np.repeat(img[..., None], 3, -1)."
@@ -216,10 +319,17 @@ def as_image_batch(images, model, *, name: str = "images", prepared: bool = Fals
             f"Model {model.name!r} expects {c} channel(s) (input {_shape_text(model, own)}); `{name}` has {bc} "
             f"(shape {shape}).{hint}"
         )
-    if (h is not None and bh != h) or (w is not None and bw != w):
+    if any(w is not None and s != w for w, s in zip(want[:-1], sizes)):
+        if rank == 3:
+            h, w = want[:2]
+            raise InvalidArgumentError(
+                f"Model {model.name!r} expects images of {h}x{w} pixels; `{name}` is {sizes[0]}x{sizes[1]} "
+                f"(shape {shape}); resize with tf.image.resize (or kv.sample_image(name, size=...) for the sample "
+                "photos)."
+            )
         raise InvalidArgumentError(
-            f"Model {model.name!r} expects images of {h}x{w} pixels; `{name}` is {bh}x{bw} (shape {shape}); "
-            "resize with tf.image.resize (or kv.sample_image(name, size=...) for the sample photos)."
+            f"Model {model.name!r} expects {what}s of size {'x'.join(map(str, want[:-1]))}; `{name}` has "
+            f"{'x'.join(map(str, sizes))} (shape {shape})."
         )
     return batch, single
 

@@ -145,6 +145,20 @@ def require_channels_last(model: keras.Model, technique: str) -> None:
         )
 
 
+def require_channels_last_signals(model: keras.Model, positions: int) -> None:
+    """Refuse a 1-D or 3-D model with channels-first layers (kerasviz reads signals and volumes channels last).
+
+    Raises:
+        UnsupportedModelError: a layer of the model has `data_format="channels_first"`.
+    """
+    if any(getattr(layer, "data_format", None) == CHANNELS_FIRST for _, layer in iter_layers(model)):
+        raise UnsupportedModelError(
+            f"Model {model.name!r} reads {'signals' if positions == 1 else 'volumes'} with data_format="
+            "'channels_first'; kerasviz supports channels_first for 2-D images only. Rebuild it channels last "
+            "(the Keras default), with the same weights."
+        )
+
+
 __all__ = [
     "CHANNELS_LAST",
     "CHANNELS_FIRST",
@@ -152,6 +166,7 @@ __all__ = [
     "is_channels_first",
     "channels_axis",
     "require_channels_last",
+    "require_channels_last_signals",
     "spatial_formats",
     "compile_options",
 ]

@@ -281,7 +281,9 @@ def _input_size(model, input_size) -> tuple:
                 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
             raise InvalidArgumentError(f"`input_size` must be (H, W), two positive integers; got {input_size!r}.")
         return tuple(input_size)
-    return tuple(model.inputs[0].shape[1:3])
+    from kerasviz.core.inputs import expected_image_shape
+
+    return tuple(expected_image_shape(model)[:2])  # the image input of a multi-input model; channels first too
 
 
 def receptive_field(

@@ -20,8 +20,10 @@ from typing import Optional
 import keras
 import tensorflow as tf
 
+from kerasviz.core.errors import UnsupportedModelError
 from kerasviz.core.graph import activation_name, has_fused_activation, rebuild
 from kerasviz.core.layers import find_layer
+from kerasviz.core.model_inputs import explained_index
 from kerasviz.core.precision import compute_variant, variant_layer
 
 # Activations applied element by element: computing one channel and then the
@@ -92,7 +94,15 @@ class UnitConvProbe:
             return call
 
         inputs, _ = rebuild(model, substitute=substitute)
-        self.tap = keras.Model(inputs, inputs_of_layer["x"], name=f"{model.name}_input_of_{layer.name}")
+        if isinstance(inputs, list):  # a multi-input model: only its image input is optimised
+            inputs = inputs[explained_index(model)]
+        try:
+            self.tap = keras.Model(inputs, inputs_of_layer["x"], name=f"{model.name}_input_of_{layer.name}")
+        except ValueError:  # the layer also reads the model's other inputs
+            raise UnsupportedModelError(
+                f"Layer {layer.name!r} of model {model.name!r} also depends on the model's other inputs; feature "
+                "visualization optimises the image input alone: choose a layer of the image branch."
+            ) from None
 
     def read(self, x: tf.Tensor, warm, ids: tf.Tensor):
         layer = self.layer

@@ -19,6 +19,7 @@ import numpy as np
 from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.core.graph import output_layer, rebuild
 from kerasviz.core.layers import is_model
+from kerasviz.core.model_inputs import explained_index
 from kerasviz.lrp.layers import AFFINE, SPATIAL_WEIGHTED, STRUCTURAL, classify, is_gate_producer
 from kerasviz.lrp.linear import PixelPrefix, can_fold
 from kerasviz.lrp.precision import is_low_precision
@@ -116,7 +117,8 @@ def trace(model: keras.Model) -> Graph:
         raise UnsupportedLayerError(f"Model {model.name!r} has no Conv2D or Dense layer; LRP has nothing to propagate through.")
     producer, uses = _producers_and_uses(calls)
     folds, folded = _batch_norm_folds(calls, producer, uses)
-    prefixes, folded_into_pixels = _pixel_layers(calls, inputs, kinds, folded)
+    explained = inputs[explained_index(model)] if isinstance(inputs, list) else inputs  # a multi-input model
+    prefixes, folded_into_pixels = _pixel_layers(calls, explained, kinds, folded)
     gates = {c.path: _gate_index(c, producer) for c in calls if kinds[c.path] == "gate"}
     heads = [_head(t, producer, kinds, calls) for t in _tensors(outputs)]
     spatial = {c.path for c in weighted if isinstance(c.layer, SPATIAL_WEIGHTED) or len(c.inputs[0].shape) > 2}

@@ -2,8 +2,8 @@
 
 Every layer call in the model's graph gets one treatment (`classify`):
 
-- "weighted" (Conv2D incl. grouped, DepthwiseConv2D, SeparableConv2D, Dense on
-  inputs of any rank): replaced by a `RuleLayer` whose forward pass is the
+- "weighted" (Conv2D incl. grouped, Conv1D, Conv3D, DepthwiseConv2D,
+  SeparableConv2D, Dense on inputs of any rank): replaced by a `RuleLayer` whose forward pass is the
   layer's own and whose gradient is the LRP rule. A SeparableConv2D is a
   depthwise then a pointwise convolution, each with the rule.
 - "gradient": layers whose LRP step *is* their gradient when relevance per unit
@@ -44,8 +44,8 @@ except ImportError:  # pragma: no cover - older Keras
     _LayerScale = ()
 
 L = keras.layers
-WEIGHTED = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D, L.Dense)
-SPATIAL_WEIGHTED = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)
+WEIGHTED = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv2D, L.SeparableConv2D, L.Dense)
+SPATIAL_WEIGHTED = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv2D, L.SeparableConv2D)
 AFFINE = (L.Rescaling, L.Normalization, L.BatchNormalization)
 STRUCTURAL = (L.ZeroPadding2D, L.Cropping2D, L.Dropout, L.SpatialDropout2D, L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.InputLayer)
 GRADIENT_RULE = STRUCTURAL + AFFINE + tuple(c for c in (_LayerScale,) if isinstance(c, type)) + (
@@ -53,6 +53,11 @@ GRADIENT_RULE = STRUCTURAL + AFFINE + tuple(c for c in (_LayerScale,) if isinsta
     L.Flatten, L.Reshape, L.Permute, L.UpSampling2D, L.Identity,
     L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum, L.Concatenate,
     L.Softmax,  # only as the model's head, which is read as logits
+    # 1-D (signals, time series) and 3-D (volumes) counterparts of the layers above
+    L.MaxPooling1D, L.AveragePooling1D, L.GlobalAveragePooling1D, L.GlobalMaxPooling1D, L.ZeroPadding1D,
+    L.Cropping1D, L.UpSampling1D, L.SpatialDropout1D, L.MaxPooling3D, L.AveragePooling3D,
+    L.GlobalAveragePooling3D, L.GlobalMaxPooling3D, L.ZeroPadding3D, L.Cropping3D, L.UpSampling3D,
+    L.SpatialDropout3D,
 )
 PASS_LAYERS = (L.LeakyReLU, L.ELU, L.PReLU)
 GRADIENT_ACTIVATIONS = ("relu", "linear", "identity")

@@ -94,9 +94,10 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
             lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b),
             lambda: _fold(read(layer.kernel), _bias(layer), batch_norm, depthwise=True),
         )]
-    if isinstance(layer, L.Conv2D):
+    if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)):
         kernel = lambda: _fold(read(layer.kernel), _bias(layer), batch_norm)
-        if layer.groups > 1 and layer.kernel.shape[-2] == 1:  # one group per input channel: a depthwise conv
+        # one group per input channel: a depthwise conv
+        if isinstance(layer, L.Conv2D) and layer.groups > 1 and layer.kernel.shape[-2] == 1:
             conv = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
 
             def grouped(a, w, b):

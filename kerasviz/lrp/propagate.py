@@ -24,7 +24,7 @@ import numpy as np
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
 from kerasviz.core.graph import cache, is_probability_head, output_layer
-from kerasviz.core.inputs import as_image_batch
+from kerasviz.core.inputs import as_model_batch
 from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
@@ -292,12 +292,14 @@ def _lrp(
     """
     batch_size = int(check_int(batch_size, "batch_size", minimum=1))  # type: ignore[arg-type]
     setup = prepare(model, rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds, output=output)
-    x, single = as_image_batch(images, model)
+    batch = as_model_batch(images, model)  # a multi-input model: its image input, the others held fixed
+    x, single = batch.x, batch.single
     graph, output_index, input_rule = setup.graph, setup.output, setup.input_rule
     layers = tuple(graph.relevance_paths(output_index)) if return_layers else ()
     grads = score_gradients(
         model, x, target, layers=layers, substitute=setup.substitute, substitute_key=setup.key,
         batch_size=batch_size, progress=bool(progress), output=output_index,
+        prepared=True, side=batch.side, input=batch.index,
     )
     relevance = grads.input if input_rule else x.numpy() * grads.input
     if not return_layers:

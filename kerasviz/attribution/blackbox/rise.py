@@ -40,6 +40,7 @@ from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function, forward_scorer
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int, check_number
@@ -82,16 +83,18 @@ class RiseStep:
     """One compiled chunk: masks from their ids, masked rows, scores, and
     `sum_rows f * M` per image (`(N, H, W)`)."""
 
-    def __init__(self, model, score, probabilities, output):
-        self.tap = forward_scorer(model, score, probabilities=probabilities, output=output).tap
+    def __init__(self, model, score, probabilities, output, input=0):
+        scorer = forward_scorer(model, score, probabilities=probabilities, output=output, input=input)
+        self.tap, self.feed = scorer.tap, scorer.feed
         self.score, self.probabilities = score, probabilities
         self._run = compile_function(self._compute)
 
-    def _compute(self, x, fill, image_ids, mask_ids, classes, grid_size, keep_probability, seed):
+    def _compute(self, x, fill, image_ids, mask_ids, classes, grid_size, keep_probability, seed, side=()):
         masks = _masks(mask_ids, tf.shape(x)[1], tf.shape(x)[2], grid_size, keep_probability, seed)
         m = masks[..., None]
         rows = tf.gather(x, image_ids) * m + tf.gather(fill, image_ids) * (1.0 - m)
-        outputs = self.tap(rows, training=False)["__output__"]
+        side = tuple(tf.gather(v, image_ids) for v in side)  # each masked copy keeps its image's other inputs
+        outputs = self.tap(self.feed.inputs(rows, side), training=False)["__output__"]
         scores, _ = target_scores(outputs, classes, self.score, probabilities=self.probabilities)
         weighted = scores[:, None, None] * masks
         return tf.math.unsorted_segment_sum(weighted, image_ids, tf.shape(x)[0]), tf.reduce_sum(masks, 0)
@@ -106,6 +109,7 @@ def rise(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     samples: Optional[int] = None,
     grid_size: int = 7,
     keep_probability: float = 0.5,
@@ -124,6 +128,8 @@ def rise(
         target: None (class predicted on the clean image), an int, a list of
             ints (-1: predicted), or a callable `score(outputs) -> (N,)`.
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         samples: number of masks (default 4000 as xplique; capped in quick
             mode when not given).
         grid_size: cells per side of the random grid (7: cells of ~H/7 px).
@@ -150,16 +156,19 @@ def rise(
     normalization = check_choice(normalization, "normalization", ("expected", "observed"))
     seed = check_seed(seed)
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
-    x, single, targets, out = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
+    x, single, targets, out = p
     n, h, w = x.shape[:3]
     if grid_size > max(h, w):
         raise InvalidArgumentError(f"`grid_size` {grid_size} exceeds the image side ({h}x{w}); cells would be empty.")
     fill = fill_images(x, baseline)
     callable_target = callable(targets)
     if not callable_target:
-        _, targets = clean_scores(model, x, targets, out, probabilities=probabilities)
+        _, targets = clean_scores(model, x, targets, out, probabilities=probabilities, side=p.side, input=p.input)
     score = targets if callable_target else None
-    step = cache.get(model, ("rise_step", score, bool(probabilities), out), lambda: RiseStep(model, score, probabilities, out))
+    step = cache.get(model, ("rise_step", score, bool(probabilities), out, p.input),
+                     lambda: RiseStep(model, score, probabilities, out, p.input))
+    side = step.feed.values(p.side)
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
     mask_ids = np.tile(np.arange(samples), n).astype(np.int32)
     classes = np.full(n, -1, np.int32) if callable_target else targets
@@ -170,7 +179,9 @@ def rise(
     with progress_bar(len(chunks), "rise", progress and len(chunks) > 1) as bar:
         for s in chunks:
             ids = image_ids[s]
-            part, mask_sum = step(x, fill, tf.constant(ids), tf.constant(mask_ids[s]), tf.constant(classes[ids]), *params)
+            part, mask_sum = step(
+                x, fill, tf.constant(ids), tf.constant(mask_ids[s]), tf.constant(classes[ids]), *params, side
+            )
             total += part.numpy()
             if normalization == "observed":  # every image sees each mask once: count image 0's
                 visible += mask_sum.numpy() if n == 1 else _first_image_masks(ids, mask_ids[s], h, w, *params)

@@ -31,6 +31,7 @@ from kerasviz.attribution.support import (
     check_batch_size, check_seed, clean_scores, fill_images, finish, prepare, stream_scores,
 )
 from kerasviz.core.errors import InvalidArgumentError
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
@@ -80,6 +81,7 @@ def sobol_attribution(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     grid_size: int = 8,
     designs: Optional[int] = None,
     baseline: Union[float, str, np.ndarray] = 0.0,
@@ -95,6 +97,8 @@ def sobol_attribution(
         target: None (class predicted on the clean image), an int, a list of
             ints (-1: predicted), or a callable `score(outputs) -> (N,)`; logits.
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         grid_size: cells per side.
         designs: quasi-Monte-Carlo design rows, a power of 2 (default 32,
             capped in quick mode when not given); the cost is
@@ -116,13 +120,14 @@ def sobol_attribution(
     if designs & (designs - 1):
         raise InvalidArgumentError(f"`designs` must be a power of 2 (a balanced Sobol design); got {designs}.")
     seed, mask_batch_size = check_seed(seed), check_batch_size(mask_batch_size, "mask_batch_size")
-    x, single, targets, out = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
+    x, single, targets, out = p
     n, h, w = x.shape[:3]
     if grid_size > min(h, w):
         raise InvalidArgumentError(f"`grid_size` {grid_size} exceeds the image side ({h}x{w}).")
     fill = fill_images(x, baseline)
     if not callable(targets):
-        _, targets = clean_scores(model, x, targets, out)
+        _, targets = clean_scores(model, x, targets, out, side=p.side, input=p.input)
     cells = grid_size * grid_size
     factors = sobol_design(designs, cells, seed)
     rows_of = (np.arange(h) * grid_size) // h
@@ -138,8 +143,10 @@ def sobol_attribution(
         ids = image_ids[rows]
         return tf.gather(x, ids) * m + tf.gather(fill, ids) * (1.0 - m)
 
-    scores = stream_scores(model, make_rows, image_ids, targets, out, batch_size=mask_batch_size,
-                           progress=progress, desc="sobol").reshape(n, per_image).astype(np.float64)
+    scores = stream_scores(
+        model, make_rows, image_ids, targets, out, batch_size=mask_batch_size, progress=progress, desc="sobol",
+        side=p.side, input=p.input,
+    ).reshape(n, per_image).astype(np.float64)
     indices = np.stack([jansen_total_order(s, designs, cells) for s in scores]).reshape(n, grid_size, grid_size)
     maps = indices[:, rows_of][:, :, cols_of]
     if single:

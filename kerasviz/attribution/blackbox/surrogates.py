@@ -30,6 +30,7 @@ from kerasviz.attribution.blackbox.segments import SegmentSpec, segment_maps
 from kerasviz.attribution.support import (
     check_batch_size, check_seed, clean_scores, fill_images, prepare, stream_scores,
 )
+from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
@@ -121,13 +122,17 @@ def lime_design(m: int, samples: int, kernel_width: float, rng: np.random.Genera
     return z, np.sqrt(np.exp(-(distance**2) / kernel_width**2))
 
 
-def _explain(method, model, images, target, output, segments, n_segments, baseline, design, fit, sample_batch_size, progress):
+def _explain(
+    method, model, images, target, output, segments, n_segments, baseline, design, fit, sample_batch_size, progress,
+    input=None,
+):
     sample_batch_size = check_batch_size(sample_batch_size, "sample_batch_size")
-    x, single, targets, out = prepare(model, images, target, output)
+    p = prepare(model, images, target, output, input)
+    x, single, targets, out = p
     fill = fill_images(x, baseline, extra=("segment_mean",))
     labels = segment_maps(segments, x.numpy(), n_segments=n_segments)
     if not callable(targets):
-        _, targets = clean_scores(model, x, targets, out)
+        _, targets = clean_scores(model, x, targets, out, side=p.side, input=p.input)
     n = len(x)
     maps, coefficients, intercepts, f_x, f_b = [], [], np.zeros(n), np.zeros(n), np.zeros(n)
     for i in range(n):
@@ -150,7 +155,8 @@ def _explain(method, model, images, target, output, segments, n_segments, baseli
         own = targets if callable(targets) else targets[i : i + 1]
         y = stream_scores(
             model, make_rows, np.zeros(len(full), np.int32), own, out,
-            batch_size=sample_batch_size, progress=progress, desc=f"{method} {i + 1}/{n}",
+            batch_size=sample_batch_size, progress=progress, desc=f"{method} {i + 1}/{n}", side=p.side[i : i + 1],
+            input=p.input,
         ).astype(np.float64)
         f_x[i], f_b[i] = y[0], y[1]
         intercepts[i], coef = fit(z, y[2:], weights, y[0], y[1])
@@ -168,6 +174,8 @@ _COMMON_ARGS = """model: any Keras image model (only its outputs are read; never
             ints (-1: predicted), or a callable `score(outputs) -> (N,)`;
             logits for class targets.
         output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
         segments: None (SLIC superpixels, `kv.superpixels`), an int label
             map `(H, W)` or `(N, H, W)`, or a callable `image -> labels`.
         n_segments: SLIC's approximate segment count when `segments=None`.
@@ -183,6 +191,7 @@ def lime(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     segments: SegmentSpec = None,
     n_segments: int = 50,
     baseline: Union[float, str, np.ndarray] = 0.0,
@@ -228,7 +237,7 @@ def lime(
     design = lambda m: lime_design(m, samples, kernel_width, np.random.default_rng(seed))
     fit = lambda z, y, w, f_x, f_b: weighted_ridge(z, y, w, alpha)
     return _explain("lime", model, images, target, output, segments, n_segments, baseline, design, fit,
-                    sample_batch_size, progress)
+                    sample_batch_size, progress, input)
 
 
 def kernel_shap(
@@ -237,6 +246,7 @@ def kernel_shap(
     target: Target = None,
     *,
     output: OutputSpec = None,
+    input: InputSpec = None,
     segments: SegmentSpec = None,
     n_segments: int = 50,
     baseline: Union[float, str, np.ndarray] = 0.0,
@@ -285,7 +295,7 @@ def kernel_shap(
 
     fit = lambda z, y, w, f_x, f_b: (f_b, shapley_fit(z, y, w, f_x, f_b))
     return _explain("kernel_shap", model, images, target, output, segments, n_segments, baseline, design, fit,
-                    sample_batch_size, progress)
+                    sample_batch_size, progress, input)
 
 
 for _fn in (lime, kernel_shap):
