@@ -1,12 +1,16 @@
-"""The `kerasviz` command: `kerasviz inspect` writes one HTML report, no Jupyter needed.
+"""The `kerasviz` command: `inspect` writes one HTML report, `doctor` checks a machine for a class.
 
     kerasviz inspect                          # VGG16 on the offline sample photos
-    kerasviz inspect --model my_model.keras photos/ cat.jpg -o report.html
+    kerasviz inspect --model my_model.keras photos/ cat.jpg -o report.html --preprocess 0-1
     kerasviz inspect --model lenet --quick    # the MNIST LeNet (needs $KERASVIZ_MNIST)
+    kerasviz doctor                           # weights, data, widgets, speed of this machine
 
-Errors a user can fix (unreadable image, empty folder, bad model file, unknown
-model name) print one line and exit with status 1; `KERASVIZ_DEBUG=1` shows the
-traceback instead.
+This module imports no TensorFlow: `--help`, usage errors and everything that
+can be checked on the arguments alone (output path, image files, model file,
+class-name file) answer before TensorFlow loads. Run as the command,
+`import kerasviz` calls `precheck_command_line()` first for that reason.
+Errors a user can fix print one line and exit with status 1;
+`KERASVIZ_DEBUG=1` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -15,12 +19,22 @@ import argparse
 import os
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 MODEL_NAMES = ("vgg16", "lenet")
 MODEL_EXTENSIONS = (".keras", ".h5", ".hdf5")
 DEBUG_ENV = "KERASVIZ_DEBUG"
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# --preprocess choice -> `preprocess=` of inspect_report (RGB in [0, 1] -> model input)
+PREPROCESS_CHOICES = {
+    "caffe": "caffe",        # VGG16/19, ResNet50: BGR, 0-255 minus the ImageNet mean
+    "tf": "tf",              # MobileNet, Inception, Xception: [-1, 1]
+    "torch": "torch",        # DenseNet, torchvision ports: [0, 1] minus mean over std
+    "0-1": (0.0, 1.0),       # RGB in [0, 1]
+    "0-255": (0.0, 255.0),   # RGB in [0, 255] (models starting with Rescaling(1/255))
+}
 
 
 class CommandError(Exception):
@@ -39,19 +53,33 @@ class LoadedModel:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
 
 
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("kerasviz")
+    except Exception:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerasviz", description="See what a CNN has learned, without Jupyter.")
+    parser.add_argument("--version", action="version", version=f"kerasviz {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     inspect = commands.add_parser(
         "inspect", help="write one self-contained HTML report on a model and a few images",
         description="Write one self-contained HTML report: model summary, prediction, activations per block, "
-                    "first-layer filters, filter maximization, saliency / integrated gradients / Grad-CAM / occlusion.")
+                    "first-layer filters, filter maximization, saliency / integrated gradients / Grad-CAM / occlusion. "
+                    "A flag you give is always used; --quick only changes the defaults.")
     inspect.add_argument("images", nargs="*", help="image files and/or folders (default: the offline sample photos; "
                                                    "for lenet, MNIST test digits)")
     inspect.add_argument("--model", default="vgg16", help="vgg16 (default; untrained if ImageNet weights cannot be "
@@ -59,18 +87,195 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("-o", "--output", default="kerasviz-report.html", help="the HTML file (default: %(default)s)")
     inspect.add_argument("--layers", action="append", help="layers for activations and filter maximization, comma "
                                                            "separated or repeated (default: the last conv of each block)")
-    inspect.add_argument("--filters", type=_positive, help="filters maximized per layer (default 4; quick 2) on the first, "
-                                                               "middle and last block (or every --layers layer)")
-    inspect.add_argument("--steps", type=_positive, help="filter-maximization steps (default 32; quick 8)")
+    inspect.add_argument("--filters", type=_positive, help="filters maximized per layer (default 4; --quick 2) on the "
+                                                           "first, middle and last block (or every --layers layer)")
+    inspect.add_argument("--steps", type=_positive, help="filter-maximization steps (default 32; --quick 8)")
     inspect.add_argument("--top", type=_positive, default=5, help="classes listed per image (default: %(default)s)")
     inspect.add_argument("--max-images", type=_positive, default=8, help="use at most this many images (default: %(default)s)")
-    inspect.add_argument("--quick", action="store_true", help="small settings for a fast look (also KERASVIZ_QUICK=1)")
+    inspect.add_argument("--preprocess", choices=sorted(PREPROCESS_CHOICES), metavar="{caffe,tf,torch,0-1,0-255}",
+                         help="how RGB photos become model input: caffe (BGR minus the ImageNet mean), tf ([-1, 1]), "
+                              "torch (ImageNet mean/std), 0-1, 0-255 (default: per model family; vgg16 caffe)")
+    inspect.add_argument("--classes", metavar="FILE", help="a text file with one class name per line, in output order")
+    inspect.add_argument("--quick", action="store_true", help="small default settings for a fast look (also KERASVIZ_QUICK=1)")
+    doctor = commands.add_parser(
+        "doctor", help="check what a class needs (weights, MNIST, widgets) and time this machine",
+        description="Check ImageNet weights, MNIST, the widget front-end and the browser tools, time one VGG16 "
+                    "forward/backward pass here, and print the expected time of the notebooks' heavy cells.")
+    doctor.add_argument("--no-timing", action="store_true", help="skip the VGG16 timing (checks only)")
     return parser
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line."""
     return " ".join(str(err).split())
 
+
+# --- checks on the arguments alone (no TensorFlow) --------------------------------------------------
+
+def output_path_problem(path: str) -> Optional[str]:
+    """What stops a report from being written to `path` (None if nothing): checked before any work.
+
+    The path must not be a folder, its folder must exist or be creatable, and
+    the file (or the nearest existing folder) must be writable.
+    """
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        return f"the output path must be a file name such as report.html; got {path!r}"
+    path = os.fspath(path)
+    full = os.path.abspath(path)
+    if os.path.isdir(full):
+        return f"output path {path!r} is a folder; give a file name such as {os.path.join(path, 'kerasviz-report.html')}"
+    if os.path.exists(full) and not os.access(full, os.W_OK):
+        return f"output file {path!r} exists and is not writable"
+    folder = os.path.dirname(full)
+    existing = folder
+    while not os.path.exists(existing):  # the nearest existing ancestor must be a writable folder
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        return f"cannot create the folder of output path {path!r}: {existing!r} is a file"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "folder" if existing == folder else "nearest existing folder"
+        return f"cannot write output path {path!r}: the {what} {existing!r} is not writable"
+    return None
+
+
+def check_output_path(path: str) -> str:
+    """`path` if a report can be written there, else CommandError saying why."""
+    problem = output_path_problem(path)
+    if problem:
+        raise CommandError(problem)
+    return path
+
+
+def _describe_bytes(path: str) -> str:
+    from kerasviz.imagefiles import describe_non_image
+
+    return describe_non_image(path).replace(" not an image", " not a model").replace("an image format Pillow can decode",
+                                                                                  "a model format")
+
+
+def check_model_file(path: str) -> None:
+    """Say what is wrong with a model file before Keras reads it (Keras' own errors name the wrong thing)."""
+    if os.path.isdir(path):
+        raise CommandError(f"model path {path!r} is a folder (a TensorFlow SavedModel?); save the Keras model as one "
+                           "file with model.save('model.keras')")
+    if not os.path.isfile(path):
+        raise CommandError(f"model file {path!r} does not exist")
+    if not path.lower().endswith(MODEL_EXTENSIONS):
+        raise CommandError(f"unsupported model file {path!r}: expected a Keras model saved as .keras (or legacy .h5)")
+    if os.path.getsize(path) == 0:
+        raise CommandError(f"model file {path!r} is empty (0 bytes): the save did not complete; save it again "
+                           "with model.save('model.keras')")
+    if path.lower().endswith(".keras"):
+        if not zipfile.is_zipfile(path):
+            raise CommandError(f"model file {path!r} is not a Keras model archive (a .keras file is the zip archive "
+                               f"model.save() writes): {_describe_bytes(path)}")
+        try:
+            with zipfile.ZipFile(path) as archive:
+                names = set(archive.namelist())
+                damaged = archive.testzip()
+        except (zipfile.BadZipFile, OSError) as err:
+            raise CommandError(f"model file {path!r} is a damaged zip archive ({one_line(err)})") from None
+        if damaged:
+            raise CommandError(f"model file {path!r} is a damaged archive: {damaged!r} fails its checksum (truncated copy?)")
+        missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
+        if missing:
+            raise CommandError(f"model file {path!r} is a zip archive without {' and '.join(missing)}: not a model "
+                               "written by model.save('model.keras')")
+    else:
+        with open(path, "rb") as file:
+            head = file.read(8)
+        if head != HDF5_SIGNATURE:
+            raise CommandError(f"model file {path!r} is not an HDF5 file (legacy .h5 models are HDF5): "
+                               f"{_describe_bytes(path)}")
+
+
+def check_model_spec(spec: str) -> None:
+    """Reject an unknown model name or a broken model file before anything slow happens."""
+    if spec.lower() in MODEL_NAMES and not os.path.exists(spec):
+        return
+    if os.path.exists(spec) or spec.lower().endswith(MODEL_EXTENSIONS):
+        check_model_file(spec)
+        return
+    raise CommandError(f"unknown model {spec!r}: use one of {', '.join(MODEL_NAMES)}, or a path to a saved .keras file")
+
+
+def read_class_names(path: str) -> list[str]:
+    """One class name per line (trailing blank lines ignored; a blank line inside is an error)."""
+    if not os.path.isfile(path):
+        raise CommandError(f"--classes file {path!r} does not exist")
+    try:
+        with open(path, encoding="utf-8") as file:
+            lines = [line.strip() for line in file.read().splitlines()]
+    except UnicodeDecodeError:
+        raise CommandError(f"--classes file {path!r} is not UTF-8 text (one class name per line)") from None
+    while lines and not lines[-1]:
+        lines.pop()
+    if not lines:
+        raise CommandError(f"--classes file {path!r} is empty; expected one class name per line")
+    blank = [i + 1 for i, line in enumerate(lines) if not line]
+    if blank:
+        raise CommandError(f"--classes file {path!r} has an empty line {blank[0]}: one class name per line, in the "
+                           "model's output order")
+    return lines
+
+
+def check_images(paths: Sequence[str], limit: Optional[int]) -> None:
+    """Every image path exists and every file is an image (headers only, nothing decoded)."""
+    from kerasviz.core.errors import ImageReadError
+    from kerasviz.imagefiles import check_image_file, photo_files
+
+    try:
+        for file, _ in photo_files(paths, limit):
+            check_image_file(file)
+    except ImageReadError as err:
+        raise CommandError(str(err)) from None
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Everything that can be checked without TensorFlow; raises CommandError."""
+    if args.command != "inspect":
+        return
+    check_model_spec(args.model)
+    check_output_path(args.output)
+    if args.classes:
+        read_class_names(args.classes)
+    if args.images:
+        check_images(args.images, args.max_images)
+
+
+def _running_as_command() -> bool:
+    """True while kerasviz is imported to run `kerasviz ...` or `python -m kerasviz ...`."""
+    script = os.path.basename(sys.argv[0] if sys.argv else "")
+    if script in ("kerasviz", "kerasviz.exe", "kerasviz-script.py"):
+        return True
+    if sys.argv[:1] != ["-m"]:  # Python sets argv[0] to "-m" only while it imports the module given to -m
+        return False
+    original = list(getattr(sys, "orig_argv", []))
+    return "-mkerasviz" in original or any(a == "-m" and b == "kerasviz" for a, b in zip(original, original[1:]))
+
+
+def _fail(err: BaseException, command: str = "kerasviz") -> int:
+    what = "" if isinstance(err, CommandError) else f"{type(err).__name__}: "
+    print(f"{command}: error: {what}{one_line(err)}", file=sys.stderr)
+    return 1
+
+
+def precheck_command_line() -> None:
+    """As the `kerasviz` command, answer --help, usage errors and argument errors before TensorFlow loads.
+
+    Does nothing in any other process. Exits (0 for --help, 2 for a usage
+    error, 1 for a bad path or file) when the command would fail anyway.
+    """
+    if not _running_as_command() or os.environ.get(DEBUG_ENV):
+        return
+    args = build_parser().parse_args(sys.argv[1:])  # --help, --version and usage errors exit here
+    try:
+        check_arguments(args)
+    except CommandError as err:
+        raise SystemExit(_fail(err, f"kerasviz {args.command}"))
+
+
+# --- models ------------------------------------------------------------------------------------------
 
 def _load_vgg16() -> LoadedModel:
     import kerasviz as kv
@@ -79,8 +284,8 @@ def _load_vgg16() -> LoadedModel:
         return LoadedModel(kv.load_vgg16())
     except kv.WeightsUnavailableError as err:
         first = str(err).split(". kerasviz never")[0]
-        print(f"kerasviz inspect: {first}. Using an UNTRAINED VGG16 (random weights), labelled as such; "
-              f"set ${kv.data.VGG16_WEIGHTS_ENV} to the weights file for real results.", file=sys.stderr)
+        print(f"kerasviz inspect: {first}. Using an UNTRAINED VGG16 (random weights, seed 0), labelled as such; "
+              f"set ${kv.loaders.VGG16_WEIGHTS_ENV} to the weights file for real results.", file=sys.stderr)
         return LoadedModel(kv.load_vgg16(weights=None), notes=["ImageNet weights unavailable: untrained VGG16"])
 
 
@@ -100,41 +305,28 @@ def _load_lenet() -> LoadedModel:
     try:
         trained = kv.load_trained_lenet()
     except kv.DatasetUnavailableError as err:
-        raise CommandError(f"--model lenet needs MNIST: set ${kv.data.MNIST_ENV} to an MNIST .npz "
-                           f"(Keras' mnist.npz, or arrays x (N, 28, 28) uint8 and y) ({_one_line(err)[:200]})") from None
+        raise CommandError(f"--model lenet needs MNIST: set ${kv.loaders.MNIST_ENV} to an MNIST .npz "
+                           f"(Keras' mnist.npz, or arrays x (N, 28, 28) uint8 and y) ({one_line(err)[:200]})") from None
     mean = trained.mean
     return LoadedModel(trained.model, preprocess=lambda grey: 255.0 * grey - mean,
                        class_names=[str(d) for d in range(10)], default_images=_mnist_digits)
 
 
 def _load_file(path: str) -> LoadedModel:
-    if os.path.isdir(path):
-        raise CommandError(f"model path {path!r} is a folder (a TensorFlow SavedModel?); save the Keras model as one "
-                           "file with model.save('model.keras')")
-    if not os.path.isfile(path):
-        raise CommandError(f"model file {path!r} does not exist")
-    if not path.lower().endswith(MODEL_EXTENSIONS):
-        raise CommandError(f"unsupported model file {path!r}: expected a Keras model saved as .keras (or legacy .h5)")
+    check_model_file(path)
     import keras
 
     import kerasviz as kv
 
     try:
         model = keras.models.load_model(path, compile=False)
-    except Exception as err:  # Keras raises many types for a corrupt or foreign file
-        raise CommandError(f"cannot load model {path!r}: {type(err).__name__}: {_one_line(err)[:300]}") from None
+    except Exception as err:  # a valid archive Keras still cannot rebuild (custom layers, newer format)
+        raise CommandError(f"cannot load model {path!r}: {type(err).__name__}: {one_line(err)[:300]}") from None
     if not isinstance(model, keras.Model):
         raise CommandError(f"{path!r} holds a {type(model).__name__}, not a Keras model")
     if not kv.weights_label(model):
         kv.set_weights_label(model, f"weights from {os.path.basename(path)}")
     return LoadedModel(model)
-
-
-def check_model_spec(spec: str) -> None:
-    """Reject an unknown model name before anything slow happens."""
-    if spec.lower() in MODEL_NAMES or os.path.exists(spec) or spec.lower().endswith(MODEL_EXTENSIONS):
-        return
-    raise CommandError(f"unknown model {spec!r}: use one of {', '.join(MODEL_NAMES)}, or a path to a saved .keras file")
 
 
 def load_model(spec: str) -> LoadedModel:
@@ -152,48 +344,61 @@ def _layers(values: Optional[Sequence[str]]) -> Optional[list[str]]:
     return names or None
 
 
+def _say(text: str) -> None:
+    print(f"kerasviz inspect: {text}", file=sys.stderr, flush=True)
+
+
 def inspect(args: argparse.Namespace) -> str:
     """Run `kerasviz inspect` for parsed arguments; returns the report path."""
-    if args.quick:
-        os.environ["KERASVIZ_QUICK"] = "1"  # also caps steps inside the techniques
-    check_model_spec(args.model)
-    from kerasviz.report.photos import ImageReadError, read_photos
+    check_arguments(args)
+    from kerasviz._config import quick_mode
+    from kerasviz.core.errors import ImageReadError
+    from kerasviz.imagefiles import read_photos
 
+    quick = args.quick or quick_mode()
+    classes = read_class_names(args.classes) if args.classes else None
     photos, names = None, None
     if args.images:
+        _say("reading images")
         try:
-            photos, names = read_photos(args.images, limit=args.max_images)
+            photos, names = read_photos(args.images, limit=args.max_images)  # large photos shrink while decoding
         except ImageReadError as err:
             raise CommandError(str(err)) from None
+    _say(f"loading model {args.model}")
     import kerasviz as kv
     from kerasviz.report import inspect_report
 
-    quick = args.quick or kv.quick_mode()
     loaded = load_model(args.model)
     if photos is None and loaded.default_images is not None:
         photos, names = loaded.default_images(min(args.max_images, 2 if quick else 4))
+    preprocess = PREPROCESS_CHOICES[args.preprocess] if args.preprocess else loaded.preprocess
     try:
-        return inspect_report(loaded.model, photos, args.output, names=names, preprocess=loaded.preprocess,
-                              class_names=loaded.class_names, layers=_layers(args.layers), filters=args.filters,
-                              steps=args.steps, top=args.top, quick=quick)
-    except (kv.LayerNotFoundError, ValueError, TypeError, kv.UnsupportedModelError) as err:
-        raise CommandError(_one_line(err)) from None
+        return inspect_report(loaded.model, photos, args.output, names=names, preprocess=preprocess,
+                              class_names=classes or loaded.class_names, layers=_layers(args.layers),
+                              filters=args.filters, steps=args.steps, top=args.top, quick=quick, strict=True,
+                              notes=loaded.notes + ([f"preprocessing: --preprocess {args.preprocess}"]
+                                                    if args.preprocess else []))
+    except kv.KerasvizError as err:
+        raise CommandError(one_line(err)) from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the `kerasviz` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     start = time.perf_counter()
+    command = f"kerasviz {args.command}"
     try:
+        if args.command == "doctor":
+            from kerasviz.doctor import doctor
+
+            return doctor(timing=not args.no_timing)
         path = inspect(args)
     except KeyboardInterrupt:
-        print("kerasviz inspect: interrupted", file=sys.stderr)
+        print(f"{command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:
         if os.environ.get(DEBUG_ENV):
             raise
-        what = "" if isinstance(err, CommandError) else f"{type(err).__name__}: "
-        print(f"kerasviz inspect: error: {what}{_one_line(err)}", file=sys.stderr)
-        return 1
+        return _fail(err, command)
     print(f"kerasviz inspect: wrote {path} in {time.perf_counter() - start:.1f} s")
     return 0
