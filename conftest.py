@@ -82,6 +82,10 @@ def pytest_terminal_summary(terminalreporter):
     notebooks = {r.nodeid.split("::")[0] for r, _ in hits if ".ipynb" in r.nodeid}
     tests = [r for r, _ in hits if ".ipynb" not in r.nodeid]
     why = hits[0][1].split(SKIP_TAG, 1)[1].strip(" ')\"")
+    what = []
+    if notebooks:
+        what.append(f"{len(notebooks)} notebook(s) ({', '.join(sorted(os.path.basename(n) for n in notebooks))})")
+    if tests:
+        what.append(f"{len(tests)} test(s)")
     terminalreporter.write_sep("=", "skipped for lack of real MNIST", yellow=True)
-    terminalreporter.write_line(f"{len(notebooks)} notebook(s) ({', '.join(sorted(os.path.basename(n) for n in notebooks))}) "
-                                f"and {len(tests)} test(s) were skipped: {why}")
+    terminalreporter.write_line(f"{' and '.join(what)} skipped: {why}")

@@ -189,6 +189,51 @@ def check_model_file(path: str) -> None:
                                f"{_describe_bytes(path)}")
 
 
+def _config_layer_names(config) -> set:
+    """Every layer name in a saved model config, nested models included."""
+    names = set()
+    if isinstance(config, dict):
+        inner = config.get("config")
+        kind = config.get("class_name")
+        if isinstance(inner, dict) and isinstance(kind, str) and not kind.endswith("Policy") and "name" in inner:
+            names.add(inner["name"])
+        for value in config.values():
+            names |= _config_layer_names(value)
+    elif isinstance(config, list):
+        for value in config:
+            names |= _config_layer_names(value)
+    return names
+
+
+def layer_names_in_archive(path: str) -> Optional[set]:
+    """The layer names recorded in a .keras archive's config.json (None if they cannot be read)."""
+    import json
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+    except Exception:  # not a readable archive: check_model_file reports it
+        return None
+    return _config_layer_names(config)
+
+
+def check_layer_names(spec: str, layers: Optional[Sequence[str]]) -> None:
+    """Unknown --layers names of a .keras file, found in its config without building the model."""
+    if not layers or not spec.lower().endswith(".keras") or not os.path.isfile(spec):
+        return
+    names = layer_names_in_archive(spec)
+    if not names:
+        return
+    import difflib
+
+    for layer in layers:
+        parts = layer.split("/")
+        if not all(part in names for part in parts):
+            close = difflib.get_close_matches(parts[-1], sorted(names), n=4, cutoff=0.5)
+            hint = f" Closest names: {close}." if close else ""
+            raise CommandError(f"No layer {layer!r} in model file {spec!r}.{hint}")
+
+
 def check_model_spec(spec: str) -> None:
     """Reject an unknown model name or a broken model file before anything slow happens."""
     if spec.lower() in MODEL_NAMES and not os.path.exists(spec):
@@ -236,6 +281,7 @@ def check_arguments(args: argparse.Namespace) -> None:
     if args.command != "inspect":
         return
     check_model_spec(args.model)
+    check_layer_names(args.model, _layers(args.layers))
     check_output_path(args.output)
     if args.classes:
         read_class_names(args.classes)

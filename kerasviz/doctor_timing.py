@@ -154,10 +154,9 @@ def workloads() -> list[Workload]:
     blocks = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
     report_layers = ["block1_conv2", "block3_conv3", "block5_conv3"]
 
-    def report(photos, filters, steps, ig, grid, octaves):
-        """Filter maximization (model view 224 px in octaves), IG, occlusion, saliency and Grad-CAM."""
-        fv = tuple((layer, s, filters, n, n, True) for layer in report_layers
-                   for s, n in _octaves(FULL_SIDE, steps, octaves, 2.0))
+    def report(photos, filters, steps, ig, grid, size, octaves):
+        """Filter maximization (at the shown size, in octaves), IG, occlusion, saliency and Grad-CAM."""
+        fv = tuple((layer, s, filters, n, n, True) for layer in report_layers for s, n in _octaves(size, steps, octaves, 2.0))
         return fv + ((None, FULL_SIDE, photos, ig, ig, True), (None, FULL_SIDE, photos * (grid * grid + 1), 1, 1, False),
                      (None, FULL_SIDE, 2 * photos, 1, 1, True))
 
@@ -172,8 +171,8 @@ def workloads() -> list[Workload]:
                  tuple(("block4_conv3", s, 1, 10, None, True) for s, _ in _octaves(160, 30, 3, 1.4))),
         Workload("04", "inversion, 4 layers, 300 steps, 96 px", (("block4_conv3", 96, 1, 300, None, True),)),
         Workload("04", "Explorer: feature vis. block5_conv3, 4 filters, 128 steps, 64 px", (("block5_conv3", 64, 4, 128, None, True),)),
-        Workload("cli", "kerasviz inspect, 4 photos (--quick: 2)", report(4, 4, 32, 16, 7, 3),
-                 quick_parts=report(2, 2, 8, 4, 3, 3)),
+        Workload("cli", "kerasviz inspect, 4 photos (--quick: 2)", report(4, 4, 32, 16, 7, 128, 2),
+                 quick_parts=report(2, 2, 8, 4, 3, 64, 1)),
     ]
 
 

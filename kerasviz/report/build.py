@@ -138,19 +138,32 @@ def _predictions(model: keras.Model, inputs: np.ndarray, output) -> tuple[np.nda
     return shifted / shifted.sum(1, keepdims=True), True, predicted
 
 
-def _run_section(key: str, build, strict: bool) -> tuple[Section, list]:
-    section = Section(f"section-{key}", SECTION_TITLES[key])
-    start = time.perf_counter()
-    facts = []
-    try:
-        part = build()
-        section.body, facts = part.html, part.facts
-    except Exception as err:  # the report is still written, with this section showing why it failed
-        if strict:
-            raise
-        section.error = f"{type(err).__name__}: {err}"
-    section.seconds = time.perf_counter() - start
-    return section, facts
+SECTIONS = tuple(SECTION_TITLES)  # each runs `sections.<key>_section`, looked up when it runs
+
+
+def run_sections(ins: S.Inspection, progress: bool = True) -> tuple[list[Section], list[str], dict]:
+    """Every section on `ins`: `(sections, facts of what ran, {section key: Part.data})`.
+
+    A section that raises is kept with its error, unless `ins.strict`.
+    """
+    sections, facts, data = [], [], {}
+    with progress_bar(len(SECTIONS), "kerasviz inspect", progress) as bar:
+        for key in SECTIONS:
+            bar.set_postfix_str(key)
+            section = Section(f"section-{key}", SECTION_TITLES[key])
+            start = time.perf_counter()
+            try:
+                part = getattr(S, f"{key}_section")(ins)
+                section.body, data[key] = part.html, part.data
+                facts += part.facts
+            except Exception as err:  # the report is still written, with this section showing why it failed
+                if ins.strict:
+                    raise
+                section.error = f"{type(err).__name__}: {err}"
+            section.seconds = time.perf_counter() - start
+            sections.append(section)
+            bar.update(1)
+    return sections, facts, data
 
 
 def inspect_report(
@@ -283,20 +296,9 @@ def write_report(ins: S.Inspection, path: str, *, title: Optional[str] = None, p
     if problem:
         raise InvalidArgumentError(f"`path`: {problem}")
     model, label = ins.model, ins.label
-    builders = {
-        "model": S.model_section, "prediction": S.prediction_section, "activations": S.activations_section,
-        "weights": S.weights_section, "featurevis": S.featurevis_section, "attribution": S.attribution_section,
-    }
     start = time.perf_counter()
     page = Page(title or f"kerasviz report: {model.name}", label or "not recorded", "untrained" in label.lower())
-    facts = []
-    with progress_bar(len(builders), "kerasviz inspect", progress) as bar:
-        for key, build in builders.items():
-            bar.set_postfix_str(key)
-            section, ran = _run_section(key, lambda: build(ins), ins.strict)
-            page.sections.append(section)
-            facts += ran
-            bar.update(1)
+    page.sections, facts, _ = run_sections(ins, progress)
     failed = [s.title for s in page.sections if s.error]
     page.notes = [
         f"written {datetime.datetime.now():%Y-%m-%d %H:%M} in {time.perf_counter() - start:.1f} s"

@@ -1,19 +1,21 @@
-"""How the report runs filter maximization: low-resolution octaves first, the full size last.
+"""How the report runs filter maximization: at the size it shows, half of the steps at half that size first.
 
-The report shows each filter's image at `size` pixels (128 for VGG16), which
-a fixed-input model (VGG16 with its classifier: 224 x 224) sees resized to its
-input size. Every optimisation step therefore costs a forward and backward
-pass at 224 x 224. Here the first octaves run at 1/4 and 1/2 of that size
-and only the last at the full size, as Mordvintsev et al. (2015) and Olah et
-al. (2017) grow images: most steps then cost a quarter or a sixteenth as
-much, and the last octave is the very computation of a single-size run.
-
-This needs a model that accepts smaller images. A fixed-input model is
+The report shows each filter's image at `size` pixels (128 for VGG16). A
+model with a fixed input (VGG16 with its classifier: 224 x 224) would see
+every optimisation step resized to that input, so each step would cost a
+forward and backward pass at 224 x 224 although the picture has 128 x 128
+pixels and the visualised conv layer needs no fixed size. Here the model is
 called on a new `keras.Input` of open height and width (the same layers and
-weights; the user's model is not changed), and the image is resized to what
-the model would see at full size by the preprocessing function. Models whose
-layers need their fixed size (a Reshape before the visualised layer) fall
-back to `plain()`: one octave at the full size.
+weights; the user's model is not changed) and reads the image at the size
+shown, as `kv.visualize_filters` does for a model without a fixed size (e.g.
+VGG16 with `include_top=False`). The first octave runs at half the size and
+is upscaled for the second, as Mordvintsev et al. (2015) and Olah et al.
+(2017) grow images: the same steps, layers, filters and shown size for about
+a sixth of the work of the resized single-size run, reaching the same
+objective on average (`benchmarks/bench_report.py` measures both).
+
+Models whose layers need their fixed size (a Reshape before the visualised
+layer) fall back to `plain()`: one octave, the model as it is.
 """
 
 from __future__ import annotations
@@ -22,39 +24,36 @@ from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 import keras
-import tensorflow as tf
 
 from kerasviz.core.graph import model_input
 from kerasviz.featurevis.render import architecture_defaults
 from kerasviz.provenance import set_weights_label, weights_label
 
 OCTAVE_SCALE = 2.0
-MIN_OCTAVE_SIDE = 96  # models whose input is smaller than this run one octave (they are cheap anyway)
-AUTO_OCTAVES = 3      # 1/4, 1/2 and full size
+AUTO_OCTAVES = 2      # half size, then the shown size
+MIN_OCTAVE_SIDE = 48  # images smaller than this run in one octave (small models are cheap anyway)
 
 
 @dataclass(frozen=True)
 class FeaturevisPlan:
-    """The model, preprocessing, image size and octaves passed to `visualize_filters`."""
+    """The model, image size and octaves passed to `visualize_filters`."""
 
     model: keras.Model
-    preprocess: Callable
     size: tuple
     octaves: int
     octave_scale: float
     original: keras.Model
-    original_preprocess: Callable
 
     @property
     def is_plain(self) -> bool:
         return self.octaves == 1 and self.model is self.original
 
     def plain(self) -> "FeaturevisPlan":
-        """One octave at the full size on the user's model itself."""
-        return replace(self, model=self.original, preprocess=self.original_preprocess, octaves=1)
+        """One octave on the user's model itself."""
+        return replace(self, model=self.original, octaves=1)
 
     def describe(self) -> str:
-        """", 3 octaves: 32, 64, 128 px" (empty for one octave)."""
+        """", 2 octaves: 64, 128 px" (empty for one octave)."""
         if self.octaves == 1:
             return ""
         sides = [max(8, int(round(min(self.size) / self.octave_scale ** k))) for k in reversed(range(self.octaves))]
@@ -74,50 +73,32 @@ def open_size_model(model: keras.Model) -> Optional[keras.Model]:
     try:
         inputs = keras.Input(batch_shape=(None, None, None) + tuple(reference.shape[3:]), dtype=reference.dtype)
         opened = keras.Model(inputs, model(inputs), name=f"{model.name}_open_size")
-    except Exception:  # layers that need the fixed size (Flatten -> Dense is fine symbolically; others may not be)
+    except Exception:  # a layer that cannot be called on an open size, even symbolically
         return None
     return set_weights_label(opened, weights_label(model))
 
 
-def scaled_preprocess(mapping: Callable, factor: tuple) -> Callable:
-    """`mapping` after resizing the image by `factor` (height, width): at the full size, exactly what the model sees."""
-    fy, fx = factor
-
-    def preprocess(x):
-        h, w = int(x.shape[1]), int(x.shape[2])
-        target = (int(round(h * fy)), int(round(w * fx)))
-        if target != (h, w):
-            x = tf.image.resize(x, target, method="bilinear")
-        return mapping(x)
-
-    return preprocess
-
-
-def plan_featurevis(model: keras.Model, mapping: Callable, size=None, octaves: Optional[int] = None) -> FeaturevisPlan:
+def plan_featurevis(model: keras.Model, size=None, octaves: Optional[int] = None, open_size: bool = True) -> FeaturevisPlan:
     """Choose how to run the report's filter maximization on `model`.
 
     Args:
         model: the user's model.
-        mapping: RGB in [0, 1] -> model input (the report's preprocessing).
         size: the shown image size (int or (H, W)); None: `default_size`.
-        octaves: None (automatic: 3 octaves for models of 96 px and more, else
-            1), or a number of octaves (1: the plain single-size run).
+        octaves: None (automatic: 2 when the first octave is at least
+            `MIN_OCTAVE_SIDE` pixels, else 1) or a number of octaves.
+        open_size: read the image at the shown size on the open-size model
+            when the model's fixed input is larger than that size (False: the
+            model as it is, images resized to its input).
 
     Returns:
         `FeaturevisPlan`.
     """
     size = default_size(model) if size is None else ((size, size) if isinstance(size, int) else tuple(size))
-    fixed = tuple(model_input(model).shape[1:3])
-    sides = [s for s in fixed if s is not None] or list(size)
     if octaves is None:
-        octaves = AUTO_OCTAVES if min(sides) >= MIN_OCTAVE_SIDE and min(size) >= 8 * OCTAVE_SCALE ** 2 else 1
-    plain = FeaturevisPlan(model, mapping, size, 1, OCTAVE_SCALE, model, mapping)
-    if octaves == 1:
-        return plain
-    if None in fixed:  # the model takes any size: the octaves are simply smaller images
-        return replace(plain, octaves=octaves)
+        octaves = AUTO_OCTAVES if min(size) / OCTAVE_SCALE >= MIN_OCTAVE_SIDE else 1
+    plan = FeaturevisPlan(model, size, int(octaves), OCTAVE_SCALE, model)
+    fixed = tuple(model_input(model).shape[1:3])
+    if not open_size or None in fixed or size[0] >= fixed[0] and size[1] >= fixed[1]:
+        return plan  # as asked, or it takes any size already, or it reads the image at its size or smaller anyway
     opened = open_size_model(model)
-    if opened is None:
-        return plain
-    factor = (fixed[0] / size[0], fixed[1] / size[1])
-    return replace(plain, model=opened, preprocess=scaled_preprocess(mapping, factor), octaves=octaves)
+    return plan if opened is None else replace(plan, model=opened)

@@ -43,7 +43,8 @@ class Settings:
     max_maps: int = 64             # activation maps drawn per layer
     featurevis_size: Optional[int] = None  # None: per architecture (kv.visualize_filters' default)
     featurevis_layers: Optional[int] = 3   # at most this many layers, spread from first to last; None: all
-    octaves: Optional[int] = None  # filter maximization: low-resolution octaves before the full size (None: automatic)
+    octaves: Optional[int] = None  # filter maximization: octaves (None: automatic, see featurevis_plan)
+    open_size: bool = True         # filter maximization at the shown size on an open-size model (see featurevis_plan)
     # Compute precision of the perturbation and optimisation sections (filter maximization, occlusion). Only
     # "float32" today; a reduced precision goes through `precision_options` and nowhere else.
     precision: str = "float32"
@@ -91,6 +92,7 @@ class Part:
 
     html: str
     facts: list = field(default_factory=list)
+    data: dict = field(default_factory=dict)  # results for callers other than the page (benchmarks, tests)
 
 
 def block_layers(model: keras.Model) -> list[str]:
@@ -176,15 +178,15 @@ def spread(items: Sequence, count: Optional[int]) -> list:
 def _visualize(ins: Inspection, plan: FeaturevisPlan, layer: str, count: int):
     s = ins.settings
     return visualize_filters(plan.model, layer, filters=range(count), steps=s.steps, size=plan.size, progress=False,
-                             preprocess=plan.preprocess, octaves=plan.octaves, octave_scale=plan.octave_scale,
+                             preprocess=ins.preprocess, octaves=plan.octaves, octave_scale=plan.octave_scale,
                              **precision_options(s))
 
 
 def featurevis_section(ins: Inspection) -> Part:
     s = ins.settings
     layers = spread(list(ins.layers), s.featurevis_layers)
-    plan = plan_featurevis(ins.model, ins.preprocess, s.featurevis_size, s.octaves)
-    figures, ran = [], set()
+    plan = plan_featurevis(ins.model, s.featurevis_size, s.octaves, s.open_size)
+    figures, ran, scores = [], set(), {}
     for layer in layers:
         count = min(s.filters, int(find_layer(ins.model, layer).output.shape[-1]))
         try:
@@ -192,9 +194,10 @@ def featurevis_section(ins: Inspection) -> Part:
         except Exception:
             if plan.is_plain:
                 raise
-            plan = plan.plain()  # this model's layers do not take the smaller octaves: full size only
+            plan = plan.plain()  # this model's layers need its fixed input size: as it is, in one octave
             result = _visualize(ins, plan, layer, count)
         ran.add(int(result.history.shape[0]))
+        scores[layer] = np.asarray(result.scores)
         figures.append(figure_html(plot_filter_grid(result, cols=min(8, len(result))),
                                    ins.caption(f"filter maximization, {layer}")))
     steps = ", ".join(map(str, sorted(ran)))
@@ -202,7 +205,7 @@ def featurevis_section(ins: Inspection) -> Part:
             f"{plan.describe()}); the number under a tile is the activation it reaches. "
             f"Layers: {escape(', '.join(layers))}.</p>")
     fact = f"filter maximization: {s.filters} filter(s) per layer on {len(layers)} layer(s), {steps} steps{plan.describe()}"
-    return Part(note + figures_html(figures), [fact])
+    return Part(note + figures_html(figures), [fact], {"scores": scores, "octaves": plan.octaves})
 
 
 def attribution_methods(ins: Inspection) -> dict[str, Callable[[], object]]:
