@@ -161,7 +161,8 @@ def workloads() -> list[Workload]:
                      (None, FULL_SIDE, 2 * photos, 1, 1, True))
 
     return [
-        Workload("00", "filter maximization, 5 blocks x 4 filters, 64 px", tuple((l, 64, 4, 256, None, True) for l in blocks)),
+        Workload("00", "filter maximization, 5 blocks x 4 filters, 64 px",
+                 tuple((block, 64, 4, 256, None, True) for block in blocks)),
         Workload("00", "class maximization, 1 class (visualize_classes)", ((None, FULL_SIDE, 1, 256, None, True),)),
         Workload("03", "integrated gradients, 1 image, 50 steps", ((None, FULL_SIDE, 1, 50, 16, True),)),
         Workload("03", "SmoothGrad, 1 image, 50 samples", ((None, FULL_SIDE, 1, 50, 8, True),)),

@@ -141,7 +141,7 @@ def error_args(name, folder, model):
 
 
 def assert_one_error_line(name, returncode, stderr):
-    lines = [l for l in stderr.splitlines() if l.startswith("kerasviz inspect: error:")]
+    lines = [line for line in stderr.splitlines() if line.startswith("kerasviz inspect: error:")]
     assert returncode == 1, (name, stderr[-1500:])
     assert "Traceback" not in stderr, name
     assert len(lines) == 1 and ERROR_CASES[name][1] in lines[0], (name, stderr[-1500:])
@@ -242,7 +242,7 @@ def test_a_section_failing_in_the_command_exits_1_with_one_line(saved_model, tmp
     code = main(["inspect", "--model", str(saved_model), "-o", str(tmp_path / "r.html"), "--quick"])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err and "This section failed" not in err
-    lines = [l for l in err.splitlines() if l.startswith("kerasviz inspect: error:")]
+    lines = [line for line in err.splitlines() if line.startswith("kerasviz inspect: error:")]
     assert lines == ["kerasviz inspect: error: RuntimeError: simulated failure"], err[-1000:]
     assert not (tmp_path / "r.html").exists()
 

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar, quick_mode
-from kerasviz.cli import output_path_problem
+from kerasviz.cli_checks import output_path_problem
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import model_outputs
 from kerasviz.core.graph import activation_name, is_probability_head, output_layer

@@ -21,7 +21,7 @@ layer) fall back to `plain()`: one octave, the model as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Callable, Optional
+from typing import Optional
 
 import keras
 
