@@ -153,7 +153,9 @@ def precheck_command_line() -> None:
     try:
         check_arguments(args)
     except CommandError as err:
-        raise SystemExit(_fail(err, f"kerasviz {args.command}"))
+        raise SystemExit(_fail(err, f"kerasviz {args.command}")) from None
+    except Exception:  # anything unexpected is reported by main(), on one line, after the import
+        return
 
 
 # --- models ------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from typing import Optional
 
 import keras
 
-from kerasviz.core.graph import model_input
+from kerasviz.core.graph import cache, model_input
 from kerasviz.featurevis.render import architecture_defaults
 from kerasviz.provenance import set_weights_label, weights_label
 
@@ -100,5 +100,5 @@ def plan_featurevis(model: keras.Model, size=None, octaves: Optional[int] = None
     fixed = tuple(model_input(model).shape[1:3])
     if not open_size or None in fixed or size[0] >= fixed[0] and size[1] >= fixed[1]:
         return plan  # as asked, or it takes any size already, or it reads the image at its size or smaller anyway
-    opened = open_size_model(model)
+    opened = cache.get(model, ("report", "open_size_model"), lambda: open_size_model(model))  # its traces are reused
     return plan if opened is None else replace(plan, model=opened)
