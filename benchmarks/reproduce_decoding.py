@@ -3,7 +3,7 @@
     KERASVIZ_MNIST=/path/to/mnist.npz python benchmarks/reproduce_decoding.py [--epochs 20] [--retrain]
 
 Trains (or loads from the cache) the MatConvNet LeNet with the MatConvNet recipe,
-then follows the Table-1 protocol of research/filter_decoding.md §4.3: CNN
+then follows the paper's Table-1 protocol: CNN
 response = conv output (pre-pool, pre-ReLU, with bias) on the mean-subtracted
 input; decoded response = valid correlation of the same input with the decoded
 filters at the layer's stride; per image, one min-max normalisation of the whole

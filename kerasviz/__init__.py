@@ -50,14 +50,17 @@ from kerasviz.provenance import model_family, set_weights_label, weights_label  
 from kerasviz import data  # noqa: E402,F401  (kv.data.X: the former module, re-exporting the names above)
 from kerasviz.models import lenet  # noqa: E402
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.plotting.style import Style, current_style, style  # noqa: E402
 from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 
 # Technique families: each package lists its public names in __all__.
 from kerasviz.attribution import *  # noqa: E402,F401,F403
 from kerasviz.decoding import *  # noqa: E402,F401,F403
 from kerasviz.featurevis import *  # noqa: E402,F401,F403
+from kerasviz.featurevis.render import render  # noqa: E402,F401  (deprecated name of kv.render_objective)
 from kerasviz.dataset import *  # noqa: E402,F401,F403
 from kerasviz.lrp import *  # noqa: E402,F401,F403
+from kerasviz.concepts import *  # noqa: E402,F401,F403
 
 from kerasviz.report import inspect_report  # noqa: E402,F401
 from kerasviz import testing, widgets  # noqa: E402,F401  (kv.testing.unchanged for users checking their own code)

@@ -166,7 +166,7 @@ def drive(page, url, artifact_dir):
         " return now.length > 0 && now.some(src => !old.includes(src)); }",
         arg=before, timeout=deadline.ms(),
     )
-    page.get_by_text("Activations: updated in").wait_for(timeout=deadline.ms())  # both outputs redrawn
+    page.get_by_text("activations: updated in").wait_for(timeout=deadline.ms())  # both outputs redrawn
     after = figure_sources(page)
     assert after and len(after) == len(before) and all(src not in before for src in after)
     page.screenshot(path=str(artifact_dir / "explorer.png"), full_page=True)

@@ -1,9 +1,8 @@
 """Dataset views: receptive fields, streaming top-k, Neuron Feature, dead/redundant filters, grids.
 
-Invariants from research/methods.md §10-11 and filter_decoding.md §1.3: the
-receptive field equals the gradient's support; streaming top-k equals a
-brute-force argsort; planted dead and duplicate filters are found; the grid
-assignment is a bijection that recovers a grid.
+Invariants: the receptive field equals the gradient's support; streaming
+top-k equals a brute-force argsort; planted dead and duplicate filters are
+found; the grid assignment is a bijection that recovers a grid.
 """
 import warnings
 
@@ -13,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz as kv
-from kerasviz.core.layers import UnsupportedLayerError
+from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.dataset.topk import crop
 from kerasviz.testing import small_cnn, unchanged
 
@@ -109,8 +108,28 @@ def test_receptive_field_errors(cnn):
     x = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="c")(x))
     model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="after")(x))
     with pytest.raises(UnsupportedLayerError, match="up"):
-        kv.receptive_field(model, "after")
+        kv.receptive_field(model, "after", method="exact")
     assert kv.receptive_field(model, "c").size == (3, 3)
+
+
+def test_untraceable_layer_falls_back_to_the_gradient_support():
+    """UpSampling2D breaks the size/stride recursion; the field is then measured, and equals the support."""
+    x = inputs = keras.Input((8, 9, 1))
+    x = keras.layers.UpSampling2D(name="up")(keras.layers.Conv2D(2, 3, name="c")(x))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="after")(x))
+    rf = kv.receptive_field(model, "after")
+    assert rf.method == "gradient" and rf.size == (4, 4)
+    h, w = rf.output_size
+    for row in range(h):
+        for col in (0, w // 2, w - 1):
+            assert support_box(model, "after", row, col) == clip_box(rf.box(row, col), rf.input_size), (row, col)
+    linear = linear_stack()
+    for layer in ("c2", "c3"):  # where the trace works, the measurement agrees with it exactly
+        exact, measured = kv.receptive_field(linear, layer), kv.receptive_field(linear, layer, method="gradient")
+        assert exact.method == "exact" and measured.method == "gradient"
+        assert (measured.size, measured.jump, measured.start) == (exact.size, exact.jump, exact.start)
+    whole = kv.receptive_field(model, "after", method="whole image")
+    assert whole.box(3, 5) == (0, 0, 8, 9) and whole.method == "whole image"
 
 
 # --------------------------------------------------------------------------- top-k
@@ -241,11 +260,11 @@ def planted():
 def test_planted_dead_filter_is_found(planted, scan_data):
     x, _ = scan_data
     with unchanged(planted, x[:2]):
-        report = kv.dead_filters(planted, x, progress=False)
+        report = kv.dead_filters(planted, None, x, progress=False)
     assert list(report.dead["conv1"]) == [3]
     assert 3 in report.rarely_active["conv1"] and report.summaries["conv1"].apoz[3] == 1.0
     assert [row["layer"] for row in report.table()] == ["conv1", "conv2"]
-    alone = kv.activation_summary(planted, x, "conv2", progress=False)  # one pass for all layers == one per layer
+    alone = kv.activation_summary(planted, "conv2", x, progress=False)  # one pass for all layers == one per layer
     np.testing.assert_array_equal(alone.apoz, report.summaries["conv2"].apoz)
     np.testing.assert_array_equal(alone.max, report.summaries["conv2"].max)
 
@@ -312,12 +331,12 @@ def test_plots_draw_every_view(cnn, planted, scan_data):
     top = kv.top_activating(cnn, "conv2", x, k=3, labels=y, progress=False)
     similarity = kv.filter_similarity(planted, "conv2", x[:40], progress=False)
     pairs = kv.redundant_filters(planted, "conv2", x[:40], progress=False)
-    grid_result = kv.embedding_grid(cnn, x[:30], "gap", max_iter=250)
+    grid_result = kv.embedding_grid(cnn, "gap", x[:30], max_iter=250, progress=False)
     figures = [
         kv.plot_top_activating(top, [0, 5], kind="patches"),
         kv.plot_top_activating(top, kind="images", max_filters=3),
         kv.plot_neuron_features(kv.neuron_feature(top)),
-        kv.plot_dead_filters(kv.dead_filters(planted, x[:40], progress=False)),
+        kv.plot_dead_filters(kv.dead_filters(planted, None, x[:40], progress=False)),
         kv.plot_filter_similarity(similarity, pairs),
         kv.plot_embedding_grid(grid_result, labels=y[:30]),
     ]

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import kerasviz as kv
-from kerasviz.core.layers import UnsupportedLayerError
+from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.decoding.substitution import decoding_plan
 from kerasviz.testing import unchanged
 

@@ -122,14 +122,34 @@ def test_build_error_is_shown_in_its_tab_and_retry_recovers(cnn, images, monkeyp
 def test_error_while_updating_a_control_is_shown_in_its_tab(cnn, images, monkeypatch):
     explorer = kv.widgets.Explorer(cnn, images)
     activations = explorer.tabs.select("Activations")
+    draws = activations.draws
     monkeypatch.setattr("kerasviz.widgets.activations.activations", lambda *a, **k: 1 / 0)
     # what the browser sends when the image slider moves (a new image needs new activations)
     activations.image.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 3}}}})
-    panel = explorer.panels["Activations"]
-    assert isinstance(panel.error, ZeroDivisionError) and "while updating" in panel.status.value
+    # the tab's own widget shows the error; the tab itself (built fine) and the other tabs are untouched
+    assert isinstance(activations.error, ZeroDivisionError) and activations.status.state == "failed"
+    assert "ZeroDivisionError" in activations.status.value and activations.draws == draws
+    assert explorer.panels["Activations"].error is None
     monkeypatch.undo()
     activations.image.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 1}}}})
-    assert panel.error is None and "updated in" in panel.status.value
+    assert activations.error is None and "activations: updated in" in activations.status.value and activations.draws > draws
+
+
+def test_widget_error_in_a_nested_tab_stays_in_that_widget(cnn, images):
+    explorer = kv.widgets.Explorer(cnn, images)
+    attribution = explorer.tabs.select("Attribution")
+    lrp = attribution.select("LRP")
+    lrp.target.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 5000}}}})
+    assert isinstance(lrp.error, ValueError) and "5000" in lrp.status.value
+    assert attribution.panels["LRP"].error is None and explorer.panels["Attribution"].error is None
+    lrp.target.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 1}}}})
+    assert lrp.error is None and lrp.status.state == "done"
+
+
+def test_static_views_get_one_line_of_text(cnn, images):
+    bundle = kv.widgets.Explorer(cnn, images)._repr_mimebundle_()
+    assert bundle["text/plain"] == "Explorer: an interactive kerasviz widget; run the notebook to use it."
+    assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
 def test_decoding_tab_explains_when_no_layer_can_be_decoded(images):

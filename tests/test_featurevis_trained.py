@@ -1,4 +1,4 @@
-"""Quality on a trained model: the optimised image beats 1,000 natural images (methods.md §1.9 item 8)."""
+"""Quality on a trained model: the optimised image beats 1,000 natural images."""
 import keras
 import numpy as np
 import pytest
@@ -36,7 +36,7 @@ def test_optimised_images_beat_1000_digits(digits_cnn):
     beats = (result.scores > best_natural[result.filters])[live]
     fraction = beats.mean()
     print(f"\noptimised image beats all 1,000 test digits for {beats.sum()}/{live.sum()} live filters ({fraction:.0%})")
-    # A metric to track (methods.md 1.9.8), gated loosely: measured 11/15 (73%); a broken loop gives ~0.
+    # A metric to track, gated loosely: measured 11/15 (73%); a broken loop gives ~0.
     assert fraction >= 0.5
     assert result.images.shape == (16, 28, 28, 3)
     np.testing.assert_allclose(result.images[..., 0], result.images[..., 1])  # grey model -> grey images

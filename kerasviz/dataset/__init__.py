@@ -1,8 +1,9 @@
-"""Dataset views (issue 6): top-k images and patches, Neuron Features, dead/redundant filters, embeddings.
+"""Dataset views: top-k images and patches, Neuron Features, dead/redundant filters, embeddings, summaries.
 
-One module per view over shared streaming (`streaming`) and receptive-field
-(`receptive_field`) utilities; the plot functions and widgets are re-exported
-here so that `kv.<name>` reaches them.
+One module per view over one data adapter (`streaming.data_source`), one
+argument convention (`arguments`: `fn(model, layer, data=None, *, ...)`) and
+the receptive-field utilities (`receptive_field`, `field_measure`); the plot
+functions are re-exported here so that `kv.<name>` reaches them.
 """
 from kerasviz.dataset.embedding import EmbeddingGrid, embedding_grid, grid_assignment
 from kerasviz.dataset.filters_health import (
@@ -16,6 +17,7 @@ from kerasviz.dataset.filters_health import (
 from kerasviz.dataset.folder import load_image_folder
 from kerasviz.dataset.neuron_feature import NeuronFeatures, class_selectivity, neuron_feature
 from kerasviz.dataset.receptive_field import ReceptiveField, receptive_field
+from kerasviz.dataset.summary import ActivationSummary, activation_summary
 from kerasviz.dataset.topk import TopActivating, top_activating
 from kerasviz.plotting.dataset import (
     plot_dead_filters,
@@ -26,6 +28,7 @@ from kerasviz.plotting.dataset import (
 )
 
 __all__ = [
+    "ActivationSummary",
     "DeadFilters",
     "EmbeddingGrid",
     "FilterPair",
@@ -33,6 +36,7 @@ __all__ = [
     "NeuronFeatures",
     "ReceptiveField",
     "TopActivating",
+    "activation_summary",
     "class_selectivity",
     "dead_filters",
     "embedding_grid",

@@ -1,11 +1,11 @@
 """Dead and redundant filters.
 
-Dead (seed 002; Hu et al. 2016, "Network Trimming"): a channel that is never
+Dead (Hu et al. 2016, "Network Trimming"): a channel that is never
 positive over a large, diverse dataset, and the APoZ (average percentage of
 zeros) distribution per layer. The streaming statistics come from
 `kv.activation_summary`; this module only picks layers and thresholds.
 
-Redundant (seed 001; Ayinde & Zurada 2018; Shang et al. 2016): pairs of filters
+Redundant (Ayinde & Zurada 2018; Shang et al. 2016): pairs of filters
 whose flattened kernels have cosine similarity near 1, or near -1 (opposite
 phase, the CReLU observation), and pairs whose activations correlate over the
 data (functional duplicates that weight space misses).
@@ -20,12 +20,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.core.gradients import compile_function
 from kerasviz._config import progress_bar
-from kerasviz.activations import activation_summary, feature_extractor
+from kerasviz.core.errors import UnsupportedLayerError
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
-from kerasviz.core.layers import LayerSpec, conv_layers, find_conv_layer
-from kerasviz.dataset.streaming import num_batches, stream
+from kerasviz.core.layers import LayerSpec, conv_layers, is_conv
+from kerasviz.core.validate import check_fraction, check_number
+from kerasviz.dataset.arguments import check_model, dataset_view, resolve_layer
+from kerasviz.dataset.features import cache_key, taps
+from kerasviz.dataset.streaming import data_source
+from kerasviz.dataset.summary import activation_summary
 
 
 @dataclass
@@ -59,10 +63,11 @@ class DeadFilters:
         ]
 
 
+@dataset_view(several=True)
 def dead_filters(
     model: keras.Model,
-    data,
     layer: Optional[LayerSpec | Sequence[LayerSpec]] = None,
+    data=None,
     *,
     apoz_threshold: float = 0.9,
     batch_size: int = 64,
@@ -72,27 +77,40 @@ def dead_filters(
 
     A filter is dead when its output is <= 0 at every position of every image
     (for a conv with a fused ReLU this is its post-ReLU output; for a conv
-    without one, the pre-ReLU value, which is dead after any ReLU too).
+    without one, the pre-ReLU value, which is dead after any ReLU too). All
+    layers are summarised from one pass over the data.
 
     Args:
         model: a Keras image model; never changed.
-        data: `(N, H, W, C)` images (use many diverse images, e.g. >= 1000).
         layer: a layer, a list of layers, or None for every conv layer.
-        apoz_threshold: APoZ above which a filter is "rarely active" (Hu et al.: 0.9).
+        data: images `(N, H, W, C)`, an `(images, labels)` tuple, a list of
+            batches, a `tf.data.Dataset` or a generator (use many diverse
+            images, e.g. >= 1000).
+        apoz_threshold: APoZ in [0, 1] above which a filter is "rarely active" (Hu et al.: 0.9).
         batch_size: images per forward pass.
-        progress: show a progress bar per layer.
+        progress: show one progress bar for the pass.
 
     Returns:
         `DeadFilters` with `.dead` and `.rarely_active` `{layer: indices}`,
         `.summaries` `{layer: ActivationSummary}` and `.table()`.
 
+    Raises:
+        KerasvizError: `apoz_threshold` outside [0, 1], a bad `layer`,
+            `data` or `batch_size`.
+
     Example:
-        >>> report = kv.dead_filters(net, x_test)
+        >>> report = kv.dead_filters(net, None, x_test)
         >>> report.dead["conv1"]
         array([], dtype=int64)
     """
-    layers = conv_layers(model) if layer is None else [layer] if isinstance(layer, (str, int, keras.layers.Layer)) else list(layer)
-    summaries = activation_summary(model, data, layers, batch_size=batch_size, progress=progress)  # one pass
+    apoz_threshold = check_fraction(apoz_threshold, "apoz_threshold")
+    check_model(model)
+    if layer is None:
+        layer = conv_layers(model)
+        if not layer:
+            raise UnsupportedLayerError(f"Model {model.name!r} has no convolution layer; pass `layer=` explicitly.")
+    layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
+    summaries = activation_summary(model, layers, data, batch_size=batch_size, progress=progress)  # one pass
     return DeadFilters(summaries, apoz_threshold)
 
 
@@ -151,7 +169,7 @@ def kernel_cosine(layer: keras.layers.Layer) -> np.ndarray:
 
 def _moments_step(model, layer):
     def build():
-        fx = feature_extractor(model, [layer])
+        fx = taps(model, [layer])
         key = next(iter(fx.output))
 
         def moments(x):
@@ -161,20 +179,21 @@ def _moments_step(model, layer):
 
         return compile_function(moments)
 
-    return cache.get(model, ("filter_moments", layer if isinstance(layer, (str, int)) else id(layer)), build)
+    return cache.get(model, ("filter_moments", cache_key(layer)), build)
 
 
 def activation_correlation(model: keras.Model, layer: LayerSpec, data, *, batch_size: int = 64, progress: bool = True) -> np.ndarray:
     """`(F, F)` Pearson correlation of a layer's channels over all images and positions.
 
-    Streams `data` (arrays, datasets, generators) keeping O(F^2) sums on the
-    device. Constant channels (e.g. dead ones) get NaN rows instead of numpy's
-    division warnings.
+    Streams `data` (any source `kv.top_activating` takes) keeping O(F^2) sums
+    on the device. Constant channels (e.g. dead ones) get NaN rows instead of
+    numpy's division warnings.
     """
+    source = data_source(data, model, batch_size=batch_size)
     step = _moments_step(model, layer)
     total = None
-    with progress_bar(num_batches(data, batch_size), "correlation", progress) as bar:
-        for batch in stream(data, model, batch_size):
+    with progress_bar(source.num_batches, "correlation", progress) as bar:
+        for batch in source:
             part = step(batch.images)
             total = part if total is None else tuple(t + p for t, p in zip(total, part))
             bar.update(1)
@@ -188,19 +207,45 @@ def activation_correlation(model: keras.Model, layer: LayerSpec, data, *, batch_
     return np.clip(corr, -1.0, 1.0)
 
 
-def filter_similarity(model: keras.Model, layer: LayerSpec, data=None, *, batch_size: int = 64, progress: bool = True) -> FilterSimilarity:
+def _conv_layer(model, layer):
+    spec, found = resolve_layer(model, layer)
+    if not is_conv(found):
+        raise UnsupportedLayerError(
+            f"`layer` {found.name!r} is a {type(found).__name__}, not a 2-D convolution (filter similarity "
+            f"compares kernels). Convolution layers of {model.name!r}: {conv_layers(model)[:12]}."
+        )
+    return spec, found
+
+
+@dataset_view()
+def filter_similarity(
+    model: keras.Model, layer: LayerSpec, data=None, *, batch_size: int = 64, progress: bool = True
+) -> FilterSimilarity:
     """Kernel cosine similarity and (with `data`) activation correlation of a conv layer's filters.
 
     Args:
         model: a Keras image model; never changed.
         layer: a 2-D convolution layer.
-        data: optional images / dataset / generator for the activation correlation.
+        data: optional images, `(images, labels)`, list of batches, dataset or
+            generator, for the activation correlation.
+        batch_size, progress: streaming options for the correlation.
 
     Returns:
         `FilterSimilarity` with `.cosine` and `.correlation` `(F, F)`.
+
+    Raises:
+        KerasvizError: `layer` is not a convolution (or unknown), bad `data`.
+
+    Example:
+        >>> sim = kv.filter_similarity(net, "conv1", x_test[:500])
+        >>> sim.cosine.shape
+        (20, 20)
     """
-    conv = find_conv_layer(model, layer)
-    corr = None if data is None else activation_correlation(model, layer, data, batch_size=batch_size, progress=progress)
+    check_model(model)
+    spec, conv = _conv_layer(model, layer)
+    if data is not None:
+        data = data_source(data, model, batch_size=batch_size)  # checked before any work
+    corr = None if data is None else activation_correlation(model, spec, data, batch_size=batch_size, progress=progress)
     return FilterSimilarity(conv.name, kernel_cosine(conv), corr)
 
 
@@ -211,6 +256,7 @@ def _pairs(matrix: np.ndarray, keep, kind: str) -> list:
     return [FilterPair(a, b, kind, v) for a, b, v in zip(i[mask], j[mask], values[mask])]
 
 
+@dataset_view()
 def redundant_filters(
     model: keras.Model,
     layer: LayerSpec,
@@ -229,8 +275,8 @@ def redundant_filters(
         layer: a 2-D convolution layer.
         data: optional images / dataset / generator; adds pairs whose
             activations correlate >= `correlation_threshold`.
-        cosine_threshold: kernel cosine above which a pair is a duplicate.
-        correlation_threshold: activation correlation above which a pair is reported.
+        cosine_threshold: kernel cosine in [-1, 1] above which a pair is a duplicate.
+        correlation_threshold: activation correlation in [-1, 1] above which a pair is reported.
         opposite: also report opposite-phase pairs (cosine <= -cosine_threshold).
         batch_size, progress: streaming options for the correlation.
 
@@ -238,10 +284,16 @@ def redundant_filters(
         A list of `FilterPair` `(i, j)` index pairs (i < j) with `.kind` and
         `.score`, strongest first; a pair found both ways appears once per kind.
 
+    Raises:
+        KerasvizError: a threshold outside [-1, 1], a layer that is not a
+            convolution, bad `data`.
+
     Example:
         >>> kv.redundant_filters(net, "conv1", x_test[:500])
         [FilterPair(3, 17, kind='correlated', score=0.962)]
     """
+    cosine_threshold = check_number(cosine_threshold, "cosine_threshold", minimum=-1.0, maximum=1.0)
+    correlation_threshold = check_number(correlation_threshold, "correlation_threshold", minimum=-1.0, maximum=1.0)
     sim = filter_similarity(model, layer, data, batch_size=batch_size, progress=progress)
     pairs = _pairs(sim.cosine, lambda v: v >= cosine_threshold, "duplicate")
     if opposite:

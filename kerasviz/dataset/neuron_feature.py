@@ -16,9 +16,15 @@ from typing import Optional
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.validate import check_int, check_number
+from kerasviz.dataset.arguments import dataset_view
 from kerasviz.dataset.topk import TopActivating, top_activating
+
+DEFAULT_MAX_SIZE = 128
 
 
 @dataclass
@@ -27,11 +33,14 @@ class NeuronFeatures:
 
     Attributes:
         layer: the layer key.
-        images: `(filters, rf_h, rf_w, C)` weighted mean of each filter's top crops.
+        images: `(filters, h, w, C)` weighted mean of each filter's top crops
+            (the patch size, scaled by `scale`).
         weights: `(filters, k)` normalised activations `a_j / |max_j a_j|` (0 for a silent filter).
         class_selectivity: `(filters,)` class selectivity index in [0, 1], or
             None without labels (NaN for a filter with no positive weight).
         top: the `TopActivating` scan the features were built from.
+        scale: pixels of `images` per input pixel (1.0 unless the patches were
+            larger than `max_size` and the features were averaged down).
     """
 
     layer: str
@@ -39,6 +48,7 @@ class NeuronFeatures:
     weights: np.ndarray
     class_selectivity: Optional[np.ndarray]
     top: TopActivating
+    scale: float = 1.0
 
 
 def normalized_weights(values: np.ndarray) -> np.ndarray:
@@ -52,18 +62,32 @@ def class_selectivity(labels: np.ndarray, weights: np.ndarray, threshold: float 
     """Class selectivity index `(N - M) / (N - 1)` per filter (nefesi's definition).
 
     Args:
-        labels: `(filters, N)` class labels of each filter's top-N images.
+        labels: `(filters, N)` class labels (integers >= 0) of each filter's top-N images.
         weights: `(filters, N)` their normalised activations (negative ones count as 0).
-        threshold: fraction of the weight mass the `M` most frequent classes must reach.
+        threshold: fraction in (0, 1] of the weight mass the `M` most frequent classes must reach.
 
     Returns:
         `(filters,)` float in [0, 1]; NaN where a filter has no positive weight.
+
+    Raises:
+        KerasvizError: `threshold` outside (0, 1]; labels not integers >= 0 or
+            not the shape of `weights`.
 
     Example:
         >>> class_selectivity(np.array([[3, 3, 3]]), np.ones((1, 3)))
         array([1.])
     """
-    labels, weights = np.asarray(labels), np.clip(np.asarray(weights, np.float64), 0, None)
+    threshold = check_number(threshold, "threshold", minimum=0.0, maximum=1.0, strict_minimum=True)
+    labels, weights = np.asarray(labels), np.asarray(weights, np.float64)
+    if labels.ndim != 2 or labels.shape != weights.shape:
+        raise InvalidArgumentError(
+            f"`labels` and `weights` must both be (filters, N); got {labels.shape} and {weights.shape}."
+        )
+    if labels.dtype.kind not in "iu" or (labels.size and labels.min() < 0):
+        raise ArgumentTypeError(f"`labels` must be integer class indices >= 0; got dtype {labels.dtype}.")
+    if not np.isfinite(weights).all():
+        raise InvalidArgumentError("`weights` contains NaN or Inf.")
+    weights = np.clip(weights, 0, None)
     n = labels.shape[1]
     out = np.full(len(labels), np.nan)
     for f, (lab, w) in enumerate(zip(labels, weights)):
@@ -75,53 +99,107 @@ def class_selectivity(labels: np.ndarray, weights: np.ndarray, threshold: float 
     return out
 
 
+def _feature(top: TopActivating, f: int, weights: np.ndarray, pad_value: float, out_size: tuple) -> np.ndarray:
+    """One filter's weighted mean crop, accumulated image by image, averaged down to `out_size`."""
+    k = len(weights)
+    ph, pw = top.patch_size
+    first = top.image(top.indices[f, 0])
+    acc = np.full((ph, pw) + first.shape[2:], pad_value * weights.sum(), np.float64)
+    for j in range(k):
+        image = first if j == 0 else top.image(top.indices[f, j])
+        t, l, b, r = top.patch_box(f, j)
+        h, w = image.shape[:2]
+        ti, li, bi, ri = max(t, 0), max(l, 0), min(b, h), min(r, w)
+        if bi > ti and ri > li:
+            acc[ti - t : bi - t, li - l : ri - l] += weights[j] * (image[ti:bi, li:ri] - pad_value)
+    feature = (acc / k).astype(np.float32)
+    if out_size != (ph, pw):
+        feature = tf.image.resize(feature[None], out_size, method="area")[0].numpy()
+    return feature
+
+
+@dataset_view(legacy=("k",), aliases={"model_or_top": "model"})
 def neuron_feature(
-    model_or_top,
+    model,
     layer: Optional[LayerSpec] = None,
     data=None,
-    k: int = 20,
     *,
+    k: Optional[int] = None,
     labels=None,
     threshold: float = 1.0,
     pad_value: float = 0.0,
-    **scan_kwargs,
+    max_size: Optional[int] = None,
+    batch_size: int = 64,
+    pre_activation: bool = False,
+    strategy: Optional[tf.distribute.Strategy] = None,
+    field_method: str = "auto",
+    progress: bool = True,
 ) -> NeuronFeatures:
     """Neuron Feature of every filter, plus its class selectivity index.
 
+    The Neuron Feature of a filter is accumulated crop by crop, so memory is
+    one patch per filter plus the result, `filters x max_size^2 x C` floats at
+    most (the default 128 px: 250 MB for the 1,280 RGB filters of MobileNetV2's
+    last conv, whose 491 px field would need 3.7 GB at full size).
+
     Args:
-        model_or_top: a Keras model (then `layer` and `data` are scanned with
+        model: a Keras model (then `layer` and `data` are scanned with
             `kv.top_activating`), or a `TopActivating` result to reuse.
         layer: the layer, when a model is given.
-        data: images / dataset / generator, when a model is given.
-        k: top images per filter (the paper's N; nefesi used 100).
+        data: images, `(images, labels)`, a list of batches, a dataset or a
+            generator, when a model is given (see `kv.top_activating`).
+        k: top images per filter (the paper's N; nefesi used 100); default 20
+            for a scan, all of a `TopActivating`'s (a smaller k uses its best k).
         labels: `(N,)` labels for array data, for the class selectivity index.
-        threshold: weight mass for the class selectivity index (nefesi: 1.0).
+        threshold: weight mass in (0, 1] for the class selectivity index (nefesi: 1.0).
         pad_value: value of crop pixels outside the image (0 = the mean for
             centred inputs).
-        **scan_kwargs: passed to `kv.top_activating` (batch_size, strategy, progress ...).
+        max_size: longest side of a Neuron Feature in pixels (default 128);
+            larger patches are averaged down (area interpolation), `scale` says by how much.
+        batch_size, pre_activation, strategy, field_method, progress: the
+            scan's options (see `kv.top_activating`); unused for a `TopActivating`.
 
     Returns:
-        `NeuronFeatures` with `.images` `(filters, rf_h, rf_w, C)` in the
-        model's input space, `.weights` `(filters, k)` and `.class_selectivity` `(filters,)`.
+        `NeuronFeatures` with `.images` `(filters, h, w, C)` in the model's
+        input space, `.weights` `(filters, k)`, `.class_selectivity` `(filters,)` and `.scale`.
+
+    Raises:
+        KerasvizError: a bad `k`, `threshold`, `max_size` or `pad_value`,
+            `labels` next to a `TopActivating`, or (for a scan) a bad `layer`,
+            `data` or scan option.
 
     Example:
         >>> nf = kv.neuron_feature(net, "conv2", x_test, k=20, labels=y_test)
         >>> nf.images.shape, nf.class_selectivity.shape
         ((50, 14, 14, 1), (50,))
     """
-    if isinstance(model_or_top, TopActivating):
-        top = model_or_top
-    elif isinstance(model_or_top, keras.Model):
-        if layer is None or data is None:
-            raise ValueError("neuron_feature(model, layer, data, ...) needs a layer and data (or pass a TopActivating).")
-        top = top_activating(model_or_top, layer, data, k, labels=labels, **scan_kwargs)
+    k = check_int(k, "k", minimum=1, allow_none=True)
+    threshold = check_number(threshold, "threshold", minimum=0.0, maximum=1.0, strict_minimum=True)
+    pad_value = check_number(pad_value, "pad_value")
+    max_size = check_int(DEFAULT_MAX_SIZE if max_size is None else max_size, "max_size", minimum=1)
+    if isinstance(model, TopActivating):
+        top = model
+        if labels is not None:
+            raise InvalidArgumentError("`labels` go with a scan; a TopActivating result carries its own (pass "
+                                       "labels= to kv.top_activating).")
+        if k is not None and k > top.k:
+            raise InvalidArgumentError(f"`k`={k} but the TopActivating result holds {top.k} images per filter.")
+    elif isinstance(model, keras.Model):
+        if layer is None:
+            raise InvalidArgumentError("neuron_feature(model, layer, data) needs a `layer` (or pass a TopActivating).")
+        if data is None:
+            raise InvalidArgumentError("neuron_feature(model, layer, data) needs `data` (or pass a TopActivating).")
+        top = top_activating(model, layer, data, k=20 if k is None else k, labels=labels, batch_size=batch_size,
+                             pre_activation=pre_activation, strategy=strategy, field_method=field_method,
+                             progress=progress)
     else:
-        raise TypeError(f"Expected a keras.Model or a TopActivating result, got {type(model_or_top).__name__}.")
-    weights = normalized_weights(top.values)
-    # One filter at a time: all crops of a deep layer at once can take gigabytes (VGG16 block5: 196 px fields).
-    images = np.stack([
-        np.einsum("k,k...->...", weights[f], top.crops([f], pad_value=pad_value)[0]) / weights.shape[1]
-        for f in range(len(weights))
-    ])
-    selectivity = None if top.labels is None else class_selectivity(top.labels, weights, threshold)
-    return NeuronFeatures(top.layer, images.astype(np.float32), weights.astype(np.float32), selectivity, top)
+        raise ArgumentTypeError(f"`model` must be a keras.Model or a TopActivating result; got {type(model).__name__}.")
+    k = top.k if k is None else min(k, top.k)
+    weights = normalized_weights(top.values[:, :k])
+    ph, pw = top.patch_size
+    scale = min(1.0, max_size / max(ph, pw))
+    out_size = (max(1, round(ph * scale)), max(1, round(pw * scale)))
+    images = np.stack([_feature(top, f, weights[f], pad_value, out_size) for f in range(len(weights))])
+    selectivity = None if top.labels is None else class_selectivity(top.labels[:, :k], weights, threshold)
+    return NeuronFeatures(top.layer, images, weights.astype(np.float32), selectivity, top,
+                          scale=out_size[0] / ph)

@@ -17,6 +17,17 @@ padding puts the extra pixel after, so `pad_before = pad_total // 2`.
 The geometry is traced through the model's own graph with `core.graph.rebuild`
 (nested models flattened, branches merged by their union), so it is the
 geometry of the layers that actually run, not of a guessed list.
+
+Global gates (squeeze-and-excitation, Hu et al. 2018: a global pooling whose
+result rescales the channels of a spatial map, as in MobileNetV3 and
+EfficientNet) make every later unit depend on the whole image through one
+scalar per channel. The trace marks such fields "local": the window is the
+field of the spatial path, where the unit's pattern comes from, and the
+gate's global context is not counted. Where a layer cannot be traced at all
+(upsampling, resizing, reshapes), the field is measured from the support of
+the input gradient (`field_measure`), and failing that it is the whole image.
+`ReceptiveField.method` says which of "exact", "local", "gradient" and
+"whole image" was used.
 """
 
 from __future__ import annotations
@@ -26,10 +37,14 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import keras
+import numpy as np
 
 from kerasviz.core.graph import rebuild
-from kerasviz.core.errors import UnsupportedLayerError
-from kerasviz.core.layers import LayerSpec, find_layer, is_conv
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.layers import LayerSpec, find_layer, is_conv, output_rank
+from kerasviz.core.validate import check_choice
+
+METHODS = ("auto", "exact", "local", "gradient", "whole image")
 
 
 @dataclass(frozen=True)
@@ -43,6 +58,13 @@ class ReceptiveField:
             position (0, 0); negative where 'same' padding reaches outside.
         input_size: `(H, W)` the image size the geometry was computed for.
         output_size: `(h, w)` the layer's spatial output size.
+        method: how the field was found: "exact" (traced through every
+            layer: the pixels the unit depends on), "local" (traced through
+            the spatial path; global gates such as squeeze-excite, which let
+            every unit see the whole image through one number per channel,
+            are not counted), "gradient" (measured from the support of the
+            input gradient, where a layer cannot be traced) or "whole image"
+            (every position's field is the image: jump 0).
     """
 
     size: tuple
@@ -50,12 +72,34 @@ class ReceptiveField:
     start: tuple
     input_size: tuple
     output_size: tuple
+    method: str = "exact"
+    rows: Optional[tuple] = None  # measured fields: (top, bottom) per output row
+    cols: Optional[tuple] = None  # measured fields: (left, right) per output column
+
+    @classmethod
+    def whole_image(cls, input_size: tuple, output_size: tuple = (1, 1)) -> "ReceptiveField":
+        """The field of units that see the whole image (every position maps to the image itself)."""
+        size = tuple(int(v) for v in input_size)
+        return cls(size=size, jump=(0, 0), start=(0, 0), input_size=size, output_size=tuple(output_size),
+                   method="whole image")
 
     def box(self, row: int, col: int) -> tuple:
         """`(top, left, bottom, right)` input window of output position `(row, col)` (bottom/right exclusive)."""
-        top = self.start[0] + row * self.jump[0]
-        left = self.start[1] + col * self.jump[1]
-        return top, left, top + self.size[0], left + self.size[1]
+        return tuple(int(v) for v in self.boxes(np.array([[row, col]]))[0])
+
+    def boxes(self, locations: np.ndarray) -> np.ndarray:
+        """`(..., 4)` windows `(top, left, bottom, right)` of `(..., 2)` output positions `(row, col)`."""
+        locations = np.asarray(locations, np.int64)
+        corners = []
+        for axis, table in ((0, self.rows), (1, self.cols)):
+            where = locations[..., axis]
+            if table is None:
+                low = self.start[axis] + where * self.jump[axis]
+            else:
+                low = np.asarray(table, np.int64)[:, 0][where]
+            corners.append(low)
+        top, left = corners
+        return np.stack([top, left, top + self.size[0], left + self.size[1]], axis=-1)
 
     def center(self, row: int, col: int) -> tuple:
         """Input coordinates (may be fractional) of the centre of `(row, col)`'s field."""
@@ -69,6 +113,18 @@ class _Axis:
     jump: int
     start: int
     n: Optional[int]  # spatial length of the tensor, None if unknown
+    gated: bool = False  # a global gate (squeeze-excite) acts on the way
+
+
+class _Global:
+    """Geometry of a tensor computed from a global pooling: no position, the whole image."""
+
+    def __repr__(self):
+        return "GLOBAL"
+
+
+GLOBAL = _Global()
+_GLOBAL_POOLS = (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
 
 
 def _pair(value) -> tuple:
@@ -130,7 +186,7 @@ def _merge(geometries: Sequence[tuple], name: str) -> tuple:
             raise UnsupportedLayerError(f"Layer {name!r} merges inputs with different strides {[a.jump for a in axes]}.")
         start = min(a.start for a in axes)
         end = max(a.start + a.size for a in axes)
-        merged.append(_Axis(end - start, axes[0].jump, start, axes[0].n))
+        merged.append(_Axis(end - start, axes[0].jump, start, axes[0].n, any(a.gated for a in axes)))
     return tuple(merged)
 
 
@@ -139,11 +195,35 @@ def _spatial(tensor) -> Optional[tuple]:
     return tuple(shape[1:3]) if shape is not None and len(shape) == 4 else None
 
 
+def _call_geometry(layer, inputs, outputs, input_axes):
+    """The geometry of one layer call: axes, GLOBAL, or an exception raised."""
+    known = [input_axes(t) for t in inputs]
+    for geo in known:
+        if isinstance(geo, Exception):
+            raise geo
+    spatial = [g for g, t in zip(known, inputs) if isinstance(g, tuple) and _spatial(t) is not None]
+    global_context = any(g is GLOBAL for g in known)
+    if isinstance(layer, _GLOBAL_POOLS) and (spatial or global_context):
+        return GLOBAL
+    if not spatial:
+        if global_context:  # the gate's own path (squeeze, excite) or a classifier head
+            return GLOBAL
+        raise UnsupportedLayerError(f"Layer {layer.name!r} has no spatial (N, h, w, c) input.")
+    if _spatial(keras.tree.flatten(outputs)[0]) is None:
+        raise UnsupportedLayerError(f"Layer {layer.name!r} has no spatial (N, h, w, c) output.")
+    result = _layer_geometry(layer, _merge(spatial, layer.name))
+    _check_shape(layer, inputs, outputs, result)
+    if global_context or any(a.gated for axes in spatial for a in axes):
+        result = tuple(_Axis(a.size, a.jump, a.start, a.n, True) for a in result)
+    return result
+
+
 def trace_geometry(model: keras.Model, input_size: Optional[tuple] = None) -> dict:
     """Geometry `(rows, cols)` of every leaf layer's first output, keyed by `id(layer)`.
 
-    Layers whose output is not a spatial map, or that follow a layer the
-    recursion cannot handle, map to an exception (raised only if asked for).
+    Layers computed from a global pooling map to `GLOBAL`; layers whose output
+    is not a spatial map, or that follow a layer the recursion cannot handle,
+    map to an exception (raised only if asked for).
     """
     geometry: dict[int, object] = {}  # id(tensor) -> axes | exception
     keep: list = []  # keeps the symbolic tensors alive so their ids stay unique
@@ -167,14 +247,7 @@ def trace_geometry(model: keras.Model, input_size: Optional[tuple] = None) -> di
             outputs = layer(*args, **kwargs)
             inputs = [t for t in keras.tree.flatten(args) if hasattr(t, "shape")]
             try:
-                sources = [input_axes(t) for t in inputs if _spatial(t) is not None]
-                for src in sources:
-                    if isinstance(src, Exception):
-                        raise src
-                if not sources or _spatial(keras.tree.flatten(outputs)[0]) is None:
-                    raise UnsupportedLayerError(f"Layer {layer.name!r} has no spatial (N, h, w, c) output.")
-                result = _layer_geometry(layer, _merge(sources, layer.name))
-                _check_shape(layer, inputs, outputs, result)
+                result = _call_geometry(layer, inputs, outputs, input_axes)
             except (UnsupportedLayerError, ValueError) as err:
                 result = err
             for out in keras.tree.flatten(outputs):
@@ -202,53 +275,119 @@ def _check_shape(layer, inputs, outputs, axes) -> None:
         )
 
 
-def receptive_field(model: keras.Model, layer: LayerSpec, input_size: Optional[tuple] = None) -> ReceptiveField:
+def _input_size(model, input_size) -> tuple:
+    if input_size is not None:
+        if (not isinstance(input_size, (tuple, list)) or len(input_size) != 2
+                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
+            raise InvalidArgumentError(f"`input_size` must be (H, W), two positive integers; got {input_size!r}.")
+        return tuple(input_size)
+    return tuple(model.inputs[0].shape[1:3])
+
+
+def receptive_field(
+    model: keras.Model, layer: LayerSpec, input_size: Optional[tuple] = None, *, method: str = "auto", probes=None
+) -> ReceptiveField:
     """Receptive-field size, cumulative stride and offset of a layer's output positions.
 
     Computed from the layers that actually run between the input and `layer`
     (convolutions incl. dilation, max/average pooling, zero padding, cropping;
     'valid' and 'same' padding; nested models; branches merge by union), not
     from the gradient. Element-wise layers (activations, batch norm, add) keep
-    the geometry.
+    the geometry. A squeeze-excite gate (a global pooling that rescales a map)
+    lets every later unit see the whole image through one number per channel;
+    the field of the spatial path is then reported with `method="local"`.
+    Where a layer cannot be traced (upsampling, resizing, reshape), "auto"
+    measures the field from the input gradient's support, and failing that
+    gives the whole image.
 
     Args:
         model: a Keras image model; never changed.
         layer: name, "outer/inner" path, index or layer object of a layer with
             a 4-D output.
         input_size: `(H, W)` of the images, needed only when the model's input
-            size is undefined and a strided 'same' layer precedes `layer`.
+            size is undefined (for a strided 'same' layer or a measured field).
+        method: "auto" (default: "exact", else "local", else "gradient", else
+            "whole image"), or one of them to insist on it ("exact" and
+            "local" raise where the trace cannot give them).
+        probes: images `(n, H, W, C)` the "gradient" measurement runs on
+            (default: two random images).
 
     Returns:
         `ReceptiveField` with `size`, `jump`, `start` per axis (rows, cols),
-        `input_size` and `output_size`.
+        `input_size`, `output_size` and `method`.
 
     Raises:
         LayerNotFoundError: unknown layer (closest names listed).
-        UnsupportedLayerError: the layer has no spatial output, or a layer on
-            the way (e.g. UpSampling2D) cannot be mapped.
+        UnsupportedLayerError: the layer has no spatial output, or (with
+            method "exact"/"local") a layer on the way cannot be traced.
 
     Example:
         >>> rf = kv.receptive_field(kv.lenet(), "conv2")
-        >>> rf.size, rf.jump, rf.start
-        ((14, 14), (2, 2), (0, 0))
+        >>> rf.size, rf.jump, rf.start, rf.method
+        ((14, 14), (2, 2), (0, 0), 'exact')
         >>> rf.box(0, 1)            # input rows/cols [top, bottom) x [left, right)
         (0, 2, 14, 16)
     """
+    method = check_choice(method, "method", METHODS)
+    if isinstance(layer, (float, list, dict)) or layer is None:
+        raise ArgumentTypeError(f"`layer` must be a layer name, path, index or Layer; got {layer!r}.")
     target = find_layer(model, layer)
     if isinstance(target, keras.Model):
         raise UnsupportedLayerError(f"{target.name!r} is a nested model; pick one of its layers.")
-    traced = trace_geometry(model, input_size)
-    axes = traced.get(id(target))
-    if axes is None:
-        raise ValueError(f"Layer {target.name!r} is not on the path from the model's input to its outputs.")
-    if isinstance(axes, Exception):
-        raise axes
-    rows, cols = axes
-    in_size = tuple(input_size) if input_size is not None else tuple(model.inputs[0].shape[1:3])
-    return ReceptiveField(
-        size=(rows.size, cols.size),
-        jump=(rows.jump, cols.jump),
-        start=(rows.start, cols.start),
-        input_size=in_size,
-        output_size=(rows.n, cols.n),
-    )
+    if _spatial(getattr(target, "output", None)) is None and output_rank(target) is not None:
+        raise UnsupportedLayerError(
+            f"Layer {target.name!r} has no spatial (N, h, w, c) output (shape {tuple(target.output.shape)}); "
+            "its units see the whole image."
+        )
+    in_size = _input_size(model, input_size)
+    if method == "whole image":
+        return ReceptiveField.whole_image(in_size, _output_size(target))
+    traced = None
+    if method != "gradient":
+        traced = trace_geometry(model, input_size).get(id(target))
+        if traced is None:
+            raise InvalidArgumentError(f"`layer` {target.name!r} is not on the path from the model's input to its outputs.")
+        if traced is GLOBAL:
+            if method in ("exact", "local"):
+                raise UnsupportedLayerError(
+                    f"Layer {target.name!r} is computed from a global pooling: it has no positions, its units "
+                    "see the whole image."
+                )
+            return ReceptiveField.whole_image(in_size, _output_size(target))
+        if isinstance(traced, tuple):
+            rows, cols = traced
+            if rows.gated and method == "exact":
+                raise UnsupportedLayerError(
+                    f"Layer {target.name!r} follows a global gate (squeeze-excite): through it every unit sees "
+                    "the whole image. method='local' gives the field of the spatial path, 'whole image' the image."
+                )
+            return ReceptiveField(
+                size=(rows.size, cols.size), jump=(rows.jump, cols.jump), start=(rows.start, cols.start),
+                input_size=in_size, output_size=(rows.n, cols.n), method="local" if rows.gated else "exact",
+            )
+        if method in ("exact", "local"):
+            raise traced
+    from kerasviz.dataset.field_measure import measured_field
+
+    if None in in_size:
+        raise InvalidArgumentError(
+            f"Model {model.name!r} takes images of any size; pass `input_size=(H, W)` to measure the field "
+            f"of {target.name!r}."
+        )
+    measured = measured_field(model, target, in_size, probes=probes)
+    if measured is None:
+        if method == "gradient":
+            raise UnsupportedLayerError(
+                f"The input-gradient support of {target.name!r} is not one window sliding with the position; "
+                "use method='whole image'."
+            )
+        return ReceptiveField.whole_image(in_size, _output_size(target))
+    return measured
+
+
+def _output_size(layer) -> tuple:
+    try:
+        shape = layer.output.shape
+    except (AttributeError, ValueError):
+        return (1, 1)
+    return tuple(shape[1:3]) if len(shape) == 4 else (1, 1)

@@ -1,4 +1,4 @@
-"""Filter decoding with substitution, Rafegas & Vanrell (issue 3).
+"""Filter decoding with substitution (Rafegas & Vanrell 2015, arXiv:1511.05084).
 
 `decode_filters` brings every filter of a conv layer down to image space;
 `decoded_response` correlates images with them on the layer's grid; the

@@ -21,19 +21,23 @@ import keras
 import numpy as np
 
 from kerasviz.activations import activations
+from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.relu_rules import relu_rule_substitute
-from kerasviz.core.inputs import as_image_batch
+from kerasviz.core.validate import check_choice, check_indices, check_int
+from kerasviz.dataset.arguments import check_model, check_output_rank, renamed, resolve_layer
+from kerasviz.dataset.streaming import image_batch
 from kerasviz.decoding.substitution import decode_with_kernel_op
 
 READINGS = ("rot180", "matrix_transpose")
 
 
+@renamed(reading="kernel_op")
 def decode_filters_transposed(
     model: keras.Model,
     layer: LayerSpec,
-    reading: str = "rot180",
+    kernel_op: str = "rot180",
     unpool: str = "bicubic",
     *,
     filters: Optional[Sequence[int]] = None,
@@ -43,18 +47,21 @@ def decode_filters_transposed(
 
     Args:
         model, layer, unpool, filters, dtype: as in `decode_filters`.
-        reading: "rot180" (paste each kernel rotated by 180°, i.e. MATLAB
-            `conv2(S, rot90(w, 2), 'full')`) or "matrix_transpose" (paste `w.T`).
+        kernel_op: how each kernel is pasted: "rot180" (rotated by 180°, i.e.
+            MATLAB `conv2(S, rot90(w, 2), 'full')`) or "matrix_transpose"
+            (`w.T`). The old keyword `reading=` still works, with a DeprecationWarning.
 
     Returns:
         `(K, RF_h, RF_w, C)` like `decode_filters`.
 
+    Raises:
+        KerasvizError: an unknown `kernel_op`, or see `decode_filters`.
+
     Example:
         >>> wrong = kv.decode_filters_transposed(net, "conv3", "rot180")
     """
-    if reading not in READINGS:
-        raise ValueError(f"Unknown transposed-filter reading {reading!r}; choose from {list(READINGS)}.")
-    return decode_with_kernel_op(model, layer, unpool, kernel_op=reading, filters=filters, dtype=dtype)
+    kernel_op = check_choice(kernel_op, "kernel_op", READINGS)
+    return decode_with_kernel_op(model, layer, unpool, kernel_op=kernel_op, filters=filters, dtype=dtype)
 
 
 def deconvnet_projection(
@@ -84,16 +91,23 @@ def deconvnet_projection(
         `(projections, positions)`: `(N, H, W, C)` signed projections and the
         `(N, 2)` (row, col) of the projected unit on the layer's grid.
 
+    Raises:
+        KerasvizError: a bad `layer` (unknown, not a feature map), `images`,
+            `filter_index` (not one index in range) or `batch_size`.
+
     Example:
         >>> proj, where = kv.deconvnet_projection(net, "conv3", top_images, 7)
     """
-    x, _ = as_image_batch(images, model)
-    maps = next(iter(activations(model, x, layers=[layer]).values()))
+    check_model(model)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    layer, found = resolve_layer(model, layer)
+    check_output_rank(found, (4,), "a deconvnet projection needs feature maps (N, h, w, K)")
+    check_int(filter_index, "filter_index")
+    x, _ = image_batch(images, model)
+    maps = next(iter(activations(model, x, [layer], batch_size=batch_size).values()))
     if maps.ndim != 4:
-        raise ValueError(f"Layer {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K).")
-    if not -maps.shape[-1] <= filter_index < maps.shape[-1]:
-        raise ValueError(f"filter_index {filter_index} out of range: layer has {maps.shape[-1]} filters.")
-    k = filter_index % maps.shape[-1]
+        raise InvalidArgumentError(f"`layer` {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K).")
+    k = check_indices(filter_index, "filter_index", size=maps.shape[-1])[0]
     flat = maps[..., k].reshape(len(maps), -1).argmax(1)
     positions = np.stack(np.unravel_index(flat, maps.shape[1:3]), 1)
     units = (flat * maps.shape[-1] + k).astype(int)  # index into the flattened (h, w, K) output

@@ -17,9 +17,14 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.errors import InvalidArgumentError
+from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
-from kerasviz.decoding.substitution import _filter_indices, decode_filters, decoding_plan, input_geometry
+from kerasviz.core.validate import check_finite_array, check_int
+from kerasviz.dataset.arguments import dataset_view
+from kerasviz.dataset.streaming import image_batch
+from kerasviz.decoding.substitution import decode_filters, decoding_plan, filter_indices, input_geometry
+from kerasviz.decoding.unpool import check_method
 
 
 def correlate(images, decoded: np.ndarray, geometry, *, batch_size: int = 256, progress: bool = False) -> np.ndarray:
@@ -40,7 +45,7 @@ def correlate(images, decoded: np.ndarray, geometry, *, batch_size: int = 256, p
     pad_w = max(0, sw * (nw - 1) + rf_w - ow - int(images.shape[2]))
     parts = []
     chunks = list(batches(len(images), batch_size))
-    with progress_bar(len(chunks), "decoded responses", progress) as bar:
+    with progress_bar(len(chunks), "decoded responses", progress and len(chunks) > 1) as bar:
         for s in chunks:
             x = tf.pad(images[s], [[0, 0], [oh, pad_h], [ow, pad_w], [0, 0]])
             parts.append(tf.nn.conv2d(x, kernel, (1, sh, sw, 1), "VALID")[:, :nh, :nw].numpy())
@@ -48,16 +53,17 @@ def correlate(images, decoded: np.ndarray, geometry, *, batch_size: int = 256, p
     return np.concatenate(parts)
 
 
+@dataset_view(legacy=("unpool",), data_name="images")
 def decoded_response(
     model: keras.Model,
     layer: LayerSpec,
-    images,
-    unpool: str = "bicubic",
+    images=None,
     *,
+    unpool: str = "bicubic",
     filters: Optional[Sequence[int]] = None,
     decoded: Optional[np.ndarray] = None,
     batch_size: int = 256,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """The paper's estimate of a conv layer's response: `I ⋆ df_k` for every filter k.
 
@@ -66,30 +72,41 @@ def decoded_response(
         layer: the decoded Conv2D layer.
         images: `(N, H, W, C)` or one `(H, W, C)` in the model's input space
             (the same preprocessing the network sees).
-        unpool: "bicubic", "nearest" or "bilinear".
-        filters: filter indices (default: all K).
+        unpool: "bicubic", "nearest" or "bilinear" (keyword; a fourth
+            positional value still works, with a DeprecationWarning).
+        filters: filter indices (an int or a list, negative from the end; default: all K).
         decoded: precomputed `decode_filters(...)` output for these filters
             (skips decoding, e.g. to try another kernel reading).
         batch_size: images per correlation call.
-        progress: show a progress bar.
+        progress: show a progress bar (only with more than one chunk).
 
     Returns:
         `(N, h, w, K)` numpy array shaped like the layer's output (no bias),
         or `(h, w, K)` for one image.
+
+    Raises:
+        KerasvizError: a bad `layer` (see `decode_filters`), `images` (shape,
+            channels, size, NaN/Inf), `unpool`, `filters`, `decoded` or `batch_size`.
 
     Example:
         >>> r = kv.decoded_response(net, "conv2", x_test[:8])
         >>> r.shape
         (8, 8, 8, 50)
     """
+    method = check_method(unpool)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     plan = decoding_plan(model, layer)
+    indices = filter_indices(filters, plan)
+    if decoded is not None:
+        decoded = check_finite_array(decoded, "decoded")
+        if decoded.ndim != 4 or len(decoded) != len(indices):
+            raise InvalidArgumentError(
+                f"`decoded` must be (K={len(indices)}, RF_h, RF_w, C) for the {len(indices)} filters; "
+                f"got shape {decoded.shape}."
+            )
+    x, single = image_batch(images, model)
     if decoded is None:
-        decoded = decode_filters(model, plan.layer, unpool, filters=filters)
-    else:
-        expected = len(_filter_indices(filters, plan.num_filters, plan.layer.name))
-        if decoded.ndim != 4 or len(decoded) != expected:
-            raise ValueError(f"`decoded` must be (K={expected}, RF_h, RF_w, C); got shape {decoded.shape}.")
-    x, single = as_image_batch(images, model)
+        decoded = decode_filters(model, plan.layer, method, filters=indices, progress=progress)
     geometry = input_geometry(plan, int(x.shape[1]), int(x.shape[2]))
     response = correlate(x, decoded, geometry, batch_size=batch_size, progress=progress)
     return response[0] if single else response
@@ -140,8 +157,9 @@ def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         >>> err = kv.decoding_error(cnn_conv2, kv.decoded_response(net, "conv2", x))
         >>> err.mean(), err.std()
     """
-    if cnn.shape != decoded.shape:
-        raise ValueError(f"Responses differ in shape: CNN {cnn.shape} vs decoded {decoded.shape}.")
+    cnn, decoded = np.asarray(cnn), np.asarray(decoded)
+    if cnn.shape != decoded.shape or cnn.ndim < 2:
+        raise InvalidArgumentError(f"`cnn` and `decoded` must be responses of one shape; got {cnn.shape} and {decoded.shape}.")
     axes = tuple(range(1, cnn.ndim))
     return ((minmax(cnn.astype(np.float64), axes) - minmax(decoded.astype(np.float64), axes)) ** 2).mean(axes)
 

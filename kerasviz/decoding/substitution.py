@@ -27,8 +27,10 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.graph import cache, rebuild
-from kerasviz.core.errors import UnsupportedLayerError
-from kerasviz.core.layers import LayerSpec, find_conv_layer, is_model
+from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.layers import LayerSpec, conv_layers, is_conv, is_model
+from kerasviz.core.validate import check_choice, check_indices, check_int
+from kerasviz.dataset.arguments import check_model, resolve_layer
 from kerasviz.decoding.unpool import check_method, unpool
 
 # Layers that act pixel-wise (or not at all) at inference: decoding passes through.
@@ -84,7 +86,7 @@ def _chain(model: keras.Model, target: keras.layers.Layer) -> tuple[list, tuple]
     producer = {id(out): (layer, args) for layer, args, out in calls}
     found = [(layer, args, out) for layer, args, out in calls if layer is target]
     if not found:
-        raise ValueError(f"Layer {target.name!r} is not on the path from the model's input to its outputs.")
+        raise InvalidArgumentError(f"`layer` {target.name!r} is not on the path from the model's input to its outputs.")
     layer, args, out = found[0]
     chain = []
     while True:
@@ -131,10 +133,16 @@ def decoding_plan(model: keras.Model, layer: LayerSpec) -> DecodingPlan:
 
     Raises:
         LayerNotFoundError: unknown layer (closest names listed).
-        ValueError: not a 2-D convolution.
-        UnsupportedLayerError: a layer below has no decoding rule (named).
+        UnsupportedLayerError: not a 2-D convolution, or a layer below has no
+            decoding rule (named).
     """
-    target = find_conv_layer(model, layer)
+    check_model(model)
+    _, target = resolve_layer(model, layer)
+    if not is_conv(target):
+        raise UnsupportedLayerError(
+            f"`layer` {target.name!r} is a {type(target).__name__}, not a 2-D convolution. "
+            f"Convolution layers of {model.name!r}: {conv_layers(model)[:12]}."
+        )
     _step(target)  # the decoded layer itself must be a plain Conv2D
 
     def build():
@@ -183,7 +191,7 @@ def _decode_plan(plan, filters, method, dtype, kernel_op, batch_size, progress):
         batch_size = max(1, int(16e6 // max(widest, 1)))
     parts = []
     chunks = range(0, len(filters), batch_size)
-    with progress_bar(len(chunks), f"decoding {plan.layer.name}", progress) as bar:
+    with progress_bar(len(chunks), f"decoding {plan.layer.name}", progress and len(chunks) > 1) as bar:
         for start in chunks:
             stack = top[start : start + batch_size]
             for step in plan.steps:
@@ -207,15 +215,14 @@ def _widest_stack(plan, shape) -> int:
     return widest
 
 
-def _filter_indices(filters, count: int, layer_name: str) -> np.ndarray:
-    if filters is None:
-        return np.arange(count)
-    indices = np.atleast_1d(np.asarray(filters))
-    if indices.dtype.kind not in "iu" or indices.ndim != 1:
-        raise TypeError(f"`filters` must be an int or a list of ints; got {filters!r}.")
-    if len(indices) and (indices.min() < -count or indices.max() >= count):
-        raise ValueError(f"Filter index out of range: layer {layer_name!r} has {count} filters (0..{count - 1}).")
-    return indices % count
+def filter_indices(filters, plan: DecodingPlan) -> np.ndarray:
+    """`filters` (None, an int or a list; negative from the end) as indices into the layer's filters."""
+    return np.asarray(check_indices(filters, "filters", size=plan.num_filters), np.int64)
+
+
+def _check_dtype(dtype) -> tf.DType:
+    return tf.as_dtype(check_choice(tf.as_dtype(dtype).name if isinstance(dtype, tf.DType) else dtype, "dtype",
+                                    ("float32", "float64")))
 
 
 def decode_filters(
@@ -226,7 +233,7 @@ def decode_filters(
     filters: Optional[Sequence[int]] = None,
     dtype: str = "float32",
     batch_size: Optional[int] = None,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """Decode the filters of a conv layer into image space (Rafegas & Vanrell).
 
@@ -243,10 +250,12 @@ def decode_filters(
             layers below `layer`.
         layer: a Conv2D layer (name, "outer/inner" path, index or Layer).
         unpool: "bicubic" (the paper's default), "nearest" or "bilinear".
-        filters: filter indices to decode (default: all K).
+        filters: filter indices to decode (an int or a list; negative ones
+            count from the end; default: all K).
         dtype: "float32" or "float64" (for exact comparisons).
-        batch_size: filters per chunk (default: bounded by memory).
-        progress: show a progress bar over chunks.
+        batch_size: filters per chunk (default: bounded by memory, ~64 MB of
+            float32 at the widest stack).
+        progress: show a progress bar over chunks (only with more than one chunk).
 
     Returns:
         `(K, RF_h, RF_w, C)` numpy array: one decoded filter per output channel,
@@ -254,8 +263,10 @@ def decode_filters(
         C the model's input channels.
 
     Raises:
-        UnsupportedLayerError: a layer below has no decoding rule (the message
-            names it), e.g. an Add or Concatenate of a residual network.
+        UnsupportedLayerError: `layer` is not a Conv2D, or a layer below has no
+            decoding rule (the message names it), e.g. an Add or Concatenate of
+            a residual network.
+        KerasvizError: a bad `unpool`, `filters`, `dtype` or `batch_size`.
 
     Example:
         >>> df = kv.decode_filters(net, "conv3", unpool="nearest")
@@ -263,9 +274,11 @@ def decode_filters(
         (500, 28, 28, 1)
     """
     method = check_method(unpool)
+    dtype = _check_dtype(dtype)
+    batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
     plan = decoding_plan(model, layer)
-    indices = _filter_indices(filters, plan.num_filters, plan.layer.name)
-    return _decode_plan(plan, indices, method, tf.as_dtype(dtype), "substitution", batch_size, progress)
+    indices = filter_indices(filters, plan)
+    return _decode_plan(plan, indices, method, dtype, "substitution", batch_size, progress)
 
 
 def decode_with_kernel_op(model, layer, unpool="bicubic", *, kernel_op="substitution", filters=None, dtype="float32"):
@@ -274,11 +287,11 @@ def decode_with_kernel_op(model, layer, unpool="bicubic", *, kernel_op="substitu
     `kernel_op`: "substitution" (the kernel as is), "rot180" (flipped in both
     axes) or "matrix_transpose" (rows and columns swapped).
     """
-    if kernel_op not in KERNEL_OPS:
-        raise ValueError(f"Unknown kernel_op {kernel_op!r}; choose from {list(KERNEL_OPS)}.")
+    kernel_op = check_choice(kernel_op, "kernel_op", KERNEL_OPS)
+    method, dtype = check_method(unpool), _check_dtype(dtype)
     plan = decoding_plan(model, layer)
-    indices = _filter_indices(filters, plan.num_filters, plan.layer.name)
-    return _decode_plan(plan, indices, check_method(unpool), tf.as_dtype(dtype), kernel_op, None, False)
+    indices = filter_indices(filters, plan)
+    return _decode_plan(plan, indices, method, dtype, kernel_op, None, False)
 
 
 def input_geometry(plan: DecodingPlan, height: int, width: int) -> tuple:

@@ -18,6 +18,8 @@ import functools
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.core.validate import check_choice
+
 METHODS = ("bicubic", "nearest", "bilinear")
 
 
@@ -39,11 +41,9 @@ def _cubic(x, a=-0.5):
 _KERNELS = {"nearest": (_box, 1.0), "bilinear": (_triangle, 2.0), "bicubic": (_cubic, 4.0)}
 
 
-def check_method(method: str) -> str:
+def check_method(method: str, name: str = "unpool") -> str:
     """Validate an unpooling method name (clear error listing the choices)."""
-    if method not in _KERNELS:
-        raise ValueError(f"Unknown unpooling method {method!r}; choose from {list(METHODS)}.")
-    return method
+    return check_choice(method, name, METHODS)
 
 
 @functools.lru_cache(maxsize=256)

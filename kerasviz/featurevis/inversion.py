@@ -15,25 +15,31 @@ i, so one compiled step serves the whole comparison.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import ClassVar, Optional, Sequence, Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz._config import max_steps, progress_bar
+from kerasviz._config import progress_bar
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, model_input
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.precision import check_precision, resolve_precision
+from kerasviz.core.results import ArrayResult
+from kerasviz.core.validate import check_int, check_number, check_positive
 from kerasviz.data import weights_label
+from kerasviz.featurevis import settings as S
+from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping
+from kerasviz.featurevis.optim import adam_update
 from kerasviz.featurevis.param import as_parameterization, element_seeds
+from kerasviz.featurevis.probe import Probe
 from kerasviz.featurevis.regularizers import lp_norm, total_variation
-from kerasviz.core.gradients import compile_function
-from kerasviz.featurevis.render import Preprocess, Probe, adam_update, display_images, fit_to_model, input_mapping
 
 
 @dataclass
-class Inversion:
-    """Result of `invert`.
+class Inversion(ArrayResult):
+    """Result of `invert`; behaves as its `images` array.
 
     Attributes:
         images: reconstructions, float32 RGB in [0, 1]: `(L, H, W, 3)` for one
@@ -43,38 +49,47 @@ class Inversion:
         history: `(steps, N * L)` the error at every step.
         layers: the layers, in order.
         label: how the model's weights were obtained.
+        precision: the compute precision of the optimisation (errors are
+            measured in float32 on the final images either way).
     """
 
+    array_field: ClassVar[str] = "images"
     images: np.ndarray
     errors: np.ndarray
     history: np.ndarray
     layers: list
     label: str = ""
+    precision: str = "float32"
 
 
 class _Inverter:
-    def __init__(self, model, layers, preprocess, param, lr, alpha, alpha_weight, tv_weight, beta):
+    def __init__(self, model, layers, preprocessing, param, lr, alpha, alpha_weight, tv_weight, beta, dtype):
         self.layers = list(layers)
-        self.probe = Probe(model, self.layers)
-        self.to_space = input_mapping(model, preprocess)
+        self.probe = Probe(model, self.layers, dtype)
+        self.exact = self.probe if dtype == "float32" else Probe(model, self.layers, "float32")
+        self.to_space = input_mapping(model, preprocessing)
         self.model_hw = tuple(model_input(model).shape[1:3])
         self.param, self.lr = param, lr
         self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
         self.targets = compile_function(self._targets)
         self.step = compile_function(self._step)
+        self.final_errors = compile_function(self._final_errors)
 
-    def _features(self, rgb):
-        acts = self.probe(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))
+    def _features(self, rgb, probe=None):
+        acts = (probe or self.probe)(self.to_space(fit_to_model(rgb, self.model_hw)), tf.constant(False))
         return [tf.reshape(acts[l], (tf.shape(rgb)[0], -1)) for l in self.layers]
 
     def _targets(self, rgb):
-        return self._features(rgb)
+        return self._features(rgb, self.exact)
 
-    def _errors(self, rgb, targets, which):
+    def _errors(self, rgb, targets, which, probe=None):
         """Each element's normalised error at its own layer `which[i]`: `(B,)`."""
         per_layer = [tf.reduce_sum(tf.square(f - t), 1) / (tf.reduce_sum(tf.square(t), 1) + 1e-12)
-                     for f, t in zip(self._features(rgb), targets)]
+                     for f, t in zip(self._features(rgb, probe), targets)]
         return tf.gather(tf.stack(per_layer, axis=1), which, axis=1, batch_dims=1)
+
+    def _final_errors(self, rgb, targets, which):
+        return self._errors(rgb, targets, which, self.exact)
 
     def _step(self, raw, m, v, t, targets, which, height, width):
         with tf.GradientTape() as tape:
@@ -89,37 +104,45 @@ class _Inverter:
 
 def invert(
     model: keras.Model,
-    image,
-    layer: Union[LayerSpec, Sequence[LayerSpec]],
+    images=None,
+    layer: Union[LayerSpec, Sequence[LayerSpec]] = None,
     *,
-    steps: int = 400,
+    steps: Optional[int] = None,
     lr: float = 0.05,
     alpha: float = 6.0,
     alpha_weight: float = 1e-3,
     tv_weight: float = 0.5,
     beta: float = 2.0,
     param="pixels",
-    preprocess: Preprocess = None,
+    preprocessing: Preprocessing = None,
     seed: int = 0,
     progress: bool = True,
+    precision: str = "auto",
+    **deprecated,
 ) -> Inversion:
     """Reconstruct an image from its activations at one or several layers.
 
     Args:
         model: a Keras image model (never changed).
-        image: RGB photo(s) `(H, W, 3)` or `(N, H, W, 3)`, uint8 0-255 or
+        images: RGB photo(s) `(H, W, 3)` or `(N, H, W, 3)`, uint8 0-255 or
             float [0, 1] (display space; preprocessing runs in the graph).
+            `image=` is the old name.
         layer: one layer or a list (one reconstruction per layer, batched).
-        steps: Adam steps (capped in quick mode).
-        lr: Adam learning rate on the parameterization.
-        alpha: exponent of the α-norm R_α (6 in the paper).
-        alpha_weight: λ_α, on `mean |2(x - 0.5)|^α`.
-        tv_weight: λ_TV, on the mean TV^β (raise it for deeper layers).
-        beta: TV exponent β (2: smooth; 1: classic TV).
+        steps: Adam steps (default 400, capped in quick mode; a value you
+            pass is always used).
+        lr: Adam learning rate on the parameterization (> 0).
+        alpha: exponent of the α-norm R_α (> 0; 6 in the paper).
+        alpha_weight: λ_α (>= 0), on `mean |2(x - 0.5)|^α`.
+        tv_weight: λ_TV (>= 0), on the mean TV^β (raise it for deeper layers).
+        beta: TV exponent β (> 0; 2: smooth; 1: classic TV).
         param: "pixels" (default), "fourier" or a `Parameterization`.
-        preprocess: RGB [0, 1] -> model input (default per architecture).
+        preprocessing: RGB [0, 1] -> model input (default per architecture).
+            `preprocess=` is the old name.
         seed: seeds the random start.
         progress: show a progress bar.
+        precision: "auto" (bfloat16 where native, else float32), "float32"
+            or "bfloat16" for the model's arithmetic during the optimisation;
+            targets and the reported errors are computed in float32.
 
     Returns:
         `Inversion` with `.images` and `.errors`.
@@ -129,12 +152,36 @@ def invert(
         >>> inv.images.shape
         (2, 128, 128, 3)
     """
-    x0, single = display_images(image)
-    layers = [layer] if isinstance(layer, (str, int, keras.layers.Layer)) else list(layer)
+    S.check_model(model)
+    images = S.take_deprecated(deprecated, "image", "images", images, "invert")
+    preprocessing = check_preprocessing(S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing,
+                                                          "invert"))
+    S.reject_unknown(deprecated, "invert")
+    if images is None or layer is None:
+        raise S.ArgumentTypeError(f"invert() needs `{'images' if images is None else 'layer'}`.")
+    x0, single = display_images(images, "images")
+    if isinstance(layer, np.integer):
+        layer = int(layer)
+    layers = [layer] if isinstance(layer, (str, int, keras.layers.Layer)) else layer
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise S.InvalidArgumentError(f"`layer` must be a layer or a non-empty list of layers; got {layer!r}.")
+    layers = [int(l) if isinstance(l, np.integer) else l for l in layers]
+    for l in layers:
+        S.check_layer(model, l)
+    steps = S.check_steps(steps, 400)
+    lr = check_positive(lr, "lr")
+    alpha, beta = check_positive(alpha, "alpha"), check_positive(beta, "beta")
+    alpha_weight = check_number(alpha_weight, "alpha_weight", minimum=0.0)
+    tv_weight = check_number(tv_weight, "tv_weight", minimum=0.0)
+    seed, progress = check_int(seed, "seed"), S.check_flag(progress, "progress")
+    dtype = resolve_precision(check_precision(precision), model)
     param = as_parameterization(param)
     settings = (lr, alpha, alpha_weight, tv_weight, beta)
-    key = ("invert", tuple(map(repr, layers)), param.key, settings, preprocess if not callable(preprocess) else id(preprocess))
-    inverter = cache.get(model, key, lambda: _Inverter(model, layers, preprocess, param, *settings))
+    build = lambda: _Inverter(model, layers, preprocessing, param, *settings, dtype)  # noqa: E731
+    if callable(preprocessing):
+        inverter = build()
+    else:
+        inverter = cache.get(model, ("invert", tuple(map(repr, layers)), param.key, settings, preprocessing, dtype), build)
     n, count = len(x0), len(layers)
     height, width = x0.shape[1:3]
     # Element (i, j): image i reconstructed from layer j.
@@ -142,16 +189,15 @@ def invert(
     which = tf.constant(np.tile(np.arange(count), n), tf.int32)
     raw = param.init(element_seeds(seed, np.arange(n * count)), height, width)
     m, v, history = tf.zeros_like(raw), tf.zeros_like(raw), []
-    steps = max_steps(steps)
     with progress_bar(steps, f"inverting {count} layer(s)", progress) as bar:
         for t in range(1, steps + 1):
             raw, m, v, error = inverter.step(raw, m, v, tf.constant(float(t)), targets, which, height, width)
             history.append(error)  # stays on the device; read once at the end
             bar.update(1)
     rgb = param.rgb(raw, height, width)
-    errors = inverter._errors(rgb, targets, which).numpy().reshape(n, count)
+    errors = inverter.final_errors(rgb, targets, which).numpy().reshape(n, count)
     images = rgb.numpy().reshape((n, count) + rgb.shape[1:])
     if single:
         images, errors = images[0], errors[0]
-    history = np.array([h.numpy() for h in history])
-    return Inversion(images, errors, history, layers, weights_label(model))
+    history = np.array([h.numpy() for h in history], np.float32)
+    return Inversion(images.astype(np.float32), errors.astype(np.float32), history, layers, weights_label(model), dtype)

@@ -90,7 +90,7 @@ def channel(layer) -> Objective:
 
 
 def feature_map_norm(layer) -> Objective:
-    """Root-mean-square of each element's feature map: seed 001's L2-norm objective.
+    """Root-mean-square of each element's feature map (the L2-norm objective).
 
     Unlike the channel mean it also rewards strongly negative pre-activations'
     magnitude; on a ReLU output it is the L2 norm divided by sqrt(h·w).

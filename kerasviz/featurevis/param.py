@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.core.errors import InvalidArgumentError
+
 # Lucid's square root of ImageNet's colour covariance (SVD), scaled so its largest column norm is 1.
 _COLOR_SQRT = np.array([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]], np.float32)
 COLOR_CORRELATION = _COLOR_SQRT / np.max(np.linalg.norm(_COLOR_SQRT, axis=0))
@@ -170,4 +172,6 @@ def as_parameterization(param) -> Parameterization:
         return param
     if isinstance(param, str) and param.lower() in PARAMETERIZATIONS:
         return PARAMETERIZATIONS[param.lower()]()
-    raise ValueError(f"Unknown parameterization {param!r}; use one of {sorted(PARAMETERIZATIONS)} or a Parameterization.")
+    raise InvalidArgumentError(
+        f"`param`: unknown parameterization {param!r}; use one of {sorted(PARAMETERIZATIONS)} or a Parameterization."
+    )

@@ -12,6 +12,19 @@ from __future__ import annotations
 import tensorflow as tf
 
 
+def _power(x: tf.Tensor, p: float) -> tf.Tensor:
+    """`x ** p` for `x >= 0`, by multiplications for small integer powers (`tf.pow` costs an exp and a log)."""
+    if p == 1:
+        return x
+    if float(p).is_integer() and 2 <= p <= 8:
+        square = tf.square(x)
+        result = square if p % 2 == 0 else square * x
+        for _ in range(int(p) // 2 - 1):
+            result = result * square
+        return result
+    return tf.pow(x, p)
+
+
 def total_variation(images: tf.Tensor, beta: float = 1.0, eps: float = 1e-8) -> tf.Tensor:
     """Mean over pixels of `((x[i,j+1]-x[i,j])² + (x[i+1,j]-x[i,j])²)^(beta/2)`, per image `(B,)`.
 
@@ -21,13 +34,18 @@ def total_variation(images: tf.Tensor, beta: float = 1.0, eps: float = 1e-8) -> 
     dx = images[:, :-1, 1:, :] - images[:, :-1, :-1, :]
     dy = images[:, 1:, :-1, :] - images[:, :-1, :-1, :]
     squared = tf.square(dx) + tf.square(dy)
-    values = squared if beta == 2 else tf.pow(squared + eps, beta / 2.0)
+    if beta == 2:
+        values = squared
+    elif beta == 1:
+        values = tf.sqrt(squared + eps)
+    else:
+        values = tf.pow(squared + eps, beta / 2.0)
     return tf.reduce_mean(values, axis=(1, 2, 3))
 
 
 def lp_norm(images: tf.Tensor, p: float = 6.0, centre: float = 0.5) -> tf.Tensor:
     """Mean of `|2 (x - centre)|^p` per image `(B,)`: near 0 inside the range, steep outside."""
-    return tf.reduce_mean(tf.pow(tf.abs(2.0 * (images - centre)) + 1e-12, p), axis=(1, 2, 3))
+    return tf.reduce_mean(_power(tf.abs(2.0 * (images - centre)) + 1e-12, p), axis=(1, 2, 3))
 
 
 def blur3x3(images: tf.Tensor) -> tf.Tensor:

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from kerasviz.core.graph import activation_name, has_fused_activation, rebuild
 from kerasviz.core.layers import find_layer
+from kerasviz.core.precision import compute_variant, variant_layer
 
 # Activations applied element by element: computing one channel and then the
 # activation equals the activation's output on that channel.
@@ -32,19 +33,24 @@ _ELEMENTWISE = {"relu", "relu6", "linear", "identity", "sigmoid", "tanh", "elu",
 def _supported(layer) -> bool:
     if type(layer) is not keras.layers.Conv2D:  # subclasses may change call()
         return False
-    if layer.groups != 1 or layer.data_format != "channels_last" or layer.compute_dtype != "float32":
+    if layer.groups != 1 or layer.data_format != "channels_last" or layer.compute_dtype not in ("float32", "bfloat16"):
         return False
     act = layer.activation
     return act is None or activation_name(act) in _ELEMENTWISE
 
 
-def unit_conv_probe(model: keras.Model, objective) -> Optional["UnitConvProbe"]:
-    """A `UnitConvProbe` when `objective` reads one unit per element of a plain Conv2D, else None."""
+def unit_conv_probe(model: keras.Model, objective, dtype: str = "float32") -> Optional["UnitConvProbe"]:
+    """A `UnitConvProbe` when `objective` reads one unit per element of a plain Conv2D, else None.
+
+    `dtype` is the compute precision ("float32" or "bfloat16", see
+    `kerasviz.core.precision`); the probe returns float32 either way.
+    """
     spec = getattr(objective, "unit_layer", None)
     if spec is None:
         return None
-    layer = find_layer(model, spec)
-    return UnitConvProbe(model, spec, layer) if _supported(layer) else None
+    variant = compute_variant(model, dtype)
+    layer = find_layer(variant, variant_layer(model, variant, spec))
+    return UnitConvProbe(variant, spec, layer) if _supported(layer) else None
 
 
 def unit_conv2d(x: tf.Tensor, kernel: tf.Tensor, ids: tf.Tensor, strides, dilation, padding: str) -> tf.Tensor:
@@ -63,6 +69,9 @@ def unit_conv2d(x: tf.Tensor, kernel: tf.Tensor, ids: tf.Tensor, strides, dilati
 
 class UnitConvProbe:
     """Reads one Conv2D layer's unit per element: `read(x, warm, ids) -> ({spec: (B, h, w, 1)}, zeros)`.
+
+    `model` is the model (or its compute variant) whose Conv2D `layer` is read;
+    the convolution runs in that layer's compute dtype, the result is float32.
 
     The returned ids are all 0: the one channel computed IS each element's unit.
     With `warm` True a fused activation is left out (pre-activation warm-up).
@@ -87,10 +96,12 @@ class UnitConvProbe:
 
     def read(self, x: tf.Tensor, warm, ids: tf.Tensor):
         layer = self.layer
-        pre = unit_conv2d(self.tap(x, training=False), tf.convert_to_tensor(layer.kernel), ids,
-                          layer.strides, layer.dilation_rate, layer.padding)
+        inputs = self.tap(x, training=False)
+        kernel = tf.cast(tf.convert_to_tensor(layer.kernel), inputs.dtype)
+        pre = unit_conv2d(inputs, kernel, ids, layer.strides, layer.dilation_rate, layer.padding)
+        pre = tf.cast(pre, tf.float32)  # the objective, its sums and the activation run in float32
         if layer.use_bias:
-            pre += tf.gather(tf.convert_to_tensor(layer.bias), ids)[:, None, None]
+            pre += tf.gather(tf.cast(tf.convert_to_tensor(layer.bias), tf.float32), ids)[:, None, None]
         pre = pre[..., None]
         value = tf.where(warm, pre, layer.activation(pre)) if self.fused else pre
         return {self.spec: value}, tf.zeros_like(ids)

@@ -1,91 +1,146 @@
-"""Which Keras layers LRP supports, and the layers that carry the rules.
+"""Which layers LRP supports, and how each is treated.
 
-Three kinds of layers:
+Every layer call in the model's graph gets one treatment (`classify`):
 
-- weighted (Conv2D, Dense): replaced, in the rebuilt graph, by `RuleLayer`,
-  whose forward pass is the layer's own and whose gradient is the LRP rule;
-- z-rule layers whose LRP step *is* their gradient when relevance per unit
-  activation is propagated (see `rules.py`): ReLU, max pooling
-  (winner-take-all), average / global average pooling and Add (proportional),
-  Concatenate, Flatten, Reshape, padding, cropping, Dropout (identity at
-  inference), a BatchNormalization that cannot be folded (z-rule, as in
-  iNNvestigate);
-- other element-wise activations (sigmoid, tanh, GELU, swish, ...): relevance
-  passes through unchanged (`PassThrough`). This breaks the ReLU theory and is
-  documented, not hidden.
+- "weighted" (Conv2D incl. grouped, DepthwiseConv2D, SeparableConv2D, Dense on
+  inputs of any rank): replaced by a `RuleLayer` whose forward pass is the
+  layer's own and whose gradient is the LRP rule. A SeparableConv2D is a
+  depthwise then a pointwise convolution, each with the rule.
+- "gradient": layers whose LRP step *is* their gradient when relevance per unit
+  activation is propagated (see `rules.py`): ReLU, max pooling (winner takes
+  all), average / global pooling, Add, Subtract, Average, Maximum, Minimum
+  (proportional or winner takes all), Concatenate, Flatten, Reshape, Permute,
+  padding, cropping, up-sampling, Dropout (identity at inference), LayerScale
+  and a BatchNormalization, Rescaling or Normalization that is not folded
+  (z-rule: its shift absorbs relevance like a bias), and element-wise
+  arithmetic on tensors and constants in the graph (`x + 3.0`, `x * 0.5`).
+- "pass": non-ReLU element-wise activations (sigmoid, tanh, GELU, swish, hard
+  swish, ReLU6, ...) pass relevance through unchanged (zennit's `Pass`). This
+  is the standard treatment and is exact for conservation, but such a network
+  is not piecewise linear, so LRP-0 there is no longer gradient × input.
+- "gate": `Multiply` of a signal by a gate (squeeze-excite, attention): the
+  gate is held constant, all relevance goes to the signal, none to the gate
+  (the signal-take-all rule of LRP for LSTMs, Arras et al. 2017). The gate is
+  the operand broadcast over the other (`(N, 1, 1, C)` against `(N, H, W, C)`);
+  for equal shapes (a squeeze-excite on a 1x1 map), the one whose branch
+  starts at a global pooling, or else the one that comes out of a sigmoid.
+- "layer_norm": LayerNormalization with its normalising statistic held
+  constant (the LN-rule of Ali et al. 2022): `(x − mean(x)) / σ` is then a
+  bias-free linear map and conserves relevance; β absorbs like a bias.
 
 Everything else raises `UnsupportedLayerError` naming the layer and its type.
 """
 
 from __future__ import annotations
 
-import itertools
-
 import keras
-import tensorflow as tf
 
-from kerasviz.core.graph import activation_name
 from kerasviz.core.errors import UnsupportedLayerError
-from kerasviz.lrp.rules import Rule
+from kerasviz.core.graph import activation_name
 
-_uid = itertools.count()
+try:  # ConvNeXt's per-channel scale (x * gamma), a Keras application layer
+    from keras.src.applications.convnext import LayerScale as _LayerScale
+except ImportError:  # pragma: no cover - older Keras
+    _LayerScale = ()
 
-WEIGHTED = (keras.layers.Conv2D, keras.layers.Dense)
-GRADIENT_RULE = (
-    keras.layers.InputLayer,
-    keras.layers.ReLU,
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-    keras.layers.GlobalAveragePooling2D,
-    keras.layers.GlobalMaxPooling2D,
-    keras.layers.Flatten,
-    keras.layers.Reshape,
-    keras.layers.ZeroPadding2D,
-    keras.layers.Cropping2D,
-    keras.layers.Dropout,
-    keras.layers.SpatialDropout2D,
-    keras.layers.GaussianDropout,
-    keras.layers.GaussianNoise,
-    keras.layers.AlphaDropout,
-    keras.layers.Add,
-    keras.layers.Concatenate,
-    keras.layers.BatchNormalization,
-    keras.layers.Softmax,  # only as the model's head, which is read as logits
+L = keras.layers
+WEIGHTED = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D, L.Dense)
+SPATIAL_WEIGHTED = (L.Conv2D, L.DepthwiseConv2D, L.SeparableConv2D)
+AFFINE = (L.Rescaling, L.Normalization, L.BatchNormalization)
+STRUCTURAL = (L.ZeroPadding2D, L.Cropping2D, L.Dropout, L.SpatialDropout2D, L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.InputLayer)
+GRADIENT_RULE = STRUCTURAL + AFFINE + tuple(c for c in (_LayerScale,) if isinstance(c, type)) + (
+    L.ReLU, L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
+    L.Flatten, L.Reshape, L.Permute, L.UpSampling2D, L.Identity,
+    L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum, L.Concatenate,
+    L.Softmax,  # only as the model's head, which is read as logits
 )
-_GRADIENT_ACTIVATIONS = ("relu", "linear", "identity")
-_PASS_ACTIVATIONS = ("sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish", "softplus", "leaky_relu", "relu6", "mish", "hard_sigmoid", "hard_silu", "hard_swish")
+PASS_LAYERS = (L.LeakyReLU, L.ELU, L.PReLU)
+GRADIENT_ACTIVATIONS = ("relu", "linear", "identity")
+PASS_ACTIVATIONS = (
+    "sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign", "leaky_relu", "relu6",
+    "mish", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "celu", "log_sigmoid", "sparse_plus",
+    "squareplus", "tanh_shrink",
+)
+GATE_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "softmax", "sparse_sigmoid")
+# Graph operations (keras.ops on symbolic tensors) whose LRP step is their gradient.
+_LINEAR_OPS = ("Add", "Subtract", "Negative", "Reshape", "Transpose", "ExpandDims", "Squeeze", "Concatenate", "GetItem", "Mean")
+_SCALING_OPS = ("Multiply", "Divide", "TrueDivide")  # by a constant; Multiply of two tensors is a gate
 
 
 def supported_layers() -> list[str]:
     """Class names of the layers `kv.lrp` can propagate through."""
-    return sorted({c.__name__ for c in WEIGHTED + GRADIENT_RULE} | {"Activation"})
+    names = {c.__name__ for c in WEIGHTED + GRADIENT_RULE + PASS_LAYERS}
+    return sorted(names | {"Activation", "Multiply", "LayerNormalization"})
 
 
-def check_supported(layer, path: str, is_head: bool) -> None:
-    """Raise `UnsupportedLayerError` naming `layer` unless LRP can pass it."""
-    if isinstance(layer, keras.layers.Conv2D) and layer.data_format != "channels_last":
-        raise UnsupportedLayerError(f"Layer {path!r} (Conv2D) uses data_format={layer.data_format!r}; kv.lrp needs channels_last.")
-    if isinstance(layer, keras.layers.Conv2D) and type(layer) is not keras.layers.Conv2D:
-        raise _unsupported(layer, path)  # Conv2DTranspose, Depthwise...: different linear map
-    if isinstance(layer, keras.layers.Softmax) and not is_head:
-        raise UnsupportedLayerError(f"Layer {path!r} (Softmax) inside the network has no LRP rule; only a softmax head is supported (it is read as logits).")
-    if isinstance(layer, WEIGHTED + GRADIENT_RULE):
-        if hasattr(layer, "activation") and not is_head:
-            _check_activation(layer.activation, path, layer)
-        return
-    if isinstance(layer, keras.layers.Activation):
+def is_plain_relu(layer) -> bool:
+    """A `ReLU` layer without cap, slope or threshold (its gradient is the z-rule)."""
+    return not (layer.max_value is not None or float(layer.negative_slope) != 0 or float(layer.threshold) != 0)
+
+
+def classify(call, is_head: bool) -> str:
+    """The treatment of one layer call (see the module docstring), or `UnsupportedLayerError`.
+
+    Args:
+        call: a traced call (`graph.Call`) with `layer`, `path`, `inputs`, `args`.
+        is_head: the layer produces the explained output (any activation allowed).
+    """
+    layer, path = call.layer, call.path
+    if not isinstance(layer, L.Layer):
+        return _classify_operation(call)
+    if getattr(layer, "data_format", "channels_last") == "channels_first":
+        raise UnsupportedLayerError(
+            f"Layer {path!r} ({type(layer).__name__}) uses data_format='channels_first'; kv.lrp needs channels_last."
+        )
+    if isinstance(layer, WEIGHTED):
         if not is_head:
             _check_activation(layer.activation, path, layer)
-        return
+        return "weighted"
+    if isinstance(layer, L.Softmax) and not is_head:
+        raise UnsupportedLayerError(
+            f"Layer {path!r} (Softmax) inside the network has no LRP rule; only a softmax head is supported "
+            "(it is read as logits)."
+        )
+    if isinstance(layer, L.ReLU):
+        return "gradient" if is_plain_relu(layer) or is_head else "pass"
+    if isinstance(layer, GRADIENT_RULE):
+        return "gradient"
+    if isinstance(layer, PASS_LAYERS):
+        return "pass"
+    if isinstance(layer, L.Activation):
+        if is_head:
+            return "gradient"
+        _check_activation(layer.activation, path, layer)
+        return "pass" if activation_name(layer.activation) in PASS_ACTIVATIONS else "gradient"
+    if isinstance(layer, L.Multiply):
+        return "gate"
+    if isinstance(layer, L.LayerNormalization):
+        return "layer_norm"
     raise _unsupported(layer, path)
+
+
+def _classify_operation(call) -> str:
+    kind = type(call.layer).__name__
+    tensors = len(call.inputs)
+    if kind in _LINEAR_OPS:
+        return "gradient"
+    if kind == "Multiply" and tensors == 2:
+        return "gate"
+    if kind in _SCALING_OPS and tensors == 1 and (kind == "Multiply" or call.first_is_tensor):
+        return "gradient"
+    raise UnsupportedLayerError(
+        f"Operation {call.path!r} ({kind} on {tensors} tensor(s)) has no LRP rule in kv.lrp. Supported operations "
+        f"on tensors in a functional graph: {', '.join(_LINEAR_OPS)}; multiplication or division by a constant; "
+        "a product of two tensors where one is a gate."
+    )
 
 
 def _check_activation(fn, path, layer):
     name = activation_name(fn)
-    if fn is not None and name not in _GRADIENT_ACTIVATIONS + _PASS_ACTIVATIONS:
+    if fn is not None and name not in GRADIENT_ACTIVATIONS + PASS_ACTIVATIONS:
         raise UnsupportedLayerError(
             f"Layer {path!r} ({type(layer).__name__}) has activation {name!r}, which kv.lrp does not know. "
-            f"Supported: {sorted(_GRADIENT_ACTIVATIONS + _PASS_ACTIVATIONS)}."
+            f"Supported: {sorted(GRADIENT_ACTIVATIONS + PASS_ACTIVATIONS)}."
         )
 
 
@@ -99,120 +154,12 @@ def _unsupported(layer, path):
 
 def needs_pass_through(fn) -> bool:
     """True for a non-ReLU element-wise activation (relevance passes unchanged)."""
-    return fn is not None and activation_name(fn) in _PASS_ACTIVATIONS
+    return fn is not None and activation_name(fn) in PASS_ACTIVATIONS
 
 
-def linear_map(layer):
-    """`linear(a, W, b) -> z`: the affine part of a Conv2D or Dense layer."""
-    if isinstance(layer, keras.layers.Conv2D):
-        def linear(a, weights, bias):
-            z = layer.convolution_op(a, weights)
-            return z if bias is None else z + bias
-    else:
-        def linear(a, weights, bias):
-            z = tf.matmul(a, weights) if a.shape.rank == 2 else tf.tensordot(a, weights, 1)
-            return z if bias is None else z + bias
-    return linear
-
-
-def folded_weights(layer, batch_norm=None):
-    """The layer's kernel and bias as tensors, with a following BatchNorm folded in.
-
-    Never writes to the user's variables: the folding is done on tensors read
-    from them at each call. `bias` is None for a bias-free, unfolded layer.
-    """
-    kernel = tf.convert_to_tensor(layer.kernel)
-    bias = tf.convert_to_tensor(layer.bias) if layer.use_bias else None
-    if batch_norm is None:
-        return kernel, bias
-    bn = batch_norm
-    scale = tf.math.rsqrt(tf.convert_to_tensor(bn.moving_variance) + bn.epsilon)
-    if bn.scale:
-        scale = scale * tf.convert_to_tensor(bn.gamma)
-    shift = -tf.convert_to_tensor(bn.moving_mean) * scale
-    if bn.center:
-        shift = shift + tf.convert_to_tensor(bn.beta)
-    bias = shift if bias is None else bias * scale + shift
-    return kernel * scale, bias
-
-
-def can_fold(batch_norm, producer) -> bool:
-    """A BatchNorm over the last axis directly after a linear Conv2D / Dense can be folded."""
-    axis = batch_norm.axis if isinstance(batch_norm.axis, int) else tuple(batch_norm.axis)
-    last = axis in (-1, (-1,)) or (producer is not None and axis in (len(producer.output.shape) - 1, (len(producer.output.shape) - 1,)))
-    return (
-        isinstance(producer, WEIGHTED)
-        and last
-        and not getattr(batch_norm, "renorm", False)
-        and activation_name(producer.activation) in ("linear", "identity")
-    )
-
-
-class RuleLayer(keras.layers.Layer):
-    """A Conv2D / Dense whose gradient is an LRP rule (forward pass unchanged).
-
-    Shares the source layer's variables (not tracked here). The fused
-    activation is applied after the rule; a softmax/sigmoid head is dropped so
-    that the model outputs logits.
-    """
-
-    def __init__(self, layer, rule: Rule, batch_norm=None, drop_activation=False, **kwargs):
-        super().__init__(name=f"{layer.name}_lrp_{next(_uid)}", dtype=layer.dtype_policy, **kwargs)
-        object.__setattr__(self, "_source", layer)
-        object.__setattr__(self, "_batch_norm", batch_norm)
-        self.rule, self.drop_activation = rule, drop_activation
-        self._linear = linear_map(layer)
-
-    def call(self, inputs):
-        weights, bias = folded_weights(self._source, self._batch_norm)
-        linear, rule = self._linear, self.rule
-
-        @tf.custom_gradient
-        def relevance_step(a):
-            z = linear(a, weights, bias)
-
-            def grad(g):
-                return rule.backward(linear, a, z, g, weights, bias)
-
-            return z, grad
-
-        z = relevance_step(inputs)
-        activation = None if self.drop_activation else self._source.activation
-        return apply_activation(activation, z)
-
-    def compute_output_shape(self, input_shape):
-        return self._source.compute_output_shape(input_shape)
-
-
-def apply_activation(fn, z):
-    """`fn(z)`, with relevance passing through unchanged for non-ReLU activations."""
-    if fn is None or activation_name(fn) in _GRADIENT_ACTIVATIONS:
-        return z if fn is None else fn(z)
-    return pass_through(fn, z)
-
-
-def pass_through(fn, z):
-    """`fn(z)` whose gradient keeps relevance: `R_in = R_out` so `g_in = g·fn(z)/z`."""
-
-    @tf.custom_gradient
-    def step(x):
-        y = fn(x)
-
-        def grad(g):
-            safe = tf.where(tf.abs(x) > 1e-12, x, tf.ones_like(x))
-            return tf.where(tf.abs(x) > 1e-12, g * y / safe, tf.zeros_like(g))
-
-        return y, grad
-
-    return step(z)
-
-
-class PassThrough(keras.layers.Layer):
-    """A standalone non-ReLU `Activation` layer with pass-through relevance."""
-
-    def __init__(self, layer, **kwargs):
-        super().__init__(name=f"{layer.name}_lrp_{next(_uid)}", dtype=layer.dtype_policy, **kwargs)
-        object.__setattr__(self, "_source", layer)
-
-    def call(self, inputs):
-        return pass_through(self._source.activation, inputs)
+def is_gate_producer(layer) -> bool:
+    """True if `layer` ends in a sigmoid-like activation (its output reads as a gate)."""
+    if isinstance(layer, L.Layer) and not isinstance(layer, L.InputLayer):
+        fn = getattr(layer, "activation", None)
+        return fn is not None and activation_name(fn) in GATE_ACTIVATIONS
+    return False

@@ -1,189 +1,174 @@
-"""The LRP engine: relevance as a custom gradient through the rebuilt graph.
+"""`kv.lrp`: relevance as a custom gradient through the rebuilt graph.
 
-1. `trace` replays the model once symbolically (`core.graph.rebuild`) to list
-   every layer call with its input and output tensors, through nested models.
-   From that list: unsupported layers (clear error), the layers reading the
-   pixels (input rules), BatchNorms that fold into the conv / dense before them,
-   and the graph order that composites split into lower / middle / upper.
-2. A substitute replaces each Conv2D / Dense by a `RuleLayer` (forward pass
-   unchanged, gradient = its rule) and drops folded BatchNorms.
+1. `graph.trace` reads the model's graph once (cached per model): each layer's
+   treatment, BatchNorm folds, the layers reading the pixels, gates, heads.
+2. A substitute replaces each weighted layer by a `RuleLayer` (forward pass
+   unchanged, gradient = its rule), gates, LayerNorms and non-ReLU activations
+   by their stand-ins, and drops folded BatchNorms.
 3. `core.gradients.score_gradients` runs that variant: one compiled step per
    batch chunk. The gradient of the target logit w.r.t. any tensor is then the
    relevance per unit of that tensor, so `R = a ⊙ gradient` everywhere, and the
-   start is `R = f_c(x)·onehot(c)` (methods.md §7.2, test 5).
+   start is `R = f_c(x)·onehot(c)`.
 """
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import ClassVar, Literal, Optional, Union, overload
 
 import keras
 import numpy as np
 
+from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
-from kerasviz.core.graph import cache, is_probability_head, output_layer, rebuild
+from kerasviz.core.graph import cache, is_probability_head, output_layer
 from kerasviz.core.inputs import as_image_batch
-from kerasviz.core.layers import is_model
+from kerasviz.core.outputs import OutputSpec, resolve_output
+from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
+from kerasviz.core.validate import check_int, check_number
 from kerasviz.lrp.composites import BoundsSpec, Composite, resolve
-from kerasviz.lrp.layers import (
-    WEIGHTED,
-    PassThrough,
-    RuleLayer,
-    UnsupportedLayerError,
-    can_fold,
-    check_supported,
-    needs_pass_through,
-)
+from kerasviz.lrp.graph import Graph, trace
+from kerasviz.lrp.layers import AFFINE
+from kerasviz.lrp.linear import RuleLayer
+from kerasviz.lrp.precision import Float32Call, is_low_precision
+from kerasviz.lrp.rules import Rule
+from kerasviz.lrp.substitutes import AffinePrefix, Gate, LayerNormRule, PassThrough
 
-# Layers that only move or copy values: an input rule may sit behind them.
-_STRUCTURAL = (keras.layers.ZeroPadding2D, keras.layers.Cropping2D, keras.layers.Dropout, keras.layers.InputLayer)
+RuleSpec = Union[str, Rule, Composite]
 
 
-@dataclass
-class Call:
-    """One layer call in the replayed graph."""
-
-    layer: keras.layers.Layer
-    path: str
-    inputs: list
-    outputs: list
+def _identity(x, *args, **kwargs):
+    return x
 
 
-@dataclass
-class Graph:
-    """What LRP needs to know about a model's graph (see `trace`)."""
+def _substitute(graph: Graph, rules: dict, model, output: int):
+    head = output_layer(model, output)
+    chain_starts = {p.layers[0] for p in graph.prefixes.values() if p is not None}
+    state: dict = {}
 
-    calls: list
-    input_paths: set
-    folds: dict  # conv/dense path -> the BatchNorm layer folded into it
-    folded: set  # paths of folded BatchNorms
-    head_path: str  # the last Conv2D / Dense: the logits
-
-    @property
-    def weighted(self) -> list:
-        return [(c.path, c.layer) for c in self.calls if isinstance(c.layer, WEIGHTED)]
-
-    def relevance_paths(self) -> list:
-        """Layer paths (graph order, no duplicates) whose output relevance is reported."""
-        seen = []
-        for c in self.calls:
-            if c.path not in self.folded and c.path not in seen and not isinstance(c.layer, keras.layers.InputLayer):
-                seen.append(c.path)
-        return seen
-
-
-def _tensors(structure) -> list:
-    return [t for t in keras.tree.flatten(structure) if isinstance(t, keras.KerasTensor)]
-
-
-def trace(model: keras.Model) -> Graph:
-    """Replay `model` symbolically, recording every layer call; checks support."""
-    calls: list[Call] = []
-
-    def recorder(layer, path):
-        if is_model(layer):
-            return None
-
-        def call(*args, **kwargs):
-            outputs = layer(*args, **kwargs)
-            calls.append(Call(layer, path, _tensors((args, kwargs)), _tensors(outputs)))
-            return outputs
-
-        return call
-
-    inputs, _ = rebuild(model, substitute=recorder)
-    head = output_layer(model)
-    for c in calls:
-        check_supported(c.layer, c.path, is_head=c.layer is head)
-    weighted = [c.path for c in calls if isinstance(c.layer, WEIGHTED)]
-    if not weighted:
-        raise UnsupportedLayerError(f"Model {model.name!r} has no Conv2D or Dense layer; LRP has nothing to propagate through.")
-    folds, folded = _batch_norm_folds(calls)
-    return Graph(calls, _pixel_layers(calls, inputs), folds, folded, weighted[-1])
-
-
-def _producers_and_uses(calls):
-    producer = {id(t): c for c in calls for t in c.outputs}
-    uses: dict[int, int] = {}
-    for c in calls:
-        for t in c.inputs:
-            uses[id(t)] = uses.get(id(t), 0) + 1
-    return producer, uses
-
-
-def _batch_norm_folds(calls):
-    producer, uses = _producers_and_uses(calls)
-    folds, folded = {}, set()
-    for c in calls:
-        if isinstance(c.layer, keras.layers.BatchNormalization) and len(c.inputs) == 1:
-            source = producer.get(id(c.inputs[0]))
-            if source is not None and uses[id(c.inputs[0])] == 1 and can_fold(c.layer, source.layer):
-                folds[source.path] = c.layer
-                folded.add(c.path)
-    return folds, folded
-
-
-def _pixel_layers(calls, model_input) -> set:
-    """Weighted layers fed by the input through structural layers only (for input rules)."""
-    reached, pixel, frontier = {id(model_input)}, set(), True
-    while frontier:
-        frontier = False
-        for c in calls:
-            if c.path in pixel or not any(id(t) in reached for t in c.inputs):
-                continue
-            if isinstance(c.layer, WEIGHTED):
-                pixel.add(c.path)
-            elif isinstance(c.layer, _STRUCTURAL) and not all(id(t) in reached for t in c.outputs):
-                reached.update(id(t) for t in c.outputs)
-                frontier = True
-    return pixel
-
-
-def _substitute(graph: Graph, rules: dict, model) -> callable:
-    head = output_layer(model)
+    def replacement(layer, path):
+        kind = graph.kinds.get(path)
+        if path in rules:
+            prefix = graph.prefixes.get(path)
+            drop = layer is head and is_probability_head(layer)
+            rule_layer = RuleLayer(layer, rules[path], batch_norm=graph.folds.get(path), drop_activation=drop, prefix=prefix)
+            return rule_layer if prefix is None else (lambda a, *args, **kwargs: rule_layer([a, state["raw"]]))
+        if path in graph.folded or (layer is head and is_probability_head(layer) and kind == "gradient"):
+            return _identity  # a folded BatchNorm; a softmax head read as logits
+        if path in graph.folded_into_pixels and isinstance(layer, AFFINE):
+            return AffinePrefix(layer)
+        if kind == "gate":
+            gate = Gate(layer, graph.gates[path])
+            return lambda *args, **kwargs: gate(*[t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)])
+        if kind == "layer_norm":
+            return LayerNormRule(layer)
+        if kind == "pass" and layer is not head:
+            return PassThrough(layer)
+        if graph.low_precision and isinstance(layer, keras.layers.Layer) and is_low_precision(layer):
+            return Float32Call(layer)
+        return None
 
     def substitute(layer, path):
-        if path in rules:
-            drop = layer is head and is_probability_head(layer)
-            return RuleLayer(layer, rules[path], batch_norm=graph.folds.get(path), drop_activation=drop)
-        if path in graph.folded:
-            return lambda x, *args, **kwargs: x
-        if isinstance(layer, keras.layers.Activation) and layer is not head and needs_pass_through(layer.activation):
-            return PassThrough(layer)
-        return None
+        found = replacement(layer, path)
+        if layer not in chain_starts:
+            return found
+
+        def call(x, *args, **kwargs):  # the first layer after the pixels: remember the raw pixels
+            state["raw"] = x
+            return (found or layer)(x, *args, **kwargs)
+
+        return call
 
     return substitute
 
 
-def _check_input_rule(graph: Graph, rules: dict, model) -> bool:
+def _check_input_rule(graph: Graph, rules: dict) -> bool:
     """True if the pixel layers use an input rule (then d/dx is already the relevance)."""
     input_only = {p for p, r in rules.items() if r.input_only}
     if not input_only:
         return False
     if input_only != graph.input_paths:
-        raise ValueError(
-            f"Input rules (z^B, w², flat) must cover every layer that reads the pixels; they are set on "
+        raise InvalidArgumentError(
+            f"`rule`: input rules (z^B, w², flat) must cover every layer that reads the pixels; they are set on "
             f"{sorted(input_only)} but the pixel layers are {sorted(graph.input_paths)}."
         )
     return True
 
 
-@dataclass
-class Relevance:
-    """Result of `kv.lrp(..., return_layers=True)` (numpy arrays on the host).
+@dataclass(frozen=True)
+class Setup:
+    """What an LRP pass needs, resolved and checked once (`prepare`).
+
+    Attributes:
+        composite: the resolved `Composite`.
+        graph: the model's traced `Graph` (cached per model).
+        rules: `{weighted layer path: Rule}`.
+        output: index of the explained model output.
+        substitute: the call substitution that makes gradients carry relevance
+            (for `core.graph.tap_model` / `core.gradients.score_gradients`).
+        key: a hashable name of that model variant, for caching compiled steps.
+        input_rule: True if the pixel layers use an input rule (z^B, w², flat):
+            then d/dx is already the input relevance, otherwise it is x ⊙ d/dx.
+    """
+
+    composite: Composite
+    graph: Graph
+    rules: dict
+    output: int
+    substitute: object
+    key: tuple
+    input_rule: bool
+
+
+def prepare(
+    model: keras.Model, rule: RuleSpec = "epsilon", *, epsilon: Optional[float] = None, gamma: Optional[float] = None,
+    alpha: Optional[float] = None, beta: Optional[float] = None, bounds: BoundsSpec = None, output: OutputSpec = None,
+) -> Setup:
+    """Check the LRP settings and resolve the rules, graph and substitution for `model` (no model work).
+
+    Raises:
+        UnsupportedLayerError: a layer type without an LRP rule.
+        InvalidArgumentError: unknown rule, a parameter out of range, bad bounds or output.
+    """
+    epsilon = check_number(epsilon, "epsilon", minimum=0.0, allow_none=True)
+    gamma = check_number(gamma, "gamma", minimum=0.0, allow_none=True)
+    alpha = check_number(alpha, "alpha", minimum=1.0, allow_none=True)
+    beta = check_number(beta, "beta", minimum=0.0, allow_none=True)
+    composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
+    output_index = resolve_output(model, output)
+    graph = cache.get(model, ("lrp_graph",), lambda: trace(model))
+    rules = composite.assign(graph.weighted, graph.input_paths, graph.heads[output_index], spatial=graph.spatial)
+    input_rule = _check_input_rule(graph, rules)
+    return Setup(
+        composite, graph, rules, output_index, _substitute(graph, rules, model, output_index),
+        ("lrp", composite.key(), output_index), input_rule,
+    )
+
+
+@dataclass(frozen=True)
+class Relevance(ArrayResult):
+    """Result of `kv.lrp(..., return_layers=True)` (NumPy arrays on the host).
+
+    Behaves as its input relevance (`np.asarray(result)`, `result.shape`,
+    `result[i]`). All arrays keep the batch axis, also for a single image, so
+    that `flow(0)` and `scores[0]` read the same way for any input.
 
     Attributes:
         input: `(N, H, W, C)` relevance of each input value.
         layers: `{layer path: (N, ...)}` relevance of each layer's output, in
-            graph order from the input to the logits.
+            graph order from the input to the logits (folded BatchNorms and
+            input Rescaling / Normalization layers are part of the layer they
+            are folded into and not listed).
         scores: `(N,)` the explained logits `f_c(x)` (the relevance put in).
         targets: `(N,)` classes explained.
-        rules: `{layer path: rule}` used for each Conv2D / Dense layer.
+        rules: `{layer path: rule}` used for each weighted layer.
         composite: the composite's name.
     """
 
+    array_field: ClassVar[str] = "input"
     input: np.ndarray
     layers: dict = field(default_factory=dict)
     scores: Optional[np.ndarray] = None
@@ -202,17 +187,50 @@ class Relevance:
         return sums
 
 
+@overload
 def lrp(
+    model: keras.Model, images, target: Target = None, *, rule: RuleSpec = "epsilon", epsilon: Optional[float] = None,
+    gamma: Optional[float] = None, alpha: Optional[float] = None, beta: Optional[float] = None,
+    bounds: BoundsSpec = None, output: OutputSpec = None, batch_size: int = 16, progress: bool = True,
+    return_layers: Literal[False] = False,
+) -> np.ndarray: ...
+
+
+@overload
+def lrp(
+    model: keras.Model, images, target: Target = None, *, rule: RuleSpec = "epsilon", epsilon: Optional[float] = None,
+    gamma: Optional[float] = None, alpha: Optional[float] = None, beta: Optional[float] = None,
+    bounds: BoundsSpec = None, output: OutputSpec = None, batch_size: int = 16, progress: bool = True,
+    return_layers: Literal[True],
+) -> Relevance: ...
+
+
+def lrp(model, images, target=None, *legacy, **kwargs):
+    if legacy:
+        if len(legacy) > 1 or "rule" in kwargs:
+            raise InvalidArgumentError(
+                "kv.lrp takes (model, images, target) positionally and everything else by keyword, e.g. rule='vgg'."
+            )
+        warnings.warn(
+            "Passing `rule` positionally to kv.lrp is deprecated; write kv.lrp(model, images, target, rule=...).",
+            DeprecationWarning, stacklevel=2,
+        )
+        kwargs["rule"] = legacy[0]
+    return _lrp(model, images, target, **kwargs)
+
+
+def _lrp(
     model: keras.Model,
     images,
     target: Target = None,
-    rule="epsilon",
     *,
+    rule: RuleSpec = "epsilon",
     epsilon: Optional[float] = None,
     gamma: Optional[float] = None,
     alpha: Optional[float] = None,
     beta: Optional[float] = None,
     bounds: BoundsSpec = None,
+    output: OutputSpec = None,
     batch_size: int = 16,
     progress: bool = True,
     return_layers: bool = False,
@@ -220,28 +238,39 @@ def lrp(
     """Layer-wise relevance propagation (Bach et al. 2015; Montavon et al. 2019).
 
     The target logit `f_c(x)` is distributed backwards, layer by layer, onto
-    the input values; the rules decide how. Runs in eager TensorFlow (one
-    compiled step per batch chunk), beside any GradientTape code.
+    the input values; the rules decide how. Each rule is the custom gradient of
+    its layer in a rebuilt copy of the graph, so a batch costs one compiled
+    forward and backward pass per chunk of `batch_size` images. Mixed-precision
+    models are explained in float32.
 
     Args:
         model: a Keras CNN (functional / Sequential / nested; never changed)
-            made of Conv2D, Dense, pooling, Flatten, ReLU / fused activations,
-            Dropout, BatchNormalization (folded into the layer before it), Add
-            and Concatenate. Other layers raise `UnsupportedLayerError`.
+            made of the layers in `kv.supported_layers()`: Conv2D (also
+            grouped), DepthwiseConv2D, SeparableConv2D, Dense (also on feature
+            maps), pooling, padding, cropping, up-sampling, Reshape, Flatten,
+            Dropout, BatchNormalization (folded into the layer before it),
+            Rescaling / Normalization (folded into the first layer when they
+            read the pixels), LayerNormalization, merges (Add, Subtract,
+            Average, Maximum, Minimum, Concatenate, a gating Multiply) and
+            activations; every keras.applications image model. Other layers
+            raise `UnsupportedLayerError`.
         images: `(N, H, W, C)` or `(H, W, C)` in the model's input space.
         target: None (predicted class), int, list of ints, or a callable
             `score(logits) -> (N,)`.
         rule: "epsilon" (default), "zero", "gamma", "alpha_beta", "zplus" (αβ
             with α=1, β=0) everywhere; "zb", "w_square", "flat" at the pixel
-            layer with ε elsewhere; a composite preset "vgg", "resnet",
-            "small", "lenet", "epsilon_gamma", "epsilon_gamma_box"; a
+            layer with ε elsewhere; a composite preset (`kv.composite_names()`:
+            "vgg", "resnet", "mobilenet", "efficientnet", "convnext", ...); a
             `kv.lrp_rules.Rule`; or a `kv.Composite`.
         epsilon, gamma, alpha, beta: set this parameter on every rule of that
-            kind (defaults: ε = 1e-6, γ = 0.25, α = 2, β = 1; α − β must be 1).
-        bounds: input range for z^B: `(low, high)` (scalars or per channel),
-            or a preprocessing family ("vgg16", "tf", "torch", ...). Without
-            it, z^B uses each image's own min and max (the "vgg" preset uses
-            VGG's caffe range).
+            kind (defaults: ε = 1e-6, γ = 0.25, α = 2, β = 1; ε, γ ≥ 0,
+            α ≥ 1, β ≥ 0 and α − β = 1).
+        bounds: input range for z^B: `(low, high)` (scalars, per channel or per
+            pixel), or a preprocessing family ("vgg16", "tf", "torch", ...).
+            Without it, z^B uses each image's own min and max (presets set
+            their family's range).
+        output: which output of a multi-output model to explain (index, output
+            layer name or dict key); None for single-output models.
         batch_size: images per compiled call.
         progress: show a progress bar over chunks.
         return_layers: also return the relevance at every layer.
@@ -253,25 +282,29 @@ def lrp(
 
     Raises:
         UnsupportedLayerError: a layer type without an LRP rule (named).
-        ValueError: unknown rule, α − β ≠ 1, bad images or target.
+        InvalidArgumentError: unknown rule, a parameter out of range, NaN, bad
+            bounds or output.
 
     Example:
         >>> x = kv.preprocess(kv.sample_image("cat", size=224))
         >>> r = kv.lrp(vgg, x, rule="vgg")           # (224, 224, 3)
         >>> heat = r.sum(-1)                          # (224, 224)
     """
-    composite = resolve(rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds)
-    graph = cache.get(model, ("lrp_graph",), lambda: trace(model))
-    rules = composite.assign(graph.weighted, graph.input_paths, graph.head_path)
-    input_rule = _check_input_rule(graph, rules, model)
-    layers = tuple(graph.relevance_paths()) if return_layers else ()
-    grads = score_gradients(
-        model, images, target, layers=layers, substitute=_substitute(graph, rules, model),
-        substitute_key=("lrp", composite.key()), batch_size=batch_size, progress=progress,
-    )
+    batch_size = int(check_int(batch_size, "batch_size", minimum=1))  # type: ignore[arg-type]
+    setup = prepare(model, rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds, output=output)
     x, single = as_image_batch(images, model)
+    graph, output_index, input_rule = setup.graph, setup.output, setup.input_rule
+    layers = tuple(graph.relevance_paths(output_index)) if return_layers else ()
+    grads = score_gradients(
+        model, x, target, layers=layers, substitute=setup.substitute, substitute_key=setup.key,
+        batch_size=batch_size, progress=bool(progress), output=output_index,
+    )
     relevance = grads.input if input_rule else x.numpy() * grads.input
     if not return_layers:
         return relevance[0] if single else relevance
     per_layer = {k: grads.activations[k] * grads.layer_gradients[k] for k in layers}
-    return Relevance(relevance, per_layer, grads.scores, grads.targets, rules, composite.name)
+    return Relevance(relevance, per_layer, grads.scores, grads.targets, setup.rules, setup.composite.name)
+
+
+lrp.__doc__ = _lrp.__doc__
+lrp.__signature__ = inspect.signature(_lrp)  # type: ignore[attr-defined]

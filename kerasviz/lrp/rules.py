@@ -1,6 +1,7 @@
-"""LRP rules for one linear layer (Conv2D / Dense), written as gradient steps.
+"""LRP rules for one linear layer (Conv, Dense, depthwise and separable parts), as gradient steps.
 
-Every rule is Montavon's four-step recipe (methods.md §7.1):
+Every rule is Montavon's four-step recipe (Montavon et al. 2019, "Layer-wise
+relevance propagation: an overview"):
 
 1. `z = ρ(W)·a + ρ(b)`  forward with modified weights,
 2. `s = R_out / (z + stabiliser)`,
@@ -22,10 +23,13 @@ input relevance `R_in` itself and are only allowed on layers reading the pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
 import numpy as np
 import tensorflow as tf
+
+from kerasviz.core.errors import InvalidArgumentError
+from kerasviz.core.validate import check_number
 
 # linear(a, W, b) -> z : the layer's affine map with given weights.
 Linear = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
@@ -33,12 +37,30 @@ Linear = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
 TINY = 1e-9  # keeps 0/0 at 0 without visibly changing conservation
 
 
-def _sign(z):
-    """sign(z) with sign(0) := +1 (innvestigate's convention)."""
-    return tf.where(z >= 0, tf.ones_like(z), -tf.ones_like(z))
+@dataclass
+class PixelContext:
+    """What an input rule needs to know about the pixels behind a layer.
+
+    When the pixels reach the layer through per-channel affine layers
+    (Rescaling, Normalization) and padding, the layer is rewritten on the raw
+    pixels `v` (`a = S·v + O`, the affine folded into the layer). Rules then see
+    `v` and a `linear` that includes `|S|`; this holds the rest.
+
+    Attributes:
+        scale: `|S|` on the layer's input grid (0 at padded positions).
+        sign: `sign(S)` per position (+1 where S ≥ 0): `v = sign·x` for raw pixels x.
+        raw: the raw pixel batch `(N, H, W, C)` (for the bounds).
+        to_grid: maps a tensor shaped like `raw` onto the layer's input grid
+            (through the padding and cropping in between; 0 at padded positions).
+    """
+
+    scale: tf.Tensor
+    sign: tf.Tensor
+    raw: tf.Tensor
+    to_grid: Callable[[tf.Tensor], tf.Tensor]
 
 
-def _divide(num, den):
+def divide_or_zero(num, den):
     """num / den, with 0 where den is (almost) 0 (an empty positive or negative part)."""
     safe = tf.where(tf.abs(den) > TINY, den, tf.ones_like(den))
     return tf.where(tf.abs(den) > TINY, num / safe, tf.zeros_like(num))
@@ -60,19 +82,25 @@ def _forward_and_vjp(linear: Linear, a, weights, bias, make_s):
     return tape.gradient(z, a, output_gradients=make_s(z))
 
 
-class Rule:
-    """Base class: one LRP rule for a Conv2D / Dense layer.
+def _parts(x):
+    return tf.nn.relu(x), -tf.nn.relu(-x)
 
-    Subclasses implement `backward(linear, a, z, g, W, b) -> g_in` where `a` is
-    the layer input `(N, ...)`, `z` its real pre-activation, `g = R_out / z`
-    the incoming relevance per unit, `W`, `b` its (BatchNorm-folded) weights.
-    Input rules set `input_only = True` and return `R_in` itself.
+
+class Rule:
+    """Base class: one LRP rule for a linear layer.
+
+    Subclasses implement `backward(linear, a, z, g, W, b, context=None) -> g_in`
+    where `a` is the layer input `(N, ...)`, `z` its real pre-activation,
+    `g = R_out / z` the incoming relevance per unit, `W`, `b` its
+    (BatchNorm-folded) weights and `context` a `PixelContext` for layers that
+    read the pixels through an affine layer. Input rules set
+    `input_only = True` and return `R_in` itself.
     """
 
     name = "rule"
     input_only = False
 
-    def backward(self, linear: Linear, a, z, g, weights, bias):  # pragma: no cover - abstract
+    def backward(self, linear: Linear, a, z, g, weights, bias, context: Optional[PixelContext] = None):  # pragma: no cover
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -91,56 +119,98 @@ class Zero(Rule):
 
     name = "zero"
 
-    def backward(self, linear, a, z, g, weights, bias):
+    def backward(self, linear, a, z, g, weights, bias, context=None):
         return _vjp(linear, a, weights, bias, g)
 
 
 class Epsilon(Rule):
-    """LRP-ε: `z_k + ε·sign(z_k)` in the denominator; ε absorbs weak, contradictory relevance.
+    """LRP-ε: `z_k + ε·sign(z_k)` (sign(0) = +1) in the denominator; ε absorbs weak, contradictory relevance.
 
     Args:
-        epsilon: the stabiliser ε (absolute), or a multiple of each image's RMS
-            of `z` over the layer when `relative=True` (the LRP tutorial's
+        epsilon: the stabiliser ε ≥ 0 (absolute), or a multiple of each image's
+            RMS of `z` over the layer when `relative=True` (the LRP tutorial's
             `0.25·std` choice; scale-free, so one value suits every layer).
         relative: interpret `epsilon` relative to the layer's RMS pre-activation.
+
+    Raises:
+        InvalidArgumentError: `epsilon` negative, NaN or infinite.
     """
 
     name = "epsilon"
 
     def __init__(self, epsilon: float = 1e-6, relative: bool = False):
-        if epsilon < 0:
-            raise ValueError(f"epsilon must be >= 0, got {epsilon}.")
-        self.epsilon = float(epsilon)
+        self.epsilon = float(check_number(epsilon, "epsilon", minimum=0.0))  # type: ignore[arg-type]
         self.relative = bool(relative)
 
-    def backward(self, linear, a, z, g, weights, bias):
+    def backward(self, linear, a, z, g, weights, bias, context=None):
         eps = self.epsilon
         if self.relative:
             axes = list(range(1, z.shape.rank))
             eps = eps * tf.sqrt(tf.reduce_mean(tf.square(z), axis=axes, keepdims=True))
-        s = g * z / (z + eps * _sign(z))
+        s = tf.math.divide_no_nan(g * z, tf.where(z >= 0, z + eps, z - eps))
         return _vjp(linear, a, weights, bias, s)
 
 
 class Gamma(Rule):
-    """LRP-γ: weights `w + γ·w⁺` (and bias `b + γ·b⁺`) favour positive contributions.
+    """Generalised LRP-γ: favour the contributions that share the sign of the output.
+
+    For an output `z > 0` the positive contributions `a⁺w⁺` and `a⁻w⁻` are
+    amplified by `1 + γ`:
+    `R_j = Σ_k (a_j⁺(w_jk + γw_jk⁺) + a_j⁻(w_jk + γw_jk⁻)) / Σ_j (…) + b_k + γb_k⁺ · R_k`;
+    for `z < 0` the negative contributions (`w⁺ ↔ w⁻`, `b⁻`); `z = 0` passes
+    nothing. With non-negative inputs and positive outputs this is Montavon et
+    al.'s (2019) `w + γw⁺` rule exactly; unlike it, the denominator always has
+    the sign of `z` and `|denominator| ≥ |z|`, so it is defined for signed
+    inputs, negative logits and layers feeding a residual Add (Andéol et al.
+    2021; zennit's `Gamma`). γ = 0 is LRP-0; large γ tends to the rule that
+    keeps only the contributions of the output's sign.
 
     Args:
-        gamma: γ ≥ 0 (0 is LRP-0; large γ tends to z⁺). Meant for non-negative
-            inputs (after a ReLU).
+        gamma: γ ≥ 0.
+
+    Raises:
+        InvalidArgumentError: `gamma` negative, NaN or infinite.
     """
 
     name = "gamma"
 
     def __init__(self, gamma: float = 0.25):
-        if gamma < 0:
-            raise ValueError(f"gamma must be >= 0, got {gamma}.")
-        self.gamma = float(gamma)
+        self.gamma = float(check_number(gamma, "gamma", minimum=0.0))  # type: ignore[arg-type]
 
-    def backward(self, linear, a, z, g, weights, bias):
-        w = weights + self.gamma * tf.nn.relu(weights)
-        b = None if bias is None else bias + self.gamma * tf.nn.relu(bias)
-        return _forward_and_vjp(linear, a, w, b, lambda zg: _divide(g * z, zg + TINY * _sign(zg)))
+    def backward(self, linear, a, z, g, weights, bias, context=None):
+        relevance = g * z
+        gamma = self.gamma
+        w_up, w_down = weights + gamma * tf.nn.relu(weights), weights - gamma * tf.nn.relu(-weights)
+        b_up = None if bias is None else bias + gamma * tf.nn.relu(bias)
+        b_down = None if bias is None else bias - gamma * tf.nn.relu(-bias)
+        signed_input = tf.reduce_any(a < 0)
+
+        def part(mask, w_pos_input, b, w_neg_input):
+            """`g_in` for the outputs in `mask`: a⁺ uses `w_pos_input` (and b), a⁻ uses `w_neg_input`."""
+            r = tf.where(mask, relevance, tf.zeros_like(relevance))
+
+            def signed():
+                a_pos, a_neg = _parts(a)
+                with tf.GradientTape(persistent=True) as tape:
+                    tape.watch([a_pos, a_neg])
+                    z1, z2 = linear(a_pos, w_pos_input, b), linear(a_neg, w_neg_input, None)
+                s = tf.math.divide_no_nan(r, z1 + z2)  # |z1 + z2| >= |z|: no blow-up
+                c_pos = tape.gradient(z1, a_pos, output_gradients=s)
+                c_neg = tape.gradient(z2, a_neg, output_gradients=s)
+                return tf.where(a > 0, c_pos, c_neg)
+
+            def nonnegative():  # a ≥ 0: the a⁻ terms vanish (the common case, after a ReLU)
+                return _forward_and_vjp(linear, a, w_pos_input, b, lambda zg: tf.math.divide_no_nan(r, zg))
+
+            return tf.cond(signed_input, signed, nonnegative)
+
+        positive = part(z > 0, w_up, b_up, w_down)
+        # Outputs below zero carry relevance only where no ReLU follows (residual branches, logits).
+        negative = z < 0
+        needed = tf.reduce_any(tf.logical_and(negative, tf.not_equal(relevance, 0)))
+        return positive + tf.cond(
+            needed, lambda: part(negative, w_down, b_down, w_up), lambda: tf.zeros_like(positive)
+        )
 
 
 class AlphaBeta(Rule):
@@ -153,28 +223,34 @@ class AlphaBeta(Rule):
     Args:
         alpha: weight of the positive part (≥ 1).
         beta: weight of the negative part (≥ 0), `alpha - beta == 1`.
+
+    Raises:
+        InvalidArgumentError: NaN / infinite values, `beta < 0` or `alpha - beta != 1`.
     """
 
     name = "alpha_beta"
 
     def __init__(self, alpha: float = 2.0, beta: float = 1.0):
-        if beta < 0 or abs(alpha - beta - 1.0) > 1e-9:
-            raise ValueError(f"LRP-αβ needs alpha - beta = 1 and beta >= 0 (conservation); got alpha={alpha}, beta={beta}.")
-        self.alpha, self.beta = float(alpha), float(beta)
+        alpha = float(check_number(alpha, "alpha", minimum=1.0))  # type: ignore[arg-type]
+        beta = float(check_number(beta, "beta", minimum=0.0))  # type: ignore[arg-type]
+        if abs(alpha - beta - 1.0) > 1e-9:
+            raise InvalidArgumentError(
+                f"LRP-αβ needs `alpha` - `beta` = 1 (conservation); got alpha={alpha:g}, beta={beta:g}."
+            )
+        self.alpha, self.beta = alpha, beta
 
-    def backward(self, linear, a, z, g, weights, bias):
+    def backward(self, linear, a, z, g, weights, bias, context=None):
         relevance = g * z
-        a_pos, a_neg = tf.nn.relu(a), -tf.nn.relu(-a)
-        w_pos, w_neg = tf.nn.relu(weights), -tf.nn.relu(-weights)
-        b_pos = None if bias is None else tf.nn.relu(bias)
-        b_neg = None if bias is None else -tf.nn.relu(-bias)
+        a_pos, a_neg = _parts(a)
+        w_pos, w_neg = _parts(weights)
+        b_pos, b_neg = (None, None) if bias is None else _parts(bias)
 
         def part(w_for_pos_a, w_for_neg_a, b):
             # z_part = a⁺·W1 + a⁻·W2 (+ b); c's are taken separately for a⁺ and a⁻.
             with tf.GradientTape(persistent=True) as tape:
                 tape.watch([a_pos, a_neg])
                 z1, z2 = linear(a_pos, w_for_pos_a, b), linear(a_neg, w_for_neg_a, None)
-            s = _divide(relevance, z1 + z2)
+            s = divide_or_zero(relevance, z1 + z2)
             c_pos, c_neg = tape.gradient(z1, a_pos, output_gradients=s), tape.gradient(z2, a_neg, output_gradients=s)
             return tf.where(a > 0, c_pos, c_neg)
 
@@ -191,8 +267,10 @@ class ZBox(Rule):
     """z^B for the pixel layer: relevance within the box `low ≤ x ≤ high`.
 
     `R_i = Σ_j (x_i w_ij − l_i w_ij⁺ − h_i w_ij⁻) / Σ_i (…) · R_j`. The bounds
-    must be the real value range of the model's inputs *after*
-    preprocessing, per channel for mean/std normalisation.
+    are the value range of the model's inputs: after preprocessing when the
+    model takes preprocessed images, the raw range (e.g. 0 and 255) when the
+    model starts with `Rescaling` / `Normalization` layers (those are folded
+    into the first layer). Padded positions contribute nothing.
 
     Args:
         low, high: scalars, per-channel `(C,)` or per-pixel `(H, W, C)`
@@ -200,6 +278,9 @@ class ZBox(Rule):
             as a preprocessing family name ("vgg16", "tf", "torch", ...:
             the images of `kv.preprocess` 0 and 255). None: each image's own
             min and max.
+
+    Raises:
+        InvalidArgumentError: only one bound given, non-finite bounds, or `low >= high` somewhere.
     """
 
     name = "zb"
@@ -207,35 +288,64 @@ class ZBox(Rule):
 
     def __init__(self, low=None, high=None):
         if (low is None) != (high is None):
-            raise ValueError("Give both `low` and `high` for z^B, or neither (each image's own range).")
+            raise InvalidArgumentError("Give both bounds `low` and `high` for z^B, or neither (each image's own range).")
         # Stored as nested lists (rules are hashed by repr for the step cache); any shape
         # broadcastable to an image: scalar, per channel (C,), or per pixel (H, W, C).
-        self.low = None if low is None else np.asarray(low, np.float64).tolist()
-        self.high = None if high is None else np.asarray(high, np.float64).tolist()
-        if low is not None and np.any(np.asarray(self.low) > np.asarray(self.high)):
-            raise ValueError("z^B bounds need low <= high everywhere.")
+        self.low = self.high = None
+        if low is not None:
+            lo, hi = _bound_array(low, "low"), _bound_array(high, "high")
+            try:
+                ordered = np.all(np.asarray(lo) < np.asarray(hi))
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"`bounds` low {np.shape(lo)} and high {np.shape(hi)} do not broadcast to one shape."
+                ) from None
+            if not ordered:
+                raise InvalidArgumentError(f"`bounds` need low < high everywhere; got low={_short(lo)}, high={_short(hi)}.")
+            self.low, self.high = lo.tolist(), hi.tolist()
 
     def __repr__(self) -> str:
         return f"ZBox(low={self.low!r}, high={self.high!r})"
 
-    def _bounds(self, x):
+    def _bounds(self, x, context):
+        pixels = x if context is None else context.raw
         if self.low is None:
-            axes = list(range(1, x.shape.rank))
-            low = tf.reduce_min(x, axis=axes, keepdims=True)
-            high = tf.reduce_max(x, axis=axes, keepdims=True)
+            axes = list(range(1, pixels.shape.rank))
+            low = tf.reduce_min(pixels, axis=axes, keepdims=True)
+            high = tf.reduce_max(pixels, axis=axes, keepdims=True)
         else:
             low, high = tf.constant(self.low, x.dtype), tf.constant(self.high, x.dtype)
-        return tf.broadcast_to(low, tf.shape(x)), tf.broadcast_to(high, tf.shape(x))
+        low, high = tf.broadcast_to(low, tf.shape(pixels)), tf.broadcast_to(high, tf.shape(pixels))
+        if context is not None:  # onto the layer's grid; v = sign·x, so a negative scale swaps the bounds
+            low, high = context.to_grid(low), context.to_grid(high)
+            flipped = context.sign < 0
+            low, high = tf.where(flipped, -high, low), tf.where(flipped, -low, high)
+        return low, high
 
-    def backward(self, linear, x, z, g, weights, bias):
-        low, high = self._bounds(x)
-        w_pos, w_neg = tf.nn.relu(weights), -tf.nn.relu(-weights)
+    def backward(self, linear, x, z, g, weights, bias, context=None):
+        low, high = self._bounds(x, context)
+        w_pos, w_neg = _parts(weights)
         with tf.GradientTape(persistent=True) as tape:
             tape.watch([x, low, high])
             zx, zl, zh = linear(x, weights, None), linear(low, w_pos, None), linear(high, w_neg, None)
-        s = _divide(g * z, zx - zl - zh)
+        s = divide_or_zero(g * z, zx - zl - zh)
         c, cl, ch = (tape.gradient(t, v, output_gradients=s) for t, v in ((zx, x), (zl, low), (zh, high)))
         return x * c - low * cl - high * ch
+
+
+def _bound_array(value, name):
+    try:
+        array = np.asarray(value, np.float64)
+    except (TypeError, ValueError):
+        raise InvalidArgumentError(f"`bounds` {name} must be a number or an array of numbers; got {_short(value)}.") from None
+    if not np.isfinite(array).all():
+        raise InvalidArgumentError(f"`bounds` {name} must be finite; got {_short(value)}.")
+    return array
+
+
+def _short(value) -> str:
+    text = repr(np.asarray(value).tolist()) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class WSquare(Rule):
@@ -247,10 +357,14 @@ class WSquare(Rule):
     def _weights(self, weights):
         return tf.square(weights)
 
-    def backward(self, linear, x, z, g, weights, bias):
-        ones = tf.ones_like(x)
-        w = self._weights(weights)
-        return _forward_and_vjp(linear, ones, w, None, lambda zw: _divide(g * z, zw))
+    def _ones(self, x, context):
+        # With an affine folded in, the weights are w·S: (w·S)² = w²·|S|·|S|.
+        return tf.ones_like(x) if context is None else context.scale
+
+    def backward(self, linear, x, z, g, weights, bias, context=None):
+        ones = self._ones(x, context)
+        c = _forward_and_vjp(linear, ones, self._weights(weights), None, lambda zw: divide_or_zero(g * z, zw))
+        return ones * c
 
 
 class Flat(WSquare):
@@ -260,6 +374,11 @@ class Flat(WSquare):
 
     def _weights(self, weights):
         return tf.ones_like(weights)
+
+    def _ones(self, x, context):
+        if context is None:
+            return tf.ones_like(x)
+        return divide_or_zero(tf.ones_like(x), context.scale)  # (w·S) := 1 where S ≠ 0, 0 at padding
 
 
 RULES = {
@@ -272,8 +391,3 @@ RULES = {
     "w_square": WSquare, "wsquare": WSquare,
     "flat": Flat,
 }
-
-
-def rule_names() -> Sequence[str]:
-    """Names accepted by `make_rule` (and `kv.lrp(rule=...)`, besides composites)."""
-    return sorted(RULES)

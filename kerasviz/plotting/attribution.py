@@ -12,6 +12,8 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.plotting.style import current_style, styled
+
 
 def display_image(image) -> np.ndarray:
     """An image as float RGB (or grayscale) in [0, 1] for `imshow`.
@@ -55,11 +57,49 @@ def normalize_map(heatmap, signed: Optional[bool] = None, percentile: float = 99
     return np.clip(heatmap / top, -1.0 if signed else 0.0, 1.0)
 
 
+SIGNED_MEANING = "red: evidence for the class (raises its score), blue: evidence against (lowers it)"
+UNSIGNED_MEANING = "colour: importance, from 0 to the map's {percentile:g}th percentile"
+
+
+def colorbar_label(signed: bool, percentile: float = 99.0) -> str:
+    """What the colours of an attribution map mean (a colour bar's or a figure's note)."""
+    return SIGNED_MEANING if signed else UNSIGNED_MEANING.format(percentile=percentile)
+
+
+def empty_map_note(name: str = "") -> str:
+    """Why a map is zero everywhere, written into its empty panel."""
+    if "cam" in name.lower():
+        return "no positive evidence:\nthe weighted maps are\nnegative everywhere,\nthe ReLU leaves 0"
+    return "zero everywhere"
+
+
+def add_colorbar(ax, signed: bool, cmap: Optional[str] = None):
+    """A thin colour bar just under `ax` whose ends say what they mean ("against" / "for", "0" / "high").
+
+    The bar is an inset of `ax` (it takes no room from the other panels, and
+    `figure.axes` still lists only the panels).
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    colors = ScalarMappable(Normalize(-1 if signed else 0, 1), cmap or ("bwr" if signed else "jet"))
+    bar = ax.figure.colorbar(colors, cax=ax.inset_axes([0.0, -0.09, 1.0, 0.05]), orientation="horizontal")
+    ticks, labels = ([-1, 0, 1], ["against", "0", "for"]) if signed else ([0, 1], ["0", "high"])
+    bar.set_ticks(ticks)
+    bar.set_ticklabels(labels)
+    bar.ax.tick_params(labelsize="small")
+    return bar
+
+
 def overlay_heatmap(
     ax, image, heatmap, *, signed: Optional[bool] = None, cmap: Optional[str] = None, alpha: float = 0.5,
     percentile: float = 99.0, title: Optional[str] = None, colorbar: bool = False,
 ):
     """Draw `heatmap` over `image` on `ax`; diverging colours (blue-white-red) for signed maps.
+
+    A map that is zero everywhere (e.g. Grad-CAM when the class has no positive
+    evidence in the layer) gets a note in the panel saying so instead of a
+    blank panel.
 
     Args:
         ax: a matplotlib Axes.
@@ -69,13 +109,14 @@ def overlay_heatmap(
         cmap: colormap (default "bwr" signed, "jet" unsigned).
         alpha: heatmap opacity over the image.
         percentile: clip |map| at this percentile (outliers otherwise wash out the rest).
-        title: axes title.
-        colorbar: add a colorbar.
+        title: axes title (also used to word the empty-map note).
+        colorbar: add a colour bar saying what the colours mean.
 
     Returns:
         The heatmap's `AxesImage`.
     """
-    values = normalize_map(heatmap, signed, percentile)
+    raw = np.asarray(heatmap, np.float32)
+    values = normalize_map(raw, signed, percentile)
     signed = bool(values.min() < 0) if signed is None else signed
     if image is not None:
         shown = display_image(image)
@@ -86,33 +127,66 @@ def overlay_heatmap(
         values, cmap=cmap or ("bwr" if signed else "jet"), vmin=-1 if signed else 0, vmax=1,
         alpha=alpha if image is not None else 1.0,
     )
+    if raw.size and not np.any(raw):
+        ax.text(0.5, 0.5, empty_map_note(title or ""), transform=ax.transAxes, ha="center", va="center",
+                fontsize="small", color="black", bbox=dict(facecolor="white", alpha=0.85, linewidth=0))
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title)
     if colorbar:
-        ax.figure.colorbar(layer, ax=ax, fraction=0.046, pad=0.04)
+        add_colorbar(ax, signed, cmap)
     return layer
 
 
+@styled
 def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] = None, alpha: float = 0.5,
                      percentile: float = 99.0, cmap: Optional[str] = None, dpi: Optional[float] = None) -> Figure:
-    """The image and its map overlaid, side by side (`dpi`: figure resolution, default matplotlib's).
+    """The image and its map overlaid, side by side, with a colour bar saying what the colours mean.
+
+    Args:
+        image: display image `(H, W, C)` or `(H, W)`.
+        heatmap: `(H, W)` or `(H, W, C)` map.
+        title: the map panel's title (e.g. the method and target).
+        signed: force signed / unsigned display (default: signed if negative values).
+        alpha: heatmap opacity over the image.
+        percentile: clip |map| at this percentile.
+        cmap: colormap (default "bwr" signed, "jet" unsigned).
+        dpi: figure resolution (default: `kv.style`'s).
+
+    Returns:
+        A matplotlib Figure.
 
     Example:
         >>> kv.plot_attribution(kv.sample_image(size=224), kv.grad_cam(vgg, x)[0], title="Grad-CAM")
     """
-    fig = Figure(figsize=(6, 3.2), dpi=dpi)
+    style = current_style()
+    width = min(style.width, 7.0)
+    panel = (width - 0.6) / 2  # square panels: the height follows from the width
+    height = panel + style.text_inches(title.count("\n") + 1.5) + (0.3 + style.text_inches(2.5) if style.colorbars else 0.2)
+    fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     left, right = fig.subplots(1, 2)
-    overlay_heatmap(left, image, np.zeros(np.shape(image)[:2]), alpha=0.0, title="image")
-    overlay_heatmap(right, image, heatmap, signed=signed, alpha=alpha, percentile=percentile, cmap=cmap, title=title, colorbar=True)
-    fig.tight_layout()
+    shown = display_image(image)
+    left.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
+    left.set_title("image")
+    left.set_xticks([])
+    left.set_yticks([])
+    layer = overlay_heatmap(right, image, heatmap, signed=signed, alpha=alpha, percentile=percentile, cmap=cmap, title=title,
+                            colorbar=style.colorbars)
+    if style.colorbars:
+        fig.supxlabel(colorbar_label(layer.get_clim()[0] < 0, percentile), fontsize="small")
     return fig
 
 
+@styled
 def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str = "", overlay: bool = True,
                           percentile: float = 99.0, cols: Optional[int] = None, dpi: Optional[float] = None) -> Figure:
-    """One image and several methods' maps, side by side.
+    """One image and several methods' maps, side by side, with colour bars saying what the colours mean.
+
+    Signed maps (gradient x input, integrated gradients, LRP) share one
+    diverging colour bar ("red: evidence for the class, blue: against");
+    unsigned maps (saliency, Grad-CAM, occlusion magnitudes) share one
+    sequential bar. A map that is zero everywhere says why in its panel.
 
     Args:
         image: display image `(H, W, C)`.
@@ -120,32 +194,44 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
         title: figure title (e.g. the model and its weights label).
         overlay: draw maps over the image (else the maps alone).
         percentile: clipping percentile of every map.
-        cols: panels per row (default: all in one row up to 5).
-        dpi: figure resolution (default matplotlib's); a lower value keeps
-            notebooks with many noisy maps small.
+        cols: panels per row (default: `kv.style`'s panels per row).
+        dpi: figure resolution (default: `kv.style`'s).
+
+    Returns:
+        A matplotlib Figure.
 
     Example:
         >>> kv.plot_attribution_grid(img, {"saliency": s[0], "Grad-CAM": c[0]})
     """
+    style = current_style()
     n = len(maps) + 1
-    cols = cols or min(n, 5)
+    cols = cols or min(n, style.panels_per_row())
     rows = int(np.ceil(n / cols))
-    fig = Figure(figsize=(2.3 * cols, 2.4 * rows + (0.3 if title else 0)), dpi=dpi, layout="constrained")
+    panel = style.tile_inches(cols, most=2.4)
+    bars = style.colorbars
+    fig = Figure(figsize=(panel * cols, (panel + style.text_inches(1.2)) * rows + (style.text_inches(1.5) if title else 0)
+                          + (0.9 if bars else 0)), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     axes[0].imshow(display_image(image), cmap="gray" if display_image(image).ndim == 2 else None)
-    axes[0].set_title("image", fontsize=9)
+    axes[0].set_title("image")
+    kinds = set()
     for ax, (name, heatmap) in zip(axes[1:], maps.items()):
-        overlay_heatmap(ax, image if overlay else None, heatmap, percentile=percentile, title=name)
+        layer = overlay_heatmap(ax, image if overlay else None, heatmap, percentile=percentile, title=name, colorbar=bars)
+        kinds.add(bool(layer.get_clim()[0] < 0))
     for ax in axes:
         ax.set_xticks([])
         ax.set_yticks([])
     for ax in axes[n:]:
         ax.set_visible(False)
+    if bars and kinds:
+        fig.supxlabel("\n".join(colorbar_label(signed, percentile) for signed in sorted(kinds, reverse=True)),
+                      fontsize="small")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     return fig
 
 
+@styled
 def plot_randomization(results: Sequence, *, metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"), title: str = "") -> Figure:
     """Similarity to the trained model's maps as layers are randomized (Adebayo et al.).
 
@@ -164,19 +250,20 @@ def plot_randomization(results: Sequence, *, metrics: Sequence[str] = ("spearman
             ax.plot(np.arange(len(curve) + 1), np.r_[1.0, curve], marker="o", label=result.method)
         stages = ["trained"] + list(results[0].stages)
         ax.set_xticks(range(len(stages)))
-        ax.set_xticklabels(stages, rotation=45, ha="right", fontsize=8)
+        ax.set_xticklabels(stages, rotation=45, ha="right", fontsize="small")
         ax.set_ylim(-0.3, 1.05)
         ax.axhline(0, color="gray", lw=0.5)
-        ax.set_title(labels.get(metric, metric), fontsize=10)
+        ax.set_title(labels.get(metric, metric))
         ax.set_xlabel("randomized down to")
     axes[0].set_ylabel("similarity to trained map")
-    axes[-1].legend(fontsize=8)
+    axes[-1].legend()
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
     """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend."""
     fig = Figure(figsize=(4.5, 3.4))
@@ -187,7 +274,7 @@ def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "d
         ax.plot(np.linspace(0, 1, len(mean)), mean, label=f"{name} (AUC {area:.2f})")
     ax.set_xlabel(f"fraction of pixels {'inserted' if kind == 'insertion' else 'deleted'}")
     ax.set_ylabel("class probability")
-    ax.set_title(title or f"{kind} ({'higher' if kind == 'insertion' else 'lower'} AUC is better)", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_title(title or f"{kind} ({'higher' if kind == 'insertion' else 'lower'} AUC is better)")
+    ax.legend()
     fig.tight_layout()
     return fig

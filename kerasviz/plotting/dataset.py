@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles
+from kerasviz.plotting.style import current_style, styled
+from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 
 
 def _displayable(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
@@ -29,6 +30,7 @@ def _squeeze_gray(tiles: np.ndarray) -> np.ndarray:
     return tiles[..., 0] if tiles.shape[-1] == 1 else tiles
 
 
+@styled
 def plot_top_activating(
     top,
     filters: Optional[Sequence[int]] = None,
@@ -78,6 +80,7 @@ def plot_top_activating(
     return fig
 
 
+@styled
 def plot_neuron_features(
     features,
     filters: Optional[Sequence[int]] = None,
@@ -101,21 +104,26 @@ def plot_neuron_features(
     """
     filters = list(range(min(len(features.images), max_filters)) if filters is None else filters)
     tiles = _squeeze_gray(_displayable(features.images[filters], display))
-    image, origins = mosaic(tiles, cols=cols, pad=max(1, tiles.shape[1] // 8))
     rows, ncols = grid_shape(len(filters), cols)
-    fig, ax = plt.subplots(figsize=figsize or (min(1.3 * ncols, 14), min(1.4 * rows + 0.6, 20)))
+    style = current_style()
+    tile = style.tile_inches(ncols, most=1.3)
+    h, w = tiles.shape[1:3]
+    banded, band = with_label_band(tiles, tile)
+    image, origins = mosaic(banded, cols=ncols, pad=max(1, h // 16))
+    fig, ax = plt.subplots(figsize=figsize or (ncols * tile + 0.3, rows * tile * (h + band) / h + style.text_inches(2)))
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     selectivity = features.class_selectivity
     for f, (y, x) in zip(filters, origins):
         caption = f"#{f}" + ("" if selectivity is None or np.isnan(selectivity[f]) else f" {selectivity[f]:.2f}")
-        ax.text(x, y - 1, caption, fontsize=7, va="bottom")
+        ax.text(x, y + band - 1, caption, fontsize="small", va="bottom")
     ax.axis("off")
     suffix = " (caption: class selectivity)" if selectivity is not None else ""
-    ax.set_title(title or f"{features.layer}: Neuron Features{suffix}", pad=12)
+    ax.set_title(title or f"{features.layer}: Neuron Features{suffix}")
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
     """APoZ histogram per layer, with the numbers of dead and rarely active filters.
 
@@ -133,7 +141,7 @@ def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
         apoz = report.summaries[row["layer"]].apoz
         ax.hist(apoz, bins=np.linspace(0, 1, 21), color="steelblue")
         ax.axvline(report.apoz_threshold, color="orange", linestyle="--")
-        ax.set_title(f"{row['layer']}\n{row['dead']} dead, {row[f'apoz>{report.apoz_threshold:g}']} rarely active / {row['filters']}", fontsize=9)
+        ax.set_title(f"{row['layer']}\n{row['dead']} dead, {row[f'apoz>{report.apoz_threshold:g}']} rarely active / {row['filters']}", fontsize="medium")
         ax.set_xlabel("APoZ (fraction of zeros)")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -142,6 +150,7 @@ def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
     return fig
 
 
+@styled
 def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: Optional[str] = None, figsize=None):
     """Kernel cosine (and activation correlation) matrices, reported pairs circled.
 
@@ -174,6 +183,7 @@ def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: Optional[
     return fig
 
 
+@styled
 def plot_embedding_grid(grid, labels=None, *, title: Optional[str] = None, figsize=None):
     """The t-SNE scatter (coloured by label) next to the image mosaic on the grid.
 
@@ -190,14 +200,14 @@ def plot_embedding_grid(grid, labels=None, *, title: Optional[str] = None, figsi
         left.scatter(x, y, color="steelblue", s=8)
     else:
         scatter = left.scatter(x, y, c=labels, cmap="tab10", s=8)
-        left.legend(*scatter.legend_elements(), fontsize=7, loc="best", title="label")
-    left.set_title(f"t-SNE (trustworthiness {grid.trustworthiness:.3f}; random {grid.random_trustworthiness:.3f})", fontsize=10)
+        left.legend(*scatter.legend_elements(), fontsize="small", loc="best", title="label")
+    left.set_title(f"t-SNE (trustworthiness {grid.trustworthiness:.3f}; random {grid.random_trustworthiness:.3f})", fontsize="medium")
     left.invert_yaxis()  # grid row 0 (top of the mosaic) holds the smallest y
     left.set_xticks([])
     left.set_yticks([])
     image = grid.mosaic[..., 0] if grid.mosaic.shape[-1] == 1 else grid.mosaic
     right.imshow(image, cmap="gray", vmin=0, vmax=1, origin="upper")
-    right.set_title(f"{grid.shape[0]}x{grid.shape[1]} grid, one image per cell", fontsize=10)
+    right.set_title(f"{grid.shape[0]}x{grid.shape[1]} grid, one image per cell", fontsize="medium")
     right.axis("off")
     fig.suptitle(title or f"{grid.layer}: CNN codes")
     fig.tight_layout()

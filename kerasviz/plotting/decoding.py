@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from kerasviz.plotting.grid import mosaic, normalize_tiles
+from kerasviz.plotting.style import current_style, styled
+from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 
 
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
@@ -37,6 +38,7 @@ def _display(tiles: np.ndarray, threshold: Optional[float]) -> np.ndarray:
     return normalize_tiles(tiles)  # imagesc-style, per filter
 
 
+@styled
 def plot_decoded_filters(
     decoded: np.ndarray,
     *,
@@ -48,27 +50,41 @@ def plot_decoded_filters(
 ):
     """A gallery of decoded filters `(K, h, w, C)`, each contrast-normalised on its own.
 
+    Labels sit in a white band above their own tile, so they never run into
+    the tile above; tiles per row follow `kv.style` unless `cols` is given.
+
     Args:
         decoded: decoded filters (C = 1 drawn in gray, C = 3 in colour).
         labels: one label per filter, drawn above it (e.g. filter indices).
         threshold: draw the thresholded view (+1 white, -1 black) at this fraction.
         cols: tiles per row.
         title: figure title.
+        tile_inches: size of one tile (at most; narrower when many tiles share a row).
+
+    Returns:
+        A matplotlib Figure.
     """
-    image, origins = mosaic(_display(decoded, threshold), cols=cols, pad=1, fill=1.0)
-    rows = origins[-1][0] // (decoded.shape[1] + 1) + 1
-    ncols = max(o[1] for o in origins) // (decoded.shape[2] + 1) + 1
-    fig, ax = plt.subplots(figsize=(max(2.5, ncols * tile_inches), rows * tile_inches + 0.5))
+    style = current_style()
+    tiles = _display(decoded, threshold)
+    n, h, w = tiles.shape[:3]
+    rows, ncols = grid_shape(n, cols)
+    tile = style.tile_inches(ncols, most=tile_inches)
+    band = 0
+    if labels is not None:
+        tiles, band = with_label_band(tiles, tile)
+    image, origins = mosaic(tiles, cols=ncols, pad=1, fill=1.0)
+    fig, ax = plt.subplots(figsize=(max(2.5, ncols * tile), rows * tile * (h + band) / h + style.text_inches(1.6)))
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     if labels is not None:
         for (y, x), label in zip(origins, labels):
-            ax.text(x, y - 0.5, str(label), fontsize=7, va="bottom", color="tab:blue")
+            ax.text(x + w / 2 - 0.5, y + band - 1, str(label), fontsize="small", ha="center", va="bottom", color="tab:blue")
     ax.set_axis_off()
-    ax.set_title(title, fontsize=9)
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, maps: int = 6, title: str = ""):
     """Figure 3: the CNN's conv responses vs decoded responses, one image, several layers.
 
@@ -83,19 +99,20 @@ def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, map
         for kind, source in enumerate((cnn, decoded)):
             r = 2 * row + kind
             axes[r, 0].imshow(_gray(image[None])[0], cmap="gray")
-            axes[r, 0].set_title(f"{name}\n{'CNN' if kind == 0 else 'decoded'}", fontsize=7)
+            axes[r, 0].set_title(f"{name}\n{'CNN' if kind == 0 else 'decoded'}", fontsize="small")
             for c in range(maps):
                 response = source[name][..., c]
                 axes[r, c + 1].imshow(response, cmap="viridis", interpolation="nearest")
                 if r == 0 or (kind == 0 and row > 0):
-                    axes[r, c + 1].set_title(f"k={c}", fontsize=7)
+                    axes[r, c + 1].set_title(f"k={c}", fontsize="small")
     for ax in axes.ravel():
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np.ndarray, *, hit_rate: float, title: str = ""):
     """Figure 1: decoded class filters (left), row-normalised max-activation matrix and argmax images.
 
@@ -121,18 +138,19 @@ def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np
             ax = fig.add_subplot(grid[row, col + 3])
             ax.imshow(_gray(argmax_images[row, col]), cmap="gray")
             ax.set_xticks([]), ax.set_yticks([])
-            ax.text(0.5, -0.02, f"{norm[row, col]:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize=6)
+            ax.text(0.5, -0.02, f"{norm[row, col]:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize="small")
             color = "tab:green" if col == best == row else ("tab:red" if col == best else None)
             for spine in ax.spines.values():
                 spine.set_visible(color is not None)
                 spine.set_color(color or "k")
                 spine.set_linewidth(2.5)
             if row == 0:
-                ax.set_title(f"class {col}", fontsize=7)
-    fig.suptitle(f"{title}  diagonal hit rate {hit_rate:.2f} (green: row max on the diagonal, red: off it)", fontsize=9)
+                ax.set_title(f"class {col}", fontsize="small")
+    fig.suptitle(f"{title}  diagonal hit rate {hit_rate:.2f} (green: row max on the diagonal, red: off it)", fontsize="medium")
     return fig
 
 
+@styled
 def plot_top_images(
     decoded: np.ndarray,
     cnn_images: np.ndarray,
@@ -162,7 +180,7 @@ def plot_top_images(
         ((cnn_images, cnn_positions, "red", "CNN"), (decoded_images, decoded_positions, "yellow", "decoded"))
     ):
         axes[row, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
-        axes[row, 0].set_title(f"top by {who}", fontsize=7)
+        axes[row, 0].set_title(f"top by {who}", fontsize="small")
         for j in range(k):
             ax = axes[row, j + 1]
             ax.imshow(_gray(images[j][None])[0], cmap="gray")
@@ -170,11 +188,12 @@ def plot_top_images(
             ax.add_patch(Rectangle((x - 0.5, y - 0.5), rf_w, rf_h, fill=False, edgecolor=color, linewidth=1.5))
     for ax in axes.ravel():
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projections: np.ndarray, *, title: str = ""):
     """Decoded filter (image-independent) beside Zeiler & Fergus projections on top images.
 
@@ -186,19 +205,20 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
     k = len(images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
     axes[0, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
-    axes[0, 0].set_title("decoded", fontsize=7)
-    axes[1, 0].set_title("Z&F deconvnet", fontsize=7)
+    axes[0, 0].set_title("decoded", fontsize="small")
+    axes[1, 0].set_title("Z&F deconvnet", fontsize="small")
     proj = normalize_tiles(_gray(projections), symmetric=True)
     for j in range(k):
         axes[0, j + 1].imshow(_gray(images[j][None])[0], cmap="gray")
         axes[1, j + 1].imshow(proj[j], cmap="gray", vmin=0, vmax=1)
     for ax in axes.ravel():
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_error_table(errors: dict, paper: Optional[dict] = None, *, title: str = ""):
     """Bar chart of Table-1 errors: `{(layer, method): (mean, std)}`, paper values as markers."""
     keys = list(errors)
@@ -209,24 +229,39 @@ def plot_error_table(errors: dict, paper: Optional[dict] = None, *, title: str =
     if paper:
         ax.scatter([i for i, k in enumerate(keys) if k in paper], [paper[k][0] for k in keys if k in paper], color="k", marker="_", s=200, label="paper", zorder=3)
     ax.set_xticks(range(len(keys)))
-    ax.set_xticklabels([" ".join(map(str, k)) for k in keys], rotation=60, fontsize=7, ha="right")
+    ax.set_xticklabels([" ".join(map(str, k)) for k in keys], rotation=60, fontsize="small", ha="right")
     ax.set_yscale("log")
     ax.set_ylabel("MSE (normalised responses)")
-    ax.legend(fontsize=7)
-    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize="small")
+    ax.set_title(title, fontsize="medium")
     fig.tight_layout()
     return fig
 
 
+@styled
 def plot_decoded_filter(decoded: np.ndarray, *, threshold: float = 0.3, title: str = ""):
-    """One decoded filter `(h, w, C)`: contrast-normalised and thresholded side by side."""
-    fig, axes = plt.subplots(1, 2, figsize=(4, 2.3))
+    """One decoded filter `(h, w, C)`: contrast-normalised and thresholded side by side.
+
+    Args:
+        decoded: the decoded filter.
+        threshold: fraction of the maximum for the thresholded view.
+        title: figure title (wrapped to the figure's width).
+
+    Returns:
+        A matplotlib Figure.
+    """
+    import textwrap
+
+    style = current_style()
+    width = min(style.width, 5.5)
+    title = "\n".join(textwrap.wrap(title, max(20, int(width * 72 / (style.font_size * 0.62)))))
+    fig, axes = plt.subplots(1, 2, figsize=(width, width / 2 + style.text_inches(title.count("\n") + 2.5)))
     axes[0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)
-    axes[0].set_title("decoded", fontsize=8)
+    axes[0].set_title("decoded", fontsize="small")
     axes[1].imshow(_display(decoded[None], threshold)[0], cmap="gray", vmin=0, vmax=1)
-    axes[1].set_title(f"thresholded at {threshold:g}·max", fontsize=8)
+    axes[1].set_title(f"thresholded at {threshold:g}·max", fontsize="small")
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     return fig

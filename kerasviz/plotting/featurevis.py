@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.plotting.style import current_style, styled
 from kerasviz.plotting.grid import grid_shape, mosaic
 
 
@@ -18,6 +19,7 @@ def _title(text: str, label: str) -> str:
     return text + (f" ({label})" if label else "")
 
 
+@styled
 def plot_filter_grid(
     result=None,
     *,
@@ -36,7 +38,7 @@ def plot_filter_grid(
             or pass `images` `(n, H, W, 3)` in [0, 1] with optional `units`, `scores`.
         cols: tiles per row (default ~sqrt(n)).
         title: figure title (default: layer, objective and weights label).
-        tile_inches: size of one tile.
+        tile_inches: size of one tile (at most; narrower when many tiles share a row, see `kv.style`).
         annotate: write "unit: score" under each tile.
 
     Returns:
@@ -52,22 +54,25 @@ def plot_filter_grid(
     n = len(images)
     rows, cols = grid_shape(n, cols)
     image, origins = mosaic(images, cols, pad=max(1, images.shape[1] // 16))
-    fig, ax = plt.subplots(figsize=(cols * tile_inches, rows * tile_inches * (1.15 if annotate else 1) + 0.5))
+    style = current_style()
+    tile = style.tile_inches(cols, most=tile_inches)
+    fig, ax = plt.subplots(figsize=(cols * tile, rows * tile + style.text_inches((title or "").count("\n") + 1.6)))
     ax.imshow(image, interpolation="nearest")
     ax.set_axis_off()
     if annotate and units is not None:
         h = images.shape[1]
         for i, (y, x) in enumerate(origins):
             text = f"{units[i]}" + (f": {scores[i]:.3g}" if scores is not None else "")
-            ax.text(x + 1, y + h - 1, text, color="white", fontsize=7, va="bottom",
+            ax.text(x + 1, y + h - 1, text, color="white", fontsize="small", va="bottom",
                     bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))
     if title:
-        ax.set_title(title, fontsize=9)
+        ax.set_title(title, fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
+@styled
 def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
     """The photo next to its DeepDream, and the objective per octave.
 
@@ -79,9 +84,9 @@ def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
     original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw=dict(width_ratios=[1, 1, 0.9]))
     axes[0].imshow(np.clip(original, 0, 1))
-    axes[0].set_title("photo", fontsize=9)
+    axes[0].set_title("photo", fontsize="medium")
     axes[1].imshow(np.clip(dream.image if dream.image.ndim == 3 else dream.image[0], 0, 1))
-    axes[1].set_title(_title("DeepDream", dream.label), fontsize=9)
+    axes[1].set_title(_title("DeepDream", dream.label), fontsize="medium")
     for ax in axes[:2]:
         ax.set_axis_off()
     start = 0
@@ -91,14 +96,15 @@ def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
         start += len(losses)
     axes[2].set_xlabel("step")
     axes[2].set_ylabel("mean squared activation")
-    axes[2].legend(fontsize=7)
+    axes[2].legend(fontsize="small")
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig
 
 
+@styled
 def plot_inversion(original: np.ndarray, inversion, *, title: Optional[str] = None, tile_inches: float = 2.2):
     """The photo and its reconstruction from each layer, with the normalised error.
 
@@ -112,13 +118,13 @@ def plot_inversion(original: np.ndarray, inversion, *, title: Optional[str] = No
     fig, axes = plt.subplots(1, len(images) + 1, figsize=(tile_inches * (len(images) + 1), tile_inches + 0.6))
     axes = np.atleast_1d(axes)
     axes[0].imshow(np.clip(original, 0, 1))
-    axes[0].set_title("photo", fontsize=9)
+    axes[0].set_title("photo", fontsize="medium")
     for ax, image, layer, error in zip(axes[1:], images, inversion.layers, inversion.errors):
         ax.imshow(np.clip(image, 0, 1))
-        ax.set_title(f"{layer}\nerror {error:.3f}", fontsize=8)
+        ax.set_title(f"{layer}\nerror {error:.3f}", fontsize="small")
     for ax in axes:
         ax.set_axis_off()
-    fig.suptitle(title or _title("Feature inversion", inversion.label), fontsize=10)
+    fig.suptitle(title or _title("Feature inversion", inversion.label), fontsize="medium")
     fig.tight_layout()
     plt.close(fig)
     return fig

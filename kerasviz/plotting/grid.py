@@ -1,20 +1,39 @@
-"""Tile many small images into one mosaic, drawn with a single `imshow`.
+"""The one mosaic helper: tile many small images into one image, drawn with a single `imshow`.
 
 Hundreds of subplots take seconds to draw (VGG16's block5 has 512 maps); one
-mosaic image takes milliseconds and reads the same.
+mosaic image takes milliseconds and reads the same. Every kerasviz figure made
+of tiles (activation maps, filters, feature visualizations, Neuron Features,
+decoded filters, top-k patches, the t-SNE grid) uses `grid_shape` and `mosaic`.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
 
-def grid_shape(n: int, cols: int | None = None) -> tuple[int, int]:
-    """`(rows, cols)` for `n` tiles; default cols ~ sqrt(n), at most 16 for large n."""
-    cols = cols or min(max(1, math.ceil(math.sqrt(n))), 16 if n > 64 else 8)
-    return math.ceil(n / cols), cols
+def grid_shape(n: int, cols: Optional[int] = None, *, max_cols: Optional[int] = None) -> tuple[int, int]:
+    """`(rows, cols)` of a near-square grid for `n` tiles.
+
+    Args:
+        n: number of tiles.
+        cols: columns to use (given: used as is).
+        max_cols: otherwise, ceil(sqrt(n)) columns, at most `max_cols` (default: the
+            current `kv.style`'s `tiles_per_row`); pass `max_cols=0` for no limit.
+
+    Returns:
+        `(rows, cols)` with `rows * cols >= n`.
+    """
+    if not cols:
+        if max_cols is None:
+            from kerasviz.plotting.style import current_style
+
+            max_cols = current_style().tiles_per_row
+        cols = max(1, math.ceil(math.sqrt(n)))
+        cols = min(cols, max_cols) if max_cols else cols
+    return max(1, math.ceil(n / cols)), int(cols)
 
 
 def normalize_tiles(tiles: np.ndarray, symmetric: bool = False) -> np.ndarray:
@@ -29,22 +48,61 @@ def normalize_tiles(tiles: np.ndarray, symmetric: bool = False) -> np.ndarray:
     return (t - lo) / span
 
 
-def mosaic(tiles: np.ndarray, cols: int | None = None, pad: int = 1, fill: float = 1.0):
-    """Arrange `(n, h, w)` or `(n, h, w, 3)` tiles on a grid.
+def mosaic(tiles: np.ndarray, cols: Optional[int] = None, pad: int = 1, fill: float = 1.0, *,
+           cells: Optional[np.ndarray] = None, shape: Optional[tuple] = None, max_cols: Optional[int] = None):
+    """Arrange `(n, h, w)` or `(n, h, w, C)` tiles on a grid.
+
+    Tiles go in reading order (row by row), or at given `cells`.
+
+    Args:
+        tiles: the tiles, already scaled for display.
+        cols: grid columns (default: `grid_shape(n, max_cols=max_cols)`).
+        pad: pixels between tiles.
+        fill: value of the padding and of empty cells (NaN: drawn with the colormap's "bad" colour).
+        cells: `(n, 2)` `(row, col)` of each tile (e.g. a t-SNE grid assignment); with `shape`.
+        shape: `(rows, cols)` of the grid when `cells` are given.
+        max_cols: see `grid_shape`.
 
     Returns:
-        `(image, origins)`: the mosaic `(R*(h+pad)-pad, C*(w+pad)-pad[, 3])` and
-        the top-left `(row, col)` pixel of each tile, for annotations.
+        `(image, origins)`: the mosaic `(R*(h+pad)-pad, C*(w+pad)-pad[, C])` and the
+        top-left `(row, col)` pixel of each tile, for annotations.
+
+    Example:
+        >>> image, origins = mosaic(np.random.rand(10, 8, 8), cols=5)
+        >>> image.shape, origins[6]
+        ((17, 44), (9, 9))
     """
     tiles = np.asarray(tiles)
     n, h, w = tiles.shape[:3]
-    rows, cols = grid_shape(n, cols)
-    shape = (rows * (h + pad) - pad, cols * (w + pad) - pad) + tiles.shape[3:]
-    image = np.full(shape, fill, dtype=np.float64)
+    if cells is None:
+        rows, cols = grid_shape(n, cols, max_cols=max_cols)
+        cells = np.stack(np.divmod(np.arange(n), cols), axis=1)
+    else:
+        rows, cols = shape if shape is not None else (int(np.max(cells[:, 0])) + 1, int(np.max(cells[:, 1])) + 1)
+    image = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad) + tiles.shape[3:], fill, dtype=np.float64)
     origins = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        y, x = r * (h + pad), c * (w + pad)
-        image[y : y + h, x : x + w] = tiles[i]
+    for tile, (r, c) in zip(tiles, np.asarray(cells)):
+        y, x = int(r) * (h + pad), int(c) * (w + pad)
+        image[y : y + h, x : x + w] = tile
         origins.append((y, x))
     return image, origins
+
+
+def with_label_band(tiles: np.ndarray, tile_inches: float, fill: float = 1.0) -> tuple[np.ndarray, int]:
+    """`tiles` with a blank band on top, tall enough for one line of small text at `kv.style`'s font size.
+
+    A caption drawn in its tile's band never runs into the tile above it.
+
+    Args:
+        tiles: `(n, h, w[, C])`.
+        tile_inches: the drawn height of one tile (without the band).
+        fill: value of the band.
+
+    Returns:
+        `(tiles with the band, band height in pixels)`.
+    """
+    from kerasviz.plotting.style import current_style
+
+    h = tiles.shape[1]
+    band = int(np.ceil(current_style().font_size * 0.85 * 1.35 / 72 * h / tile_inches)) + 1
+    return np.concatenate([np.full((len(tiles), band) + tiles.shape[2:], fill, dtype=np.float64), tiles], axis=1), band

@@ -11,7 +11,11 @@ from typing import Mapping, Optional, Union
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.plotting.attribution import add_colorbar
+from kerasviz.plotting.style import current_style, styled
+
 Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
+RELEVANCE_MEANING = "red: relevance for the class, blue: relevance against it (scaled to the {percentile:g}th percentile of |R|)"
 
 
 def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.ndarray:
@@ -35,6 +39,7 @@ def _show_image(ax, image):
     ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
 
 
+@styled
 def plot_lrp(
     image: np.ndarray,
     maps: Maps,
@@ -46,6 +51,9 @@ def plot_lrp(
 ):
     """The image, then one signed heatmap per relevance map (red: for the class, blue: against).
 
+    Each map has a colour bar ("against ... for") and the figure says what
+    the colours mean; sizes, fonts and colour bars follow `kv.style`.
+
     Args:
         image: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
         maps: one `(H, W[, C])` relevance map, or `{title: map}` to compare
@@ -54,7 +62,7 @@ def plot_lrp(
         title: figure title (e.g. the model's weights label).
         percentile: |R| percentile mapped to full colour.
         cmap: a diverging colormap.
-        size: inches per panel.
+        size: inches per panel (at most; `kv.style`'s width is shared by the panels).
 
     Returns:
         A matplotlib Figure.
@@ -64,25 +72,31 @@ def plot_lrp(
         >>> kv.plot_lrp(kv.deprocess(x), {"LRP vgg": r})
     """
     maps = dict(maps) if isinstance(maps, Mapping) else {"relevance": maps}
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(size * (len(maps) + 1), size + 0.5), squeeze=False)
+    style = current_style()
+    panels = len(maps) + 1
+    size = min(size, style.width / panels)
+    fig, axes = plt.subplots(1, panels, figsize=(size * panels, size + style.text_inches(4 if title else 3) + 0.4),
+                             squeeze=False, layout="constrained")
     _show_image(axes[0, 0], image)
     axes[0, 0].set_title("image")
     for ax, (name, r) in zip(axes[0, 1:], maps.items()):
         ax.imshow(relevance_heatmap(r, percentile), cmap=cmap, vmin=-1, vmax=1)
         total = f"\nΣR = {np.asarray(r).sum():.3g}" if np.ndim(r) == 3 else ""  # sums mean something for relevance only
-        ax.set_title(f"{name}{total}", fontsize=9)
+        ax.set_title(f"{name}{total}")
+        if style.colorbars:
+            add_colorbar(ax, True, cmap)
     for ax in axes.ravel():
-        ax.axis("off")
-    _finish(fig, title)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].axis("off")
+    if style.colorbars:
+        fig.supxlabel(RELEVANCE_MEANING.format(percentile=percentile), fontsize="small")
+    if title:
+        fig.suptitle(title)
     return fig
 
 
-def _finish(fig, title):
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0, 1, 0.94) if title else None)
-
-
+@styled
 def plot_relevance_flow(
     layers: Mapping[str, np.ndarray],
     *,
@@ -122,7 +136,8 @@ def plot_relevance_flow(
     if len(spatial) > max_maps:
         spatial = [spatial[int(round(j))] for j in np.linspace(0, len(spatial) - 1, max_maps)]
     cols = max(len(spatial), 1)
-    fig = plt.figure(figsize=(max(8, 2.2 * cols), 6.2))
+    style = current_style()
+    fig = plt.figure(figsize=(max(style.width, 2.2 * cols), 6.2 + style.text_inches(2)), layout="constrained")
     grid = fig.add_gridspec(2, cols, height_ratios=[1.1, 1])
     ax = fig.add_subplot(grid[0, :])
     steps = np.arange(len(names))
@@ -132,13 +147,19 @@ def plot_relevance_flow(
     if score is not None:
         ax.axhline(score, color="gray", ls="--", lw=1, label=f"explained logit {score:.3g}")
     ax.set_xticks(steps)
-    ax.set_xticklabels([n.rsplit("/", 1)[-1] for n in names], rotation=60, ha="right", fontsize=7)
+    ax.set_xticklabels([n.rsplit("/", 1)[-1] for n in names], rotation=60, ha="right", fontsize="small")
     ax.set_ylabel("relevance")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(loc="best")
     for j, i in enumerate(spatial):
         sub = fig.add_subplot(grid[1, j])
         sub.imshow(relevance_heatmap(values[i]), cmap=cmap, vmin=-1, vmax=1)
-        sub.set_title(names[i].rsplit("/", 1)[-1], fontsize=8)
-        sub.axis("off")
-    _finish(fig, title)
+        sub.set_title(names[i].rsplit("/", 1)[-1], fontsize="small")
+        sub.set_xticks([])
+        sub.set_yticks([])
+        if style.colorbars:
+            add_colorbar(sub, True, cmap)
+    if style.colorbars and spatial:
+        fig.supxlabel("maps: " + RELEVANCE_MEANING.format(percentile=99.5), fontsize="small")
+    if title:
+        fig.suptitle(title)
     return fig

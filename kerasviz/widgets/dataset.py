@@ -5,18 +5,21 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence
 
 import ipywidgets as W
+import numpy as np
 
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import weights_label
 from kerasviz.dataset.neuron_feature import neuron_feature
 from kerasviz.dataset.topk import top_activating
 from kerasviz.plotting.dataset import plot_neuron_features, plot_top_activating
+from kerasviz.widgets import budget as B
 from kerasviz.widgets._display import show_figure
+from kerasviz.widgets.base import ViewWidget
 
 VIEWS = ("patches", "images", "neuron feature")
 
 
-class TopActivatingExplorer(W.VBox):
+class TopActivatingExplorer(ViewWidget):
     """Browse the top-k images, patches and Neuron Feature of every filter.
 
     Each layer is scanned once (`kv.top_activating`, cached); moving the
@@ -30,30 +33,41 @@ class TopActivatingExplorer(W.VBox):
         labels: `(N,)` labels, for the class selectivity index.
         display: maps model-space tiles to RGB (e.g. `kv.deprocess`).
         rows: filters drawn per page.
+        budget: seconds one interaction may take without asking.
 
     Example:
         >>> kv.widgets.TopActivatingExplorer(net, x_test[:2000], labels=y_test[:2000])
     """
 
+    widget_name = "dataset"
+
     def __init__(self, model, data, layers: Optional[Sequence[str]] = None, k: int = 9, labels=None,
-                 display: Optional[Callable] = None, rows: int = 4):
+                 display: Optional[Callable] = None, rows: int = 4, *, budget=None):
         self.model, self.data, self.k, self.labels, self.display, self.rows = model, data, k, labels, display, rows
         self._scans: dict = {}
         self.layer = W.Dropdown(options=list(layers or conv_layers(model)), description="layer")
         self.first = W.IntSlider(0, 0, 0, description="first filter", continuous_update=False)
         self.view = W.ToggleButtons(options=VIEWS, description="show")
         self.out = W.Output()
-        self.layer.observe(self._new_layer, names="value")
-        for control in (self.first, self.view):
-            control.observe(self._redraw, names="value")
-        super().__init__([W.HBox([self.layer, self.first]), self.view, self.out])
-        self._new_layer()
+        self.observe_controls((self.layer,), self._new_layer)
+        self.observe_controls((self.first, self.view), self._redraw)
+        self._setup([W.HBox([self.layer, self.first]), self.view], [self.out], budget)
+        self.run(self._new_layer, "scanning")
 
     def scan(self):
-        """The `(TopActivating, NeuronFeatures)` of the current layer (computed once)."""
+        """The `(TopActivating, NeuronFeatures)` of the current layer (computed once).
+
+        None while a scan estimated above the budget waits for "run anyway".
+        """
         name = self.layer.value
         if name not in self._scans:
-            top = top_activating(self.model, name, self.data, self.k, labels=self.labels, progress=False)
+            count = len(self.data) if isinstance(self.data, np.ndarray) else 0
+            if count > 256:  # a large array: estimate the scan first (generators have no length)
+                depth = B.model_timing(self.model).layer_fraction(name)
+                cost = B.forward_cost(self.model, count * depth, f"scanning {count:,} images up to {name}")
+                if not self.within_budget(cost, self._new_layer):
+                    return None
+            top = top_activating(self.model, name, self.data, self.k, labels=self.labels)
             self._scans[name] = (top, neuron_feature(top))
         return self._scans[name]
 
@@ -73,12 +87,22 @@ class TopActivatingExplorer(W.VBox):
                                    title=f"{top.layer}: top {top.k} {self.view.value}{suffix}")
 
     def _new_layer(self, change=None):
-        top, _ = self.scan()
+        scanned = self.scan()
+        if scanned is None:
+            return
+        top, _ = scanned
         self.first.max = max(len(top.indices) - self.rows, 0)
         self.first.value = min(self.first.value, self.first.max)
         self._redraw()
 
     def _redraw(self, change=None):
+        if self.layer.value not in self._scans:  # waiting for "run anyway"
+            return
+        figure = self.figure()
         with self.out:
             self.out.clear_output(wait=True)
-            show_figure(self.figure())
+            show_figure(figure)
+        self.drawn(figure)
+
+
+DatasetExplorer = TopActivatingExplorer  # the Explorer's tab name

@@ -12,6 +12,7 @@ from kerasviz.decoding.substitution import decoding_plan, input_geometry
 from kerasviz.data import takes_bgr, weights_label
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
 from kerasviz.widgets._display import show_figure
+from kerasviz.widgets.base import ViewWidget
 
 
 def decodable_layers(model) -> tuple[list[str], dict[str, str]]:
@@ -31,7 +32,7 @@ def decodable_layers(model) -> tuple[list[str], dict[str, str]]:
     return paths, reasons
 
 
-class DecodingExplorer(W.VBox):
+class DecodingExplorer(ViewWidget):
     """Browse decoded filters of a plain conv/pool network (Rafegas & Vanrell).
 
     Args:
@@ -40,12 +41,15 @@ class DecodingExplorer(W.VBox):
         display: displayable versions of `images` (default: `images`).
         layers: conv layers to offer (default: every decodable conv layer).
         top: number of top images shown.
+        budget: seconds one interaction may take without asking.
 
     Example:
         >>> kv.widgets.DecodingExplorer(net.model, net.prepare(x_test[:500]), display=x_test[:500])
     """
 
-    def __init__(self, model, images, display=None, layers=None, top: int = 4):
+    widget_name = "decoding"
+
+    def __init__(self, model, images, display=None, layers=None, top: int = 4, *, budget=None):
         self.model, self.images, self.top = model, np.asarray(images), top
         self.display_images = np.asarray(display if display is not None else images)
         if not layers:
@@ -58,10 +62,9 @@ class DecodingExplorer(W.VBox):
         self.output = W.Output()
         self._responses = {}
         self._sync_filter_range()
-        for control in (self.layer, self.filter, self.unpool):
-            control.observe(self._changed, names="value")
-        super().__init__([W.HBox([self.layer, self.filter]), self.unpool, self.output])
-        self.refresh()
+        self.observe_controls((self.layer, self.filter, self.unpool), self._changed)
+        self._setup([W.HBox([self.layer, self.filter]), self.unpool], [self.output], budget)
+        self.run(self.refresh, "computing")
 
     def _sync_filter_range(self):
         self.filter.max = decoding_plan(self.model, self.layer.value).num_filters - 1
@@ -87,7 +90,9 @@ class DecodingExplorer(W.VBox):
         return views, tops
 
     def refresh(self):
-        self.output.clear_output(wait=True)
+        figures = self.figures()
         with self.output:
-            for fig in self.figures():
+            self.output.clear_output(wait=True)
+            for fig in figures:
                 show_figure(fig)
+        self.drawn(*figures)

@@ -6,14 +6,13 @@ Constructing it computes nothing; a tab computes the first time it is selected
 (or when the app is first displayed, for the tab on show), and keeps its
 content, so switching back is instant. While a tab computes, its status line
 shows a spinner; when it fails, the error is shown in that tab with a retry
-button, and the other tabs keep working.
+button, and the other tabs keep working. Inside a tab, the family widget
+reports its own updates, estimates and errors (`kerasviz.widgets.base`).
 """
 
 from __future__ import annotations
 
 import html
-import time
-import traceback
 from typing import Callable, Optional, Sequence
 
 import ipywidgets as W
@@ -25,33 +24,33 @@ from kerasviz.core.layers import conv_layers
 from kerasviz.data import deprocess, model_family, weights_label
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
 from kerasviz.widgets.attribution import AttributionExplorer
+from kerasviz.widgets.base import StatusLine, static_bundle
 from kerasviz.widgets.dataset import TopActivatingExplorer
 from kerasviz.widgets.decoding import DecodingExplorer, decodable_layers
 from kerasviz.widgets.featurevis import FeatureVisExplorer
 from kerasviz.widgets.lrp import LRPExplorer
 
-# Font Awesome ships with ipywidgets 8 (JupyterLab, Notebook 7, Voila); the CSS spin
-# keeps turning while the kernel is busy, which a progress value cannot do.
-_SPINNER = '<i class="fa fa-spinner fa-spin"></i>'
-_CONTROL_KEYS = {"value", "index", "selected_index"}  # state keys a user's input changes
-
-
 class LazyPanel(W.VBox):
     """A panel whose content `build_fn()` is built once, on demand, with a status line.
+
+    Errors while building are shown in the panel with a retry button. Once
+    built, the content (a `kerasviz.widgets.base.ViewWidget`) reports its own
+    updates and errors in its own status line.
 
     Attributes:
         title: the panel's name (shown in messages).
         built: True once `build_fn` ran (successfully or not).
         builds: how many times `build_fn` ran (1 after any number of re-selections).
         content: the built widget, or None.
-        error: the exception `build_fn` (or a later control change) raised, or None.
-        status: an `HTML` line: spinner while computing, timing when done, the error otherwise.
+        error: the exception `build_fn` raised (or the content's first computation), or None.
+        status: a `StatusLine`: spinner while computing, timing when done, the error otherwise.
     """
 
     def __init__(self, title: str, build_fn: Callable[[], W.Widget]):
         self.title, self._build_fn = title, build_fn
         self.built, self.builds, self.content, self.error = False, 0, None, None
-        self.status = W.HTML(f"<i>{html.escape(title)}: not computed yet.</i>")
+        self.status = StatusLine()
+        self.status.value = f"<i>{html.escape(title)}: not computed yet.</i>"
         self.compute = W.Button(description=f"compute {title}", icon="play")
         self.compute.on_click(lambda _: self.build())
         self.retry = W.Button(description="retry", icon="redo", layout=W.Layout(display="none"))
@@ -66,17 +65,19 @@ class LazyPanel(W.VBox):
         self.built, self.error = True, None
         self.body.children = []
         self.retry.layout.display = "none"
-        self._set_status(f"{_SPINNER} computing <b>{html.escape(self.title)}</b>…")
-        start = time.perf_counter()
+        self.status.busy(f"computing {self.title}")
         self.builds += 1
         try:
             self.content = self._build_fn()
         except Exception as err:  # shown in the panel: one failing tab must not break the app
-            self._show_error(err, "while building")
+            self._show_error(err)
             return None
         self.body.children = [self.content]
-        self._guard_controls(self.content)
-        self._set_status(f"<small>{html.escape(self.title)}: computed in {time.perf_counter() - start:.1f} s</small>")
+        first_error = getattr(self.content, "error", None)  # a ViewWidget's first computation
+        if first_error is not None:
+            self._show_error(first_error)
+        else:
+            self.status.done(self.title)
         return self.content
 
     def rebuild(self) -> Optional[W.Widget]:
@@ -84,49 +85,10 @@ class LazyPanel(W.VBox):
         self.built, self.content = False, None
         return self.build()
 
-    def _set_status(self, text: str):
-        self.status.value = text
-
-    def _show_error(self, err: Exception, when: str):
+    def _show_error(self, err: Exception):
         self.error = err
-        trace = html.escape("".join(traceback.format_exception(type(err), err, err.__traceback__)))
-        self._set_status(
-            f'<div style="color:#b00020"><b>{html.escape(self.title)} failed {when}:</b> '
-            f"{html.escape(type(err).__name__)}: {html.escape(str(err))}"
-            f"<details><summary>traceback</summary><pre>{trace}</pre></details></div>"
-        )
+        self.status.failed(err, f"{self.title} (while building)")
         self.retry.layout.display = None
-
-    def _guard_controls(self, root: W.Widget):
-        # A browser-side control change reaches the kernel as a comm message that ends in
-        # `set_state`; ipywidgets only logs an exception raised there (invisible in Voila).
-        # Shadow each control's `set_state`: busy status while the widget recomputes, errors here.
-        for widget in _descendants(root):
-            widget.set_state = self._guarded(widget.set_state)
-
-    def _guarded(self, set_state: Callable[[dict], None]) -> Callable[[dict], None]:
-        def guarded_set_state(sync_data: dict):
-            control_change = bool(_CONTROL_KEYS & set(sync_data))  # not a layout or focus sync
-            if control_change:
-                self._set_status(f"{_SPINNER} updating <b>{html.escape(self.title)}</b>…")
-            start = time.perf_counter()
-            try:
-                set_state(sync_data)
-            except Exception as err:
-                self._show_error(err, "while updating")
-                return
-            if control_change:
-                self.error = None
-                self.retry.layout.display = "none"
-                self._set_status(f"<small>{html.escape(self.title)}: updated in {time.perf_counter() - start:.1f} s</small>")
-
-        return guarded_set_state
-
-
-def _descendants(widget: W.Widget):
-    yield widget
-    for child in getattr(widget, "children", ()) or ():
-        yield from _descendants(child)
 
 
 class LazyTabs(W.Tab):
@@ -186,6 +148,9 @@ class Explorer(W.VBox):
         layers: layers offered by the Activations tab (default: every 4-D layer).
         steps: feature-visualization steps (capped in quick mode, `KERASVIZ_QUICK=1`).
         k: top images per filter in the Dataset tab.
+        budget: seconds one interaction may take without asking (default 10): work
+            estimated above it (feature visualization on a deep layer, occlusion with
+            a small patch, many IG steps) waits for a "run anyway" click.
 
     Example:
         >>> vgg = kv.load_vgg16(weights=None)
@@ -198,12 +163,13 @@ class Explorer(W.VBox):
 
     def __init__(self, model: keras.Model, images, display=None, *, data=None, labels=None,
                  class_names: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
-                 steps: int = 64, k: int = 9):
+                 steps: int = 64, k: int = 9, budget: Optional[float] = None):
         batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
         self.model, self.images = model, np.asarray(batch)
         self.display_images = _display_images(model, self.images, display, single)
         self.data = self.images if data is None else data
         self.labels, self.class_names, self.layers, self.steps, self.k = labels, class_names, layers, steps, k
+        self.budget = budget
         self.header = W.HTML(_header(model, len(self.images)))
         self.tabs = LazyTabs({
             "Activations": self._activations, "Filters": self._filters, "Attribution": self._attribution,
@@ -219,37 +185,39 @@ class Explorer(W.VBox):
     def _repr_mimebundle_(self, **kwargs):
         # Shown in a notebook or Voila: compute the visible tab so the app never opens empty.
         self.tabs.build_selected()
-        return super()._repr_mimebundle_(**kwargs)
+        return static_bundle(self, super()._repr_mimebundle_(**kwargs), "Explorer")
 
     # ---- one builder per tab: family widgets, configured for this model ------------------
     def _activations(self) -> W.Widget:
-        return ActivationExplorer(self.model, self.images, display=self.display_images, layers=self.layers)
+        return ActivationExplorer(self.model, self.images, display=self.display_images, layers=self.layers,
+                                  budget=self.budget)
 
     def _filters(self) -> W.Widget:
         steps = self.steps
         return LazyTabs({
-            "weights": lambda: FilterExplorer(self.model),
-            "feature visualization": lambda: FeatureVisExplorer(self.model, steps=steps),
+            "weights": lambda: FilterExplorer(self.model, budget=self.budget),
+            "feature visualization": lambda: FeatureVisExplorer(self.model, steps=steps, budget=self.budget),
         }, build_now=True)
 
     def _attribution(self) -> W.Widget:
         return LazyTabs({
             "gradients and CAM": lambda: AttributionExplorer(
-                self.model, self.images, display=self.display_images, class_names=self.class_names),
-            "LRP": lambda: LRPExplorer(self.model, self.images, display=self.display_images, show_flow=False),
+                self.model, self.images, display=self.display_images, class_names=self.class_names, budget=self.budget),
+            "LRP": lambda: LRPExplorer(self.model, self.images, display=self.display_images, show_flow=False,
+                                       budget=self.budget),
         }, build_now=True)
 
     def _decoding(self) -> W.Widget:
         layers, reasons = decodable_layers(self.model)
         if not layers:
             return W.HTML(_no_decoding_message(self.model, reasons))
-        return DecodingExplorer(self.model, self.images, display=self.display_images, layers=layers)
+        return DecodingExplorer(self.model, self.images, display=self.display_images, layers=layers, budget=self.budget)
 
     def _dataset(self) -> W.Widget:
         family = model_family(self.model)
         tiles = (lambda x: deprocess(x, family)) if family != "none" else None
         k = min(self.k, len(self.images)) if self.data is self.images else self.k
-        return TopActivatingExplorer(self.model, self.data, k=k, labels=self.labels, display=tiles)
+        return TopActivatingExplorer(self.model, self.data, k=k, labels=self.labels, display=tiles, budget=self.budget)
 
 
 def _display_images(model, images: np.ndarray, display, single: bool) -> np.ndarray:

@@ -10,12 +10,13 @@ from kerasviz.lrp.composites import PRESETS
 from kerasviz.lrp.propagate import lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow
 from kerasviz.widgets._display import show_figure
+from kerasviz.widgets.base import ViewWidget
 
 RULE_CHOICES = ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
 _USES_EPSILON = {"epsilon", "zb", "w_square", "flat"}
 
 
-class LRPExplorer(W.VBox):
+class LRPExplorer(ViewWidget):
     """Pick an LRP rule and its parameters and see the relevance heatmap and its flow.
 
     Args:
@@ -25,15 +26,21 @@ class LRPExplorer(W.VBox):
         rule: the rule or preset shown first.
         bounds: input range for z^B (see `kv.lrp`).
         show_flow: also draw the per-layer relevance flow.
+        budget: seconds one interaction may take without asking.
 
     Controls: `rule`, `epsilon`, `gamma`, `alpha` (β = α − 1), `image`,
-    `target` (-1: predicted class). Each change recomputes one image.
+    `target` (-1: predicted class). Each change recomputes one image; an
+    invalid value (a class the model does not have) is reported inside the
+    widget, and the next valid value recomputes.
 
     Example:
         >>> kv.widgets.LRPExplorer(vgg, x, display=kv.deprocess(x), rule="vgg")
     """
 
-    def __init__(self, model, images, display=None, rule: str = "epsilon", bounds=None, show_flow: bool = True):
+    widget_name = "LRP"
+
+    def __init__(self, model, images, display=None, rule: str = "epsilon", bounds=None, show_flow: bool = True, *,
+                 budget=None):
         self.model, self.bounds = model, bounds
         self.images = np.asarray(images)
         self.display_images = np.asarray(display if display is not None else images)
@@ -49,11 +56,11 @@ class LRPExplorer(W.VBox):
         self.flow = W.Checkbox(show_flow, description="relevance flow")
         self.out = W.Output()
         self.result = None
-        for control in (self.rule, self.epsilon, self.gamma, self.alpha, self.image, self.target, self.flow):
-            control.observe(lambda change: self.redraw(), names="value")
+        self.observe_controls((self.rule, self.epsilon, self.gamma, self.alpha, self.image, self.target, self.flow),
+                              lambda change: self.redraw())
         controls = W.HBox([W.VBox([self.rule, self.image, self.target, self.flow]), W.VBox([self.epsilon, self.gamma, self.alpha])])
-        super().__init__([controls, self.out])
-        self.redraw()
+        self._setup([controls], [self.out], budget)
+        self.run(self.redraw, "computing")
 
     def params(self) -> dict:
         """The `kv.lrp` keyword arguments the current controls stand for."""
@@ -75,14 +82,16 @@ class LRPExplorer(W.VBox):
         i = self.image.value
         target = None if self.target.value < 0 else int(self.target.value)
         params = self.params()
-        self.result = lrp(self.model, self.images[i : i + 1], target, return_layers=self.flow.value, progress=False, **params)
-        relevance = self.result.input[0] if self.flow.value else self.result[0]
+        result = lrp(self.model, self.images[i : i + 1], target, return_layers=self.flow.value, **params)
+        relevance = result.input[0] if self.flow.value else result[0]
         label = weights_label(self.model)
         title = f"{self.model.name}" + (f" ({label})" if label else "")
-        self.out.clear_output(wait=True)
+        figs = [plot_lrp(self.display_images[i], {f"LRP {params['rule']}": relevance}, title=title)]
+        if self.flow.value:
+            figs.append(plot_relevance_flow(result.flow(0), score=float(result.scores[0]), title="relevance per layer"))
+        self.result = result
         with self.out:
-            figs = [plot_lrp(self.display_images[i], {f"LRP {params['rule']}": relevance}, title=title)]
-            if self.flow.value:
-                figs.append(plot_relevance_flow(self.result.flow(0), score=float(self.result.scores[0]), title="relevance per layer"))
+            self.out.clear_output(wait=True)
             for fig in figs:
                 show_figure(fig)
+        self.drawn(*figs)

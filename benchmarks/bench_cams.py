@@ -1,0 +1,126 @@
+"""Score-CAM, Ablation-CAM and RISE: ratios to the bare cost of the same forward passes.
+
+- Score-CAM and Ablation-CAM on VGG16 (untrained, 224 px, one image,
+  block5_conv3's 512 channels) against ONE compiled forward pass of the 512
+  masked images, prebuilt, in the same chunks (target <= 1.3x). Ablation-CAM
+  runs only the layers after block5_conv3 for each channel, so it is far
+  below that floor; its ratio to the head-only floor is reported too.
+- RISE with 4,000 masks against `model.predict` on the 4,000 masked images,
+  prebuilt (target <= 1.3x), on VGG16 at `RISE_SIZE` px (96 by default,
+  `KERASVIZ_BENCH_RISE_SIZE` to change it: at 224 px the timing takes about
+  two hours on two shared cores). RISE runs as 4 calls of 1,000 masks, each
+  call's clean forward pass and set-up counted.
+
+Method and floor are timed in the order A B B A after a warm-up (a load that
+drifts linearly costs both the same), and the load average is printed with
+the figures: the machine is shared.
+
+    python benchmarks/run.py cams
+"""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from _timing import row
+
+SIZE, LAYER, CHUNK = 224, "block5_conv3", 16
+RISE_SIZE, RISE_MASKS, RISE_CHUNK = int(os.environ.get("KERASVIZ_BENCH_RISE_SIZE", 96)), 4000, 32
+
+
+def _load() -> str:
+    with open("/proc/loadavg") as f:
+        return "load " + " ".join(f.read().split()[:3])
+
+
+def _abba(a, b) -> tuple[float, float]:
+    """Total time of `a` and of `b` run in the order a, b, b, a: a load that drifts linearly
+    during the run costs both the same."""
+    times = []
+    for fn in (a, b, b, a):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times[0] + times[3], times[1] + times[2]
+
+
+def cam_ratios():
+    import keras
+    import tensorflow as tf
+
+    import kerasviz as kv
+    from kerasviz.core.gradients import forward_scorer
+    from kerasviz.core.heads import layer_head
+
+    keras.utils.set_random_seed(0)
+    model = kv.load_vgg16(weights=None, input_shape=(SIZE, SIZE, 3))
+    x = np.random.default_rng(0).uniform(-100, 100, (1, SIZE, SIZE, 3)).astype("float32")
+    acts = kv.activations(model, x, LAYER)[LAYER]
+    channels = acts.shape[-1]
+    masked = tf.constant(np.repeat(x, CHUNK, 0))  # the floor's rows: what a masked chunk costs to score
+    scorer = forward_scorer(model)
+    classes = tf.fill((CHUNK,), 3)
+    head = layer_head(model, LAYER)
+    values = tf.constant(np.repeat(acts, CHUNK, 0))
+    run_head = tf.function(lambda v: head(None, v))
+
+    def floor():
+        for _ in range(0, channels, CHUNK):
+            scorer(masked, classes)[0].numpy()
+
+    def head_floor():
+        for _ in range(0, channels, CHUNK):
+            run_head(values).numpy()
+
+    score_cam = lambda: kv.score_cam(model, x, 3, layer=LAYER, mask_batch_size=CHUNK, progress=False)
+    ablation = lambda: kv.ablation_cam(model, x, 3, layer=LAYER, mask_batch_size=CHUNK, progress=False)
+    kv.score_cam(model, x, 3, layer=LAYER, mask_batch_size=CHUNK, max_channels=CHUNK, progress=False)  # warm-up
+    ablation(), scorer(masked, classes), run_head(values)
+    before = _load()
+    ablation_time, head_time = _abba(ablation, head_floor)
+    score_time, floor_time = _abba(score_cam, floor)
+    ablation_vs_floor = (ablation_time / 2) / (floor_time / 2)
+    note = f"{channels} channels, chunks of {CHUNK}, order A B B A; {before} -> {_load()}"
+    return [
+        row("Score-CAM / forward floor (VGG16 224 px)", score_time / floor_time, "x", "<= 1.3", note),
+        row("Ablation-CAM / forward floor (VGG16 224 px)", ablation_vs_floor, "x", "<= 1.3", "floor timed with Score-CAM"),
+        row("Ablation-CAM / head-only floor", ablation_time / head_time, "x", "", "the layers after block5_conv3 only"),
+        row("forward floor: 512 VGG16 passes (mean of 2)", floor_time / 2, "s", "", ""),
+        row("Score-CAM (mean of 2)", score_time / 2, "s", "", ""),
+        row("Ablation-CAM (mean of 2)", ablation_time / 2, "s", "", ""),
+    ]
+
+
+def rise_ratio():
+    import keras
+
+    import kerasviz as kv
+    from kerasviz.attribution.blackbox import rise_masks
+
+    keras.utils.set_random_seed(0)
+    model = kv.load_vgg16(weights=None, input_shape=(RISE_SIZE, RISE_SIZE, 3))
+    x = np.random.default_rng(0).uniform(-100, 100, (1, RISE_SIZE, RISE_SIZE, 3)).astype("float32")
+    blocks = 4  # 4 x 1000 masks, alternating with predict on the same 1000 masked images
+    per_block = RISE_MASKS // blocks
+    masks = rise_masks(per_block, (RISE_SIZE, RISE_SIZE), grid_size=7, seed=0)
+    masked = (x * masks[..., None]).astype("float32")
+    rise = lambda: kv.rise(model, x, 3, samples=per_block, mask_batch_size=RISE_CHUNK, progress=False)
+    predict = lambda: model.predict(masked, batch_size=RISE_CHUNK, verbose=0)
+    kv.rise(model, x, 3, samples=2 * RISE_CHUNK, mask_batch_size=RISE_CHUNK, progress=False)  # warm-up
+    model.predict(masked[: 2 * RISE_CHUNK], batch_size=RISE_CHUNK, verbose=0)
+    before = _load()
+    rise_time = predict_time = 0.0
+    for _ in range(blocks // 2):
+        a, b = _abba(rise, predict)
+        rise_time, predict_time = rise_time + a, predict_time + b
+    note = f"{RISE_MASKS} masks in {blocks} calls, {RISE_SIZE} px, batches of {RISE_CHUNK}; {before} -> {_load()}"
+    return [
+        row(f"RISE / model.predict (VGG16 {RISE_SIZE} px)", rise_time / predict_time, "x", "<= 1.3", note),
+        row("RISE, 4000 masks", rise_time, "s", "", ""),
+        row("model.predict on the 4000 masked images", predict_time, "s", "", ""),
+    ]
+
+
+BENCHMARKS = {"cams: Score-CAM and Ablation-CAM vs forward floor": cam_ratios, "cams: RISE vs model.predict": rise_ratio}
