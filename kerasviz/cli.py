@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="how RGB photos become model input: caffe (BGR minus the ImageNet mean), tf ([-1, 1]), "
                               "torch (ImageNet mean/std), 0-1, 0-255 (default: per model family; vgg16 caffe)")
     inspect.add_argument("--classes", metavar="FILE", help="a text file with one class name per line, in output order")
+    inspect.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
+                         help="filter maximization's compute precision: auto (bfloat16 where this CPU runs it "
+                              "natively), float32 or bfloat16 (default: %(default)s); the header says what ran")
     inspect.add_argument("--quick", action="store_true", help="small default settings for a fast look (also KERASVIZ_QUICK=1)")
     doctor = commands.add_parser(
         "doctor", help="check what a class needs (weights, MNIST, widgets) and time this machine",
@@ -259,6 +262,7 @@ def inspect(args: argparse.Namespace) -> str:
         return inspect_report(loaded.model, photos, args.output, names=names, preprocess=preprocess,
                               class_names=classes or loaded.class_names, layers=_layers(args.layers),
                               filters=args.filters, steps=args.steps, top=args.top, quick=quick, strict=True,
+                              precision=args.precision,
                               notes=loaded.notes + ([f"preprocessing: --preprocess {args.preprocess}"]
                                                     if args.preprocess else []))
     except kv.KerasvizError as err:

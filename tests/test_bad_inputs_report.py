@@ -36,6 +36,7 @@ ROWS = {  # name: (keyword arguments replacing the defaults, the argument the me
     "zero filters": (dict(filters=0), "filters", None),
     "steps as a float": (dict(steps=2.5), "steps", None),
     "path is a folder": (dict(path="{tmp}"), "path", "folder"),
+    "unknown precision": (dict(precision="float16"), "precision", None),
 }
 
 

@@ -73,7 +73,8 @@ def test_the_report_header_says_octaves_and_steps(monkeypatch):
     monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the steps given, uncapped
     model = fixed_cnn(224)
     photos = np.random.default_rng(3).integers(0, 256, (1, 50, 60, 3), dtype=np.uint8)
-    ins = prepare_inspection(model, photos, quick=False, layers=["conv2"], filters=2, steps=4)
+    ins = prepare_inspection(model, photos, quick=False, layers=["conv2"], filters=2, steps=4, precision="float32")
     part = S.featurevis_section(ins)
-    assert part.facts == ["filter maximization: 2 filter(s) per layer on 1 layer(s), 4 steps, 2 octaves: 112, 224 px"]
+    assert part.facts == ["filter maximization: 2 filter(s) per layer on 1 layer(s), 4 steps, 2 octaves: 112, 224 px, "
+                          "in float32"]
     assert part.data["scores"]["conv2"].shape == (2,)

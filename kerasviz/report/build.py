@@ -21,8 +21,9 @@ from kerasviz.core.graph import activation_name, is_probability_head, output_lay
 from kerasviz.core.inputs import expected_image_shape
 from kerasviz.core.layers import conv_layers, find_layer, iter_layers
 from kerasviz.core.outputs import resolve_output
+from kerasviz.core.precision import check_precision
 from kerasviz.core.validate import check_int
-from kerasviz.featurevis.render import input_mapping
+from kerasviz.featurevis.inputs import input_mapping
 from kerasviz.photos import fit_photos, sample_photos
 from kerasviz.provenance import weights_label
 from kerasviz.report import sections as S
@@ -184,6 +185,7 @@ def inspect_report(
     strict: bool = False,
     notes: Sequence[str] = (),
     output=None,
+    precision: str = "auto",
 ) -> str:
     """Write one self-contained HTML report on `model` and a few photos.
 
@@ -226,6 +228,11 @@ def inspect_report(
             instead of showing it in the report.
         notes: extra lines for the page header.
         output: which output of a multi-output model (index or name).
+        precision: compute precision of filter maximization (and of the
+            other perturbation sections that take one): "auto" (bfloat16
+            where this machine runs it natively, else float32), "float32" or
+            "bfloat16". Predictions and gradient maps are float32; the header
+            says what ran.
 
     Returns:
         The path written.
@@ -245,12 +252,14 @@ def inspect_report(
     if problem:
         raise InvalidArgumentError(f"`path`: {problem}")
     ins = prepare_inspection(model, images, names=names, preprocess=preprocess, class_names=class_names, layers=layers,
-                             filters=filters, steps=steps, top=top, quick=quick, strict=strict, output=output)
+                             filters=filters, steps=steps, top=top, quick=quick, strict=strict, output=output,
+                             precision=precision)
     return write_report(ins, path, title=title, progress=progress, notes=notes)
 
 
 def prepare_inspection(model: keras.Model, images=None, *, names=None, preprocess=None, class_names=None, layers=None,
-                       filters=None, steps=None, top=None, quick=None, strict=False, output=None) -> S.Inspection:
+                       filters=None, steps=None, top=None, quick=None, strict=False, output=None,
+                       precision: str = "auto") -> S.Inspection:
     """Check the arguments, fit the photos and find the predicted classes: the `Inspection` every section reads.
 
     Arguments as in `inspect_report`. Raises before any section runs.
@@ -258,11 +267,12 @@ def prepare_inspection(model: keras.Model, images=None, *, names=None, preproces
     quick = quick_mode() if quick is None else bool(quick)
     filters, steps, top = (check_int(v, n, minimum=1, allow_none=True) for v, n in
                            ((filters, "filters"), (steps, "steps"), (top, "top")))
+    precision = check_precision(precision)
     output = resolve_output(model, output)
     chosen = resolve_layers(model, layers)
     defaults = S.Settings.resolve(quick)
     settings = S.Settings.resolve(
-        quick, layers=chosen, filters=filters, top=top,
+        quick, layers=chosen, filters=filters, top=top, precision=precision,
         steps=steps if steps is not None else max_steps(defaults.steps),  # only defaults are capped in quick mode
         ig_steps=max_steps(defaults.ig_steps, quick=defaults.ig_steps))
     if chosen:

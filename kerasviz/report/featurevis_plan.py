@@ -26,7 +26,7 @@ from typing import Optional
 import keras
 
 from kerasviz.core.graph import cache, model_input
-from kerasviz.featurevis.render import architecture_defaults
+from kerasviz.featurevis.inputs import architecture_defaults
 from kerasviz.provenance import set_weights_label, weights_label
 
 OCTAVE_SCALE = 2.0

@@ -8,6 +8,7 @@ facts of what it actually ran (steps, sizes), which the page header lists.
 
 from __future__ import annotations
 
+import inspect
 import io
 import warnings
 from contextlib import redirect_stdout
@@ -45,9 +46,10 @@ class Settings:
     featurevis_layers: Optional[int] = 3   # at most this many layers, spread from first to last; None: all
     octaves: Optional[int] = None  # filter maximization: octaves (None: automatic, see featurevis_plan)
     open_size: bool = True         # filter maximization at the shown size on an open-size model (see featurevis_plan)
-    # Compute precision of the perturbation and optimisation sections (filter maximization, occlusion). Only
-    # "float32" today; a reduced precision goes through `precision_options` and nowhere else.
-    precision: str = "float32"
+    # Compute precision of the sections where a small numeric error does not change the answer (filter
+    # maximization; occlusion once it takes `precision=`): "auto", "float32" or "bfloat16" (see
+    # kerasviz.core.precision). The exact methods (gradients, integrated gradients, Grad-CAM) stay float32.
+    precision: str = "auto"
 
     @classmethod
     def resolve(cls, quick: bool, **given) -> "Settings":
@@ -57,9 +59,9 @@ class Settings:
         return cls(**base)
 
 
-def precision_options(settings: Settings) -> dict:
-    """Keyword arguments that ask a technique for the report's compute precision ({} for float32)."""
-    return {} if settings.precision == "float32" else {"precision": settings.precision}
+def precision_options(settings: Settings, technique: Callable) -> dict:
+    """`{"precision": ...}` for a technique that takes `precision=`, else {} (it computes in float32)."""
+    return {"precision": settings.precision} if "precision" in inspect.signature(technique).parameters else {}
 
 
 @dataclass(frozen=True)
@@ -178,15 +180,15 @@ def spread(items: Sequence, count: Optional[int]) -> list:
 def _visualize(ins: Inspection, plan: FeaturevisPlan, layer: str, count: int):
     s = ins.settings
     return visualize_filters(plan.model, layer, filters=range(count), steps=s.steps, size=plan.size, progress=False,
-                             preprocess=ins.preprocess, octaves=plan.octaves, octave_scale=plan.octave_scale,
-                             **precision_options(s))
+                             preprocessing=ins.preprocess, octaves=plan.octaves, octave_scale=plan.octave_scale,
+                             **precision_options(s, visualize_filters))
 
 
 def featurevis_section(ins: Inspection) -> Part:
     s = ins.settings
     layers = spread(list(ins.layers), s.featurevis_layers)
     plan = plan_featurevis(ins.model, s.featurevis_size, s.octaves, s.open_size)
-    figures, ran, scores = [], set(), {}
+    figures, ran, scores, precisions = [], set(), {}, set()
     for layer in layers:
         count = min(s.filters, int(find_layer(ins.model, layer).output.shape[-1]))
         try:
@@ -198,14 +200,17 @@ def featurevis_section(ins: Inspection) -> Part:
             result = _visualize(ins, plan, layer, count)
         ran.add(int(result.history.shape[0]))
         scores[layer] = np.asarray(result.scores)
+        precisions.add(getattr(result, "precision", "float32"))
         figures.append(figure_html(plot_filter_grid(result, cols=min(8, len(result))),
                                    ins.caption(f"filter maximization, {layer}")))
     steps = ", ".join(map(str, sorted(ran)))
     note = (f'<p class="note">The image each filter responds to most, by gradient ascent ({steps} steps'
             f"{plan.describe()}); the number under a tile is the activation it reaches. "
             f"Layers: {escape(', '.join(layers))}.</p>")
-    fact = f"filter maximization: {s.filters} filter(s) per layer on {len(layers)} layer(s), {steps} steps{plan.describe()}"
-    return Part(note + figures_html(figures), [fact], {"scores": scores, "octaves": plan.octaves})
+    fact = (f"filter maximization: {s.filters} filter(s) per layer on {len(layers)} layer(s), {steps} steps"
+            f"{plan.describe()}, in {'/'.join(sorted(precisions))}")
+    return Part(note + figures_html(figures), [fact], {"scores": scores, "octaves": plan.octaves,
+                                                      "precision": "/".join(sorted(precisions))})
 
 
 def attribution_methods(ins: Inspection) -> dict[str, Callable[[], object]]:
@@ -219,7 +224,7 @@ def attribution_methods(ins: Inspection) -> dict[str, Callable[[], object]]:
                                                              progress=False),
         "Grad-CAM": lambda: grad_cam(m, x, t),
         "occlusion": lambda: occlusion(m, x, t, patch=patch, stride=patch, baseline="mean", progress=False,
-                                       **precision_options(s)),
+                                       **precision_options(s, occlusion)),
     }
 
 
