@@ -6,7 +6,14 @@ The public names are listed in `__all__`; see the README for a tour.
 """
 import os as _os
 
+from kerasviz import _tf_logs  # noqa: E402  (no TensorFlow import)
+
+_tf_logs.quiet_defaults()  # TF_CPP_MIN_LOG_LEVEL=2 unless set
+from kerasviz import cli as _cli  # noqa: E402  (no TensorFlow import)
+
+_cli.precheck_command_line()  # as the `kerasviz` command: --help, usage and path errors end here, before TensorFlow
 _os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_tf_logs.quiet_import()  # TensorFlow's start-up lines below that level are dropped
 import keras as _keras  # noqa: E402
 
 if _keras.backend.backend() != "tensorflow":
@@ -37,16 +44,11 @@ from kerasviz.core.errors import (  # noqa: E402
     WeightsUnavailableError,
 )
 from kerasviz.core.layers import conv_layers, find_layer  # noqa: E402
-from kerasviz.data import (  # noqa: E402
-    deprocess,
-    load_mnist,
-    load_vgg16,
-    preprocess,
-    model_family,
-    sample_image,
-    set_weights_label,
-    weights_label,
-)
+from kerasviz.loaders import load_mnist, load_vgg16  # noqa: E402
+from kerasviz.photos import sample_image  # noqa: E402
+from kerasviz.preprocessing import deprocess, preprocess  # noqa: E402
+from kerasviz.provenance import model_family, set_weights_label, weights_label  # noqa: E402
+from kerasviz import data  # noqa: E402,F401  (kv.data.X: the former module, re-exporting the names above)
 from kerasviz.models import lenet  # noqa: E402
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
 from kerasviz.plotting.signals import plot_signal_activations, plot_signal_attribution  # noqa: E402

@@ -29,11 +29,15 @@ def images():
 
 @pytest.fixture(scope="session")
 def mnist():
-    """((x_train, y_train), (x_test, y_test)) from $KERASVIZ_MNIST (set by .ci/run)."""
+    """((x_train, y_train), (x_test, y_test)): $KERASVIZ_MNIST (set by .ci/run), Keras' cache or a download.
+
+    Skipped, with the reason in the summary, when none of them can be had.
+    """
     import kerasviz as kv
 
-    if not os.environ.get("KERASVIZ_MNIST"):
-        pytest.skip("set KERASVIZ_MNIST to an MNIST .npz (x, y or Keras' mnist.npz) to run this test")
+    available, why = kv.loaders.mnist_availability()
+    if not available:
+        pytest.skip(f"[needs real MNIST] {why}")
     return kv.load_mnist()
 
 

@@ -64,6 +64,7 @@ def write_photos(folder, rng):
 def saved_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "transfer.keras"
     nested_model(sequential=True).save(path)
+    (path.parent / "classes3.txt").write_text("a\nb\nc\n")
     return path
 
 
@@ -92,33 +93,55 @@ def test_cli_on_saved_nested_model_and_folder(saved_model, tmp_path):
 
 @pytest.fixture
 def bad_inputs(tmp_path):
-    broken = tmp_path / "broken.png"
-    broken.write_bytes(b"this is not a PNG file")
+    import zipfile
+
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(40)))  # a PNG header, no image data
+    (tmp_path / "text.jpg").write_text("this is not a JPEG file")
+    (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "empty").mkdir()
     (tmp_path / "corrupt.keras").write_bytes(b"not a zip archive")
+    (tmp_path / "zero.keras").write_bytes(b"")
+    with zipfile.ZipFile(tmp_path / "other.keras", "w") as archive:
+        archive.writestr("notes.txt", "a zip, but not from model.save()")
+    (tmp_path / "text.h5").write_text("not HDF5")
+    (tmp_path / "classes-blank.txt").write_text("cat\n\ndog\n")
+    (tmp_path / "classes-empty.txt").write_text("\n")
     return tmp_path
 
 
 ERROR_CASES = {  # name: (arguments, with {dir} and {model} filled in; text of the one error line)
     "unreadable image": (["--model", "{model}", "{dir}/broken.png"], "cannot read image"),
+    "text named .jpg": (["--model", "{model}", "{dir}/text.jpg"], "is a text file, not an image"),
+    "empty image file": (["--model", "{model}", "{dir}/empty.jpg"], "is empty (0 bytes)"),
     "missing image": (["--model", "{model}", "{dir}/nope.jpg"], "no such image file or folder"),
     "empty folder": (["--model", "{model}", "{dir}/empty"], "holds no images"),
     "missing model": (["--model", "{dir}/missing.keras"], "does not exist"),
     "model folder": (["--model", "{dir}/empty"], "is a folder"),
-    "corrupt model": (["--model", "{dir}/corrupt.keras"], "cannot load model"),
+    "corrupt model": (["--model", "{dir}/corrupt.keras"], "is not a Keras model archive"),
+    "empty model file": (["--model", "{dir}/zero.keras"], "is empty (0 bytes)"),
+    "zip that is not a model": (["--model", "{dir}/other.keras"], "without config.json"),
+    "text named .h5": (["--model", "{dir}/text.h5"], "is not an HDF5 file"),
     "unsupported model": (["--model", "{dir}/broken.png"], "unsupported model file"),
     "unknown model name": (["--model", "resnet9000"], "unknown model 'resnet9000'"),
     "unknown layer": (["--model", "{model}", "--layers", "conv9"], "No layer 'conv9'"),
+    "layer without feature maps": (["--model", "{model}", "--layers", "outer_head"], "needs layers with feature maps"),
+    "output is a folder": (["--model", "{model}", "-o", "{dir}"], "is a folder"),
+    "output under a file": (["--model", "{model}", "-o", "{dir}/text.jpg/r.html"], "is a file"),
+    "classes file missing": (["--model", "{model}", "--classes", "{dir}/none.txt"], "does not exist"),
+    "classes with a blank line": (["--model", "{model}", "--classes", "{dir}/classes-blank.txt"], "empty line 2"),
+    "classes file empty": (["--model", "{model}", "--classes", "{dir}/classes-empty.txt"], "is empty"),
+    "classes of the wrong length": (["--model", "{model}", "--classes", "{model_dir}/classes3.txt"], "3 names; the model has 4"),
 }
 
 
 def error_args(name, folder, model):
     args, _ = ERROR_CASES[name]
-    return [a.format(dir=folder, model=model) for a in args] + ["-o", str(folder / "report.html")]
+    output = [] if "-o" in args else ["-o", str(folder / "report.html")]
+    return [a.format(dir=folder, model=model, model_dir=model.parent) for a in args] + output
 
 
 def assert_one_error_line(name, returncode, stderr):
-    lines = [l for l in stderr.splitlines() if l.startswith("kerasviz inspect: error:")]
+    lines = [line for line in stderr.splitlines() if line.startswith("kerasviz inspect: error:")]
     assert returncode == 1, (name, stderr[-1500:])
     assert "Traceback" not in stderr, name
     assert len(lines) == 1 and ERROR_CASES[name][1] in lines[0], (name, stderr[-1500:])
@@ -144,7 +167,8 @@ def test_cli_lenet_without_mnist_says_how_to_provide_it(tmp_path, monkeypatch, c
     code = main(["inspect", "--model", "lenet", "-o", str(tmp_path / "r.html")])
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
-    assert err.count("\n") == 1 and "needs MNIST: set $KERASVIZ_MNIST" in err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "needs MNIST: set $KERASVIZ_MNIST" in errors[0]
 
 
 def test_cli_errors_exit_nonzero_as_a_command(bad_inputs, saved_model):
@@ -172,8 +196,7 @@ def test_cli_vgg16_default_quick(vgg_report):
     print(f"kerasviz inspect (VGG16, quick, 2 sample photos): {seconds:.1f} s")
 
 
-@pytest.mark.skipif(not os.environ.get("KERASVIZ_MNIST"), reason="needs KERASVIZ_MNIST")
-def test_cli_lenet_on_mnist_digits(tmp_path):
+def test_cli_lenet_on_mnist_digits(tmp_path, mnist):
     result = run_cli("--model", "lenet", "--quick", "-o", "lenet.html", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     html = assert_complete_report(tmp_path / "lenet.html")
@@ -187,6 +210,41 @@ def test_python_api_leaves_model_unchanged(tmp_path):
     with unchanged(model, probe):
         path = inspect_report(model, photos, str(tmp_path / "api.html"), names=["a", "b"], quick=True, progress=False)
     assert_complete_report(path)
+
+
+def test_explicit_flags_win_over_quick_and_the_header_says_what_ran(saved_model, tmp_path, monkeypatch, capsys):
+    """`--quick --steps 5 --filters 3` runs 5 steps on 3 filters; --preprocess and --classes reach the report."""
+    from kerasviz.cli import main
+
+    monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # quick mode from the flag only
+    classes = tmp_path / "classes.txt"
+    classes.write_text("apple\nbanana\ncherry\ndate\n")
+    out = tmp_path / "r.html"
+    code = main(["inspect", "--model", str(saved_model), "-o", str(out), "--quick", "--steps", "5", "--filters", "3",
+                 "--preprocess", "0-255", "--classes", str(classes)])
+    err = capsys.readouterr().err
+    assert code == 0, err[-1500:]
+    assert err.index("loading model") < err.index("kerasviz inspect:", err.index("loading model") + 1)  # said first
+    html = assert_complete_report(out)
+    header = html.split('<ul class="meta">')[1].split("</ul>")[0]
+    assert "quick mode" in header and "3 filter(s) per layer" in header and " 5 steps" in header, header
+    assert "--preprocess 0-255" in header
+    assert re.search(r"(apple|banana|cherry|date) \(class \d\)", html)
+
+
+def test_a_section_failing_in_the_command_exits_1_with_one_line(saved_model, tmp_path, monkeypatch, capsys):
+    from kerasviz.cli import main
+
+    def broken(ins):
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(sections, "featurevis_section", broken)
+    code = main(["inspect", "--model", str(saved_model), "-o", str(tmp_path / "r.html"), "--quick"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err and "This section failed" not in err
+    lines = [line for line in err.splitlines() if line.startswith("kerasviz inspect: error:")]
+    assert lines == ["kerasviz inspect: error: RuntimeError: simulated failure"], err[-1000:]
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_a_failing_section_is_shown_and_the_rest_written(tmp_path, monkeypatch):
@@ -219,9 +277,9 @@ def test_report_in_a_real_browser(vgg_report, page, artifact_dir):
 
 
 def test_imagenet_class_names_only_for_real_weights_and_never_hang():
-    assert sections._imagenet_names("untrained (random weights)", 1000) is None
-    assert sections._imagenet_names("ImageNet weights", 10) is None
+    assert sections.imagenet_names("untrained (random weights)", 1000) is None
+    assert sections.imagenet_names("ImageNet weights", 10) is None
     start = time.perf_counter()
-    names = sections._imagenet_names("ImageNet weights", 1000)  # offline: None, quickly; cached or online: 1000 names
+    names = sections.imagenet_names("ImageNet weights", 1000)  # offline: None, quickly; cached or online: 1000 names
     assert names is None or (len(names) == 1000 and names[281] == "tabby")
     assert time.perf_counter() - start < 30

@@ -1,11 +1,14 @@
 """A self-contained HTML report on a model and a few photos (`kerasviz inspect`).
 
-- `photos`: read image files and folders, fit them to a model's input.
 - `page`: the HTML page (inline CSS, figures as base64 PNG data URIs).
 - `sections`: one function per section, over the public techniques and plots.
-- `build`: `inspect_report`, which runs the sections and writes the file.
+- `featurevis_plan`: filter maximization in low-resolution octaves, the full size last.
+- `build`: `inspect_report`, which checks the arguments, runs the sections and writes the file.
+
+Photos are read by `kerasviz.imagefiles` and fitted by `kerasviz.photos`.
 """
 from kerasviz.report.build import inspect_report, prepare_inputs
-from kerasviz.report.photos import ImageReadError, read_photos
+from kerasviz.core.errors import ImageReadError
+from kerasviz.imagefiles import read_photos
 
 __all__ = ["inspect_report", "prepare_inputs", "read_photos", "ImageReadError"]

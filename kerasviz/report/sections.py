@@ -1,13 +1,14 @@
-"""The report's sections, each a function `Inspection -> HTML` over the public techniques.
+"""The report's sections: each a function `Inspection -> Part` over the public techniques.
 
-Every section reuses a technique (`kv.activations`, `kv.visualize_filters`,
-`kv.saliency`, ...) and a plot function from `kerasviz.plotting`; nothing is
-computed twice: the predicted classes are found once and explained by every
-attribution method.
+An `Inspection` is frozen: every section reads the same model, inputs and
+predicted classes (found once, by `kerasviz.core.gradients.model_outputs`)
+and none writes anything another reads. A section returns its HTML and the
+facts of what it actually ran (steps, sizes), which the page header lists.
 """
 
 from __future__ import annotations
 
+import inspect
 import io
 import warnings
 from contextlib import redirect_stdout
@@ -20,21 +21,21 @@ import numpy as np
 from kerasviz.activations import activations
 from kerasviz.attribution import grad_cam, integrated_gradients, occlusion, saliency
 from kerasviz.core.layers import conv_layers, find_layer
-from kerasviz.data import _download_timeout
 from kerasviz.featurevis import visualize_filters
+from kerasviz.loaders import download_timeout
 from kerasviz.plotting.activations import plot_activations, plot_filters
 from kerasviz.plotting.attribution import plot_attribution_grid
 from kerasviz.plotting.featurevis import plot_filter_grid
+from kerasviz.provenance import IMAGENET
+from kerasviz.report.featurevis_plan import FeaturevisPlan, plan_featurevis
 from kerasviz.report.page import array_data_uri, escape, figure_html, figures_html, table_html
 
 
-@dataclass
+@dataclass(frozen=True)
 class Settings:
-    """How much each section computes (`quick` picks small values for a fast look)."""
+    """How much each section computes; `resolve` fills what was not given from the quick or full defaults."""
 
-    # Defaults sized for a few minutes on 2 CPU cores with VGG16, whose fixed 224x224 input makes
-    # every filter-maximization step a full forward and backward pass.
-    layers: Optional[list] = None  # None: the last conv layer of each block
+    layers: Optional[tuple] = None  # None: the last conv layer of each block
     filters: int = 4               # filter-maximization images per layer
     steps: int = 32                # filter-maximization steps
     top: int = 5                   # classes listed per image
@@ -43,34 +44,57 @@ class Settings:
     max_maps: int = 64             # activation maps drawn per layer
     featurevis_size: Optional[int] = None  # None: per architecture (kv.visualize_filters' default)
     featurevis_layers: Optional[int] = 3   # at most this many layers, spread from first to last; None: all
+    octaves: Optional[int] = None  # filter maximization: octaves (None: automatic, see featurevis_plan)
+    open_size: bool = True         # filter maximization at the shown size on an open-size model (see featurevis_plan)
+    # Compute precision of the sections where a small numeric error does not change the answer (filter
+    # maximization; occlusion once it takes `precision=`): "auto", "float32" or "bfloat16" (see
+    # kerasviz.core.precision). The exact methods (gradients, integrated gradients, Grad-CAM) stay float32.
+    precision: str = "auto"
 
     @classmethod
-    def for_mode(cls, quick: bool, **overrides) -> "Settings":
-        base = cls(filters=2, steps=8, ig_steps=4, occlusion_grid=3, max_maps=16, featurevis_size=64,
-                                 featurevis_layers=3) if quick else cls()
-        for key, value in overrides.items():
-            if value is not None:
-                setattr(base, key, value)
-        return base
+    def resolve(cls, quick: bool, **given) -> "Settings":
+        """Quick or full defaults, with every value that is not None in `given` used as is."""
+        base = dict(filters=2, steps=8, ig_steps=4, occlusion_grid=3, max_maps=16, featurevis_size=64) if quick else {}
+        base.update({k: v for k, v in given.items() if v is not None})
+        return cls(**base)
 
 
-@dataclass
+def precision_options(settings: Settings, technique: Callable) -> dict:
+    """`{"precision": ...}` for a technique that takes `precision=`, else {} (it computes in float32)."""
+    return {"precision": settings.precision} if "precision" in inspect.signature(technique).parameters else {}
+
+
+@dataclass(frozen=True)
 class Inspection:
-    """What every section reads: the model, its inputs, their pictures, and shared results."""
+    """What every section reads; built once, never changed."""
 
     model: keras.Model
     inputs: np.ndarray         # (N, H, W, C) in the model's input space
     pictures: np.ndarray       # (N, H, W, 3) or (N, H, W) uint8, what the model sees
-    names: list[str]
-    preprocess: object         # RGB in [0, 1] -> model space (see featurevis.render.input_mapping)
+    names: tuple
+    preprocess: Callable       # RGB in [0, 1] -> model space (featurevis.render.input_mapping)
     label: str                 # weights label
     settings: Settings
-    class_names: Optional[Sequence[str]] = None
-    layers: list[str] = field(default_factory=list)
-    predicted: Optional[np.ndarray] = None  # (N,) classes, found by the prediction section
+    layers: tuple              # layers for activations and filter maximization
+    outputs: np.ndarray        # (N, K) what the prediction table shows (probabilities or scores)
+    probabilities: bool        # whether `outputs` are probabilities
+    predicted: np.ndarray      # (N,) predicted classes, explained by every attribution method
+    baseline: np.ndarray       # (H, W, C) a black image in the model's input space (IG's baseline)
+    class_names: Optional[tuple] = None
+    strict: bool = False       # a failing attribution method raises instead of being shown
+    quick: bool = False        # the defaults came from quick mode
 
     def caption(self, text: str) -> str:
         return f"{text} ({self.label})" if self.label else text
+
+
+@dataclass
+class Part:
+    """A section's HTML and the facts of what it ran (for the page header)."""
+
+    html: str
+    facts: list = field(default_factory=list)
+    data: dict = field(default_factory=dict)  # results for callers other than the page (benchmarks, tests)
 
 
 def block_layers(model: keras.Model) -> list[str]:
@@ -89,7 +113,7 @@ def block_layers(model: keras.Model) -> list[str]:
     return chosen
 
 
-def model_section(ins: Inspection) -> str:
+def model_section(ins: Inspection) -> Part:
     text = io.StringIO()
     ins.model.summary(print_fn=lambda line, **_: text.write(line + "\n"), expand_nested=True)
     shape = tuple(ins.model.inputs[0].shape)
@@ -99,53 +123,50 @@ def model_section(ins: Inspection) -> str:
         ("weights", escape(ins.label or "not recorded")), ("images", escape(", ".join(ins.names))),
     ]
     summary = f"<details><summary>Keras model summary</summary><pre>{escape(text.getvalue())}</pre></details>"
-    return table_html(["", ""], [(f"<b>{k}</b>", v) for k, v in facts]) + summary
+    return Part(table_html(["", ""], [(f"<b>{k}</b>", v) for k, v in facts]) + summary)
 
 
-def _imagenet_names(label: str, classes: int) -> Optional[list[str]]:
+def imagenet_names(label: str, classes: int) -> Optional[list[str]]:
     """ImageNet class names, only for real ImageNet weights (the index file may not download offline)."""
-    if classes != 1000 or label != "ImageNet weights":
+    if classes != 1000 or label != IMAGENET:
         return None
     from keras.applications.imagenet_utils import decode_predictions
 
     try:
-        with _download_timeout(15), redirect_stdout(io.StringIO()):
+        with download_timeout(15), redirect_stdout(io.StringIO()):
             decoded = decode_predictions(np.eye(1000, dtype=np.float32), top=1)
     except Exception:
         return None
     return [row[0][1] for row in decoded]
 
 
-def prediction_section(ins: Inspection) -> str:
-    outputs = np.asarray(ins.model.predict(ins.inputs, batch_size=16, verbose=0), np.float64).reshape(len(ins.inputs), -1)
-    ins.predicted = outputs.argmax(1).astype(np.int32)
-    names = ins.class_names or _imagenet_names(ins.label, outputs.shape[1])
-    probabilities = bool(np.all(outputs >= 0) and np.allclose(outputs.sum(1), 1.0, atol=1e-3))
-    what = "probability" if probabilities else "score (model output)"
+def prediction_section(ins: Inspection) -> Part:
+    names = ins.class_names or imagenet_names(ins.label, ins.outputs.shape[1])
+    what = "probability" if ins.probabilities else "score (model output)"
     note = "" if names else '<p class="note">Class indices only: class names need real ImageNet weights (or pass class_names).</p>'
     rows = []
-    for i, row in enumerate(outputs):
-        top = np.argsort(-row)[: ins.settings.top]
+    for i, row in enumerate(ins.outputs):
+        top = np.argsort(-row, kind="stable")[: ins.settings.top]
         classes = "<br>".join(f"{escape(names[c]) + ' ' if names else ''}(class {c}): {row[c]:.3f}" for c in top)
         rows.append((f'<img class="thumb" src="{array_data_uri(ins.pictures[i])}" alt="{escape(ins.names[i])}">',
                      escape(ins.names[i]), classes))
-    return note + table_html(["image", "name", f"top {ins.settings.top} classes: {what}"], rows)
+    return Part(note + table_html(["image", "name", f"top {ins.settings.top} classes: {what}"], rows))
 
 
-def activations_section(ins: Inspection) -> str:
-    acts = activations(ins.model, ins.inputs[:1], ins.layers)
+def activations_section(ins: Inspection) -> Part:
+    acts = activations(ins.model, ins.inputs[:1], list(ins.layers))
     parts = [f'<p class="note">Each block\'s last conv layer on the first image ({escape(ins.names[0])}); each map is '
              "scaled to its own range, blank maps are outlined in red. Early blocks respond to edges and colours, "
              "later ones to larger, more abstract patterns.</p>"]
     figures = [figure_html(plot_activations(acts, layer, 0, max_maps=ins.settings.max_maps, title=ins.label or None),
                            ins.caption(f"activations of {layer}")) for layer in ins.layers]
-    return "".join(parts) + figures_html(figures)
+    return Part("".join(parts) + figures_html(figures))
 
 
-def weights_section(ins: Inspection) -> str:
+def weights_section(ins: Inspection) -> Part:
     first = conv_layers(ins.model)[0]
     fig = plot_filters(ins.model, first)
-    return figure_html(fig, ins.caption(f"filter weights of the first conv layer, {first}"))
+    return Part(figure_html(fig, ins.caption(f"filter weights of the first conv layer, {first}")))
 
 
 def spread(items: Sequence, count: Optional[int]) -> list:
@@ -156,45 +177,79 @@ def spread(items: Sequence, count: Optional[int]) -> list:
     return [items[i] for i in picks]
 
 
-def featurevis_section(ins: Inspection) -> str:
+def _visualize(ins: Inspection, plan: FeaturevisPlan, layer: str, count: int):
     s = ins.settings
-    layers = spread(ins.layers, s.featurevis_layers)
-    parts = [f'<p class="note">The image each filter responds to most, by gradient ascent ({s.steps} steps); the '
-             f"number under a tile is the activation it reaches. Layers: {escape(', '.join(layers))}.</p>"]
-    figures = []
+    return visualize_filters(plan.model, layer, filters=range(count), steps=s.steps, size=plan.size, progress=False,
+                             preprocessing=ins.preprocess, octaves=plan.octaves, octave_scale=plan.octave_scale,
+                             **precision_options(s, visualize_filters))
+
+
+def featurevis_section(ins: Inspection) -> Part:
+    s = ins.settings
+    layers = spread(list(ins.layers), s.featurevis_layers)
+    plan = plan_featurevis(ins.model, s.featurevis_size, s.octaves, s.open_size)
+    figures, ran, scores, precisions = [], set(), {}, set()
     for layer in layers:
-        channels = int(find_layer(ins.model, layer).output.shape[-1])
-        result = visualize_filters(ins.model, layer, filters=range(min(s.filters, channels)), steps=s.steps,
-                                   size=s.featurevis_size, progress=False, preprocess=ins.preprocess)
-        figures.append(figure_html(plot_filter_grid(result, cols=min(8, len(result))), ins.caption(f"filter maximization, {layer}")))
-    return "".join(parts) + figures_html(figures)
+        count = min(s.filters, int(find_layer(ins.model, layer).output.shape[-1]))
+        try:
+            result = _visualize(ins, plan, layer, count)
+        except Exception:
+            if plan.is_plain:
+                raise
+            plan = plan.plain()  # this model's layers need its fixed input size: as it is, in one octave
+            result = _visualize(ins, plan, layer, count)
+        ran.add(int(result.history.shape[0]))
+        scores[layer] = np.asarray(result.scores)
+        precisions.add(getattr(result, "precision", "float32"))
+        figures.append(figure_html(plot_filter_grid(result, cols=min(8, len(result))),
+                                   ins.caption(f"filter maximization, {layer}")))
+    steps = ", ".join(map(str, sorted(ran)))
+    note = (f'<p class="note">The image each filter responds to most, by gradient ascent ({steps} steps'
+            f"{plan.describe()}); the number under a tile is the activation it reaches. "
+            f"Layers: {escape(', '.join(layers))}.</p>")
+    fact = (f"filter maximization: {s.filters} filter(s) per layer on {len(layers)} layer(s), {steps} steps"
+            f"{plan.describe()}, in {'/'.join(sorted(precisions))}")
+    return Part(note + figures_html(figures), [fact], {"scores": scores, "octaves": plan.octaves,
+                                                      "precision": "/".join(sorted(precisions))})
 
 
-def attribution_methods(ins: Inspection, black: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
+def attribution_methods(ins: Inspection) -> dict[str, Callable[[], object]]:
     """Each method on the whole batch, explaining the predicted classes."""
     m, x, t, s = ins.model, ins.inputs, ins.predicted, ins.settings
     side = min(x.shape[1:3])
     patch = max(1, side // s.occlusion_grid)
     return {
         "saliency": lambda: saliency(m, x, t),
-        "integrated gradients": lambda: integrated_gradients(m, x, t, baseline=black, steps=s.ig_steps, progress=False).attributions,
+        "integrated gradients": lambda: integrated_gradients(m, x, t, baseline=ins.baseline, steps=s.ig_steps,
+                                                             progress=False),
         "Grad-CAM": lambda: grad_cam(m, x, t),
-        "occlusion": lambda: occlusion(m, x, t, patch=patch, stride=patch, baseline="mean", progress=False),
+        "occlusion": lambda: occlusion(m, x, t, patch=patch, stride=patch, baseline="mean", progress=False,
+                                       **precision_options(s, occlusion)),
     }
 
 
-def attribution_section(ins: Inspection, black: np.ndarray) -> str:
-    if ins.predicted is None:
-        ins.predicted = np.asarray(ins.model.predict(ins.inputs, verbose=0)).reshape(len(ins.inputs), -1).argmax(1).astype(np.int32)
-    maps, failed, notes = {}, [], []
-    for name, compute in attribution_methods(ins, black).items():
+def attribution_section(ins: Inspection) -> Part:
+    s = ins.settings
+    maps, failed, notes, facts = {}, [], [], []
+    for name, compute in attribution_methods(ins).items():
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                maps[name] = np.asarray(compute())
+                result = compute()
+            maps[name] = np.asarray(result)
             notes += [str(w.message) for w in caught]
-        except Exception as err:  # one method failing must not hide the others
+        except Exception as err:  # one method failing must not hide the others (unless strict)
+            if ins.strict:
+                raise
             failed.append(f"{name}: {type(err).__name__}: {err}")
+            continue
+        if name == "integrated gradients":
+            error = float(np.max(result.convergence_error))
+            facts.append(f"integrated gradients: {s.ig_steps} steps from a black image, completeness error up to "
+                         f"{100 * error:.1f} %")
+    side = min(ins.inputs.shape[1:3])
+    patch = max(1, side // s.occlusion_grid)
+    facts.append(f"occlusion: {s.occlusion_grid}x{s.occlusion_grid} patches of {patch} px (mean colour)")
     parts = [f'<div class="error">{escape(f)}</div>' for f in failed]
     parts += [f'<p class="note">Warning: {escape(n)}</p>' for n in notes]
     parts.append('<p class="note">Which pixels the predicted class depends on: gradient magnitude (saliency), '
@@ -206,4 +261,4 @@ def attribution_section(ins: Inspection, black: np.ndarray) -> str:
         parts.append(figure_html(fig, ins.caption(f"attribution maps, {name}")))
     if failed and not maps:
         raise RuntimeError("every attribution method failed: " + "; ".join(failed))
-    return "".join(parts)
+    return Part("".join(parts), facts)

@@ -1,0 +1,52 @@
+"""What kerasviz knows about a model it loaded: how its weights were obtained, and its family.
+
+Figures print the weights label ("ImageNet weights", "untrained (random
+weights)") so an untrained network is never mistaken for a trained one; the
+family decides the default preprocessing ("vgg16": caffe, BGR). Both are
+recorded per model object, weakly, and never stored on the model itself.
+"""
+
+from __future__ import annotations
+
+import weakref
+
+from kerasviz.preprocessing import preprocessing_mode
+
+UNTRAINED = "untrained (random weights)"
+IMAGENET = "ImageNet weights"
+
+_labels: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+_families: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+
+
+def weights_label(model) -> str:
+    """How a model's weights were obtained, for figure titles.
+
+    Returns:
+        "ImageNet weights", "untrained (random weights)", a label set with
+        `set_weights_label`, or "" for models kerasviz did not load.
+    """
+    return _labels.get(model, "")
+
+
+def set_weights_label(model, label: str):
+    """Record how `model`'s weights were obtained (shown by plots); returns `model`."""
+    _labels[model] = str(label)
+    return model
+
+
+def model_family(model) -> str:
+    """The preprocessing family of a model loaded by kerasviz ("vgg16"), else "none"."""
+    return _families.get(model, "none")
+
+
+def set_model_family(model, family: str):
+    """Record a model's preprocessing family (a name `kv.preprocess` knows); returns `model`."""
+    preprocessing_mode(family)  # unknown names fail here
+    _families[model] = family.lower()
+    return model
+
+
+def takes_bgr(model) -> bool:
+    """Whether the model's input channels are BGR (caffe preprocessing: VGG16/19, ResNet50)."""
+    return preprocessing_mode(model_family(model)) == "caffe"
