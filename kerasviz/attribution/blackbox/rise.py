@@ -22,6 +22,11 @@ Scores are logits by default (the paper explains softmax probabilities:
 `probabilities=True`). The sum is divided by `samples * p` (the reference
 code) or, with `normalization="observed"`, by each pixel's own mask count
 (xplique).
+
+With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
+masked copies run through the model's bfloat16 variant
+(`kerasviz.core.precision`), whose output layer stays float32; masks, scores
+and the weighted sum are float32 (the sum over chunks float64).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from kerasviz.core.gradients import compile_function, forward_scorer
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.precision import check_precision, compute_variant, resolve_precision, to_float32
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int, check_number
 
@@ -91,7 +97,7 @@ class RiseStep:
         masks = _masks(mask_ids, tf.shape(x)[1], tf.shape(x)[2], grid_size, keep_probability, seed)
         m = masks[..., None]
         rows = tf.gather(x, image_ids) * m + tf.gather(fill, image_ids) * (1.0 - m)
-        outputs = self.tap(rows, training=False)["__output__"]
+        outputs = to_float32(self.tap(rows, training=False)["__output__"])
         scores, _ = target_scores(outputs, classes, self.score, probabilities=self.probabilities)
         weighted = scores[:, None, None] * masks
         return tf.math.unsorted_segment_sum(weighted, image_ids, tf.shape(x)[0]), tf.reduce_sum(masks, 0)
@@ -114,6 +120,7 @@ def rise(
     normalization: str = "expected",
     seed: int = 0,
     mask_batch_size: int = 32,
+    precision: str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
     """RISE saliency: the average score of randomly masked copies, weighted by each mask.
@@ -136,6 +143,11 @@ def rise(
             "observed" (by how often each pixel was visible).
         seed: mask seed; the same seed gives the same map.
         mask_batch_size: masked images per compiled call (bounds memory).
+        precision: compute precision of the masked passes: "auto" (bfloat16
+            where this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". The clean pass (which resolves the
+            predicted class), the output layer, masks and sums stay float32.
         progress: show a progress bar.
 
     Returns:
@@ -150,6 +162,7 @@ def rise(
     normalization = check_choice(normalization, "normalization", ("expected", "observed"))
     seed = check_seed(seed)
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
+    precision = check_precision(precision)
     x, single, targets, out = prepare(model, images, target, output)
     n, h, w = x.shape[:3]
     if grid_size > max(h, w):
@@ -159,7 +172,10 @@ def rise(
     if not callable_target:
         _, targets = clean_scores(model, x, targets, out, probabilities=probabilities)
     score = targets if callable_target else None
-    step = cache.get(model, ("rise_step", score, bool(probabilities), out), lambda: RiseStep(model, score, probabilities, out))
+    dtype = resolve_precision(precision, model)
+    scoring = compute_variant(model, dtype, float32_head=True)
+    step = cache.get(model, ("rise_step", score, bool(probabilities), out, dtype),
+                     lambda: RiseStep(scoring, score, probabilities, out))
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
     mask_ids = np.tile(np.arange(samples), n).astype(np.int32)
     classes = np.full(n, -1, np.int32) if callable_target else targets
