@@ -28,7 +28,11 @@ def max_steps(steps: int, quick: int | None = None) -> int:
 
 
 def progress_bar(total: int, desc: str, enabled: bool = True):
-    """A tqdm bar (notebook-aware) or a silent stand-in with the same interface."""
+    """A tqdm bar (notebook-aware) or a silent stand-in with the same interface.
+
+    Shown only when `enabled` and there is more than one chunk of work; it
+    disappears when done (`leave=False`), so saved notebooks keep no frozen bar.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, disable=not enabled, leave=False)
+    return tqdm(total=total, desc=desc, disable=not enabled or total <= 1, leave=False)

@@ -1,10 +1,14 @@
 """Intermediate activations from one forward pass, and per-map statistics.
 
-Seed 004 reads VGG16's activations block by block (edges early, abstraction
-later, many blank maps in block5_conv3); seed 002 warns about dead filters that
-are zero for every input. `activations` computes any set of layers from ONE
-forward pass; `activation_summary` streams a dataset and counts, per channel,
-how often it is zero (APoZ) and whether it ever fires.
+Reading VGG16's activations block by block shows edges early, abstraction
+later, and many blank maps in block5_conv3; dead filters are zero for every
+input. `activations` computes any set of layers from ONE forward pass;
+`activation_summary` (in `kerasviz.dataset.summary`, re-exported here) streams
+a dataset and counts, per channel, how often it is zero (APoZ) and whether it
+ever fires.
+
+Feature maps come out channels last, `(N, h, w, c)`, whatever the model's
+`data_format`, and in float32 also for a mixed-precision model.
 """
 
 from __future__ import annotations
@@ -14,36 +18,55 @@ from typing import Iterable, Optional, Sequence
 import keras
 import numpy as np
 
-from kerasviz.core.gradients import compile_function
-from kerasviz.core.graph import cache, tap_model
-from kerasviz.core.inputs import as_image_batch, batches
-from kerasviz.core.layers import LayerSpec, is_model, iter_layers
+from kerasviz._config import progress_bar
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+from kerasviz.core.gradients import compile_function, require_graph
+from kerasviz.core.graph import cache, check_model, model_input, tap_model
+from kerasviz.core.inputs import as_image_batch, batches, chunk_count
+from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
+from kerasviz.core.layout import compile_options
+from kerasviz.core.memory import check_rows_per_call
+from kerasviz.core.validate import check_bool, check_int
 
 
 def image_layers(model: keras.Model) -> list[str]:
-    """Paths of every leaf layer whose output is a 4-D feature map (N, h, w, c)."""
-    paths = []
-    for path, layer in iter_layers(model):
-        if is_model(layer) or isinstance(layer, keras.layers.InputLayer):
-            continue
-        try:
-            rank = len(layer.output.shape)
-        except (AttributeError, ValueError):
-            continue
-        if rank == 4:
-            paths.append(path)
-    return paths
+    """Paths of every leaf layer whose output is a 4-D feature map (N, h, w, c) (`core.layers.spatial_layers`)."""
+    return spatial_layers(model)
 
 
-def _layer_specs(model, layers) -> list:
+def _layer_specs(model, layers, name: str = "layers") -> list:
+    """The layer specs to read, checked: None -> every feature-map layer; one spec; or a non-empty list."""
+    check_model(model)
+    require_graph(model, "activations")
+    model_input(model)  # an unbuilt model: says how to give it an input
     if layers is None:
-        return image_layers(model)
-    if isinstance(layers, (str, int, keras.layers.Layer)):
-        return [layers]
-    return list(layers)
+        specs = image_layers(model)
+        if not specs:
+            raise InvalidArgumentError(f"Model {model.name!r} has no layer with a 4-D feature map; pass `{name}`.")
+        return specs
+    if isinstance(layers, (str, int, np.integer, keras.layers.Layer)) and not isinstance(layers, bool):
+        specs = [layers]
+    elif isinstance(layers, (list, tuple)):
+        specs = list(layers)
+        if not specs:
+            raise InvalidArgumentError(f"`{name}` is an empty list; give at least one layer name, path or index.")
+    else:
+        raise ArgumentTypeError(
+            f"`{name}` must be a layer name, path, index, Layer, or a list of them; got {layers!r} "
+            f"({type(layers).__name__})."
+        )
+    for spec in specs:
+        find_layer(model, spec, name=name)
+    return specs
 
 
-def feature_extractor(model: keras.Model, layers: Iterable[LayerSpec], *, pre_activation: bool = False) -> keras.Model:
+def feature_extractor(
+    model: keras.Model,
+    layers: Iterable[LayerSpec] = None,
+    *,
+    pre_activation: bool = False,
+    channels_last: bool = False,
+) -> keras.Model:
     """One multi-output Keras model yielding every requested layer from one forward pass.
 
     The graph is rebuilt on a fresh input (nested models flattened), so it works
@@ -55,6 +78,10 @@ def feature_extractor(model: keras.Model, layers: Iterable[LayerSpec], *, pre_ac
         layers: names, "outer/inner" paths, indices or layer objects.
         pre_activation: for layers with a fused activation (e.g. VGG16's convs,
             whose output is post-ReLU), return the value before the activation.
+        channels_last: take `(N, H, W, C)` images and return `(N, h, w, c)`
+            maps also for a channels-first model (the layout of
+            `inputs.as_image_batch`, which `kv.activations` uses); False keeps
+            the model's own layout for both.
 
     Returns:
         A `keras.Model` whose output is a dict `{key: (N, h, w, c)}`, keyed by
@@ -65,14 +92,18 @@ def feature_extractor(model: keras.Model, layers: Iterable[LayerSpec], *, pre_ac
         >>> fx(images)["block5_conv3"].shape
         TensorShape([1, 14, 14, 512])
     """
-    taps, _ = tap_model(model, _layer_specs(model, layers), pre_activation=pre_activation, logits=False, include_output=False)
+    taps, _ = tap_model(
+        model, _layer_specs(model, layers), pre_activation=pre_activation, logits=False, include_output=False,
+        channels_last=channels_last,
+    )
     return taps
 
 
 def _compiled_extractor(model, specs: tuple, pre_activation: bool):
+    """The cached channels-last extractor of `specs` and its compiled call (inputs from `as_image_batch`)."""
     def build():
-        fx = feature_extractor(model, specs, pre_activation=pre_activation)
-        return fx, compile_function(lambda x: fx(x, training=False))
+        fx = feature_extractor(model, specs, pre_activation=pre_activation, channels_last=True)
+        return fx, compile_function(lambda x: fx(x, training=False), **compile_options(model))
 
     return cache.get(model, ("activations", specs, pre_activation), build)
 
@@ -84,32 +115,49 @@ def activations(
     *,
     pre_activation: bool = False,
     batch_size: int = 32,
+    progress: bool = True,
 ) -> dict[str, np.ndarray]:
     """Activations of several layers, all from one forward pass per batch.
 
     Args:
-        model: a Keras image model; never changed.
+        model: a Keras image model; never changed. Functional, Sequential,
+            nested, channels-first and mixed-precision models work; subclassed
+            ones cannot (their layers are unreachable).
         images: one image `(H, W, C)` or a batch `(N, H, W, C)`, in the model's
-            input space (e.g. after `kv.preprocess` for VGG16).
+            input space and layout (e.g. after `kv.preprocess` for VGG16).
         layers: a layer spec or a list of them; None means every layer with a
             4-D output (convs, pools, activations), nested models included.
         pre_activation: values before fused activations (see `feature_extractor`).
         batch_size: images per forward pass (bounds memory).
+        progress: show a progress bar (when there is more than one batch).
 
     Returns:
-        `{key: array (N, h, w, c)}` as float32 numpy arrays (batch axis kept,
-        also for a single image).
+        `{key: float32 array}`: `(N, h, w, c)` for a batch, `(h, w, c)` for a
+        single image (batch axis dropped, as every per-image function does);
+        feature maps channels last whatever the model's layout. Keys are the
+        given names/paths (layer names for indices and objects).
+
+    Raises:
+        KerasvizError: bad images, layers or settings (named).
 
     Example:
         >>> acts = kv.activations(vgg, kv.preprocess(kv.sample_image(size=224)), "block1_conv1")
         >>> acts["block1_conv1"].shape
-        (1, 224, 224, 64)
+        (224, 224, 64)
     """
+    pre_activation, progress = check_bool(pre_activation, "pre_activation"), check_bool(progress, "progress")
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     specs = tuple(_layer_specs(model, layers))
-    x, _ = as_image_batch(images, model)
+    x, single = as_image_batch(images, model)
+    check_rows_per_call(model, min(batch_size, len(x)), "batch_size", tuple(x.shape[1:]))
     fx, run = _compiled_extractor(model, specs, pre_activation)
-    parts = [run(x[s]) for s in batches(len(x), batch_size)]
-    return {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in fx.output}
+    parts = []
+    with progress_bar(chunk_count(len(x), batch_size), "activations", progress) as bar:
+        for s in batches(len(x), batch_size):
+            parts.append(run(x[s]))
+            bar.update(1)
+    out = {k: np.concatenate([np.asarray(p[k], np.float32) for p in parts]) for k in fx.output}
+    return {k: v[0] for k, v in out.items()} if single else out
 
 
 def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Filter weights of a convolution layer and a per-filter roughness (noise) score.
 
-Seed 002 (CS231n): the first layer's filters of a well-trained network are
-smooth; noisy patterns suggest a network trained too briefly or with too little
-regularisation. `filter_roughness` puts a number on it.
+The first layer's filters of a well-trained network are smooth; noisy patterns
+suggest a network trained too briefly or with too little regularisation
+(Stanford CS231n notes, "Visualizing what ConvNets learn"). `filter_roughness`
+puts a number on it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,28 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from kerasviz.core.errors import InvalidArgumentError
+from kerasviz.core.graph import check_model
 from kerasviz.core.layers import LayerSpec, find_conv_layer
+from kerasviz.core.validate import check_finite_array
 
 
 def filter_weights(model: keras.Model, layer: LayerSpec) -> np.ndarray:
     """The kernel of a 2-D convolution, `(kh, kw, c_in, filters)` float32 numpy.
 
     For a DepthwiseConv2D the kernel is `(kh, kw, c_in, multiplier)`; for a
-    SeparableConv2D its depthwise kernel is returned.
+    SeparableConv2D its depthwise kernel is returned. The kernel layout does not
+    depend on the layer's `data_format`.
 
     Raises:
-        ValueError: the layer is not a 2-D convolution (lists the conv layers).
+        UnsupportedLayerError: the layer is not a 2-D convolution (lists the conv layers).
+        LayerNotFoundError, ArgumentTypeError: an unknown or malformed `layer`.
 
     Example:
         >>> kv.filter_weights(vgg, "block1_conv1").shape
         (3, 3, 3, 64)
     """
+    check_model(model)
     conv = find_conv_layer(model, layer)
     kernel = getattr(conv, "kernel", None)
     if kernel is None:
@@ -46,10 +53,13 @@ def filter_roughness(kernel: np.ndarray) -> np.ndarray:
     Returns:
         `(filters,)` float array; NaN for 1x1 kernels (no neighbours) and for
         all-zero filters.
+
+    Raises:
+        KerasvizError: `kernel` is not a finite numeric 4-D array.
     """
-    k = np.asarray(kernel, np.float64)
+    k = check_finite_array(kernel, "kernel", dtype=np.float64)
     if k.ndim != 4:
-        raise ValueError(f"Expected a kernel (kh, kw, c_in, filters); got shape {k.shape}.")
+        raise InvalidArgumentError(f"`kernel` must be a conv kernel (kh, kw, c_in, filters); got shape {k.shape}.")
     dy = np.diff(k, axis=0) ** 2
     dx = np.diff(k, axis=1) ** 2
     pairs = dy[..., 0, 0].size + dx[..., 0, 0].size

@@ -85,6 +85,16 @@ def test_plot_activations_marks_blank_maps(cnn, images):
     matplotlib.pyplot.close(fig)
 
 
+def test_plot_activations_takes_one_image_or_a_batch(cnn, images):
+    one = kv.activations(cnn, images[0], "conv1")  # (h, w, c): the batch axis is dropped for one image
+    batch = kv.activations(cnn, images, "conv1")
+    for acts, image in ((one, 0), (batch, 0), (batch, 3)):
+        fig = kv.plot_activations(acts, "conv1", image)
+        assert "8 maps" in fig.axes[0].get_title()
+        matplotlib.pyplot.close(fig)
+    np.testing.assert_array_equal(one["conv1"], batch["conv1"][0])
+
+
 def test_plot_activations_with_dataset_summary():
     model = planted_model()
     x = np.random.default_rng(0).normal(size=(8, 12, 12, 1)).astype("float32")

@@ -58,9 +58,9 @@ def test_hires_xgrad_and_grad_cam_equal_cam_over_z_on_gap_head(gap, x, acts):
     cam = np.einsum("nhwk,k->nhw", acts, w[:, 2]) / 64  # Zhou et al.'s CAM divided by Z = 8 * 8
     for name in ("hires_cam", "xgrad_cam"):
         np.testing.assert_allclose(call(name, gap, x, 2, layer="conv2", **RAW), cam, atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(kv.grad_cam(gap, x, 2, "conv2", relu=False, normalize=False, upsample=False), cam, atol=1e-6)
+    np.testing.assert_allclose(kv.grad_cam(gap, x, 2, layer="conv2", relu=False, normalize=False, upsample=False), cam, atol=1e-6)
     # after ReLU and normalisation they are the same picture
-    maps = [call(n, gap, x, 2, layer="conv2") for n in ("hires_cam", "xgrad_cam")] + [kv.grad_cam(gap, x, 2, "conv2")]
+    maps = [call(n, gap, x, 2, layer="conv2") for n in ("hires_cam", "xgrad_cam")] + [kv.grad_cam(gap, x, 2, layer="conv2")]
     np.testing.assert_allclose(maps[0], maps[1], atol=1e-6)
     np.testing.assert_allclose(maps[0], maps[2], atol=1e-6)
 
@@ -93,7 +93,7 @@ def test_hires_and_xgrad_sum_to_logit_minus_bias_on_flatten_head_where_grad_cam_
     np.testing.assert_allclose(hires.sum((1, 2)), logit, rtol=1e-5)
     np.testing.assert_allclose(xgrad.sum((1, 2)), logit, rtol=1e-5)
     assert np.all(hires[:, :, 4:] == 0)
-    grad_cam = kv.grad_cam(model, images, 0, "conv", relu=False, normalize=False, upsample=False)
+    grad_cam = kv.grad_cam(model, images, 0, layer="conv", relu=False, normalize=False, upsample=False)
     assert np.abs(grad_cam[:, :, 4:]).max() > 1e-3
 
 

@@ -137,7 +137,7 @@ def test_pre_activation_of_fused_relu(cnn, images):
 
 def test_batched_equals_one_at_a_time(cnn, images):
     batched = kv.activations(cnn, images, "conv2", batch_size=2)["conv2"]
-    single = np.concatenate([kv.activations(cnn, im, "conv2")["conv2"] for im in images])
+    single = np.stack([kv.activations(cnn, im, "conv2")["conv2"] for im in images])
     np.testing.assert_allclose(batched, single, atol=1e-6)
 
 
@@ -206,8 +206,9 @@ def test_relu_rules_change_only_the_backward_pass(cnn, images):
 
 def test_single_image_and_batch_are_both_accepted(cnn, images):
     one = kv.activations(cnn, images[0], "conv1")["conv1"]
-    assert one.shape == (1, 16, 16, 8)
-    np.testing.assert_allclose(one[0], kv.activations(cnn, images, "conv1")["conv1"][0], atol=1e-6)
+    assert one.shape == (16, 16, 8)  # one image in, one result out: the batch axis is dropped
+    np.testing.assert_allclose(one, kv.activations(cnn, images, "conv1")["conv1"][0], atol=1e-6)
+    assert kv.activations(cnn, images[:1], "conv1")["conv1"].shape == (1, 16, 16, 8)
 
 
 def test_uint8_images_equal_their_float_values(cnn):
@@ -220,13 +221,13 @@ def test_uint8_images_equal_their_float_values(cnn):
 @pytest.mark.parametrize("bad, error, message", [
     (np.zeros((2, 16, 16, 1)), ValueError, "expects 3 channel"),
     (np.zeros((2, 8, 8, 3)), ValueError, "16x16 pixels"),
-    (np.zeros((16,)), ValueError, r"one image \(H, W, C\) or a batch"),
-    (np.zeros((1, 2, 16, 16, 3)), ValueError, r"one image \(H, W, C\) or a batch"),
+    (np.zeros((16,)), ValueError, r"one image \(16, 16, 3\) or a batch"),
+    (np.zeros((1, 2, 16, 16, 3)), ValueError, r"one image \(16, 16, 3\) or a batch"),
     (np.full((1, 16, 16, 3), np.nan), ValueError, "NaN or Inf"),
     (np.full((1, 16, 16, 3), np.inf), ValueError, "NaN or Inf"),
-    (np.zeros((1, 16, 16, 3), bool), TypeError, "must hold numbers"),
+    (np.zeros((1, 16, 16, 3), bool), TypeError, "booleans"),
     (np.array([["a"]]), TypeError, "must hold numbers"),
-    (np.zeros((0, 16, 16, 3)), ValueError, "empty batch"),
+    (np.zeros((0, 16, 16, 3)), ValueError, "is empty"),
 ])
 def test_bad_images_fail_clearly(cnn, bad, error, message):
     with pytest.raises(error, match=message):
@@ -237,7 +238,7 @@ def test_grayscale_batch_without_channel_axis():
     model = kv.lenet()
     digits = np.zeros((3, 28, 28), np.uint8)
     assert kv.activations(model, digits, "conv1")["conv1"].shape == (3, 24, 24, 20)
-    assert kv.activations(model, digits[0], "conv1")["conv1"].shape == (1, 24, 24, 20)
+    assert kv.activations(model, digits[0], "conv1")["conv1"].shape == (24, 24, 20)
 
 
 # --- the user's model is never changed --------------------------------------

@@ -252,8 +252,8 @@ def test_embedding_codes_are_computed_in_float32_under_mixed_precision():
     reference = build()
     reference.set_weights(mixed.get_weights())
     data = np.abs(X[:30]) * 255
-    assert np.all(kv.activations(mixed, data, "codes")["codes"] == 0)  # float16 underflows: all codes vanish
-    assert np.abs(kv.activations(reference, data, "codes")["codes"]).max() > 0
+    assert np.abs(kv.activations(reference, data, "codes")["codes"]).max() > 0  # float16 would flush these to 0
+    np.testing.assert_allclose(kv.activations(mixed, data, "codes")["codes"], kv.activations(reference, data, "codes")["codes"], rtol=1e-4, atol=1e-12)
     with unchanged(mixed, data[:2]):
         grid = kv.embedding_grid(mixed, "codes", data, max_iter=250, progress=False)
     expected = kv.embedding_grid(reference, "codes", data, max_iter=250, progress=False)

@@ -1,8 +1,9 @@
-"""Attribution maps (issue 4): one module per method over `core.gradients`.
+"""Attribution maps: one module per method over `core.gradients`.
 
-All methods share `(model, images, target=None, ...)`, explain logits, and
-never change the user's model. Plot helpers from `kerasviz.plotting.attribution`
-are re-exported here.
+All methods share `(model, images, target=None, *, output=None, ...)`, explain
+logits, and never change the user's model. `registry` lists them by name for
+everything that picks a method by name. Plot helpers from
+`kerasviz.plotting.attribution` are re-exported here.
 """
 from kerasviz.attribution.gradcam import default_cam_layer, grad_cam, grad_cam_plus_plus, guided_grad_cam
 from kerasviz.attribution.integrated_gradients import IntegratedGradients, integrated_gradients

@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from kerasviz.attribution._common import signed_gradients
+from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 
 
@@ -25,8 +26,9 @@ def guided_backprop(
     target: Target = None,
     *,
     reduce: Optional[str] = None,
+    output: OutputSpec = None,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """Guided backpropagation: gradients gated by forward AND backward signs at every ReLU.
 
@@ -35,16 +37,22 @@ def guided_backprop(
         images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
         target: None (predicted class), an int, a list of ints, or a callable.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
+        output: which output of a multi-output model (index, name or dict key).
         batch_size: images per compiled call.
-        progress: show a progress bar.
+        progress: show a progress bar (when there is more than one batch).
 
     Returns:
-        `(N, H, W, C)` signed float32 (or `(N, H, W)` when reduced).
+        signed float32 with the images' shape (or `(N, H, W)` when reduced).
+
+    Raises:
+        UnsupportedModelError: a subclassed model (its ReLUs cannot be reached).
 
     Example:
         >>> gbp = kv.guided_backprop(model, images, reduce="sum_abs")
     """
-    return signed_gradients(model, images, target, rule="guided", reduce=reduce, batch_size=batch_size, progress=progress)
+    return signed_gradients(
+        model, images, target, rule="guided", reduce=reduce, batch_size=batch_size, progress=progress, output=output
+    )
 
 
 def deconvnet(
@@ -53,8 +61,9 @@ def deconvnet(
     target: Target = None,
     *,
     reduce: Optional[str] = None,
+    output: OutputSpec = None,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """Zeiler & Fergus' deconvnet: every ReLU rectifies the backward signal instead.
 
@@ -63,13 +72,19 @@ def deconvnet(
         images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
         target: None (predicted class), an int, a list of ints, or a callable.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
+        output: which output of a multi-output model (index, name or dict key).
         batch_size: images per compiled call.
-        progress: show a progress bar.
+        progress: show a progress bar (when there is more than one batch).
 
     Returns:
-        `(N, H, W, C)` signed float32 (or `(N, H, W)` when reduced).
+        signed float32 with the images' shape (or `(N, H, W)` when reduced).
+
+    Raises:
+        UnsupportedModelError: a subclassed model (its ReLUs cannot be reached).
 
     Example:
         >>> dc = kv.deconvnet(model, images, target=281)
     """
-    return signed_gradients(model, images, target, rule="deconvnet", reduce=reduce, batch_size=batch_size, progress=progress)
+    return signed_gradients(
+        model, images, target, rule="deconvnet", reduce=reduce, batch_size=batch_size, progress=progress, output=output
+    )

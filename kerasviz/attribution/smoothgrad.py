@@ -5,10 +5,12 @@ fraction of each image's value range (`noise=0.15`, as PAIR's reference), so the
 setting means the same for [0, 1] images and caffe-preprocessed ones.
 
 Noise rows from every image are streamed through ONE compiled gradient step in
-fixed-size chunks and summed on the fly: memory is bounded by `batch_size`,
+fixed-size chunks and summed on the fly: memory is bounded by `sample_batch_size`,
 whatever `samples` and the number of images are. Noise sample k is drawn from
 the stateless seed `(seed, k)`, the same for every image, so a batch gives the
-same maps as one image at a time, and the same seed the same maps.
+same maps as one image at a time, and the same seed the same maps. Rows are
+numbered, not stored (row r is image r // samples with noise sample
+r % samples), so `samples=10**8` runs in bounded memory, with a progress bar.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps
-from kerasviz.attribution._common import accumulate_gradients, finish, prepare, reduce_channels, resolve_targets, step_for
+from kerasviz.attribution._common import (
+    accumulate_gradients, check_reduce, check_rows, finish, prepare, reduce_channels, resolve_targets, step_for,
+)
+from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
+from kerasviz.core.validate import check_bool, check_int, check_number, check_seed, renamed_arguments
 
 DEFAULT_SAMPLES = 50
 
@@ -35,7 +41,8 @@ def _standard_noise(sample_ids, shape, seed):
 
 def noise_rows(x: tf.Tensor, sigma: np.ndarray, image_ids: np.ndarray, sample_ids: np.ndarray, seed: int) -> tf.Tensor:
     """Noisy copies `x[image_ids] + sigma[image_ids] * eps(sample_ids)`, built in-graph."""
-    eps = _standard_noise(tf.constant(sample_ids, tf.int32), tf.constant(x.shape[1:], tf.int32), tf.constant(seed, tf.int32))
+    shape, seed = tf.constant(x.shape[1:], tf.int32), tf.constant(seed, tf.int32)
+    eps = _standard_noise(tf.constant(sample_ids, tf.int32), shape, seed)
     scale = tf.reshape(tf.constant(sigma[image_ids], tf.float32), (-1, 1, 1, 1))
     return tf.gather(x, image_ids) + scale * eps
 
@@ -50,50 +57,62 @@ def smoothgrad(
     squared: bool = False,
     reduce: Optional[str] = None,
     seed: int = 0,
-    batch_size: int = 32,
+    output: OutputSpec = None,
+    sample_batch_size: int = 32,
     progress: bool = True,
+    **renamed,
 ) -> np.ndarray:
     """SmoothGrad: the mean gradient over `samples` noisy copies of each image.
 
+    Works on functional, Sequential, nested and subclassed models.
+
     Args:
         model: a Keras image model (never changed).
-        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space
+            (channels first for a channels-first model).
         target: None (class predicted on the clean image), an int, a list of
             ints, or a callable `score(outputs) -> (N,)`.
         noise: noise std as a fraction of each image's `max - min` (paper:
-            0.10-0.20). 0 gives the plain gradient.
-        samples: noisy copies per image (default 50; capped in quick mode
-            when not given).
+            0.10-0.20), >= 0. 0 gives the plain gradient.
+        samples: noisy copies per image, >= 1 (default 50; capped in quick mode
+            only when not given). Any number: rows are streamed, never stored.
         squared: average squared gradients (SmoothGrad-squared, PAIR's
             `magnitude=True`); the result is then non-negative.
         reduce: None keeps channels; "max_abs", "sum_abs", "sum", "mean", "l2".
         seed: noise seed; the same seed gives the same map.
-        batch_size: noisy copies per compiled call (bounds memory).
-        progress: show a progress bar.
+        output: which output of a multi-output model (index, name or dict key).
+        sample_batch_size: noisy copies per compiled call (bounds memory;
+            formerly `batch_size`, still accepted with a warning).
+        progress: show a progress bar (when there is more than one chunk).
 
     Returns:
-        `(N, H, W, C)` float32 (or `(N, H, W)` when reduced; batch axis
-        dropped for a single image).
+        float32 with the images' shape (or `(N, H, W)` when reduced); batch
+        axis dropped for a single image.
+
+    Raises:
+        KerasvizError: bad images, target, output or settings (named).
 
     Example:
         >>> sg = kv.smoothgrad(model, images, noise=0.15, samples=50, reduce="max_abs")
     """
-    samples = max_steps(DEFAULT_SAMPLES, quick=8) if samples is None else int(samples)
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}.")
-    if noise < 0:
-        raise ValueError(f"noise must be >= 0 (a fraction of the input range), got {noise}.")
-    x, single, targets = prepare(model, images, target)
-    _, targets = resolve_targets(model, x, targets)
-    n = len(x)
-    flat = tf.reshape(x, (n, -1))
+    sample_batch_size = renamed_arguments(
+        "smoothgrad", renamed, {"batch_size": "sample_batch_size"},
+        {"sample_batch_size": sample_batch_size}, {"sample_batch_size": 32},
+    )["sample_batch_size"]
+    samples = max_steps(DEFAULT_SAMPLES, quick=8) if samples is None else check_int(samples, "samples", minimum=1)
+    noise = check_number(noise, "noise", minimum=0.0)
+    squared, progress = check_bool(squared, "squared"), check_bool(progress, "progress")
+    reduce, seed = check_reduce(reduce), check_seed(seed)
+    p = prepare(model, images, target, output)
+    n = len(p.x)
+    sample_batch_size = check_rows(model, p.x, sample_batch_size, n * samples, "sample_batch_size")
+    _, targets = resolve_targets(model, p.x, p.targets, p.output)
+    flat = tf.reshape(p.x, (n, -1))
     sigma = (noise * (tf.reduce_max(flat, 1) - tf.reduce_min(flat, 1))).numpy()
-    image_ids = np.repeat(np.arange(n), samples)
-    sample_ids = np.tile(np.arange(samples), n)
-    step = step_for(model, targets)
-    total = accumulate_gradients(
-        step, lambda rows: noise_rows(x, sigma, image_ids[rows], sample_ids[rows], seed),
-        image_ids, np.full(len(image_ids), 1.0 / samples, np.float32), n, targets,
-        square=squared, batch_size=batch_size, progress=progress, desc="smoothgrad",
+    step = step_for(model, targets, output=p.output)
+    total = accumulate_gradients(  # row r = (image r // samples, noise sample r % samples)
+        step, lambda rows: noise_rows(p.x, sigma, rows // samples, rows % samples, seed),
+        n * samples, lambda rows: rows // samples, lambda rows: np.full(len(rows), 1.0 / samples, np.float32),
+        n, targets, square=squared, batch_size=sample_batch_size, progress=progress, desc="smoothgrad",
     )
-    return finish(reduce_channels(total, reduce), single)
+    return finish(reduce_channels(total, reduce), p.single, model)

@@ -11,6 +11,7 @@ completeness checks).
 from __future__ import annotations
 
 import functools
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional
 
@@ -18,11 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.graph import Substitute, cache, tap_model
-from kerasviz.core.inputs import as_image_batch, batches
+from kerasviz.core.errors import UnsupportedModelError
+from kerasviz.core.graph import Substitute, cache, is_subclassed, subclassed_message, tap_model
+from kerasviz.core.inputs import as_image_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec
-from kerasviz.core.outputs import OutputSpec, resolve_output
-from kerasviz.core.targets import Target, flat_outputs, target_scores, target_vector
+from kerasviz.core.layout import compile_options, is_channels_first
+from kerasviz.core.outputs import OutputSpec, pick_output_spec, resolve_output
+from kerasviz.core.targets import Target, flat_outputs, target_errors, target_scores, target_vector
 
 
 @dataclass
@@ -66,6 +69,49 @@ def compile_function(fn: Callable, **options):
     return tf.function(functools.partial(fn), **options)
 
 
+class SubclassedTap:
+    """The tap of a subclassed model: `model(x)` only, as `{"__output__": output}`.
+
+    A subclassed model's layers cannot be reached, so only the gradient-only
+    methods use it; its outputs are explained as `call()` returns them (a
+    softmax inside `call()` cannot be removed: return logits to explain logits).
+    Holds the model weakly, so the per-model cache can still drop it.
+    """
+
+    def __init__(self, model, output):
+        if not model.built:
+            raise UnsupportedModelError(
+                f"Model {model.name!r} (subclassed) has never been called, so it has no weights yet: there is "
+                "nothing trained to explain. Call it once on a batch (model(x)) or load its weights, then explain it."
+            )
+        self._model = weakref.ref(model)
+        self.output = output
+        self.channels_first = is_channels_first(model)
+        self._counts: dict = {}
+
+    def __call__(self, x, training=False):
+        model = self._model()
+        if self.channels_first:
+            x = tf.transpose(x, (0, 3, 1, 2))
+        return {"__output__": pick_output_spec(model(x, training=False), self.output, model)}
+
+    def num_outputs(self, x) -> int:
+        """Number of scores per image, from one eager forward pass on one image of `x`'s shape."""
+        shape = tuple(x.shape[1:])
+        if shape not in self._counts:  # compiled: some layers have no eager CPU kernel (NCHW convolutions)
+            with target_errors():
+                run = compile_function(self.__call__, **compile_options(self._model()))
+                out = run(tf.convert_to_tensor(x[:1], tf.float32))["__output__"]
+            self._counts[shape] = int(np.prod(out.shape[1:]))
+        return self._counts[shape]
+
+
+def require_graph(model, technique: str) -> None:
+    """Refuse a subclassed model for a technique that needs its layers (the one message)."""
+    if is_subclassed(model):
+        raise UnsupportedModelError(subclassed_message(model, technique))
+
+
 class GradientStep:
     """A compiled step `(x, targets) -> (scores, classes, d/dx, acts, d/dacts)`.
 
@@ -96,16 +142,26 @@ class GradientStep:
         output: int = 0,
     ):
         layers = list(layers)
-        self.tap, keys = tap_model(
-            model, layers + ([score_layer] if score_layer is not None else []),
-            pre_activation=pre_activation, logits=logits, substitute=substitute,
-            include_output=score_layer is None, output=output,
-        )
-        self.keys = keys[: len(layers)]
-        self.output_key = keys[-1] if score_layer is not None else "__output__"
-        self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
         self.score = score
-        self._step = compile_function(self._compute)
+        if is_subclassed(model):
+            if layers or score_layer is not None or substitute is not None or pre_activation:
+                raise UnsupportedModelError(subclassed_message(model, "this technique"))
+            self.tap, self.keys, self.output_key = SubclassedTap(model, output), [], "__output__"
+            self.num_outputs = None
+        else:
+            self.tap, keys = tap_model(
+                model, layers + ([score_layer] if score_layer is not None else []),
+                pre_activation=pre_activation, logits=logits, substitute=substitute,
+                include_output=score_layer is None, output=output,
+            )
+            self.keys = keys[: len(layers)]
+            self.output_key = keys[-1] if score_layer is not None else "__output__"
+            self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
+        self._step = compile_function(self._compute, **compile_options(model))
+
+    def num_outputs_for(self, x) -> int:
+        """Scores per image for inputs like `x` (the class count, for target checks)."""
+        return self.num_outputs if self.num_outputs is not None else self.tap.num_outputs(x)
 
     def _compute(self, x, targets):
         with tf.GradientTape() as tape:
@@ -120,7 +176,8 @@ class GradientStep:
         """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
         if targets is None:
             targets = tf.fill((tf.shape(x)[0],), -1)
-        return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+        with target_errors():
+            return self._step(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
 
 
 def gradient_step(
@@ -130,7 +187,8 @@ def gradient_step(
     """A cached `GradientStep` (one trace per model variant; `key` names the variant).
 
     Steps with a `substitute` are cached only when a `key` identifies it.
-    `output` is an index (resolve user specs with `outputs.resolve_output`).
+    `output` is an index (resolve user specs with `outputs.resolve_output`; for
+    a subclassed model the user's spec itself, resolved on its outputs).
     """
     build = lambda: GradientStep(
         model, layers, score=score, score_layer=score_layer, logits=logits,
@@ -142,11 +200,18 @@ def gradient_step(
     return cache.get(model, cache_key, build)
 
 
-def model_outputs(model, images, *, logits=True, batch_size=64, output: OutputSpec = None) -> np.ndarray:
+def model_outputs(
+    model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False
+) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a validated batch."""
-    step = gradient_step(model, logits=logits, output=resolve_output(model, output))
-    x, _ = as_image_batch(images, model)
-    return np.concatenate([flat_outputs(step.tap(x[s], training=False)["__output__"]).numpy() for s in batches(len(x), batch_size)])
+    scorer = forward_scorer(model, output=resolve_output(model, output)) if logits else None
+    x, _ = as_image_batch(images, model, prepared=prepared)
+    if scorer is not None:
+        return np.concatenate([scorer.outputs(x[s]).numpy() for s in batches(len(x), batch_size)])
+    step = gradient_step(model, logits=False, output=resolve_output(model, output))
+    run = cache.get(model, ("model_outputs", resolve_output(model, output)), lambda: compile_function(
+        lambda t: flat_outputs(step.tap(t, training=False)["__output__"]), **compile_options(model)))
+    return np.concatenate([run(x[s]).numpy() for s in batches(len(x), batch_size)])
 
 
 class ForwardScorer:
@@ -165,22 +230,35 @@ class ForwardScorer:
 
     def __init__(self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0):
         step = gradient_step(model, score=score, output=output)
-        self.tap, self.num_outputs = step.tap, step.num_outputs
+        self.tap, self.num_outputs, self.num_outputs_for = step.tap, step.num_outputs, step.num_outputs_for
+        self._model_ref = weakref.ref(model)
         self.score, self.probabilities = score, probabilities
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))
 
     def _compute(self, x, targets):
         outputs = self.tap(x, training=False)["__output__"]
         return target_scores(outputs, targets, self.score, probabilities=self.probabilities)
 
+    def _flat(self, x):
+        return flat_outputs(self.tap(x, training=False)["__output__"])
+
+    def outputs(self, x):
+        """The explained output `(n, K)` float32 for one chunk (logits for a probability head)."""
+        if not hasattr(self, "_outputs"):
+            self._outputs = compile_function(self._flat, **compile_options(self._model_ref()))
+        return self._outputs(tf.convert_to_tensor(x, tf.float32))
+
     def __call__(self, x, targets=None):
         """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`."""
         if targets is None:
             targets = tf.fill((tf.shape(x)[0],), -1)
-        return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
+        with target_errors():
+            return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32))
 
 
-def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0) -> ForwardScorer:
+def forward_scorer(
+    model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0
+) -> ForwardScorer:
     """The cached `ForwardScorer` of a model (one trace per score kind and output index)."""
     return cache.get(
         model, ("forward_scorer", score, probabilities, output),
@@ -189,7 +267,8 @@ def forward_scorer(model, score: Optional[Callable] = None, *, probabilities: bo
 
 
 def forward_scores(
-    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64, output: OutputSpec = None
+    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64,
+    output: OutputSpec = None, prepared: bool = False,
 ):
     """Target scores without gradients, in chunks through one compiled call.
 
@@ -201,6 +280,7 @@ def forward_scores(
         probabilities: softmax (sigmoid for one output) of the logits.
         batch_size: images per compiled call.
         output: which output of a multi-output model (index or name).
+        prepared: `images` is a batch `inputs.as_image_batch` returned.
 
     Returns:
         `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
@@ -210,8 +290,8 @@ def forward_scores(
     """
     score = target if callable(target) else None
     scorer = forward_scorer(model, score, probabilities=probabilities, output=resolve_output(model, output))
-    x, _ = as_image_batch(images, model)
-    targets = target_vector(None if score else target, len(x), scorer.num_outputs, allow_predicted=True)
+    x, _ = as_image_batch(images, model, prepared=prepared)
+    targets = target_vector(None if score else target, len(x), scorer.num_outputs_for(x), allow_predicted=True)
     parts = [scorer(x[s], targets[s]) for s in batches(len(x), batch_size)]
     return tuple(np.concatenate([p[i].numpy() for p in parts]) for i in (0, 1))
 
@@ -230,6 +310,7 @@ def score_gradients(
     batch_size: int = 32,
     progress: bool = False,
     output: OutputSpec = None,
+    prepared: bool = False,
 ) -> Gradients:
     """Gradients of one score per image w.r.t. the input and tapped layers.
 
@@ -249,9 +330,10 @@ def score_gradients(
         batch_size: images per compiled call (bounds memory).
         progress: show a progress bar over chunks.
         output: which output of a multi-output model (index or name).
+        prepared: `images` is a batch `inputs.as_image_batch` returned.
 
     Returns:
-        `Gradients` with numpy arrays.
+        `Gradients` with numpy arrays (channels last, see `core.layout`).
 
     Example:
         >>> g = score_gradients(model, images, target=3)
@@ -263,12 +345,11 @@ def score_gradients(
         pre_activation=pre_activation, substitute=substitute, key=substitute_key,
         output=resolve_output(model, output) if score_layer is None else 0,
     )
-    x, _ = as_image_batch(images, model)
-    targets = target_vector(None if score else target, len(x), step.num_outputs, allow_predicted=True)
+    x, _ = as_image_batch(images, model, prepared=prepared)
+    targets = target_vector(None if score else target, len(x), step.num_outputs_for(x), allow_predicted=True)
     parts = []
-    chunks = list(batches(len(x), batch_size))
-    with progress_bar(len(chunks), "gradients", progress) as bar:
-        for s in chunks:
+    with progress_bar(chunk_count(len(x), batch_size), "gradients", progress) as bar:
+        for s in batches(len(x), batch_size):
             parts.append([t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s])])
             bar.update(1)
     joined = lambda i: np.concatenate([p[i] for p in parts])

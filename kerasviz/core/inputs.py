@@ -1,92 +1,283 @@
-"""Validate images against a model's input: rank, channels, size, dtype, finiteness."""
+"""The one image normaliser: validate images against a model and return one float32 batch.
+
+`as_image_batch(images, model)` is the single entry point every technique uses
+for per-image input. It accepts one image or a batch, as a NumPy array, a
+tensor, or a list of equally shaped arrays, in the model's own input space and
+layout, and returns a float32 `(N, H, W, C)` tensor: channels last whatever the
+model's `data_format` (see `core.layout`). `as_numeric_array` is its
+model-independent first half (type, dtype, finiteness and range checks), for
+code that normalises images without a model (display images, photos).
+
+Bad input raises a `KerasvizError` naming the argument: a list of arrays of
+different shapes, object, boolean, complex or text data, float64 values beyond
+float32's range, NaN or Inf, an empty batch, a wrong rank, channel count or
+size.
+"""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.core.graph import model_input
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
+from kerasviz.core.graph import is_subclassed, model_input
+from kerasviz.core.layout import channels_axis, image_layout, is_channels_first, require_channels_last  # noqa: F401
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def expected_image_shape(model) -> tuple:
-    """The model's input shape without the batch axis, `(H, W, C)` (H, W may be None)."""
+    """The model's image shape without the batch axis, channels last: `(H, W, C)` (H, W may be None).
+
+    For a channels-first model whose input is `(None, C, H, W)` this is
+    `(H, W, C)` as well: the layout kerasviz works in.
+
+    Raises:
+        UnsupportedModelError: the model's input is not an image `(H, W, C)`.
+    """
     shape = tuple(model_input(model).shape[1:])
     if len(shape) != 3:
-        raise ValueError(
+        raise UnsupportedModelError(
             f"Model {model.name!r} takes inputs of shape {(None,) + shape}, not images "
             "(N, H, W, C); kerasviz works on image models."
         )
+    if is_channels_first(model):
+        c, h, w = shape
+        return (h, w, c)
     return shape
 
 
-def _to_array(images):
+def model_image_shape(model) -> tuple:
+    """The model's own input shape without the batch axis (`(C, H, W)` for channels-first models)."""
+    return tuple(model_input(model).shape[1:])
+
+
+def _describe_list(items) -> str:
+    shapes = []
+    for item in items:
+        shape = tuple(np.shape(item)) if not isinstance(item, (str, bytes)) else "text"
+        if shape not in shapes:
+            shapes.append(shape)
+    return ", ".join(str(s) for s in shapes[:4]) + (", ..." if len(shapes) > 4 else "")
+
+
+def as_numeric_array(images, name: str = "images"):
+    """`images` as a numeric NumPy array or tensor, checked but not reshaped.
+
+    Accepts a NumPy array, a tf.Tensor / tf.Variable, anything `np.asarray`
+    reads (PIL images, nested lists), or a list / tuple of equally shaped arrays
+    (stacked). Integer data is kept as is; float data is checked for NaN, Inf
+    and values beyond float32's range.
+
+    Raises:
+        ArgumentTypeError: None, text, objects, booleans or complex numbers.
+        InvalidArgumentError: arrays of different shapes, an empty array, NaN,
+            Inf, or float64 values float32 cannot hold.
+    """
+    if images is None:
+        raise ArgumentTypeError(f"`{name}` is None; pass an image (H, W, C) or a batch (N, H, W, C) as an array.")
+    if isinstance(images, (str, bytes)):
+        raise ArgumentTypeError(
+            f"`{name}` must be an array of pixels, not text ({images[:60]!r}); read the file first "
+            "(e.g. skimage.io.imread(path)) and preprocess it for the model."
+        )
     if isinstance(images, (tf.Tensor, tf.Variable)):
-        return images
-    array = np.asarray(images)
-    if array.dtype == object:
-        raise TypeError("`images` must be a numeric array (N, H, W, C) or (H, W, C); got an object array.")
+        array = images
+        dtype = tf.as_dtype(array.dtype)
+        kinds = ((dtype.is_bool, "b"), (dtype.is_complex, "c"), (dtype.is_floating, "f"), (dtype.is_integer, "i"))
+        kind = next((k for flag, k in kinds if flag), "O")
+    else:
+        if isinstance(images, (list, tuple)):
+            if not images:
+                raise InvalidArgumentError(f"`{name}` is an empty list; give at least one image.")
+            shapes = {tuple(np.shape(i)) if not isinstance(i, (str, bytes)) else None for i in images}
+            if len(shapes) > 1:
+                raise InvalidArgumentError(
+                    f"`{name}` is a list of {len(images)} arrays with different shapes ({_describe_list(images)}); "
+                    "a batch needs one size: resize them to one size first (e.g. tf.image.resize) or explain them "
+                    "one at a time."
+                )
+        try:
+            array = np.asarray(images)
+        except (ValueError, TypeError) as err:
+            first = str(err).splitlines()[0][:160]
+            raise InvalidArgumentError(f"`{name}` cannot be read as one array: {first}.") from None
+        kind = array.dtype.kind
+    if kind == "O" or kind in "SUV":
+        what = "Python objects (e.g. arrays of different shapes)" if kind == "O" else f"values of dtype {array.dtype}"
+        raise ArgumentTypeError(f"`{name}` must hold numbers; got {what}. Pass a numeric array (N, H, W, C).")
+    if kind == "b":
+        raise ArgumentTypeError(
+            f"`{name}` holds booleans; convert a mask to numbers first (e.g. mask.astype('float32'))."
+        )
+    if kind == "c":
+        raise ArgumentTypeError(f"`{name}` holds complex numbers; images must be real-valued.")
+    if kind not in "fiu":
+        raise ArgumentTypeError(f"`{name}` must hold numbers (float or integer); got dtype {array.dtype}.")
+    if int(np.prod(array.shape)) == 0:
+        raise InvalidArgumentError(f"`{name}` is empty (shape {tuple(array.shape)}); give at least one image.")
+    if kind == "f":
+        _check_finite(array, name)
     return array
 
 
-def as_image_batch(images, model, *, name: str = "images") -> tuple[tf.Tensor, bool]:
-    """Check `images` against `model` and return a float32 batch.
+def _check_finite(array, name: str) -> None:
+    if isinstance(array, np.ndarray):
+        finite = np.isfinite(array)
+        if not finite.all():
+            bad = int((~finite).sum())
+            raise InvalidArgumentError(f"`{name}` contains {bad} NaN or Inf value(s); images must be finite.")
+        if array.dtype.itemsize > 4:
+            peak = float(np.max(np.abs(array)))
+            if peak > _FLOAT32_MAX:
+                raise InvalidArgumentError(
+                    f"`{name}` holds values up to {peak:.3g}, beyond float32's range (±{_FLOAT32_MAX:.3g}), in which "
+                    "models compute; rescale the images (e.g. to [0, 1] or [0, 255])."
+                )
+        return
+    values = tf.cast(array, tf.float64) if array.dtype.size > 4 else array
+    if not bool(tf.reduce_all(tf.math.is_finite(values))):
+        bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(values), tf.int32)))
+        raise InvalidArgumentError(f"`{name}` contains {bad} NaN or Inf value(s); images must be finite.")
+    if array.dtype.size > 4:
+        peak = float(tf.reduce_max(tf.abs(values)))
+        if peak > _FLOAT32_MAX:
+            raise InvalidArgumentError(
+                f"`{name}` holds values up to {peak:.3g}, beyond float32's range (±{_FLOAT32_MAX:.3g}); rescale them."
+            )
 
-    Accepts one image `(H, W, C)` or a batch `(N, H, W, C)` (for one-channel
-    models also `(H, W)` and `(N, H, W)`), as numpy or tensor, float or integer.
-    Integers (e.g. uint8 photos) are cast to float32 without rescaling: images
-    are always in the model's own input space.
+
+def _shape_text(model, shape) -> str:
+    return f"(N, {', '.join(str(s) for s in shape)})" + (" (channels first)" if is_channels_first(model) else "")
+
+
+def as_image_batch(images, model, *, name: str = "images", prepared: bool = False) -> tuple[tf.Tensor, bool]:
+    """Check `images` against `model` and return a float32 channels-last batch.
+
+    Accepts one image or a batch in the model's own layout: `(H, W, C)` /
+    `(N, H, W, C)` for channels-last models, `(C, H, W)` / `(N, C, H, W)` for
+    channels-first ones, and for one-channel models also `(H, W)` and
+    `(N, H, W)`; a NumPy array, a tensor, or a list of equally shaped arrays,
+    float or integer. Integers (e.g. uint8 photos) are cast to float32 without
+    rescaling: images are always in the model's own input space. For a
+    subclassed model (no declared input), the shape is taken from `images`.
 
     Returns:
-        `(batch, single)`: a float32 tensor `(N, H, W, C)` and whether a single
-        image was given (so callers can drop the batch axis again).
+        `(batch, single)`: a float32 tensor `(N, H, W, C)` (channels last) and
+        whether a single image was given (so callers can drop the batch axis
+        again).
+
+    `prepared=True` marks a batch this function already returned (internal
+    calls pass it on): it is used as is.
 
     Raises:
-        TypeError: non-numeric or boolean data.
-        ValueError: wrong rank, channel count or size, empty batch, NaN or Inf.
+        ArgumentTypeError: None, text, objects, booleans or complex numbers.
+        InvalidArgumentError: wrong rank, channel count or size, arrays of
+            different shapes, empty batch, NaN, Inf or values beyond float32.
     """
-    array = _to_array(images)
-    dtype = tf.as_dtype(array.dtype)
-    if dtype.is_bool or not (dtype.is_floating or dtype.is_integer):
-        raise TypeError(f"`{name}` must hold numbers (float or integer); got dtype {dtype.name}.")
+    if prepared:
+        return tf.convert_to_tensor(images, tf.float32), False
+    array = as_numeric_array(images, name)
+    shape = tuple(int(s) for s in array.shape)
+    first = is_channels_first(model)
+    if is_subclassed(model):
+        return _free_batch(array, shape, name, first)
+    own = model_image_shape(model)
     h, w, c = expected_image_shape(model)
-    shape = tuple(array.shape)
     single = len(shape) in (2, 3)
     if len(shape) == 2 and c == 1:
-        array = tf.reshape(array, (1,) + shape + (1,))
-    elif len(shape) == 3 and c == 1 and shape[-1] != 1:
-        array = tf.expand_dims(array, -1)  # a batch of grayscale images (N, H, W)
+        array = tf.reshape(array, (1,) + shape)
+        array = array[:, None] if first else array[..., None]
+    elif len(shape) == 3 and c == 1 and shape[0 if first else -1] != 1:
+        array = tf.expand_dims(array, 1 if first else -1)  # a batch of grayscale images (N, H, W)
         single = False
     elif len(shape) == 3:
         array = tf.expand_dims(array, 0)
     elif len(shape) != 4:
-        raise ValueError(
-            f"`{name}` must be one image (H, W, C) or a batch (N, H, W, C); got shape {shape}. "
-            f"Model {model.name!r} expects (N, {h}, {w}, {c})."
+        raise InvalidArgumentError(
+            f"`{name}` must be one image {tuple(own)} or a batch (N, {', '.join(map(str, own))}); got shape {shape}. "
+            f"Model {model.name!r} expects {_shape_text(model, own)}."
         )
     batch = tf.cast(array, tf.float32)
+    if first:
+        batch = tf.transpose(batch, (0, 2, 3, 1))
     n, bh, bw, bc = batch.shape
     if bc != c:
-        raise ValueError(
-            f"Model {model.name!r} expects {c} channel(s) (input (None, {h}, {w}, {c})); `{name}` "
-            f"has {bc} (shape {shape})."
-            + (" Repeat a grayscale image to RGB with np.repeat(img[..., None], 3, -1)." if bc == 1 and c == 3 else "")
+        hint = ""
+        if first and shape[-1] == c:
+            hint = " The images look channels last; this model is channels first: np.transpose(images, (0, 3, 1, 2))."
+        elif not first and len(shape) >= 3 and shape[-3] == c:
+            hint = " The images look channels first; this model is channels last: np.transpose(images, (0, 2, 3, 1))."
+        elif bc == 1 and c == 3:
+            hint = " Repeat a grayscale image to RGB with np.repeat(img[..., None], 3, -1)."
+        raise InvalidArgumentError(
+            f"Model {model.name!r} expects {c} channel(s) (input {_shape_text(model, own)}); `{name}` has {bc} "
+            f"(shape {shape}).{hint}"
         )
     if (h is not None and bh != h) or (w is not None and bw != w):
-        raise ValueError(
-            f"Model {model.name!r} expects images of {h}x{w} pixels; `{name}` is {bh}x{bw} "
-            "(resize with kv.sample_image(size=...) or tf.image.resize)."
+        raise InvalidArgumentError(
+            f"Model {model.name!r} expects images of {h}x{w} pixels; `{name}` is {bh}x{bw} (shape {shape}); "
+            "resize with tf.image.resize (or kv.sample_image(name, size=...) for the sample photos)."
         )
-    if n == 0:
-        raise ValueError(f"`{name}` is an empty batch.")
-    if not bool(tf.reduce_all(tf.math.is_finite(batch))):
-        bad = int(tf.reduce_sum(tf.cast(~tf.math.is_finite(batch), tf.int32)))
-        raise ValueError(f"`{name}` contains {bad} NaN or Inf value(s); images must be finite.")
     return batch, single
 
 
+def _free_batch(array, shape: tuple, name: str, first: bool) -> tuple[tf.Tensor, bool]:
+    """Images for a model without a declared input: one image or a batch, rank 3 or 4."""
+    if len(shape) not in (3, 4):
+        layout = "(C, H, W) or a batch (N, C, H, W)" if first else "(H, W, C) or a batch (N, H, W, C)"
+        raise InvalidArgumentError(
+            f"`{name}` must be one image {layout} for a subclassed model (its input shape is taken from the "
+            f"images); got shape {shape}."
+        )
+    batch = tf.cast(array, tf.float32)
+    batch = batch[None] if len(shape) == 3 else batch
+    return (tf.transpose(batch, (0, 2, 3, 1)) if first else batch), len(shape) == 3
+
+
+def to_model_layout(maps, model):
+    """Input-shaped maps `(N, H, W, C)` / `(H, W, C)` back in the model's layout (NumPy).
+
+    Identity for channels-last models; `(N, C, H, W)` / `(C, H, W)` for
+    channels-first ones. Maps without a channel axis are returned unchanged by
+    callers (they are the same in both layouts).
+    """
+    maps = np.asarray(maps)
+    if not is_channels_first(model) or maps.ndim not in (3, 4):
+        return maps
+    return np.moveaxis(maps, -1, -3)
+
+
+def from_model_layout(array: np.ndarray, model) -> np.ndarray:
+    """An image-shaped array given in the model's layout, channels last (NumPy).
+
+    `(..., C, H, W)` -> `(..., H, W, C)` for channels-first models (arrays of
+    rank 3 or more); anything else is returned unchanged.
+    """
+    array = np.asarray(array)
+    if not is_channels_first(model) or array.ndim < 3:
+        return array
+    return np.moveaxis(array, -3, -1)
+
+
+def check_batch_size(value, name: str = "batch_size") -> int:
+    """A positive integer number of rows per compiled call."""
+    from kerasviz.core.validate import check_int
+
+    return check_int(value, name, minimum=1)
+
+
 def batches(n: int, batch_size: int):
-    """Slices `[start, stop)` covering `range(n)` in chunks of `batch_size`."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
+    """Slices `[start, stop)` covering `range(n)` in chunks of `batch_size` (lazily)."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (numbers.Integral, np.integer)) or batch_size < 1:
+        raise InvalidArgumentError(f"`batch_size` must be an integer >= 1; got {batch_size!r}.")
+    batch_size = int(batch_size)
     for start in range(0, n, batch_size):
         yield slice(start, min(start + batch_size, n))
+
+
+def chunk_count(n: int, batch_size: int) -> int:
+    """How many `batches(n, batch_size)` there are."""
+    return -(-int(n) // int(batch_size))

@@ -66,6 +66,14 @@ def resolve_output(model: keras.Model, output: OutputSpec = None) -> int:
             range, or an unknown name (the message lists the outputs).
         ArgumentTypeError: `output` is not None, an int or a str.
     """
+    from kerasviz.core.graph import is_subclassed
+
+    if isinstance(output, (bool, np.bool_)) or not isinstance(output, (type(None), numbers.Integral, np.integer, str)):
+        raise ArgumentTypeError(
+            f"`output` must be None, an index or an output name; got {output!r} ({type(output).__name__})."
+        )
+    if is_subclassed(model):
+        return output if not isinstance(output, np.integer) else int(output)  # resolved on the outputs of call()
     count = len(output_tensors(model)) if not isinstance(model, keras.Sequential) else 1
     if output is None:
         if count > 1:
@@ -103,6 +111,34 @@ def pick_output(outputs, index: int):
         return outputs[index]
     if index != 0:
         raise InvalidArgumentError(f"`output` {index} requested but the model returned a single tensor.")
+    return outputs
+
+
+def pick_output_spec(outputs, spec, model):
+    """The output `spec` (None / index / dict key) of a call's outputs, for models without declared outputs."""
+    if isinstance(outputs, dict):
+        keys = sorted(outputs)
+        if spec is None and len(keys) == 1:
+            return outputs[keys[0]]
+        if isinstance(spec, str) and spec in outputs:
+            return outputs[spec]
+        if isinstance(spec, int) and -len(keys) <= spec < len(keys):
+            return outputs[keys[spec]]
+        raise InvalidArgumentError(
+            f"Model {model.name!r} returns a dict with keys {keys}; choose the one to explain with output= "
+            f"(a key or an index); got {spec!r}."
+        )
+    if isinstance(outputs, (list, tuple)):
+        if spec is None and len(outputs) == 1:
+            return outputs[0]
+        if isinstance(spec, int) and -len(outputs) <= spec < len(outputs):
+            return outputs[spec]
+        raise InvalidArgumentError(
+            f"Model {model.name!r} returns {len(outputs)} outputs; choose the one to explain with output= "
+            f"(an index 0..{len(outputs) - 1}); got {spec!r}."
+        )
+    if spec not in (None, 0, -1):
+        raise InvalidArgumentError(f"`output` {spec!r} requested but model {model.name!r} returns a single tensor.")
     return outputs
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from kerasviz.core.graph import PreActivation, Substitute, activation_name
+from kerasviz.core.errors import InvalidArgumentError
+from kerasviz.core.graph import PreActivation, Substitute, activation_name, explain_dtype
 
 
 @tf.custom_gradient
@@ -44,7 +45,7 @@ class RuleReLU(keras.layers.Layer):
     def __init__(self, rule: str, **kwargs):
         super().__init__(**kwargs)
         if rule not in RULES:
-            raise ValueError(f"Unknown ReLU rule {rule!r}; choose from {sorted(RULES)}.")
+            raise InvalidArgumentError(f"Unknown ReLU rule {rule!r}; choose from {sorted(RULES)}.")
         self.rule = rule
 
     def call(self, x):
@@ -65,15 +66,15 @@ def relu_rule_substitute(rule: str) -> Substitute:
         >>> step = gradient_step(model, substitute=relu_rule_substitute("guided"), key="guided")
     """
     if rule not in RULES:
-        raise ValueError(f"Unknown ReLU rule {rule!r}; choose from {sorted(RULES)}.")
+        raise InvalidArgumentError(f"Unknown ReLU rule {rule!r}; choose from {sorted(RULES)}.")
 
     def substitute(layer, path):
         if _is_plain_relu_layer(layer):
-            return RuleReLU(rule)
+            return RuleReLU(rule, dtype=explain_dtype(layer))  # float32 also under a mixed policy
         if activation_name(getattr(layer, "activation", None) or (lambda: 0)) == "relu" and not isinstance(
             layer, (keras.layers.Activation, keras.layers.ReLU)
         ):
-            pre, relu = PreActivation(layer), RuleReLU(rule)
+            pre, relu = PreActivation(layer), RuleReLU(rule, dtype=explain_dtype(layer))
             return lambda *args, **kwargs: relu(pre(*args, **kwargs))
         return None
 

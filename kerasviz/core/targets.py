@@ -11,10 +11,14 @@ Integer targets travel into compiled functions as data (an int vector, -1 for
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from typing import Callable, Sequence, Union
 
 import numpy as np
 import tensorflow as tf
+
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 
 Target = Union[None, int, Sequence[int], np.ndarray, Callable]
 
@@ -40,19 +44,23 @@ def target_vector(target: Target, n: int, num_outputs: int | None, *, allow_pred
     if target is None:
         return np.full((n,), PREDICTED, np.int32)
     if callable(target):
-        raise TypeError("target_vector takes integer targets; callables are scored directly.")
-    values = np.asarray(target)
-    if values.dtype.kind not in "iu":
-        raise TypeError(
+        raise ArgumentTypeError("target_vector takes integer targets; callables are scored directly.")
+    try:
+        values = np.asarray(target)
+    except (ValueError, TypeError):
+        values = np.asarray(None, object)
+    if values.dtype.kind not in "iu" or isinstance(target, (bool, np.bool_)):
+        text = repr(target) if len(repr(target)) <= 60 else repr(target)[:57] + "..."
+        raise ArgumentTypeError(
             f"`target` must be None, a class index, a list of class indices or a callable "
-            f"score(outputs) -> (N,); got {target!r}."
+            f"score(outputs) -> (N,); got {text}."
         )
     values = np.broadcast_to(values, (n,)) if values.ndim == 0 else values
     if values.shape != (n,):
-        raise ValueError(f"`target` has {values.size} entries for {n} images; give one per image or one int.")
+        raise InvalidArgumentError(f"`target` has {values.size} entries for {n} images; give one per image or one int.")
     lowest = PREDICTED if allow_predicted else 0
     if num_outputs is not None and ((values < lowest).any() or (values >= num_outputs).any()):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"`target` {values.tolist()} is out of range: the model has {num_outputs} outputs "
             f"(valid classes 0..{num_outputs - 1}{', or -1 for the predicted class' if allow_predicted else ''})."
         )
@@ -72,15 +80,71 @@ def class_scores(outputs, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.gather(logits, chosen, axis=1, batch_dims=1), chosen
 
 
+_failure = threading.local()
+
+
+def _describe_callable(score) -> str:
+    return getattr(score, "__name__", type(score).__name__)
+
+
 def callable_scores(score: Callable, outputs) -> tf.Tensor:
-    """`score(outputs)` checked to be one value per sample `(N,)`."""
-    values = tf.convert_to_tensor(score(outputs))
+    """`score(outputs)` checked to be one value per sample `(N,)`.
+
+    Runs inside compiled steps, where TensorFlow would wrap an error of the
+    user's code in its own trace; the clear error is kept aside and raised by
+    `target_errors()` around the compiled call.
+    """
+    try:
+        values = tf.convert_to_tensor(score(outputs))
+    except Exception as err:  # noqa: BLE001 - any error of the user's code is reported as theirs
+        first = (str(err).strip().splitlines() or [""])[-1][:300]
+        hint = ""
+        if isinstance(err, (AttributeError, NotImplementedError)) and "numpy" in str(err):
+            hint = " It runs inside a compiled tf.function: use TensorFlow or keras.ops operations, not .numpy()."
+        error = InvalidArgumentError(
+            f"`target`: your target callable {_describe_callable(score)!r} raised {type(err).__name__}: {first} "
+            f"(in your target callable, called with the model outputs of shape {tuple(outputs.shape)}).{hint}"
+        )
+        error.__cause__ = err
+        _failure.error = error
+        raise error from err
     n = outputs.shape[0]
     if values.shape.rank != 1 or (n is not None and values.shape[0] not in (None, n)):
-        raise ValueError(
-            f"A callable target must return one score per sample, shape ({n},); got shape {tuple(values.shape)}."
+        error = InvalidArgumentError(
+            f"`target`: a callable target must return one score per sample, shape ({n},); "
+            f"{_describe_callable(score)!r} returned shape {tuple(values.shape)}."
         )
+        _failure.error = error
+        raise error
+    if not (values.dtype.is_floating or values.dtype.is_integer):
+        error = InvalidArgumentError(
+            f"`target`: a callable target must return numbers; {_describe_callable(score)!r} returned "
+            f"{values.dtype.name}."
+        )
+        _failure.error = error
+        raise error
     return tf.cast(values, tf.float32)
+
+
+@contextlib.contextmanager
+def target_errors():
+    """Around a compiled call: an error raised in a callable target comes out as the clear kerasviz error.
+
+    Example:
+        >>> with target_errors():
+        ...     scores = compiled_step(x, targets)
+    """
+    _failure.error = None
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001
+        stored, _failure.error = getattr(_failure, "error", None), None
+        if stored is not None and stored is not err:
+            stored.__suppress_context__ = True
+            raise stored from stored.__cause__
+        raise
+    finally:
+        _failure.error = None
 
 
 def target_scores(outputs, targets: tf.Tensor, score: Callable | None = None, *, probabilities: bool = False):

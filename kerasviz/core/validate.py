@@ -206,7 +206,63 @@ def check_finite_array(value, name: str, *, dtype=np.float32) -> np.ndarray:
     return array.astype(target, copy=False)
 
 
+def check_bool(value, name: str) -> bool:
+    """A flag: True or False (NumPy booleans too), not 0/1 or a string."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ArgumentTypeError(f"`{name}` must be True or False; got {_describe(value)} ({type(value).__name__}).")
+    return bool(value)
+
+
+def check_seed(value, name: str = "seed") -> int:
+    """A random seed: an integer in [0, 2**31 - 1]."""
+    return check_int(value, name, minimum=0, maximum=2**31 - 1)
+
+
+def check_optional_choice(value, name: str, choices: Iterable[str]) -> Optional[str]:
+    """None or one of a fixed set of strings (e.g. a channel reduction)."""
+    return None if value is None else check_choice(value, name, choices)
+
+
+def renamed_arguments(function: str, extra: dict, renames: dict, given: dict, defaults: dict) -> dict:
+    """Apply deprecated keyword names a function still accepts through `**extra`.
+
+    Args:
+        function: the public function's name, for messages.
+        extra: the function's `**kwargs`.
+        renames: `{old name: new name}`.
+        given: `{new name: value}` as the function received them.
+        defaults: `{new name: default}` of the signature (an old name may only
+            be used while the new one is left at its default).
+
+    Returns:
+        `given`, with values passed under an old name moved to the new name (a
+        `DeprecationWarning` says which name to use).
+
+    Raises:
+        ArgumentTypeError: an unknown keyword, or both the old and new name given.
+    """
+    import warnings
+
+    out = dict(given)
+    for key, value in extra.items():
+        if key not in renames:
+            raise ArgumentTypeError(f"{function}() got an unexpected keyword argument `{key}`.")
+        new = renames[key]
+        current, default = out.get(new), defaults.get(new)
+        scalar = isinstance(current, (int, float, str)) and isinstance(default, (int, float, str))
+        if (current != default) if scalar else (current is not default):
+            raise ArgumentTypeError(f"{function}(): give `{new}` only (`{key}` is its old name).")
+        message = f"{function}(): `{key}` is now called `{new}`; the old name will be removed."
+        warnings.warn(message, DeprecationWarning, stacklevel=3)
+        out[new] = value
+    return out
+
+
 __all__ = [
+    "check_bool",
+    "check_seed",
+    "check_optional_choice",
+    "renamed_arguments",
     "check_int",
     "check_number",
     "check_positive",

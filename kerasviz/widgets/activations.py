@@ -53,7 +53,7 @@ class ActivationExplorer(W.VBox):
         """The current image's activations of the current layer `(h, w, c)`."""
         index = self.image.value
         if index not in self._cache:
-            self._cache[index] = activations(self.model, self.images[index], self.layer_names)
+            self._cache[index] = activations(self.model, self.images[index : index + 1], self.layer_names)
         return self._cache[index][self.layer.value][0]
 
     def _redraw_all(self, change=None):
