@@ -11,7 +11,8 @@ FAST = dict(size=16, param="pixels", transforms=None, progress=False, precision=
 
 def _traces(model) -> int:
     """Traces of every compiled rendering step cached for `model`."""
-    renderers = [v for v in cache._store.get(model, {}).values() if hasattr(v, "_compiled")]
+    fixed, recent = cache._store.get(model, ({}, {}))
+    renderers = [v for v in (*fixed.values(), *recent.values()) if hasattr(v, "_compiled")]
     return sum(f.experimental_get_tracing_count() for r in renderers for f in r._compiled.values())
 
 
@@ -21,10 +22,10 @@ def test_a_second_atlas_does_not_retrace_and_the_cache_does_not_grow():
     first_data, second_data = rng.uniform(0, 1, (40, 16, 16, 3)), rng.uniform(0, 1, (40, 16, 16, 3)) ** 3
     options = dict(grid=2, min_count=1, steps=4, samples_per_image=2, progress=False)
     kv.activation_atlas(model, "conv2", first_data.astype("float32"), **options)
-    traces, entries = _traces(model), len(cache._store[model])
+    traces, entries = _traces(model), cache.entries(model)
     assert traces > 0
     second = kv.activation_atlas(model, "conv2", second_data.astype("float32"), **options)
-    assert _traces(model) == traces and len(cache._store[model]) == entries
+    assert _traces(model) == traces and cache.entries(model) == entries
     # the reused step read the second table: the icons equal a rendering on a cold cache
     cold = small_cnn(name="atlas_cold")
     fresh = kv.render_objective(cold, O.direction("conv2", second.directions), np.arange(len(second.directions)),

@@ -7,6 +7,7 @@ from _checks import assert_clear_error, global_state_unchanged
 
 import kerasviz as kv
 from kerasviz.core import precision as P
+from kerasviz.core.graph import tap_model
 from kerasviz.core.layers import is_model, iter_layers
 from kerasviz.testing import nested_model, small_cnn, spearman, unchanged
 
@@ -50,6 +51,22 @@ def test_auto_follows_the_hardware(net, monkeypatch):
 def _dtypes(variant):
     return {layer.name: layer.compute_dtype for _, layer in iter_layers(variant)
             if not is_model(layer) and not isinstance(layer, keras.layers.InputLayer)}
+
+
+def test_rebuilt_graphs_of_a_variant_compute_in_bfloat16():
+    """Rebuilt graphs explain a user's mixed-precision layers in float32, but a compute variant's run as they are."""
+    model = small_cnn(name="variant_taps")
+    variant = P.compute_variant(model, "bfloat16", float32_head=True)
+    tap, _ = tap_model(variant, ["conv1", "conv2"], pre_activation=True)
+    out = tap(X)
+    assert out["conv1"].dtype == out["conv2"].dtype == tf.bfloat16 and out["__output__"].dtype == tf.float32
+    try:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        mixed = small_cnn(name="user_mixed")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    tap, _ = tap_model(mixed, ["conv2"])
+    assert tap(X)["conv2"].dtype == tf.float32
 
 
 def test_the_head_of_a_perturbation_variant_stays_float32():

@@ -1,6 +1,7 @@
 """Dataset scans in bfloat16: float32 results, the same top-k images (near-ties aside), nothing changed."""
 import numpy as np
 import pytest
+import tensorflow as tf
 from _checks import assert_clear_error, global_state_unchanged
 
 import kerasviz as kv
@@ -32,6 +33,9 @@ def test_top_k_in_bfloat16_keeps_the_float32_images(net, data, per_image_max):
     exact = kv.top_activating(net, "conv2", data, k=9, precision="float32", progress=False)
     assert fast.precision == "bfloat16" and exact.precision == "float32"
     assert fast.values.dtype == np.float32 and fast.layer == exact.layer == "conv2"
+    on_grid = tf.cast(tf.cast(fast.values, tf.bfloat16), tf.float32).numpy()
+    np.testing.assert_array_equal(fast.values, on_grid)  # the maxima of a map computed in bfloat16
+    assert not np.array_equal(exact.values, tf.cast(tf.cast(exact.values, tf.bfloat16), tf.float32).numpy())
     assert top_k_agreement(per_image_max, exact.indices) == (1.0, 1.0)  # the reference is the float32 scan
     identical, up_to_ties = top_k_agreement(per_image_max, fast.indices, tie=TIE)
     assert up_to_ties >= 0.95 and identical >= 0.5
