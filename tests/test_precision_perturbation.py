@@ -1,4 +1,4 @@
-"""Score-CAM, Ablation-CAM and RISE in bfloat16: the float32 maps' ranking, float32 scores, nothing changed."""
+"""Score-CAM, Ablation-CAM, RISE and occlusion in bfloat16: the float32 maps' ranking, float32 scores, nothing changed."""
 import keras
 import numpy as np
 import pytest
@@ -23,6 +23,7 @@ METHODS = {
     "score_cam": lambda m, x, **kw: kv.score_cam(m, x, layer="conv2", progress=False, **kw),
     "ablation_cam": lambda m, x, **kw: kv.ablation_cam(m, x, layer="conv2", progress=False, **kw),
     "rise": lambda m, x, **kw: kv.rise(m, x, samples=256, grid_size=4, mask_batch_size=64, progress=False, **kw),
+    "occlusion": lambda m, x, **kw: kv.occlusion(m, x, patch=4, stride=2, mask_batch_size=16, progress=False, **kw),
 }
 
 
@@ -99,3 +100,22 @@ def test_the_head_of_a_perturbation_variant_stays_float32():
 @pytest.mark.parametrize("value", ["float16", "half", None, 32])
 def test_bad_precision_is_refused_before_any_work(net, name, value):
     assert_clear_error(lambda: METHODS[name](net, X[:1], precision=value), "precision")
+
+
+def test_occlusion_of_a_subclassed_model_stays_float32_under_auto(monkeypatch):
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__(name="subclassed_occlusion")
+            self.conv = keras.layers.Conv2D(4, 3, padding="same", activation="relu")
+            self.gap = keras.layers.GlobalAveragePooling2D()
+            self.head = keras.layers.Dense(3)
+
+        def call(self, x):
+            return self.head(self.gap(self.conv(x)))
+
+    net = Net()
+    net(X)
+    monkeypatch.setattr(P, "bfloat16_support", lambda: (True, "test"))
+    auto = METHODS["occlusion"](net, X[:1])
+    np.testing.assert_array_equal(auto, METHODS["occlusion"](net, X[:1], precision="float32"))
+    assert_clear_error(lambda: METHODS["occlusion"](net, X[:1], precision="bfloat16"), match="precision='float32'")

@@ -6,6 +6,10 @@ score drops; each pixel gets the average drop over all windows covering it
 copies of all images go through one compiled forward in chunks of
 `mask_batch_size`; the masks are built in-graph from the window positions, and
 rows are numbered, not stored (row r is image r // windows, window r % windows).
+With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
+occluded copies run through the model's bfloat16 variant, whose classifier
+head stays float32 (`kerasviz.core.precision`); the clean pass, the drops and
+their averages stay float32 / float64.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from kerasviz.attribution._common import (
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.precision import check_precision, compute_variant, resolve_precision
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, renamed_arguments
 
@@ -69,6 +74,7 @@ def occlusion(
     baseline: Union[float, str, np.ndarray] = 0.0,
     output: OutputSpec = None,
     mask_batch_size: int = 64,
+    precision: str = "auto",
     progress: bool = True,
     **renamed,
 ) -> np.ndarray:
@@ -92,6 +98,12 @@ def occlusion(
         output: which output of a multi-output model (index, name or dict key).
         mask_batch_size: occluded copies per compiled call (bounds memory;
             formerly `batch_size`, still accepted with a warning).
+        precision: compute precision of the occluded passes: "auto" (bfloat16
+            where this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". The clean pass, the classifier head and
+            the averaging stay float32 (a subclassed model, which cannot be
+            rebuilt in bfloat16, stays float32 under "auto").
         progress: show a progress bar (when there is more than one chunk).
 
     Returns:
@@ -109,6 +121,7 @@ def occlusion(
         {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
     )["mask_batch_size"]
     progress = check_bool(progress, "progress")
+    precision = check_precision(precision)
     p = prepare(model, images, target, output)
     x = p.x
     n, h, w = x.shape[:3]
@@ -123,6 +136,7 @@ def occlusion(
     windows = np.stack(np.meshgrid(tops, lefts, indexing="ij"), -1).reshape(-1, 2)
     k = len(windows)
     mask_batch_size = check_rows(model, x, mask_batch_size, n * k, "mask_batch_size")
+    scoring = compute_variant(model, resolve_precision(precision, model), float32_head=True)
     clean, targets = resolve_targets(model, x, p.targets, p.output)
     r, c = tf.range(h)[None, :, None, None], tf.range(w)[None, None, :, None]
 
@@ -134,7 +148,7 @@ def occlusion(
 
     row_targets = targets if callable(targets) else RowTargets(targets, lambda rows: rows // k)
     occluded, _ = row_scores(
-        model, make_rows, n * k, row_targets, batch_size=mask_batch_size, progress=progress, desc="occlusion",
+        scoring, make_rows, n * k, row_targets, batch_size=mask_batch_size, progress=progress, desc="occlusion",
         output=p.output,
     )
     drops = clean[:, None] - occluded.reshape(n, k)

@@ -244,7 +244,12 @@ def compute_variant(model: keras.Model, dtype: str, *, float32_head: bool = Fals
         >>> logits = to_float32(fast(x))
     """
     dtype = check_choice(dtype, "dtype", ("float32", "bfloat16"))
-    model_input(model)  # a subclassed or unbuilt model gets its clear error here
+    if dtype == "float32" and all(_computes_in(layer, dtype) for layer in _leaf_layers(model)):
+        return model  # also a subclassed model, which can only be run as it is
+    try:
+        model_input(model)
+    except UnsupportedModelError as err:  # a subclassed or unbuilt model
+        raise UnsupportedModelError(f"{err} It cannot be run in {dtype} either; use precision='float32'.") from None
     keep = _head_layers(model) if float32_head and dtype != "float32" else set()
     if all(_computes_in(layer, "float32" if id(layer) in keep else dtype) for layer in _leaf_layers(model)):
         return model

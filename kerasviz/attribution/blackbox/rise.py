@@ -168,12 +168,12 @@ def rise(
     if grid_size > max(h, w):
         raise InvalidArgumentError(f"`grid_size` {grid_size} exceeds the image side ({h}x{w}); cells would be empty.")
     fill = fill_images(x, baseline)
+    dtype = resolve_precision(precision, model)
+    scoring = compute_variant(model, dtype, float32_head=True)
     callable_target = callable(targets)
     if not callable_target:
         _, targets = clean_scores(model, x, targets, out, probabilities=probabilities)
     score = targets if callable_target else None
-    dtype = resolve_precision(precision, model)
-    scoring = compute_variant(model, dtype, float32_head=True)
     step = cache.get(model, ("rise_step", score, bool(probabilities), out, dtype),
                      lambda: RiseStep(scoring, score, probabilities, out))
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
