@@ -26,7 +26,7 @@ from kerasviz.attribution._common import (
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
-from kerasviz.core.precision import check_precision, compute_variant, resolve_precision
+from kerasviz.core.precision import check_precision, perturbation_variant
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, renamed_arguments
 
@@ -136,7 +136,7 @@ def occlusion(
     windows = np.stack(np.meshgrid(tops, lefts, indexing="ij"), -1).reshape(-1, 2)
     k = len(windows)
     mask_batch_size = check_rows(model, x, mask_batch_size, n * k, "mask_batch_size")
-    scoring = compute_variant(model, resolve_precision(precision, model), float32_head=True)
+    _, scoring = perturbation_variant(model, precision)
     clean, targets = resolve_targets(model, x, p.targets, p.output)
     r, c = tf.range(h)[None, :, None, None], tf.range(w)[None, None, :, None]
 

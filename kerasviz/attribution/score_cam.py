@@ -36,7 +36,7 @@ from kerasviz.core.heads import layer_head
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.outputs import OutputSpec
-from kerasviz.core.precision import check_precision, compute_variant, resolve_precision, to_float32, variant_layer
+from kerasviz.core.precision import check_precision, perturbation_variant, to_float32, variant_layer
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int
 from kerasviz._config import progress_bar
@@ -165,7 +165,7 @@ def score_cam(
     precision = check_precision(precision)
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
-    scoring = compute_variant(model, resolve_precision(precision, model), float32_head=True)
+    _, scoring = perturbation_variant(model, precision)
     probabilities = weighting == "probability" and not callable(targets)
     acts_t, targets = layer_scores(model, path, targets, out, probabilities)(x, targets, mask_batch_size)
     acts = acts_t.numpy()
@@ -264,8 +264,7 @@ def ablation_cam(
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
     score = targets if callable(targets) else None
-    dtype = resolve_precision(precision, model)
-    scoring = compute_variant(model, dtype, float32_head=True)
+    dtype, scoring = perturbation_variant(model, precision)
     step = cache.get(model, ("ablation_step", path, score, out, dtype),
                      lambda: AblationStep(scoring, variant_layer(model, scoring, path), score, out))
     acts_t, _ = layer_scores(model, path, targets, out)(x, targets, mask_batch_size)

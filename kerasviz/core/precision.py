@@ -99,11 +99,13 @@ def bfloat16_support() -> tuple[bool, str]:
     return True, f"CPU {'/'.join(found)} with oneDNN"
 
 
-def resolve_precision(precision: str, model: keras.Model | None = None) -> str:
+def resolve_precision(precision: str, model: keras.Model | None = None, *, float32_head: bool = False) -> str:
     """"float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native.
 
     Given the model, `auto` also stays float32 for models with layers from
     outside Keras (their code may assume float32) or that cannot be cloned.
+    `float32_head` is the option the caller will pass to `compute_variant`
+    (the clone built to check is the one it will use).
     """
     precision = check_precision(precision)
     if precision != "auto":
@@ -114,7 +116,7 @@ def resolve_precision(precision: str, model: keras.Model | None = None) -> str:
         if any(not type(layer).__module__.startswith("keras.") for layer in _leaf_layers(model)):
             return "float32"
         try:
-            compute_variant(model, "bfloat16")
+            compute_variant(model, "bfloat16", float32_head=float32_head)
         except UnsupportedModelError:
             return "float32"
     return "bfloat16"
@@ -257,6 +259,18 @@ def compute_variant(model: keras.Model, dtype: str, *, float32_head: bool = Fals
     return cache.get(model, key, lambda: _build_variant(model, dtype, keep))
 
 
+def perturbation_variant(model: keras.Model, precision: str) -> tuple[str, keras.Model]:
+    """`(dtype, variant)` for methods that score many perturbed copies (occlusion, Score-CAM, RISE ...).
+
+    `precision` ("float32", "bfloat16" or "auto", checked) is resolved for
+    `model`; the variant keeps the classifier head in float32 (see
+    `compute_variant`'s `float32_head`), so the scores compared are float32
+    sums. The user's model itself is returned for float32.
+    """
+    dtype = resolve_precision(precision, model, float32_head=True)
+    return dtype, compute_variant(model, dtype, float32_head=True)
+
+
 def variant_layer(model: keras.Model, variant: keras.Model, layer: LayerSpec) -> LayerSpec:
     """A layer spec of `model` as a spec of its `variant` (names, paths and indices carry over; layers become paths)."""
     if variant is model or not isinstance(layer, keras.layers.Layer):
@@ -282,6 +296,7 @@ __all__ = [
     "check_precision",
     "compute_variant",
     "onednn_enabled",
+    "perturbation_variant",
     "resolve_precision",
     "to_float32",
     "variant_layer",

@@ -46,7 +46,7 @@ from kerasviz.core.gradients import compile_function, forward_scorer
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.outputs import OutputSpec
-from kerasviz.core.precision import check_precision, compute_variant, resolve_precision, to_float32
+from kerasviz.core.precision import check_precision, perturbation_variant, to_float32
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int, check_number
 
@@ -168,8 +168,7 @@ def rise(
     if grid_size > max(h, w):
         raise InvalidArgumentError(f"`grid_size` {grid_size} exceeds the image side ({h}x{w}); cells would be empty.")
     fill = fill_images(x, baseline)
-    dtype = resolve_precision(precision, model)
-    scoring = compute_variant(model, dtype, float32_head=True)
+    dtype, scoring = perturbation_variant(model, precision)
     callable_target = callable(targets)
     if not callable_target:
         _, targets = clean_scores(model, x, targets, out, probabilities=probabilities)
