@@ -13,9 +13,9 @@ which for VGG16's block5_conv3 is a small fraction of a full forward pass.
 
 With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
 many perturbed passes run on the model's bfloat16 variant
-(`kerasviz.core.precision`), whose output layer stays float32 so that the
-scores are float32 sums; the feature maps, the clean scores and the
-weighting are computed in float32.
+(`kerasviz.core.precision.perturbation_variant`), whose classifier head
+stays float32 so that the scores are float32 sums; the feature maps, the
+clean scores and the weighting are computed in float32.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def score_cam(
             `kerasviz.core.precision.bfloat16_support`, else float32),
             "float32" or "bfloat16". The feature maps, the clean pass and the
             weighting stay float32; the masked scores come from bfloat16
-            features summed in float32 by the output layer.
+            features summed in float32 by the classifier head.
         progress: show a progress bar.
 
     Returns:
@@ -246,7 +246,7 @@ def ablation_cam(
             "auto" (bfloat16 where this machine runs it natively, else
             float32), "float32" or "bfloat16". The clean score is read
             through the same head, so both sides of each difference share
-            the precision; the output layer, the feature maps and the
+            the precision; the classifier head, the feature maps and the
             weighting stay float32.
         progress: show a progress bar.
 

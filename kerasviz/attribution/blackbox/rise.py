@@ -25,8 +25,9 @@ code) or, with `normalization="observed"`, by each pixel's own mask count
 
 With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
 masked copies run through the model's bfloat16 variant
-(`kerasviz.core.precision`), whose output layer stays float32; masks, scores
-and the weighted sum are float32 (the sum over chunks float64).
+(`kerasviz.core.precision.perturbation_variant`), whose classifier head stays
+float32; masks, scores and the weighted sum are float32 (the sum over chunks
+float64).
 """
 
 from __future__ import annotations
@@ -147,7 +148,7 @@ def rise(
             where this machine runs it natively, see
             `kerasviz.core.precision.bfloat16_support`, else float32),
             "float32" or "bfloat16". The clean pass (which resolves the
-            predicted class), the output layer, masks and sums stay float32.
+            predicted class), the classifier head, masks and sums stay float32.
         progress: show a progress bar.
 
     Returns:
