@@ -175,6 +175,7 @@ def _precision_measure():
         model, x, 3, mask_batch_size=CHUNK, precision=p, progress=False), ">= 1.6")
     rows += _precision_pair(f"Ablation-CAM VGG16 {SIZE} px ({LAYER}; the head after it is Dense, kept float32)",
                             lambda p: kv.ablation_cam(model, x, 3, layer=LAYER, precision=p, progress=False), "")
+    rows += _ablation_block4(model, x)
     keras.utils.set_random_seed(0)
     small = kv.load_vgg16(weights=None, input_shape=(RISE_SIZE, RISE_SIZE, 3))
     xs = np.random.default_rng(0).uniform(-100, 100, (1, RISE_SIZE, RISE_SIZE, 3)).astype("float32")
@@ -183,6 +184,15 @@ def _precision_measure():
     rows += _precision_pair(f"RISE VGG16 {RISE_SIZE} px (1,000 masks)", lambda p: kv.rise(
         small, xs, 3, samples=1000, mask_batch_size=RISE_CHUNK, precision=p, progress=False), "")
     return rows
+
+
+def _ablation_block4(model, x):
+    """Ablation-CAM at block4_conv3, where three convolutions follow the cut (explicit bfloat16)."""
+    import kerasviz as kv
+
+    run = lambda p: kv.ablation_cam(model, x, 3, layer="block4_conv3", precision=p, progress=False)
+    run("float32"), run("bfloat16")  # warm-up
+    return _precision_pair(f"Ablation-CAM VGG16 {SIZE} px (block4_conv3: convolutions after the cut)", run, "")
 
 
 def precision_ratios():
