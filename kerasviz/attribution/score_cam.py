@@ -254,7 +254,7 @@ def ablation_cam(
             different map. Measured on an untrained VGG16 at 224 px, the
             bfloat16 map's Spearman correlation with float32 is 0.83 at
             block5_conv3 (where the head is Dense and bfloat16 saves
-            nothing) and 0.42 at block4_conv3 (1.5x faster); on a LeNet
+            nothing) and 0.42 at block4_conv3 (1.6x faster); on a LeNet
             trained on MNIST it is 0.9999. Use "bfloat16" after checking a
             map against float32 on your model.
         progress: show a progress bar.
