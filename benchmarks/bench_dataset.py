@@ -14,13 +14,26 @@ Neuron Features of a deep layer (MobileNetV2 `Conv_1`, untrained, 224 px: a
 491 px receptive field, 1,280 filters) at k = 20: peak RSS growth of
 `kv.neuron_feature` in a fresh process, next to what full-size features
 (filters x field^2 x C floats) and all patches at once would take.
+
+Precision: `kv.top_activating(..., precision="bfloat16")` against the float32
+scan over 2,000 images (VGG16 block3_conv3, untrained, at `PRECISION_SIZE` px;
+LeNet conv2 on MNIST-size images and the test suite's small CNN for
+reference), timed in the order float32, bfloat16, bfloat16, float32 (a load
+that drifts linearly costs both the same), with the load average. Quality:
+the fraction of filters whose top-9 set equals the float32 ranking, exactly
+and up to near-ties (`kerasviz.testing.top_k_agreement`: images whose float32
+maxima are within two bfloat16 steps, 2^-6 of the filter's largest). bfloat16
+needs oneDNN, which `run.py` switches off, so this part runs in a child
+process with it on.
 """
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import numpy as np
 from _timing import best_time, row
@@ -125,5 +138,90 @@ def bench_neuron_feature_memory():
     ]
 
 
+PRECISION_IMAGES = int(os.environ.get("KERASVIZ_BENCH_TOPK_IMAGES", 2000))
+PRECISION_SIZE, PRECISION_K = int(os.environ.get("KERASVIZ_BENCH_TOPK_SIZE", 64)), 9
+
+
+def _load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f}/{five:.1f}/{fifteen:.1f}"
+
+
+def _precision_case(name, model, layer, x):
+    import kerasviz as kv
+    from kerasviz.testing import top_k_agreement
+
+    scan = {p: (lambda p=p: kv.top_activating(model, layer, x, k=PRECISION_K, precision=p, progress=False))
+            for p in ("float32", "bfloat16")}
+    for p in scan:  # trace both, and build the bfloat16 variant, before timing
+        kv.top_activating(model, layer, x[:128], k=PRECISION_K, precision=p, progress=False)
+    before = _load()
+    wall, cpu, result = {"float32": 0.0, "bfloat16": 0.0}, {"float32": 0.0, "bfloat16": 0.0}, {}
+    for p in ("float32", "bfloat16", "bfloat16", "float32"):
+        w, c = time.perf_counter(), time.process_time()
+        result[p] = scan[p]()
+        wall[p] += time.perf_counter() - w
+        cpu[p] += time.process_time() - c
+    after = _load()
+    every = kv.top_activating(model, layer, x, k=len(x), precision="float32", progress=False)  # every image, ranked
+    reference = np.zeros((len(x), every.indices.shape[0]), np.float64)
+    for f in range(every.indices.shape[0]):
+        reference[every.indices[f], f] = every.values[f]
+    assert top_k_agreement(reference, result["float32"].indices) == (1.0, 1.0)
+    identical, up_to_ties = top_k_agreement(reference, result["bfloat16"].indices)
+    note = f"{len(x)} images, k={PRECISION_K}, order f32 b16 b16 f32; load {before} -> {after}"
+    return [
+        row(f"{name}: top-k float32 (2 runs)", wall["float32"], "s", note=f"CPU {cpu['float32']:.3g} s; {note}"),
+        row(f"{name}: top-k bfloat16 (2 runs)", wall["bfloat16"], "s", note=f"CPU {cpu['bfloat16']:.3g} s"),
+        row(f"{name}: speed-up bfloat16 / float32", wall["float32"] / wall["bfloat16"], "x", ">= 1.6" if "VGG" in name
+            else "", note=f"CPU ratio {cpu['float32'] / cpu['bfloat16']:.3g}"),
+        row(f"{name}: top-{PRECISION_K} sets identical to float32", identical, "",
+            note=f"{reference.shape[1]} filters"),
+        row(f"{name}: identical up to near-ties", up_to_ties, "", ">= 0.95",
+            note="ties: within 2^-6 of the filter's max"),
+    ]
+
+
+def _precision_measure():
+    import kerasviz as kv
+    from kerasviz.core.precision import bfloat16_support
+    from kerasviz.testing import small_cnn
+
+    rng = np.random.default_rng(0)
+    native = bfloat16_support()
+    rows = [row("bfloat16 native here", float(native[0]), "", note=native[1])]
+    size = PRECISION_SIZE
+    vgg = kv.load_vgg16(weights=None, include_top=False, input_shape=(size, size, 3))
+    x = rng.uniform(-100, 100, (PRECISION_IMAGES, size, size, 3)).astype("float32")
+    rows += _precision_case(f"VGG16 (untrained) block3_conv3, {size} px", vgg, "block3_conv3", x)
+    if os.environ.get("KERASVIZ_MNIST"):
+        digits = kv.load_mnist()[1][0][:PRECISION_IMAGES]
+        mnist, label = (digits[..., None] / 255.0).astype("float32"), "MNIST test digits"
+    else:
+        mnist, label = rng.uniform(0, 1, (PRECISION_IMAGES, 28, 28, 1)).astype("float32"), "uniform noise"
+    rows += _precision_case(f"LeNet (untrained) conv2, {label}", kv.lenet(), "conv2", mnist)
+    rows += _precision_case("small_cnn conv2, 16 px", small_cnn(), "conv2",
+                            rng.uniform(0, 1, (PRECISION_IMAGES, 16, 16, 3)).astype("float32"))
+    return rows
+
+
+def bench_topk_precision():
+    os.environ.pop("KERASVIZ_QUICK", None)
+    from kerasviz.core.precision import onednn_enabled
+
+    if onednn_enabled():
+        return _precision_measure()
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
+    child = subprocess.run([sys.executable, __file__, "precision"], env=env, capture_output=True, text=True,
+                           check=False)
+    if child.returncode != 0:
+        raise RuntimeError(f"top-k precision benchmark child failed:\n{child.stderr[-2000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
 BENCHMARKS = {"dataset_topk_throughput": bench_topk_throughput, "dataset_topk_memory": bench_topk_memory,
-              "dataset_neuron_feature_memory": bench_neuron_feature_memory}
+              "dataset_neuron_feature_memory": bench_neuron_feature_memory,
+              "dataset_topk_precision": bench_topk_precision}
+
+if __name__ == "__main__" and sys.argv[1:] == ["precision"]:  # the child of bench_topk_precision(): JSON rows
+    print(json.dumps(_precision_measure()))

@@ -77,3 +77,45 @@ def unchanged(model: keras.Model, probe: np.ndarray):
     before = model_state(model, probe)
     yield
     assert_model_unchanged(before, model_state(model, probe))
+
+
+def spearman(a, b) -> float:
+    """Spearman rank correlation of two arrays of any shape (flattened; tied values share their mean rank)."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(np.ravel(a)), rankdata(np.ravel(b))
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    scale = np.sqrt((ra * ra).sum() * (rb * rb).sum())
+    return float((ra * rb).sum() / scale) if scale > 0 else float(np.array_equal(np.ravel(a), np.ravel(b)))
+
+
+def top_k_agreement(reference, indices, *, tie: float = 2.0**-6) -> tuple[float, float]:
+    """How often a top-k scan picks the same images as a float32 reference: `(identical, identical up to near-ties)`.
+
+    Args:
+        reference: `(N, filters)` float32 score of every image for every
+            filter (e.g. each image's maximum activation).
+        indices: `(filters, k)` image indices a scan kept per filter.
+        tie: two images are near-tied for a filter when their reference
+            scores differ by at most `tie` times the filter's largest |score|.
+            The default, 2^-6, is two bfloat16 steps at that scale: a
+            bfloat16 layer rounds its inputs and weights (errors relative to
+            the terms it sums, which can exceed the result) and its output.
+
+    Returns:
+        The fraction of filters whose kept set equals the reference top-k
+        (ties in the reference broken by lower index, as the scan does), and
+        the fraction where every image in which the two sets differ is
+        near-tied with the reference's k-th score.
+    """
+    reference, indices = np.asarray(reference, np.float64), np.asarray(indices)
+    k = indices.shape[1]
+    exact = close = 0
+    for f in range(indices.shape[0]):
+        column = reference[:, f]
+        best = np.argsort(-column, kind="stable")[:k]
+        differ = np.array(sorted(set(best.tolist()) ^ set(indices[f].tolist())), dtype=np.int64)
+        exact += differ.size == 0
+        scale = tie * max(float(np.abs(column).max()), np.finfo(np.float32).tiny)
+        close += bool(np.all(np.abs(column[differ] - column[best[-1]]) <= scale)) if differ.size else 1
+    return exact / len(indices), close / len(indices)

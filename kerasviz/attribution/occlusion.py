@@ -6,6 +6,10 @@ score drops; each pixel gets the average drop over all windows covering it
 copies of all images go through one compiled forward in chunks of
 `mask_batch_size`; the masks are built in-graph from the window positions, and
 rows are numbered, not stored (row r is image r // windows, window r % windows).
+With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
+occluded copies run through the model's bfloat16 variant, whose classifier
+head stays float32 (`kerasviz.core.precision`); the clean pass, the drops and
+their averages stay float32 / float64.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from kerasviz.attribution._common import (
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.precision import check_precision, perturbation_variant
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, renamed_arguments
 
@@ -74,6 +79,7 @@ def occlusion(
     output: OutputSpec = None,
     input: InputSpec = None,
     mask_batch_size: int = 64,
+    precision: str = "auto",
     progress: bool = True,
     **renamed,
 ) -> np.ndarray:
@@ -102,6 +108,12 @@ def occlusion(
             default the image input); the others, given in `images`, are held fixed.
         mask_batch_size: occluded copies per compiled call (bounds memory;
             formerly `batch_size`, still accepted with a warning).
+        precision: compute precision of the occluded passes: "auto" (bfloat16
+            where this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". The clean pass, the classifier head and
+            the averaging stay float32 (a subclassed model, which cannot be
+            rebuilt in bfloat16, stays float32 under "auto").
         progress: show a progress bar (when there is more than one chunk).
 
     Returns:
@@ -119,6 +131,7 @@ def occlusion(
         {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
     )["mask_batch_size"]
     progress = check_bool(progress, "progress")
+    precision = check_precision(precision)
     p = prepare(model, images, target, output, input)
     x = p.x
     n, sizes = int(x.shape[0]), tuple(int(v) for v in x.shape[1:-1])  # (H, W); (T,) for signals
@@ -133,6 +146,7 @@ def occlusion(
     windows = np.stack(np.meshgrid(*starts, indexing="ij"), -1).reshape(-1, len(sizes))
     k = len(windows)
     mask_batch_size = check_rows(model, x, mask_batch_size, n * k, "mask_batch_size")
+    _, scoring = perturbation_variant(model, precision)
     clean, targets = resolve_targets(model, x, p.targets, p.output, side=p.side, input=p.input)
     rank = len(sizes)
     coords = [tf.reshape(tf.range(v), [1] + [v if j == i else 1 for j in range(rank)] + [1])
@@ -150,7 +164,7 @@ def occlusion(
 
     row_targets = targets if callable(targets) else RowTargets(targets, lambda rows: rows // k)
     occluded, _ = row_scores(
-        model, make_rows, n * k, row_targets, batch_size=mask_batch_size, progress=progress, desc="occlusion",
+        scoring, make_rows, n * k, row_targets, batch_size=mask_batch_size, progress=progress, desc="occlusion",
         output=p.output, side=p.side, image_of=lambda rows: rows // k, input=p.input,
     )
     drops = clean[:, None] - occluded.reshape(n, k)

@@ -10,6 +10,12 @@ in-graph, so memory is bounded by the chunk whatever the channel count.
 Ablation-CAM does not rerun the layers before the cut: the ablated value goes
 through the part of the model after the layer only (`core.heads.layer_head`),
 which for VGG16's block5_conv3 is a small fraction of a full forward pass.
+
+With `precision="bfloat16"` (or, for Score-CAM, "auto" on hardware that runs it
+natively) the many perturbed passes run on the model's bfloat16 variant
+(`kerasviz.core.precision.perturbation_variant`), whose classifier head
+stays float32 so that the scores are float32 sums; the feature maps, the
+clean scores and the weighting are computed in float32.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from kerasviz.core.heads import layer_head
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.precision import check_precision, perturbation_variant, to_float32, variant_layer
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int
 from kerasviz._config import progress_bar
@@ -105,6 +112,7 @@ def score_cam(
     normalize: bool = True,
     upsample: bool = True,
     mask_batch_size: int = 16,
+    precision: str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
     """Score-CAM: each channel weighted by the score of the image seen through it.
@@ -137,6 +145,12 @@ def score_cam(
             deviation (Faster Score-CAM, tf-keras-vis' `max_N`); None: all.
         relu, normalize, upsample: as `grad_cam`.
         mask_batch_size: masked images per compiled forward pass (bounds memory).
+        precision: compute precision of the masked passes: "auto" (bfloat16
+            where this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". The feature maps, the clean pass and the
+            weighting stay float32; the masked scores come from bfloat16
+            features summed in float32 by the classifier head.
         progress: show a progress bar.
 
     Returns:
@@ -148,8 +162,10 @@ def score_cam(
     weighting = check_choice(weighting, "weighting", ("softmax", "probability"))
     max_channels = check_int(max_channels, "max_channels", minimum=1, allow_none=True)
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
+    precision = check_precision(precision)
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
+    _, scoring = perturbation_variant(model, precision)
     probabilities = weighting == "probability" and not callable(targets)
     acts_t, targets = layer_scores(model, path, targets, out, probabilities)(x, targets, mask_batch_size)
     acts = acts_t.numpy()
@@ -159,7 +175,7 @@ def score_cam(
     channel_ids = channels.reshape(-1).astype(np.int32)
     make_rows = lambda rows: _score_cam_rows(x, acts_t, tf.constant(image_ids[rows]), tf.constant(channel_ids[rows]))
     scores = stream_scores(
-        model, make_rows, image_ids, targets, out, probabilities=probabilities,
+        scoring, make_rows, image_ids, targets, out, probabilities=probabilities,
         batch_size=mask_batch_size, progress=progress, desc="score_cam",
     ).reshape(n, kept).astype(np.float64)
     if weighting == "softmax":
@@ -181,7 +197,7 @@ class AblationStep:
         # channel -1: nothing ablated (one_hot(-1) is all zeros): the clean score
         keep = 1.0 - tf.one_hot(channels, tf.shape(values)[-1], dtype=values.dtype)
         ablated = values * keep[:, None, None, :]
-        outputs = self.head(x, tf.cast(ablated, self.head.model.inputs[-1].dtype))
+        outputs = to_float32(self.head(x, tf.cast(ablated, self.head.model.inputs[-1].dtype)))
         return target_scores(outputs, classes, self.score)
 
     def __call__(self, x, values, channels, classes):
@@ -199,6 +215,7 @@ def ablation_cam(
     normalize: bool = True,
     upsample: bool = True,
     mask_batch_size: int = 32,
+    precision: str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
     """Ablation-CAM: each channel weighted by the relative score drop when it is zeroed.
@@ -225,6 +242,21 @@ def ablation_cam(
         output: which output of a multi-output model (index or name).
         relu, normalize, upsample: as `grad_cam`.
         mask_batch_size: ablated copies per compiled call (bounds memory).
+        precision: compute precision of the ablated passes through the head:
+            "auto" (float32, see below), "float32" or "bfloat16". The clean
+            score is read through the same head, so both sides of each
+            difference share the precision; the classifier head, the feature
+            maps and the weighting stay float32. Unlike the other
+            perturbation methods, "auto" stays float32 here: each weight is a
+            difference of two nearly equal scores and the map sums hundreds
+            of them, so bfloat16 rounding (a small bias in every weight, and
+            noise once convolutions follow the layer) adds up to a visibly
+            different map. Measured on an untrained VGG16 at 224 px, the
+            bfloat16 map's Spearman correlation with float32 is 0.83 at
+            block5_conv3 (where the head is Dense and bfloat16 saves
+            nothing) and 0.42 at block4_conv3 (1.6x faster); on a LeNet
+            trained on MNIST it is 0.9999. Use "bfloat16" after checking a
+            map against float32 on your model.
         progress: show a progress bar.
 
     Returns:
@@ -237,10 +269,13 @@ def ablation_cam(
         >>> cam = kv.ablation_cam(vgg, x, layer="block5_conv3")
     """
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
+    precision = check_precision(precision)
     x, single, targets, out = prepare(model, images, target, output)
     path = feature_map_layer(model, layer)
     score = targets if callable(targets) else None
-    step = cache.get(model, ("ablation_step", path, score, out), lambda: AblationStep(model, path, score, out))
+    dtype, scoring = perturbation_variant(model, "float32" if precision == "auto" else precision)
+    step = cache.get(model, ("ablation_step", path, score, out, dtype),
+                     lambda: AblationStep(scoring, variant_layer(model, scoring, path), score, out))
     acts_t, _ = layer_scores(model, path, targets, out)(x, targets, mask_batch_size)
     n, k = acts_t.shape[0], acts_t.shape[-1]
     classes = np.full(n, -1, np.int32) if score is not None else targets

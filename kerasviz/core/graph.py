@@ -104,8 +104,18 @@ def output_layer(model: keras.Model, output: int = 0) -> keras.layers.Layer:
     return output_layer(last) if is_model(last) else last
 
 
+# Set on the layers of a compute variant (`core.precision`): they compute in bfloat16 on purpose.
+COMPUTE_VARIANT = "kerasviz_compute_variant"
+
+
 def is_low_precision(layer) -> bool:
-    """True if the layer computes in float16 / bfloat16 (a mixed-precision policy)."""
+    """True if the layer computes in float16 / bfloat16 (a mixed-precision policy) and is explained in float32.
+
+    A layer of a compute variant (`core.precision.compute_variant`) is called in
+    its own dtype: the variant exists to run in bfloat16.
+    """
+    if getattr(layer, COMPUTE_VARIANT, False):
+        return False
     return str(getattr(layer, "compute_dtype", "float32")) in _LOW_PRECISION
 
 

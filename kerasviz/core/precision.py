@@ -34,7 +34,7 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.errors import UnsupportedModelError
-from kerasviz.core.graph import cache, model_input
+from kerasviz.core.graph import COMPUTE_VARIANT, cache, model_input, output_layer
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model, layer_path
 from kerasviz.core.validate import check_choice
 
@@ -99,11 +99,13 @@ def bfloat16_support() -> tuple[bool, str]:
     return True, f"CPU {'/'.join(found)} with oneDNN"
 
 
-def resolve_precision(precision: str, model: keras.Model | None = None) -> str:
+def resolve_precision(precision: str, model: keras.Model | None = None, *, float32_head: bool = False) -> str:
     """"float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native.
 
     Given the model, `auto` also stays float32 for models with layers from
     outside Keras (their code may assume float32) or that cannot be cloned.
+    `float32_head` is the option the caller will pass to `compute_variant`
+    (the clone built to check is the one it will use).
     """
     precision = check_precision(precision)
     if precision != "auto":
@@ -114,7 +116,7 @@ def resolve_precision(precision: str, model: keras.Model | None = None) -> str:
         if any(not type(layer).__module__.startswith("keras.") for layer in _leaf_layers(model)):
             return "float32"
         try:
-            compute_variant(model, "bfloat16")
+            compute_variant(model, "bfloat16", float32_head=float32_head)
         except UnsupportedModelError:
             return "float32"
     return "bfloat16"
@@ -131,6 +133,43 @@ def _leaf_layers(model: keras.Model):
 def _computes_in(layer, dtype: str) -> bool:
     compute = layer.compute_dtype
     return compute == dtype or not keras.backend.is_float_dtype(compute)
+
+
+def _producer(layer):
+    """The leaf layer whose output `layer` reads (None for an input, several inputs, or an unknown graph)."""
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError):
+        return None
+    if isinstance(inputs, (list, tuple, dict)):
+        return None
+    found = getattr(getattr(inputs, "_keras_history", None), "operation", None)
+    if found is None or isinstance(found, keras.layers.InputLayer):
+        return None
+    return output_layer(found) if is_model(found) else found
+
+
+def _head_layers(model: keras.Model) -> set:
+    """ids of the classifier head: every Dense layer, and the layers from each output back to the last weights.
+
+    A probability head (`Dense(..., activation="softmax")`, or a weightless
+    `Softmax` / `Activation` after the last layer with weights, e.g. a 1x1
+    convolution and global pooling) is covered whole, so its logits are a
+    float32 sum too.
+    """
+    dense = (keras.layers.Dense, keras.layers.EinsumDense)
+    found = {id(layer) for layer in _leaf_layers(model) if isinstance(layer, dense)}
+    count = 1 if isinstance(model, keras.Sequential) else len(model.outputs)
+    for index in range(count):
+        layer = output_layer(model, index)
+        for _ in range(16):  # weightless layers between the last weights and the output (activations, pooling)
+            found.add(id(layer))
+            if layer.weights:
+                break
+            layer = _producer(layer)
+            if layer is None:
+                break
+    return found
 
 
 def _twin(layer: keras.layers.Layer, dtype: str) -> keras.layers.Layer:
@@ -150,12 +189,16 @@ def _twin(layer: keras.layers.Layer, dtype: str) -> keras.layers.Layer:
     twin = object.__new__(type(layer))
     twin.__dict__.update(layer.__dict__)
     twin.__dict__.update(_dtype_policy=keras.DTypePolicy(_POLICY[dtype]), _inbound_nodes=[], _outbound_nodes=[])
+    twin.__dict__[COMPUTE_VARIANT] = True  # rebuilt graphs call it in its own dtype (`graph.is_low_precision`)
     return twin
 
 
-def _build_variant(model: keras.Model, dtype: str) -> keras.Model:
+def _build_variant(model: keras.Model, dtype: str, keep: set) -> keras.Model:
+    def clone(layer):
+        return _twin(layer, "float32" if id(layer) in keep else dtype)
+
     try:
-        variant = keras.models.clone_model(model, clone_function=lambda layer: _twin(layer, dtype), recursive=True)
+        variant = keras.models.clone_model(model, clone_function=clone, recursive=True)
     except Exception as err:  # noqa: BLE001 - any failure to clone is reported as one clear error
         raise UnsupportedModelError(
             f"Model {model.name!r} cannot be run in {dtype}: Keras could not clone its structure "
@@ -170,7 +213,7 @@ def _build_variant(model: keras.Model, dtype: str) -> keras.Model:
     return variant
 
 
-def compute_variant(model: keras.Model, dtype: str) -> keras.Model:
+def compute_variant(model: keras.Model, dtype: str, *, float32_head: bool = False) -> keras.Model:
     """The model with every layer computing in `dtype`, sharing the user's weights.
 
     Args:
@@ -178,6 +221,15 @@ def compute_variant(model: keras.Model, dtype: str) -> keras.Model:
             not changed; the variant is cached per model.
         dtype: "float32" or "bfloat16" (resolve "auto" first with
             `resolve_precision`).
+        float32_head: keep the classifier head in float32: every Dense layer
+            and the layers from each output back to the last layer with
+            weights (VGG16: fc1, fc2 and predictions). Perturbation methods
+            compare scores of perturbed copies that differ in the third
+            digit; read from a float32 head they are float32 sums of the
+            bfloat16 features instead of bfloat16 numbers. On CPUs this costs
+            nothing: at the batch sizes these methods use, a Dense layer's
+            product is bound by reading its weights, which a bfloat16 layer
+            would cast from float32 on every call.
 
     Returns:
         `model` itself when all its layers already compute in `dtype`;
@@ -194,10 +246,29 @@ def compute_variant(model: keras.Model, dtype: str) -> keras.Model:
         >>> logits = to_float32(fast(x))
     """
     dtype = check_choice(dtype, "dtype", ("float32", "bfloat16"))
-    model_input(model)  # a subclassed or unbuilt model gets its clear error here
-    if all(_computes_in(layer, dtype) for layer in _leaf_layers(model)):
+    if dtype == "float32" and all(_computes_in(layer, dtype) for layer in _leaf_layers(model)):
+        return model  # also a subclassed model, which can only be run as it is
+    try:
+        model_input(model)
+    except UnsupportedModelError as err:  # a subclassed or unbuilt model
+        raise UnsupportedModelError(f"{err} It cannot be run in {dtype} either; use precision='float32'.") from None
+    keep = _head_layers(model) if float32_head and dtype != "float32" else set()
+    if all(_computes_in(layer, "float32" if id(layer) in keep else dtype) for layer in _leaf_layers(model)):
         return model
-    return cache.get(model, ("compute_variant", dtype), lambda: _build_variant(model, dtype))
+    key = ("compute_variant", dtype, bool(keep))
+    return cache.get(model, key, lambda: _build_variant(model, dtype, keep))
+
+
+def perturbation_variant(model: keras.Model, precision: str) -> tuple[str, keras.Model]:
+    """`(dtype, variant)` for methods that score many perturbed copies (occlusion, Score-CAM, RISE ...).
+
+    `precision` ("float32", "bfloat16" or "auto", checked) is resolved for
+    `model`; the variant keeps the classifier head in float32 (see
+    `compute_variant`'s `float32_head`), so the scores compared are float32
+    sums. The user's model itself is returned for float32.
+    """
+    dtype = resolve_precision(precision, model, float32_head=True)
+    return dtype, compute_variant(model, dtype, float32_head=True)
 
 
 def variant_layer(model: keras.Model, variant: keras.Model, layer: LayerSpec) -> LayerSpec:
@@ -225,6 +296,7 @@ __all__ = [
     "check_precision",
     "compute_variant",
     "onednn_enabled",
+    "perturbation_variant",
     "resolve_precision",
     "to_float32",
     "variant_layer",

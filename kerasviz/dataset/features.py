@@ -6,8 +6,10 @@ multi-output model those reductions read from. With `float32=True`, every
 layer of a mixed-precision model (`mixed_float16`, `mixed_bfloat16`) is run in
 float32 on the same variables: features that are small but meaningful (deep
 codes of an untrained or heavily regularised net) underflow to zero in
-float16, and a t-SNE of zeros is noise. The user's layers and global dtype
-policy are left as they are.
+float16, and a t-SNE of zeros is noise. With `dtype="bfloat16"` the scans that
+only rank or count (top-k, summaries, correlations) run the model's bfloat16
+variant (`kerasviz.core.precision`) and cast the taps back to float32. The
+user's layers and global dtype policy are left as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Sequence
 import keras
 
 from kerasviz.core.graph import tap_model
-from kerasviz.core.layers import is_model, iter_layers
+from kerasviz.core.layers import find_layer, is_model, iter_layers
+from kerasviz.core.precision import compute_variant, variant_layer
 
 _uid = itertools.count()
 
@@ -89,7 +92,9 @@ def _float32_substitute(layer, path):
     return Float32Call(layer)
 
 
-def taps(model: keras.Model, layers: Sequence, *, pre_activation: bool = False, float32: bool = False) -> keras.Model:
+def taps(
+    model: keras.Model, layers: Sequence, *, pre_activation: bool = False, float32: bool = False, dtype: str = "float32"
+) -> keras.Model:
     """A model whose output is `{key: output of layer}` for every spec in `layers`.
 
     Args:
@@ -98,9 +103,20 @@ def taps(model: keras.Model, layers: Sequence, *, pre_activation: bool = False, 
         pre_activation: tap layers with a fused activation before it.
         float32: compute every layer in float32 (only changes anything for a
             mixed-precision model).
+        dtype: "float32" (the model as it is) or "bfloat16" (its bfloat16
+            variant; the outputs are cast back to float32). Ignored with `float32`.
     """
+    layers = list(layers)
+    if dtype == "bfloat16" and not float32:
+        variant = compute_variant(model, "bfloat16")
+        if variant is not model:
+            keys = [s if isinstance(s, str) else find_layer(model, s).name for s in layers]
+            inner = [variant_layer(model, variant, s) for s in layers]
+            tap, inner_keys = tap_model(variant, inner, pre_activation=pre_activation, logits=False,
+                                        include_output=False)
+            return keras.Model(tap.inputs, {k: _as_float32(tap.output[i]) for k, i in zip(keys, inner_keys)})
     substitute = _float32_substitute if float32 and is_mixed_precision(model) else None
-    tap, _ = tap_model(model, list(layers), pre_activation=pre_activation, logits=False, include_output=False,
+    tap, _ = tap_model(model, layers, pre_activation=pre_activation, logits=False, include_output=False,
                        substitute=substitute)
     return tap
 

@@ -25,6 +25,7 @@ from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec, conv_layers, is_conv
+from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_fraction, check_number
 from kerasviz.dataset.arguments import check_model, dataset_view, resolve_layer
 from kerasviz.dataset.features import cache_key, taps
@@ -71,6 +72,7 @@ def dead_filters(
     *,
     apoz_threshold: float = 0.9,
     batch_size: int = 64,
+    precision: str = "auto",
     progress: bool = True,
 ) -> DeadFilters:
     """Filters that never fire over `data`, and the APoZ of every filter, per layer.
@@ -88,6 +90,8 @@ def dead_filters(
             images, e.g. >= 1000).
         apoz_threshold: APoZ in [0, 1] above which a filter is "rarely active" (Hu et al.: 0.9).
         batch_size: images per forward pass.
+        precision: "auto", "float32" or "bfloat16": the compute precision of
+            the pass (see `kv.activation_summary`).
         progress: show one progress bar for the pass.
 
     Returns:
@@ -104,13 +108,15 @@ def dead_filters(
         array([], dtype=int64)
     """
     apoz_threshold = check_fraction(apoz_threshold, "apoz_threshold")
+    precision = check_precision(precision)
     check_model(model)
     if layer is None:
         layer = conv_layers(model)
         if not layer:
             raise UnsupportedLayerError(f"Model {model.name!r} has no convolution layer; pass `layer=` explicitly.")
     layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
-    summaries = activation_summary(model, layers, data, batch_size=batch_size, progress=progress)  # one pass
+    summaries = activation_summary(model, layers, data, batch_size=batch_size, precision=precision,
+                                   progress=progress)  # one pass
     return DeadFilters(summaries, apoz_threshold)
 
 
@@ -123,11 +129,13 @@ class FilterSimilarity:
         cosine: `(F, F)` cosine similarity of the flattened kernels.
         correlation: `(F, F)` Pearson correlation of the filters' activations
             over all images and positions (NaN for constant filters), or None without data.
+        precision: the compute precision of the correlation pass ("float32" without data).
     """
 
     layer: str
     cosine: np.ndarray
     correlation: Optional[np.ndarray]
+    precision: str = "float32"
 
 
 class FilterPair(tuple):
@@ -167,9 +175,9 @@ def kernel_cosine(layer: keras.layers.Layer) -> np.ndarray:
     return flat @ flat.T
 
 
-def _moments_step(model, layer):
+def _moments_step(model, layer, dtype: str = "float32"):
     def build():
-        fx = taps(model, [layer])
+        fx = taps(model, [layer], dtype=dtype)
         key = next(iter(fx.output))
 
         def moments(x):
@@ -179,18 +187,22 @@ def _moments_step(model, layer):
 
         return compile_function(moments)
 
-    return cache.get(model, ("filter_moments", cache_key(layer)), build)
+    return cache.get(model, ("filter_moments", cache_key(layer), dtype), build)
 
 
-def activation_correlation(model: keras.Model, layer: LayerSpec, data, *, batch_size: int = 64, progress: bool = True) -> np.ndarray:
+def activation_correlation(
+    model: keras.Model, layer: LayerSpec, data, *, batch_size: int = 64, precision: str = "float32",
+    progress: bool = True,
+) -> np.ndarray:
     """`(F, F)` Pearson correlation of a layer's channels over all images and positions.
 
     Streams `data` (any source `kv.top_activating` takes) keeping O(F^2) sums
-    on the device. Constant channels (e.g. dead ones) get NaN rows instead of
-    numpy's division warnings.
+    on the device (in float64, whatever the compute `precision`). Constant
+    channels (e.g. dead ones) get NaN rows instead of numpy's division warnings.
     """
+    dtype = resolve_precision(check_precision(precision), model)
     source = data_source(data, model, batch_size=batch_size)
-    step = _moments_step(model, layer)
+    step = _moments_step(model, layer, dtype)
     total = None
     with progress_bar(source.num_batches, "correlation", progress) as bar:
         for batch in source:
@@ -219,7 +231,8 @@ def _conv_layer(model, layer):
 
 @dataset_view()
 def filter_similarity(
-    model: keras.Model, layer: LayerSpec, data=None, *, batch_size: int = 64, progress: bool = True
+    model: keras.Model, layer: LayerSpec, data=None, *, batch_size: int = 64, precision: str = "auto",
+    progress: bool = True,
 ) -> FilterSimilarity:
     """Kernel cosine similarity and (with `data`) activation correlation of a conv layer's filters.
 
@@ -229,6 +242,11 @@ def filter_similarity(
         data: optional images, `(images, labels)`, list of batches, dataset or
             generator, for the activation correlation.
         batch_size, progress: streaming options for the correlation.
+        precision: "auto" (bfloat16 where this machine runs it natively,
+            else float32), "float32" or "bfloat16": the compute precision of
+            the correlation pass (the kernel cosine is always float64).
+            bfloat16 activations carry about 3 significant digits; the
+            correlations move by about 1e-3.
 
     Returns:
         `FilterSimilarity` with `.cosine` and `.correlation` `(F, F)`.
@@ -242,11 +260,14 @@ def filter_similarity(
         (20, 20)
     """
     check_model(model)
+    precision = check_precision(precision)
     spec, conv = _conv_layer(model, layer)
     if data is not None:
         data = data_source(data, model, batch_size=batch_size)  # checked before any work
-    corr = None if data is None else activation_correlation(model, spec, data, batch_size=batch_size, progress=progress)
-    return FilterSimilarity(conv.name, kernel_cosine(conv), corr)
+    dtype = "float32" if data is None else resolve_precision(precision, model)
+    corr = None if data is None else activation_correlation(model, spec, data, batch_size=batch_size, precision=dtype,
+                                                            progress=progress)
+    return FilterSimilarity(conv.name, kernel_cosine(conv), corr, precision=dtype)
 
 
 def _pairs(matrix: np.ndarray, keep, kind: str) -> list:
@@ -266,6 +287,7 @@ def redundant_filters(
     correlation_threshold: float = 0.95,
     opposite: bool = True,
     batch_size: int = 64,
+    precision: str = "auto",
     progress: bool = True,
 ) -> list:
     """Pairs of filters that duplicate each other, by kernel and (with data) by activation.
@@ -279,6 +301,8 @@ def redundant_filters(
         correlation_threshold: activation correlation in [-1, 1] above which a pair is reported.
         opposite: also report opposite-phase pairs (cosine <= -cosine_threshold).
         batch_size, progress: streaming options for the correlation.
+        precision: "auto", "float32" or "bfloat16": the compute precision of
+            the correlation pass (see `kv.filter_similarity`).
 
     Returns:
         A list of `FilterPair` `(i, j)` index pairs (i < j) with `.kind` and
@@ -294,7 +318,7 @@ def redundant_filters(
     """
     cosine_threshold = check_number(cosine_threshold, "cosine_threshold", minimum=-1.0, maximum=1.0)
     correlation_threshold = check_number(correlation_threshold, "correlation_threshold", minimum=-1.0, maximum=1.0)
-    sim = filter_similarity(model, layer, data, batch_size=batch_size, progress=progress)
+    sim = filter_similarity(model, layer, data, batch_size=batch_size, precision=precision, progress=progress)
     pairs = _pairs(sim.cosine, lambda v: v >= cosine_threshold, "duplicate")
     if opposite:
         pairs += _pairs(sim.cosine, lambda v: v <= -cosine_threshold, "opposite")

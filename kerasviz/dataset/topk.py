@@ -23,6 +23,7 @@ from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_choice, check_int
 from kerasviz.dataset.arguments import check_model, check_output_rank, dataset_view, resolve_layer
 from kerasviz.dataset.features import cache_key, taps
@@ -52,6 +53,7 @@ class TopActivating:
         frame: `(top, left, bottom, right)` part of every field window that an
             image pixel can fall into, in window coordinates; patches are cut
             to it (the whole window unless the field is wider than the images reach).
+        precision: the compute precision of the scan, "float32" or "bfloat16".
     """
 
     layer: str
@@ -63,6 +65,7 @@ class TopActivating:
     receptive_field: ReceptiveField
     count: int
     frame: tuple = (0, 0, 0, 0)
+    precision: str = "float32"
     _source: object = field(repr=False, default=None)  # DataSource (indexable) or {index: image}
     _patches: Optional[np.ndarray] = field(repr=False, default=None)
 
@@ -152,11 +155,15 @@ def reachable_frame(rf: ReceptiveField) -> tuple:
     return t, l, b, r
 
 
-def _per_image_max(model, layer, pre_activation: bool):
-    """Compiled `x -> (max over positions (B, F), flat argmax (B, F), map size (2,))` for `layer` (cached)."""
+def _per_image_max(model, layer, pre_activation: bool, dtype: str = "float32"):
+    """Compiled `x -> (max over positions (B, F), flat argmax (B, F), map size (2,))` for `layer` (cached).
+
+    In bfloat16 the layer's values are rounded to bfloat16 before the maximum
+    (the maxima and their positions are those of the rounded map) and returned as float32.
+    """
 
     def build():
-        fx = taps(model, [layer], pre_activation=pre_activation)
+        fx = taps(model, [layer], pre_activation=pre_activation, dtype=dtype)
         key = next(iter(fx.output))
         rank = len(fx.output[key].shape)
         if rank not in (2, 4):
@@ -173,7 +180,7 @@ def _per_image_max(model, layer, pre_activation: bool):
 
         return key, int(fx.output[key].shape[-1]), rank == 4, compile_function(scores)
 
-    return cache.get(model, ("top_activating", cache_key(layer), pre_activation), build)
+    return cache.get(model, ("top_activating", cache_key(layer), pre_activation, dtype), build)
 
 
 @tf.function(reduce_retracing=True)
@@ -228,6 +235,7 @@ def top_activating(
     pre_activation: bool = False,
     strategy: Optional[tf.distribute.Strategy] = None,
     field_method: str = "auto",
+    precision: str = "auto",
     progress: bool = True,
 ) -> TopActivating:
     """The k images of `data` that activate each filter of `layer` most, with their patches.
@@ -252,6 +260,14 @@ def top_activating(
             "auto" (exact where the layers can be traced, "local" through
             squeeze-excite gates, else measured from the gradient, else the
             whole image), or "exact", "local", "gradient", "whole image".
+        precision: compute precision of the scan: "auto" (bfloat16 where
+            this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". In bfloat16 the forward pass costs about
+            half; the maxima are those of the bfloat16 map (about 3
+            significant digits, returned as float32), so images whose maxima
+            are that close may swap ranks. The receptive field is always
+            found in float32.
         progress: show a progress bar.
 
     Returns:
@@ -274,10 +290,12 @@ def top_activating(
     check_model(model)
     k = check_int(k, "k", minimum=1)
     field_method = check_choice(field_method, "field_method", METHODS)
+    precision = check_precision(precision)
     layer, found = resolve_layer(model, layer)
     check_output_rank(found, (2, 4), "top_activating needs a feature map (N, h, w, c) or a vector of units (N, c)")
     source = data_source(data, model, batch_size=batch_size, labels=labels)
-    key, filters, spatial, scores = _per_image_max(model, layer, pre_activation)
+    dtype = resolve_precision(precision, model)
+    key, filters, spatial, scores = _per_image_max(model, layer, pre_activation, dtype)
     k_given = k
     if source.count is not None and k > source.count:
         warnings.warn(f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per filter.",
@@ -314,10 +332,11 @@ def top_activating(
         rf = receptive_field(model, layer, input_size=image_size, method=field_method, probes=probes)
     else:
         rf = whole_image(image_size)
-    return _result(key, state, rf, count, source if source.indexable else kept_images, any_labels, map_size)
+    return _result(key, state, rf, count, source if source.indexable else kept_images, any_labels, map_size, dtype)
 
 
-def _result(key, state, rf: ReceptiveField, count: int, source, with_labels: bool, map_size) -> TopActivating:
+def _result(key, state, rf: ReceptiveField, count: int, source, with_labels: bool, map_size,
+            dtype: str = "float32") -> TopActivating:
     values, indices, positions, labels = (t.numpy() for t in state)
     width = map_size[1] if rf.method == "whole image" or rf.output_size[1] is None else rf.output_size[1]
     locations = np.stack(np.divmod(positions, max(int(width), 1)), axis=-1).astype(np.int64)
@@ -325,5 +344,5 @@ def _result(key, state, rf: ReceptiveField, count: int, source, with_labels: boo
     return TopActivating(
         layer=key, indices=indices, values=values, locations=locations, boxes=boxes,
         labels=labels if with_labels and (labels >= 0).all() else None, receptive_field=rf, count=count,
-        frame=reachable_frame(rf), _source=source,
+        frame=reachable_frame(rf), precision=dtype, _source=source,
     )

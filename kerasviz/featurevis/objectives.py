@@ -9,6 +9,11 @@ through one compiled step, never 64 traces.
 
 `acts` maps each requested layer spec to its activation `(B, h, w, C)` (or
 `(B, K)`), and `OUTPUT` to the model's logits.
+
+Objectives that carry data (the rows of `direction`) hold it in variables, not
+in the compiled step, and their key names only its shape: one compiled step
+serves every table of that shape. `Objective.bind` loads an objective's data
+into the variables of the cached step it reuses.
 """
 
 from __future__ import annotations
@@ -33,19 +38,35 @@ class Objective:
         unit_layer: set when the score reads nothing but each element's own
             channel `ids[b]` of this one layer (through `_unit_maps`): the
             renderer may then compute that channel alone.
+        tables: `((variable, value), ...)`: data the score reads from
+            variables (the key gives only its shape), in a fixed order.
     """
 
-    def __init__(self, fn: ScoreFn, layers: tuple, key: tuple, name: str, unit_layer=None):
+    def __init__(self, fn: ScoreFn, layers: tuple, key: tuple, name: str, unit_layer=None, tables: tuple = ()):
         self.fn, self.layers, self.key, self.name = fn, tuple(dict.fromkeys(layers)), key, name
         self.unit_layer = unit_layer
+        self.tables = tuple(tables)
 
     def __call__(self, acts: dict, ids: tf.Tensor) -> tf.Tensor:
         return self.fn(acts, ids)
 
+    def bind(self, compiled: Optional["Objective"] = None) -> None:
+        """Load this objective's data into the variables that `compiled`'s step reads.
+
+        A renderer is cached by `key`, which names the shape of an objective's
+        data but not its values; before a cached step runs for another
+        objective with the same key, that objective's tables are copied into
+        the variables the step was traced with. Without `compiled`, into this
+        objective's own variables.
+        """
+        targets = self.tables if compiled is None else compiled.tables
+        for (variable, _), (_, value) in zip(targets, self.tables):
+            variable.assign(value)
+
     def __add__(self, other: "Objective") -> "Objective":
         other = _as_objective(other)
         return Objective(lambda a, i: self(a, i) + other(a, i), self.layers + other.layers,
-                         ("+", self.key, other.key), f"{self.name} + {other.name}")
+                         ("+", self.key, other.key), f"{self.name} + {other.name}", tables=self.tables + other.tables)
 
     def __sub__(self, other: "Objective") -> "Objective":
         return self + (-1.0) * _as_objective(other)
@@ -53,7 +74,7 @@ class Objective:
     def __mul__(self, weight: float) -> "Objective":
         weight = float(weight)
         return Objective(lambda a, i: weight * self(a, i), self.layers, ("*", weight, self.key), f"{weight:g}·{self.name}",
-                         self.unit_layer)
+                         self.unit_layer, self.tables)
 
     __rmul__ = __mul__
 
@@ -125,18 +146,24 @@ def class_logit() -> Objective:
 def direction(layer, vectors) -> Objective:
     """Mean over positions of the activation's dot product with a direction.
 
+    The rows live in a variable and the objective's key names only `C`, so
+    renderings with other directions of the same width (every activation-atlas
+    call on a layer) reuse one compiled step.
+
     Args:
         layer: the layer.
         vectors: `(K, C)` directions in the layer's channel space (or `(C,)`);
             `ids` choose a row per element.
     """
-    table = tf.constant(np.atleast_2d(np.asarray(vectors, np.float32)))
+    table = np.atleast_2d(np.asarray(vectors, np.float32))
+    store = tf.Variable(table, shape=tf.TensorShape([None, table.shape[1]]), trainable=False, name="directions")
 
     def fn(acts, ids):
-        v = tf.gather(table, ids)  # (B, C)
+        v = tf.gather(store, ids)  # (B, C)
         return _spatial_mean(tf.einsum("b...c,bc->b...", acts[layer], v))
 
-    return Objective(fn, (layer,), ("direction", layer, table.numpy().tobytes()), f"direction in {layer}")
+    return Objective(fn, (layer,), ("direction", layer, table.shape[1]), f"direction in {layer}",
+                     tables=((store, table),))
 
 
 def deepdream(layer) -> Objective:

@@ -161,6 +161,7 @@ def render_objective(
         key = ("render", objective.key, param.key, tuple(t.key for t in transforms), tuple(r.key for r in regularizers),
                preprocessing, lr, warmup_steps, unit_slicing, dtype, output)
         renderer = cache.get(model, key, build)
+    objective.bind(renderer.objective)  # a cached step reads the variables it was traced with: load this data
     seeds = element_seeds(seed, _unique_ids(units))
     chunks = list(batches(len(units), batch))
     grey = int(model_input(model).shape[-1]) == 1

@@ -22,6 +22,12 @@ Scores are logits by default (the paper explains softmax probabilities:
 `probabilities=True`). The sum is divided by `samples * p` (the reference
 code) or, with `normalization="observed"`, by each pixel's own mask count
 (xplique).
+
+With `precision="bfloat16"` (or "auto" on hardware that runs it natively) the
+masked copies run through the model's bfloat16 variant
+(`kerasviz.core.precision.perturbation_variant`), whose classifier head stays
+float32; masks, scores and the weighted sum are float32 (the sum over chunks
+float64).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
+from kerasviz.core.precision import check_precision, perturbation_variant, to_float32
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int, check_number
 
@@ -94,7 +101,7 @@ class RiseStep:
         m = masks[..., None]
         rows = tf.gather(x, image_ids) * m + tf.gather(fill, image_ids) * (1.0 - m)
         side = tuple(tf.gather(v, image_ids) for v in side)  # each masked copy keeps its image's other inputs
-        outputs = self.tap(self.feed.inputs(rows, side), training=False)["__output__"]
+        outputs = to_float32(self.tap(self.feed.inputs(rows, side), training=False)["__output__"])
         scores, _ = target_scores(outputs, classes, self.score, probabilities=self.probabilities)
         weighted = scores[:, None, None] * masks
         return tf.math.unsorted_segment_sum(weighted, image_ids, tf.shape(x)[0]), tf.reduce_sum(masks, 0)
@@ -118,6 +125,7 @@ def rise(
     normalization: str = "expected",
     seed: int = 0,
     mask_batch_size: int = 32,
+    precision: str = "auto",
     progress: bool = True,
 ) -> np.ndarray:
     """RISE saliency: the average score of randomly masked copies, weighted by each mask.
@@ -142,6 +150,11 @@ def rise(
             "observed" (by how often each pixel was visible).
         seed: mask seed; the same seed gives the same map.
         mask_batch_size: masked images per compiled call (bounds memory).
+        precision: compute precision of the masked passes: "auto" (bfloat16
+            where this machine runs it natively, see
+            `kerasviz.core.precision.bfloat16_support`, else float32),
+            "float32" or "bfloat16". The clean pass (which resolves the
+            predicted class), the classifier head, masks and sums stay float32.
         progress: show a progress bar.
 
     Returns:
@@ -156,18 +169,20 @@ def rise(
     normalization = check_choice(normalization, "normalization", ("expected", "observed"))
     seed = check_seed(seed)
     mask_batch_size = check_batch_size(mask_batch_size, "mask_batch_size")
+    precision = check_precision(precision)
     p = prepare(model, images, target, output, input)
     x, single, targets, out = p
     n, h, w = x.shape[:3]
     if grid_size > max(h, w):
         raise InvalidArgumentError(f"`grid_size` {grid_size} exceeds the image side ({h}x{w}); cells would be empty.")
     fill = fill_images(x, baseline)
+    dtype, scoring = perturbation_variant(model, precision)
     callable_target = callable(targets)
     if not callable_target:
         _, targets = clean_scores(model, x, targets, out, probabilities=probabilities, side=p.side, input=p.input)
     score = targets if callable_target else None
-    step = cache.get(model, ("rise_step", score, bool(probabilities), out, p.input),
-                     lambda: RiseStep(model, score, probabilities, out, p.input))
+    step = cache.get(model, ("rise_step", score, bool(probabilities), out, p.input, dtype),
+                     lambda: RiseStep(scoring, score, probabilities, out, p.input))
     side = step.feed.values(p.side)
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
     mask_ids = np.tile(np.arange(samples), n).astype(np.int32)
