@@ -45,7 +45,7 @@ def predictions(model: keras.Model, probe) -> list:
     from kerasviz.core.layout import compile_options
 
     run = compile_function(lambda x: model(x, training=False), **compile_options(model))
-    outputs = run(tf.convert_to_tensor(probe))
+    outputs = run(keras.tree.map_structure(tf.convert_to_tensor, probe))  # a list / dict for a multi-input model
     return [np.asarray(o) for o in keras.tree.flatten(outputs)]
 
 
