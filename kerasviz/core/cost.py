@@ -130,9 +130,13 @@ def multiply_adds(model) -> dict:
 
 
 def _input_shape(model) -> tuple:
+    """The shape of one input the compiled steps take: channels last for image models, whatever their layout."""
     from kerasviz.core.graph import model_input
+    from kerasviz.core.inputs import expected_image_shape
 
     shape = tuple(model_input(model).shape[1:])
+    if len(shape) == 3:
+        shape = tuple(expected_image_shape(model))
     return tuple(d if d is not None else 128 for d in shape)
 
 
@@ -157,19 +161,11 @@ def measure_timing(model, batch: int = 1) -> ModelTiming:
     warm = runs[1] / batch
     counts = multiply_adds(model)
     total = max(counts.values(), default=0) or 1
-    pixels = 1
-    if len(shape) == 3:  # an image input: H x W whatever the layout
-        pixels = int(shape[1] * shape[2]) if _channels_first(model) else int(shape[0] * shape[1])
+    pixels = int(shape[0] * shape[1]) if len(shape) == 3 else 1  # H x W of an image input
     return ModelTiming(
         forward=FORWARD_SHARE * warm, gradient=warm, trace=max(runs[0] - runs[1], 0.0), input_pixels=pixels,
         depth={path: count / total for path, count in counts.items()},
     )
-
-
-def _channels_first(model) -> bool:
-    from kerasviz.core.layout import is_channels_first
-
-    return is_channels_first(model)
 
 
 def model_timing(model) -> ModelTiming:

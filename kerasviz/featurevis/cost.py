@@ -26,7 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.cost import Cost, Work, layer_share
-from kerasviz.core.graph import cache, model_input, tap_model
+from kerasviz.core.graph import cache, tap_model
+from kerasviz.core.inputs import expected_image_shape
 from kerasviz.core.layers import LayerSpec, is_conv
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_indices
@@ -76,8 +77,8 @@ def forward_macs(model: keras.Model, layer: Optional[LayerSpec], size: tuple) ->
 
     def count():
         tap, keys = tap_model(model, [] if layer is None else [layer], include_output=layer is None)
-        channels = int(model_input(model).shape[-1])
-        fixed = tuple(model_input(model).shape[1:3])
+        *fixed, channels = expected_image_shape(model)  # the taps take channels-last images
+        fixed = tuple(fixed)
         hw = fixed if None not in fixed else tuple(size)
         totals = {"all": 0.0, "last": 0.0}
         target = None if layer is None else tap.output[keys[0]]._keras_history.operation

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.graph import model_input
+from kerasviz.core.inputs import expected_image_shape
 from kerasviz.core.layers import is_model, iter_layers
 
 # Private names of kerasviz.data used until it exposes them publicly.
@@ -101,7 +102,7 @@ def input_mapping(model: keras.Model, preprocessing: Preprocessing = None) -> Ca
     preprocessing = check_preprocessing(preprocessing)
     if preprocessing is None:
         preprocessing = architecture_defaults(model).get("preprocessing") or _rescaling_range(model) or (0.0, 1.0)
-    channels = int(model_input(model).shape[-1])
+    channels = int(expected_image_shape(model)[-1])
     if callable(preprocessing):
         to_space = preprocessing
     elif isinstance(preprocessing, tuple):
@@ -126,6 +127,15 @@ def _family_mapping(mode: str) -> Callable:
     if mode == "torch":
         return lambda x: (x - _TORCH_MEAN) / _TORCH_STD
     return lambda x: 255.0 * x
+
+
+def model_hw(model) -> tuple:
+    """The model's input `(height, width)` whatever its layout (None where it takes any size).
+
+    Feature visualization draws channels-last images; the rebuilt graph puts
+    them in a channels-first model's own layout (`kerasviz.core.layout`).
+    """
+    return tuple(expected_image_shape(model)[:2])
 
 
 def fit_to_model(rgb: tf.Tensor, model_hw: tuple) -> tf.Tensor:
