@@ -81,3 +81,26 @@ def test_tapped_layer_that_does_not_reach_the_score_has_zero_gradient():
     assert grads[1] is not None and grads[1].shape == acts[1].shape
     np.testing.assert_array_equal(np.asarray(grads[1]), 0.0)  # b only feeds head_b
     assert np.abs(np.asarray(grads[0])).max() > 0
+
+
+def test_one_mosaic_helper_behind_the_figures_and_the_embedding_grid():
+    from kerasviz.core import mosaic as core
+    from kerasviz.dataset import embedding
+    from kerasviz.plotting import grid
+
+    tiles = np.random.default_rng(2).uniform(size=(7, 4, 5, 3))
+    assert embedding.grid_shape(7) == core.grid_shape(7) == grid.grid_shape(7, max_cols=0) == (3, 3)
+    assert grid.normalize_tiles is core.normalize_tiles
+    for kwargs in (dict(cols=2), dict(cells=np.array([[0, 1], [2, 2], [1, 0], [0, 0], [1, 1], [2, 0], [0, 2]]),
+                                      shape=(3, 3), pad=0)):
+        mine, origins = grid.mosaic(tiles, **kwargs)
+        np.testing.assert_array_equal(mine, core.mosaic(tiles, **kwargs)[0])
+    # the embedding grid's mosaic: one min-max scale, tiles at their cells, white elsewhere (a literal loop)
+    cells = np.array([[0, 0], [1, 2], [2, 1]])
+    got = embedding.mosaic(tiles[:3], cells, (3, 3))
+    scaled = (tiles[:3] - tiles[:3].min()) / (tiles[:3].max() - tiles[:3].min())
+    want = np.ones((12, 15, 3), np.float32)
+    for tile, (r, c) in zip(scaled, cells):
+        want[r * 4 : r * 4 + 4, c * 5 : c * 5 + 5] = tile
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, want, atol=1e-6)
