@@ -104,3 +104,17 @@ def test_one_mosaic_helper_behind_the_figures_and_the_embedding_grid():
         want[r * 4 : r * 4 + 4, c * 5 : c * 5 + 5] = tile
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_widgets_and_plots_check_images_with_the_one_normaliser():
+    from _checks import assert_clear_error
+
+    model = kv.testing.small_cnn()
+    x = np.random.default_rng(3).uniform(size=(2, 16, 16, 3)).astype("float32")
+    for widget in (kv.widgets.ActivationExplorer, kv.widgets.AttributionExplorer, kv.widgets.LRPExplorer,
+                   kv.widgets.DecodingExplorer):
+        assert_clear_error(lambda: widget(model, x[..., :2]), "images")  # wrong channels, before any work
+        assert_clear_error(lambda: widget(model, x, display=x[:1]), "display")  # one display image for two
+        assert_clear_error(lambda: widget(model, x, display=np.full_like(x, np.nan)), "display")
+    assert_clear_error(lambda: kv.plot_attribution("cat.png", np.zeros((16, 16))), "image")
+    assert_clear_error(lambda: kv.plot_filter_grid(images=np.full((2, 8, 8, 3), np.nan), units=[0, 1]), "images")

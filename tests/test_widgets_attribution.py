@@ -4,7 +4,6 @@ Controls are driven as the browser drives them (a comm "update" message), as in 
 """
 import keras
 import matplotlib
-import numpy as np
 import pytest
 
 import kerasviz as kv

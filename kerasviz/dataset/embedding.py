@@ -29,6 +29,7 @@ from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core import mosaic as core_mosaic
+from kerasviz.core.inputs import as_numeric_array
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.validate import check_int, check_positive
 from kerasviz.dataset.arguments import check_model, dataset_view, resolve_layer
@@ -186,9 +187,7 @@ def _check_display(display, n: int) -> None:
         raise InvalidArgumentError(f"`display` has {count} images for {n} data images; give one per image.")
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
         raise InvalidArgumentError(f"`display` images must be (h, w) or (h, w, C) with C in 1, 3, 4; got {shape}.")
-    array = np.asarray(display[0])
-    if array.dtype.kind not in "uif" or (array.dtype.kind == "f" and not np.isfinite(np.asarray(display)).all()):
-        raise InvalidArgumentError("`display` must hold finite numbers (uint8 or float images).")
+    as_numeric_array(display, "display")  # numbers, finite (the one array check)
 
 
 def _distinct(codes: np.ndarray, layer: str) -> tuple:

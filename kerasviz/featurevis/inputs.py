@@ -19,8 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
-from kerasviz.core.graph import model_input
-from kerasviz.core.inputs import expected_image_shape
+from kerasviz.core.inputs import as_numeric_array, expected_image_shape
 from kerasviz.core.layers import is_model, iter_layers
 
 # Private names of kerasviz.data used until it exposes them publicly.
@@ -155,9 +154,7 @@ def display_images(images, name: str = "images") -> tuple[np.ndarray, bool]:
         ArgumentTypeError: not numbers.
         InvalidArgumentError: wrong shape, an empty batch, fewer than 8 pixels a side, NaN or Inf.
     """
-    x = np.asarray(images) if not isinstance(images, (tf.Tensor, tf.Variable)) else np.asarray(images.numpy())
-    if x.dtype == object or x.dtype.kind not in "uif":
-        raise ArgumentTypeError(f"`{name}` must hold numbers (uint8 0-255 or float 0-1); got dtype {x.dtype}.")
+    x = np.asarray(as_numeric_array(images, name))  # numbers, finite, not empty (the one array check)
     if x.ndim not in (3, 4) or x.shape[-1] not in (1, 3):
         raise InvalidArgumentError(
             f"`{name}` must be an RGB image (H, W, 3) or a batch (N, H, W, 3); got shape {x.shape}."
@@ -168,8 +165,6 @@ def display_images(images, name: str = "images") -> tuple[np.ndarray, bool]:
         raise InvalidArgumentError(f"`{name}` is an empty batch.")
     if min(x.shape[1:3]) < 8:
         raise InvalidArgumentError(f"`{name}` must be at least 8x8 pixels; got {x.shape[1]}x{x.shape[2]}.")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise InvalidArgumentError(f"`{name}` contains NaN or Inf; images must be finite.")
     integer = x.dtype.kind in "ui"
     x = x.astype(np.float32)
     if integer or x.max() > 1.0:

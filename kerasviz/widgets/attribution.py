@@ -11,10 +11,10 @@ import numpy as np
 from kerasviz.attribution.registry import Method, Option, methods as registered_methods
 from kerasviz.core.cost import Cost, record
 from kerasviz.core.gradients import model_outputs
-from kerasviz.core.inputs import as_image_batch, from_model_layout, to_model_layout
+from kerasviz.core.inputs import from_model_layout
 from kerasviz.data import weights_label
 from kerasviz.plotting.attribution import plot_attribution
-from kerasviz.widgets._display import show_figure
+from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
 # What the method dropdown lists: `{label: registry name}` (the registry's order).
@@ -95,16 +95,14 @@ class AttributionExplorer(ViewWidget):
 
     def __init__(self, model, images, display=None, class_names: Optional[Sequence[str]] = None, top: int = 5, *,
                  budget: Optional[float] = None, method: Optional[str] = None):
-        batch, single = as_image_batch(images, model)
         self.model = model
-        self.images = np.asarray(to_model_layout(batch.numpy(), model), np.float32)  # the methods' input
-        self.display_images = _display(display, batch.numpy(), single)
+        self.images, self.display_images = widget_images(model, images, display)  # model layout; drawable
         self.class_names, self.top = class_names, top
         self.methods = available_methods(model)
         self.method = W.Dropdown(options=list(self.methods), value=self._first(method), description="method")
         self.image = W.IntSlider(0, 0, len(self.images) - 1, description="image", continuous_update=False)
         self.target = W.Dropdown(description="target")
-        side = min(batch.shape[1:3])
+        side = min(self.display_images.shape[1:3])
         self.controls: dict = {}
         for entry in self.methods.values():
             for option in entry.options:
@@ -203,10 +201,3 @@ class AttributionExplorer(ViewWidget):
             show_figure(self.figure)
         self.drawn(self.figure)
 
-
-def _display(display, batch: np.ndarray, single: bool) -> np.ndarray:
-    """Displayable images `(N, H, W, C)`: `display` (batch axis added for one image) or the channels-last batch."""
-    if display is None:
-        return batch
-    display = np.asarray(display)
-    return display[None] if single and display.ndim == batch.ndim - 1 else display

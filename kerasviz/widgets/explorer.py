@@ -20,11 +20,12 @@ import ipywidgets as W
 import keras
 import numpy as np
 
-from kerasviz.core.inputs import as_image_batch, from_model_layout, to_model_layout
+from kerasviz.core.inputs import as_image_batch, as_numeric_array, from_model_layout, to_model_layout
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import deprocess, model_family, weights_label
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
 from kerasviz.widgets.attribution import AttributionExplorer
+from kerasviz.widgets._display import widget_images
 from kerasviz.widgets.base import StatusLine, static_bundle
 from kerasviz.widgets.concepts import concept_tabs
 from kerasviz.widgets.dataset import TopActivatingExplorer
@@ -256,8 +257,8 @@ def _display_images(model, images: np.ndarray, display, single: bool) -> np.ndar
         family = model_family(model)
         shown = from_model_layout(images, model)  # channels last for drawing
         return deprocess(shown, family) if family != "none" else shown
-    display = np.asarray(display)
-    return display[None] if single else display
+    shown = np.asarray(as_numeric_array(display, "display"))
+    return widget_images(model, images, shown[None] if single else shown)[1]  # one per image, checked
 
 
 def _header(model: keras.Model, count: int) -> str:
