@@ -21,7 +21,7 @@ def _with_batch_norm():
     x = keras.layers.Conv2D(4, 3, name="conv")(x)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.ReLU(name="relu")(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")(x)  # auto names depend on test order
     return keras.Model(inputs, keras.layers.Dense(3, name="head")(x))
 
 

@@ -20,9 +20,8 @@ from kerasviz._config import max_steps
 from kerasviz.core.cost import FORWARD_SHARE, Work, layer_share, record
 from kerasviz.core.gradients import model_outputs
 from kerasviz.core.graph import activation_name
-from kerasviz.core.inputs import as_image_batch, to_model_layout
 from kerasviz.core.layers import conv_layers, find_layer, spatial_layers
-from kerasviz.widgets._display import show_figure
+from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
 NO_CONCEPTS = (
@@ -88,11 +87,9 @@ class ConceptView(ViewWidget):
     """Base of the concept views: model and images, a result cache, the budget, a figure output."""
 
     def _common(self, model, images, display=None, class_names=None) -> None:
-        batch, _ = as_image_batch(images, model)
         self.model = model
-        self.images = np.asarray(to_model_layout(batch.numpy(), model), np.float32)
-        self.display_images = None if display is None else np.asarray(display).reshape(
-            (len(self.images),) + np.shape(display)[-3:])
+        self.images, shown = widget_images(model, images, display)  # model layout; drawable
+        self.display_images = None if display is None else shown
         self.class_names = class_names
         self.results: dict = {}
         self._ran: set = set()
