@@ -231,7 +231,7 @@ def test_clear_errors(cnn, images):
     with pytest.raises(ValueError, match="reduce"):
         kv.gradient(cnn, images, reduce="median")
     with pytest.raises(ValueError, match="method"):
-        kv.randomization_check(cnn, images, "lime", progress=False)
+        kv.randomization_check(cnn, images, "anchors", progress=False)
 
 
 def test_auc_of_constant_curve():

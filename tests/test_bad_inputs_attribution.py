@@ -237,6 +237,6 @@ def test_bad_maps_for_metrics(model, fn, maps):
     assert_clear_error(lambda: fn(model, X, maps, steps=2), "maps")
 
 
-@pytest.mark.parametrize("method", ["lime", 3, None])
+@pytest.mark.parametrize("method", ["anchors", 3, None])
 def test_bad_randomization_method(model, method):
     assert_clear_error(lambda: kv.randomization_check(model, X, method), "method")

@@ -8,7 +8,7 @@ import kerasviz as kv
 from kerasviz.testing import nested_model, unchanged
 from kerasviz.widgets.explorer import LazyTabs
 
-TABS = ["Activations", "Filters", "Attribution", "Decoding", "Dataset"]
+TABS = ["Activations", "Filters", "Attribution", "Decoding", "Dataset", "Concepts"]
 
 
 @pytest.fixture
@@ -79,16 +79,20 @@ def test_construction_computes_nothing_and_display_builds_only_the_shown_tab(cnn
 def test_each_tab_builds_once_shows_a_figure_and_is_cached(cnn, images, shown):
     explorer = kv.widgets.Explorer(cnn, images)
     with unchanged(cnn, images):
-        for index in (1, 2, 3, 4, 0):  # the first tab is already selected: come back to it last
+        for index in (1, 2, 3, 4, 5, 0):  # the first tab is already selected: come back to it last
             title, before = TABS[index], len(shown)
             explorer.tabs.selected_index = index
             panel = explorer.panels[title]
             assert panel.built and panel.error is None, (title, panel.error)
+            if title == "Concepts":  # its first sub-tab, TCAV, says what it needs (no concepts were given)
+                assert "TCAV needs concept images" in panel.content.panels["TCAV"].content.value
+                assert not any(p.built for t, p in panel.content.panels.items() if t != "TCAV")
+                continue
             assert images_shown(shown[before:]) >= 1, f"{title} showed no figure"
     filters = explorer.panels["Filters"].content
     assert filters.panels["weights"].built and not filters.panels["feature visualization"].built  # optimisation waits
     before = len(shown)
-    for index in (0, 2, 4, 2, 0):  # switching back: cached, nothing recomputed or redrawn
+    for index in (0, 2, 4, 5, 2, 0):  # switching back: cached, nothing recomputed or redrawn
         explorer.tabs.selected_index = index
     assert all(p.builds == 1 for p in explorer.panels.values()) and len(shown) == before
     filters.select("feature visualization")

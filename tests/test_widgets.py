@@ -122,9 +122,11 @@ def test_static_fallback_is_one_line(cnn, images):
 @pytest.fixture
 def timing(cnn, monkeypatch):
     """A fixed, known speed for `cnn` (so estimates are exact): 1 s per forward + backward pass."""
+    from kerasviz.core import cost
+
     fixed = B.ModelTiming(forward=0.5, gradient=1.0, trace=0.0, input_pixels=16 * 16,
                           depth={"conv1": 0.25, "pool1": 0.25, "conv2": 1.0, "gap": 1.0, "logits": 1.0})
-    monkeypatch.setattr(B, "model_timing", lambda model: fixed)
+    monkeypatch.setattr(cost, "model_timing", lambda model: fixed)
     return fixed
 
 
@@ -140,9 +142,7 @@ def test_costs_count_passes(cnn, timing):
     assert B.occlusion_cost(cnn, 2, 16, 16, 4, 2).seconds == 2 * 49 * 0.5
 
 
-def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing, monkeypatch):
-    learned = {"ratio": 1.0, "trace": None}  # what a model starts with
-    monkeypatch.setattr(B, "_featurevis_learned", lambda model: learned)
+def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing):
     cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False)
     passes = B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * 0.25  # per image and step, conv1 being 1/4 of the model
     warm = 4 * 10 * 1.0 * 4 * passes  # filters x steps x 1 s per pass x 4x the pixels x passes
@@ -151,12 +151,16 @@ def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing
     assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False).seconds == pytest.approx(warm + 3.0)
     warm_cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32))
     B.record_featurevis(cnn, warm_cost, warm + 2.5, traced=False)  # a first run teaches the tracing time
-    assert learned["trace"] == pytest.approx(2.5)
+    assert timing.traces["featurevis"] == pytest.approx(2.5)
     B.record_featurevis(cnn, warm_cost, warm + 100.0, traced=False)  # but at most twice the prior guess
-    assert learned["trace"] == pytest.approx(6.0)
+    assert timing.traces["featurevis"] == pytest.approx(6.0)
     B.record_featurevis(cnn, warm_cost, 2 * warm, traced=True)  # a warm run: twice the estimate
     assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32)).seconds == pytest.approx(2 * warm)
+    # kv.estimate_seconds is the same model (warm, float32)
+    assert kv.estimate_seconds(cnn, "conv1", [0, 1, 2, 3], steps=10, size=32, precision="float32") == pytest.approx(2 * warm)
     timing.trace = 0.0
+    timing.ratios.clear()
+    timing.traces.clear()
 
 
 def test_record_corrects_later_estimates(cnn, timing):
@@ -190,7 +194,7 @@ def test_occlusion_patch_slider_stops_where_the_cost_explodes():
 
 def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, monkeypatch):
     monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the estimate counts the steps that will run
-    monkeypatch.setattr(B, "_featurevis_learned", lambda model: {"ratio": 1.0, "trace": None})
+    monkeypatch.setattr(kv.core.cost, "record", lambda *args, **kwargs: None)  # keep the fixed speed
     previews = []
     monkeypatch.setattr(kv.widgets.FeatureVisExplorer, "_preview", lambda self, snapshot: previews.append(snapshot.step))
     # per filter and step: (0.06 + 2.2 x depth) passes of 1 s at 16 px: conv1 0.61 s, conv2 2.26 s

@@ -327,20 +327,34 @@ def max_sensitivity(
 
 
 def resolve_method(method) -> Callable:
-    """A map method from a callable or a public kerasviz name."""
+    """A map method from a callable or a registry name or label (`kerasviz.attribution.registry`).
+
+    A registry entry is returned as is: calling it gives a float32 map array
+    (result objects such as IG's are unwrapped).
+    """
     if callable(method):
         return method
-    import kerasviz
+    from kerasviz.attribution.registry import get_method, method_names
 
-    if isinstance(method, str) and callable(getattr(kerasviz, method, None)):
-        return getattr(kerasviz, method)
-    raise InvalidArgumentError(f"`method` must be a callable (model, images, target) -> maps or a kerasviz method name; got {method!r}.")
+    if isinstance(method, str):
+        try:
+            return get_method(method)
+        except InvalidArgumentError:
+            pass
+    raise InvalidArgumentError(
+        f"`method` must be a callable (model, images, target) -> maps or a registered method name "
+        f"{method_names()}; got {method!r}."
+    )
 
 
 def accepts_output(fn) -> bool:
-    """True if `fn` takes an `output=` keyword."""
+    """True if `fn` takes an `output=` keyword (for a registry entry: its function does)."""
     import inspect
 
+    from kerasviz.attribution.registry import Method
+
+    if isinstance(fn, Method):
+        fn = fn.function
     try:
         return "output" in inspect.signature(fn).parameters
     except (TypeError, ValueError):

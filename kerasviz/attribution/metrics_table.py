@@ -2,7 +2,8 @@
 
 Every method is evaluated on the same images, targets (fixed to the class
 predicted on the clean image) and metric randomness, so the rows of the table
-compare. `kv.plot_metrics_table` draws it.
+compare. Methods and metrics named by a string come from the registry
+(`kerasviz.attribution.registry`). `kv.plot_metrics_table` draws the table.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.attribution.faithfulness import (
-    accepts_output, average_drop, infidelity, max_sensitivity, mu_fidelity, resolve_method,
-)
-from kerasviz.attribution.pointing_game import pointing_game
+from kerasviz.attribution.faithfulness import accepts_output, resolve_method
+from kerasviz.attribution.registry import MetricInputs, get_metric, metrics as registered_metrics
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 
-# metric -> higher is better
-METRICS = {
-    "deletion": False, "insertion": True, "mu_fidelity": True, "average_drop": False,
-    "average_increase": True, "infidelity": False, "max_sensitivity": False, "pointing_game": True,
-}
+# metric -> higher is better (the registry's built-in metrics, read once; `registry.metrics()` is live)
+METRICS = {name: metric.higher_is_better for name, metric in registered_metrics().items()}
 
 
 @dataclass
@@ -110,7 +106,8 @@ def attribution_metrics(
         images: `(N, H, W, C)` (or one image) in the model's input space.
         methods: `{name: maps}` where maps are precomputed `(N, H, W[, C])`
             arrays at the input size, callables `(model, images, target) ->
-            maps`, or names of kerasviz methods ("saliency", "grad_cam", ...).
+            maps`, or registry names or labels ("saliency", "grad_cam", "RISE",
+            ...; `kerasviz.attribution.registry.method_names()`).
         target: None (class predicted on the clean image), an int, ints, or
             a callable; fixed once, so every method explains the same scores.
         output: which output of a multi-output model (index or name).
@@ -121,7 +118,8 @@ def attribution_metrics(
         ground_truth: masks or boxes for the pointing game (`kv.pointing_game`).
         options: `{metric: {keyword: value}}` passed to that metric (e.g.
             `{"insertion": {"substrate": 0.0}}`, `{"infidelity":
-            {"multiply_by_inputs": True}}`).
+            {"multiply_by_inputs": True}}`). Metrics are the registry's
+            (`kerasviz.attribution.registry.metric_names()`).
         seed: seed of every metric's randomness.
         progress: show a progress bar over methods.
 
@@ -132,18 +130,17 @@ def attribution_metrics(
         >>> t = kv.attribution_metrics(model, x, {"Grad-CAM": "grad_cam", "saliency": kv.saliency(model, x)})
         >>> kv.plot_metrics_table(t)
     """
-    from kerasviz.attribution.metrics import deletion_auc, insertion_auc
-
     if not isinstance(methods, dict) or not methods:
         raise ArgumentTypeError("`methods` must be a non-empty dict {name: maps, callable or kerasviz method name}.")
     options = dict(options or {})
-    unknown = [k for k in list(options) + list(metrics or []) if k not in METRICS]
+    table = registered_metrics()
+    unknown = [k for k in list(options) + list(metrics or []) if k not in table]
     if unknown:
-        raise InvalidArgumentError(f"`metrics` / `options` name unknown metric(s) {unknown}; choose from {list(METRICS)}.")
+        raise InvalidArgumentError(f"`metrics` / `options` name unknown metric(s) {unknown}; choose from {list(table)}.")
     if metrics is None:
-        metrics = [m for m in METRICS if m != "pointing_game" or ground_truth is not None]
+        metrics = [m for m in table if table[m].needs != "ground_truth" or ground_truth is not None]
     metrics = list(metrics)
-    if "pointing_game" in metrics and ground_truth is None:
+    if ground_truth is None and any(table[m].needs == "ground_truth" for m in metrics):
         raise InvalidArgumentError("`ground_truth` is needed for the 'pointing_game' metric.")
     x, single, targets, out = prepare(model, images, target, output)
     _, targets = clean_scores(model, x, targets, out)
@@ -159,31 +156,15 @@ def attribution_metrics(
             else:
                 maps = np.asarray(fn(model, x, fixed, **(routed if accepts_output(fn) else {})), np.float32)
             maps = maps.reshape((n,) + maps.shape[1:]) if maps.shape[0] == n else maps[None]
-            common = dict(**routed)
+            inputs = MetricInputs(model, x, maps, fn, fixed, seed=seed, routed=routed, ground_truth=ground_truth)
             for metric in metrics:
-                extra = dict(options.get(metric, {}))
-                if metric in ("deletion", "insertion"):
-                    auc_fn = deletion_auc if metric == "deletion" else insertion_auc
-                    kwargs = dict(progress=False, **extra, **(common if accepts_output(auc_fn) else {}))
-                    if output is not None and not accepts_output(auc_fn):
-                        raise InvalidArgumentError("`output`: deletion / insertion do not take output= in this version.")
-                    values = auc_fn(model, x, maps, fixed, **kwargs)
-                elif metric == "mu_fidelity":
-                    values = mu_fidelity(model, x, maps, fixed, seed=seed, progress=False, **common, **extra)
-                elif metric in ("average_drop", "average_increase"):
-                    result = average_drop(model, x, maps, fixed, **common, **extra)
-                    values = result.drop if metric == "average_drop" else result.increase.astype(np.float64)
-                elif metric == "infidelity":
-                    values = infidelity(model, x, maps, fixed, seed=seed, **common, **extra)
-                elif metric == "max_sensitivity":
-                    if fn is None:
-                        continue  # precomputed maps cannot be recomputed on perturbed inputs
-                    values = max_sensitivity(model, x, fn, fixed, seed=seed, **common, **extra)
-                else:
-                    values = pointing_game(maps if maps.ndim == 3 else maps.sum(-1), ground_truth, **extra).hits
+                entry = get_metric(metric)
+                if not entry.applies(inputs):
+                    continue  # e.g. precomputed maps cannot be recomputed on perturbed inputs
+                values = entry.evaluate(inputs, **options.get(metric, {}))
                 per_image[metric][row] = np.asarray(values, np.float64).reshape(n)
             bar.update(1)
     with warnings.catch_warnings():  # a metric that does not apply to a method is NaN for all images
         warnings.simplefilter("ignore", RuntimeWarning)
         values = np.stack([np.nanmean(per_image[m], axis=1) for m in metrics], axis=1) if metrics else np.zeros((len(methods), 0))
-    return MetricsTable(list(methods), metrics, values, per_image, {m: METRICS[m] for m in metrics})
+    return MetricsTable(list(methods), metrics, values, per_image, {m: table[m].higher_is_better for m in metrics})

@@ -57,8 +57,13 @@ def host_threads():
 
 
 def check_model(model) -> keras.Model:
+    from kerasviz.core.layout import require_channels_last
+
     if not isinstance(model, keras.Model):
         raise ArgumentTypeError(f"`model` must be a keras.Model; got {type(model).__name__}.")
+    # the concept methods read feature maps and layer shapes channels last
+    require_channels_last(model, "Concept-based explanation (kv.tcav, kv.cav, kv.nmf_concepts, kv.crp, "
+                                 "kv.relevance_maximization, kv.activation_atlas, kv.caricature)")
     return model
 
 

@@ -174,7 +174,8 @@ class GradientStep:
             out = self.tap(self.feed.inputs(x, side), training=False)
             acts = [out[k] for k in self.keys]
             scores, classes = target_scores(out[self.output_key], targets, self.score)
-        grads = tape.gradient(scores, [x] + acts)
+        # A tapped layer that does not reach the score (another output's branch) has a zero gradient.
+        grads = tape.gradient(scores, [x] + acts, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return scores, classes, grads[0], acts, grads[1:]
 
     def __call__(self, x, targets=None, side: Optional[SideInputs] = None):

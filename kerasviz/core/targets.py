@@ -70,7 +70,10 @@ def target_vector(target: Target, n: int, num_outputs: int | None, *, allow_pred
 def flat_outputs(outputs) -> tf.Tensor:
     """Model outputs as `(N, K)` float32 (e.g. LeNet's (N, 1, 1, 10) -> (N, 10))."""
     outputs = tf.convert_to_tensor(outputs)
-    return tf.reshape(tf.cast(outputs, tf.float32), (tf.shape(outputs)[0], -1))
+    # The width is static whenever the output's trailing shape is (a compiled step retraced for a new
+    # batch size has an unknown batch axis, and a -1 would then make the width unknown too).
+    width = outputs.shape[1:].num_elements()
+    return tf.reshape(tf.cast(outputs, tf.float32), (tf.shape(outputs)[0], -1 if width is None else width))
 
 
 def class_scores(outputs, targets: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -147,6 +150,15 @@ def target_errors():
         _failure.error = None
 
 
+def probabilities_of(logits: tf.Tensor) -> tf.Tensor:
+    """Softmax of `(N, K)` logits, or the sigmoid of a single logit (K == 1), decided by the width itself
+    (in-graph when the width is not known statically)."""
+    width = logits.shape[-1]
+    if width is not None:
+        return tf.sigmoid(logits) if width == 1 else tf.nn.softmax(logits)
+    return tf.cond(tf.shape(logits)[-1] == 1, lambda: tf.sigmoid(logits), lambda: tf.nn.softmax(logits))
+
+
 def target_scores(outputs, targets: tf.Tensor, score: Callable | None = None, *, probabilities: bool = False):
     """Scores `(N,)` and classes `(N,)` inside a compiled step: the one place targets are read.
 
@@ -161,5 +173,5 @@ def target_scores(outputs, targets: tf.Tensor, score: Callable | None = None, *,
         return scores, tf.fill(tf.shape(scores), PREDICTED)
     logits = flat_outputs(outputs)
     if probabilities:
-        logits = tf.nn.softmax(logits) if logits.shape[-1] != 1 else tf.sigmoid(logits)
+        logits = probabilities_of(logits)
     return class_scores(logits, targets)

@@ -16,7 +16,6 @@ mixed-precision model (small codes underflow to zero in float16).
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass
 from typing import Optional
@@ -29,6 +28,8 @@ from kerasviz._config import max_steps, progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
+from kerasviz.core import mosaic as core_mosaic
+from kerasviz.core.inputs import as_numeric_array
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.validate import check_int, check_positive
 from kerasviz.dataset.arguments import check_model, dataset_view, resolve_layer
@@ -63,9 +64,8 @@ class EmbeddingGrid:
 
 
 def grid_shape(n: int) -> tuple:
-    """`(rows, cols)` of the smallest near-square grid with at least `n` cells."""
-    cols = math.ceil(math.sqrt(n))
-    return math.ceil(n / cols), cols
+    """`(rows, cols)` of the smallest near-square grid with at least `n` cells (`kerasviz.core.mosaic`)."""
+    return core_mosaic.grid_shape(n)
 
 
 def grid_assignment(points: np.ndarray, shape: Optional[tuple] = None) -> np.ndarray:
@@ -145,9 +145,7 @@ def mosaic(images, cells: np.ndarray, shape: tuple, tile_size: Optional[int] = N
     else:  # one min-max scale for all images keeps their relative brightness
         lo, hi = float(tiles.min()), float(tiles.max())
         tiles = (tiles - lo) / (hi - lo if hi > lo else 1.0)
-    out = np.ones((rows * th, cols * tw, tiles.shape[-1]), np.float32)
-    for tile, (r, c) in zip(tiles, cells):
-        out[r * th : (r + 1) * th, c * tw : (c + 1) * tw] = tile
+    out = core_mosaic.mosaic(tiles, pad=0, fill=1.0, cells=np.asarray(cells), shape=(rows, cols))[0].astype(np.float32)
     return np.clip(out, 0.0, 1.0)
 
 
@@ -189,9 +187,7 @@ def _check_display(display, n: int) -> None:
         raise InvalidArgumentError(f"`display` has {count} images for {n} data images; give one per image.")
     if len(shape) not in (2, 3) or (len(shape) == 3 and shape[-1] not in (1, 3, 4)):
         raise InvalidArgumentError(f"`display` images must be (h, w) or (h, w, C) with C in 1, 3, 4; got {shape}.")
-    array = np.asarray(display[0])
-    if array.dtype.kind not in "uif" or (array.dtype.kind == "f" and not np.isfinite(np.asarray(display)).all()):
-        raise InvalidArgumentError("`display` must hold finite numbers (uint8 or float images).")
+    as_numeric_array(display, "display")  # numbers, finite (the one array check)
 
 
 def _distinct(codes: np.ndarray, layer: str) -> tuple:

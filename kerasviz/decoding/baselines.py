@@ -23,6 +23,7 @@ import numpy as np
 from kerasviz.activations import activations
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
+from kerasviz.core.inputs import to_model_layout
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.relu_rules import relu_rule_substitute
 from kerasviz.core.validate import check_choice, check_indices, check_int
@@ -103,8 +104,8 @@ def deconvnet_projection(
     layer, found = resolve_layer(model, layer)
     check_output_rank(found, (4,), "a deconvnet projection needs feature maps (N, h, w, K)")
     check_int(filter_index, "filter_index")
-    x, _ = image_batch(images, model)
-    maps = next(iter(activations(model, x, [layer], batch_size=batch_size).values()))
+    x, _ = image_batch(images, model)  # checked once, channels last
+    maps = next(iter(activations(model, to_model_layout(x.numpy(), model), [layer], batch_size=batch_size).values()))
     if maps.ndim != 4:
         raise InvalidArgumentError(f"`layer` {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K).")
     k = check_indices(filter_index, "filter_index", size=maps.shape[-1])[0]
@@ -113,6 +114,6 @@ def deconvnet_projection(
     units = (flat * maps.shape[-1] + k).astype(int)  # index into the flattened (h, w, K) output
     grads = score_gradients(
         model, x, target=list(units), score_layer=layer, substitute=relu_rule_substitute("deconvnet"),
-        substitute_key="deconvnet", batch_size=batch_size,
+        substitute_key="deconvnet", batch_size=batch_size, prepared=True,
     )
     return grads.input, positions

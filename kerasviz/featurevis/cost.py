@@ -1,13 +1,18 @@
-"""A cost model for feature visualization: how long a call will take, before running it.
+"""How long feature visualization will take, before running it, on the one cost model (`core.cost`).
 
-`estimate_seconds` counts the multiply-adds of one forward pass up to the
-visualised layer at the requested size (from Keras' shape inference on the
-rebuilt graph: no tracing, no model run), multiplies by the passes the call
-makes (forward + input gradient per step and image) and by this machine's
-measured time per multiply-add in the chosen precision (a small compiled
-convolution timed once per process and precision). It answers in well under a
-second after the first call, so a widget can show "about N s" before it starts
-and choose fewer steps or a smaller size above a budget.
+Per image and step, a feature-visualization step costs a fixed part (the
+Fourier image, the transforms, Adam: `FEATUREVIS_BASE` of a forward + backward
+pass) plus `FEATUREVIS_OVERHEAD` times the layer's share of the model's
+multiply-adds, both at the optimised size and in units of the model's measured
+forward + backward pass (`core.cost.model_timing`); the "featurevis" kind of
+work learns its correction and its tracing time from the runs `record`-ed on
+the model (the Explorer's feature-visualization widget records every run).
+`featurevis_work` gives that count, `featurevis_cost` its `Cost`, and
+`estimate_seconds` the seconds of a `visualize_filters` call.
+
+`forward_macs` and `seconds_per_mac` (multiply-adds of the rebuilt graph and
+this machine's time per multiply-add in float32 and bfloat16) give the
+bfloat16 speed-up applied to the convolution part of a step.
 """
 
 from __future__ import annotations
@@ -20,17 +25,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.core.graph import cache, model_input, tap_model
+from kerasviz.core.cost import Cost, Work, layer_share
+from kerasviz.core.graph import cache, tap_model
+from kerasviz.core.inputs import expected_image_shape
 from kerasviz.core.layers import LayerSpec, is_conv
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_indices
 from kerasviz.featurevis import settings as S
 
-# Time per step = convolution multiply-adds x (_CONV x measured time per multiply-add in the compute
-# precision + _OTHER x the float32 time): _CONV covers what runs at the convolutions' pace
-# (activations, pooling, their gradients), _OTHER what stays float32 (parameterization, warp,
-# penalties, Adam). Fitted to 16 VGG16 block3_conv1 filters at 96 px in both precisions; expect
-# +-50 % on other layers and sizes, and more on a busy machine.
+# Feature visualization, per image and step, in forward + backward passes at the optimised size:
+# FEATUREVIS_BASE (the parameterization, transforms and Adam) + FEATUREVIS_OVERHEAD x the layer's
+# share of the model's multiply-adds (fitted on VGG16, block1 to block5 at 128 px).
+FEATUREVIS_BASE = 0.06
+FEATUREVIS_OVERHEAD = 2.2
+# In bfloat16 the convolution part of a step (_CONV) runs at the measured bfloat16 pace and the rest
+# (_OTHER: parameterization, warp, penalties, Adam) stays float32 (fitted to 16 VGG16 block3_conv1
+# filters at 96 px in both precisions).
 _CONV, _OTHER = 2.0, 0.5
 
 
@@ -67,8 +77,8 @@ def forward_macs(model: keras.Model, layer: Optional[LayerSpec], size: tuple) ->
 
     def count():
         tap, keys = tap_model(model, [] if layer is None else [layer], include_output=layer is None)
-        channels = int(model_input(model).shape[-1])
-        fixed = tuple(model_input(model).shape[1:3])
+        *fixed, channels = expected_image_shape(model)  # the taps take channels-last images
+        fixed = tuple(fixed)
         hw = fixed if None not in fixed else tuple(size)
         totals = {"all": 0.0, "last": 0.0}
         target = None if layer is None else tap.output[keys[0]]._keras_history.operation
@@ -126,6 +136,45 @@ def seconds_per_mac(dtype: str) -> float:
     return _calibration()[dtype]
 
 
+def bfloat16_speed() -> float:
+    """A bfloat16 feature-visualization step's time / a float32 step's (this machine, measured once)."""
+    f32, b16 = seconds_per_mac("float32"), seconds_per_mac("bfloat16")
+    return (_CONV * b16 + _OTHER * f32) / ((_CONV + _OTHER) * f32)
+
+
+def featurevis_work(model: keras.Model, layer: Optional[LayerSpec], count: int, steps: int, size: tuple, *,
+                    octaves: int = 1, octave_scale: float = 1.4) -> Work:
+    """The "featurevis" `Work` of optimising `count` images on `layer` (None: the whole model) for `steps`
+    steps at `size` (split over `octaves` as `visualize_filters` does)."""
+    from kerasviz.featurevis.loop import octave_plan
+
+    share = layer_share(model, layer)
+    per_pixel = FEATUREVIS_BASE + FEATUREVIS_OVERHEAD * share
+    pixel_steps = sum(h * w * n for (h, w), n in octave_plan(tuple(size), int(steps), octaves, octave_scale))
+    name = "the model's output" if layer is None else (layer if isinstance(layer, str) else getattr(layer, "name", layer))
+    what = f"{count} filter(s) x {steps} steps on {name} at {size[0]} px"
+    # `pixels` is the image size the passes run at; the steps at every octave are counted at `size`
+    total = size[0] * size[1]
+    return Work("featurevis", count * per_pixel * pixel_steps / max(total, 1), what, unit="gradient", pixels=total)
+
+
+def featurevis_cost(model: keras.Model, layer: Optional[LayerSpec], filters, steps: int, size: tuple, *,
+                    traced: bool = True, precision: str = "float32", octaves: int = 1,
+                    octave_scale: float = 1.4) -> Cost:
+    """The `Cost` of optimising `filters` (indices, or a count) on `layer` for `steps` steps at `size`.
+
+    `traced=False` adds the tracing of a first run; `precision` "bfloat16" scales
+    by `bfloat16_speed()` (measured once per process).
+    """
+    count = filters if isinstance(filters, int) else len(list(filters))
+    work = featurevis_work(model, layer, count, steps, size, octaves=octaves, octave_scale=octave_scale)
+    cost = work.cost(model, traced=traced)
+    if precision == "bfloat16":
+        warm = work.cost(model).seconds
+        cost = Cost(cost.seconds - warm + warm * bfloat16_speed(), cost.what + " in bfloat16")
+    return cost
+
+
 def estimate_seconds(
     model: keras.Model,
     layer: Optional[LayerSpec] = None,
@@ -139,11 +188,14 @@ def estimate_seconds(
 ) -> float:
     """About how many seconds `visualize_filters` (or `visualize_classes` with `layer=None`) will compute.
 
-    Passes x measured time: each step runs one forward pass up to the layer
-    and one input gradient per image (only each image's own filter of a Conv2D
-    layer, as the loop does), plus the parameterization and warp. Compilation
-    on the first call of a setting (a few seconds) is not included. The first
-    call in a process times a small convolution (about half a second).
+    Counted passes x this machine's measured step time (`kerasviz.core.cost`):
+    per image and step, the parameterization and warp plus a pass up to the
+    layer, at the optimised size; corrected by the feature-visualization runs
+    already recorded on the model (the Explorer records its runs). Tracing a
+    new setting's step (a few seconds) is not included. The first call on a
+    model measures its forward + backward pass (tracing the gradient step
+    saliency uses: a few seconds on VGG16); in bfloat16 the first call in a
+    process also times a small convolution in both precisions (about a second).
 
     Args:
         model: a Keras image model.
@@ -159,7 +211,6 @@ def estimate_seconds(
         >>> kv.estimate_seconds(vgg, "block5_conv3", range(8), steps=128, size=96)
         41.3
     """
-    from kerasviz.featurevis.loop import octave_plan
     from kerasviz.featurevis.visualize import DEFAULT_STEPS
 
     S.check_model(model)
@@ -169,20 +220,13 @@ def estimate_seconds(
     dtype = resolve_precision(check_precision(precision), model)
     if layer is None:
         count = len(check_indices(filters, "filters", size=2**31 - 1, allow_none=False))
-        channels, sliced = 1, False
     else:
         found = S.check_layer(model, layer)
-        channels = int(found.output.shape[-1])
-        count = len(check_indices(filters, "filters", size=channels))
-        sliced = type(found) is keras.layers.Conv2D
-    per_step = 0.0
-    for (height, width), octave_steps in octave_plan(size, steps, octaves, octave_scale):
-        total, last = forward_macs(model, layer, (height, width))
-        if sliced:  # one filter per image at the visualised Conv2D
-            total -= last * (1 - 1 / channels)
-        per_step += octave_steps * total
-    seconds = 2.0 * per_step * count * (_CONV * seconds_per_mac(dtype) + _OTHER * seconds_per_mac("float32"))
-    return float(seconds)
+        count = len(check_indices(filters, "filters", size=int(found.output.shape[-1])))
+    cost = featurevis_cost(model, layer, count, steps, tuple(size), precision=dtype, octaves=octaves,
+                           octave_scale=octave_scale)
+    return float(cost.seconds)
 
 
-__all__ = ["estimate_seconds", "forward_macs", "seconds_per_mac"]
+__all__ = ["estimate_seconds", "featurevis_cost", "featurevis_work", "forward_macs", "seconds_per_mac",
+           "bfloat16_speed", "FEATUREVIS_BASE", "FEATUREVIS_OVERHEAD"]

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.gradients import compile_function
-from kerasviz.core.graph import cache, model_input
+from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.results import ArrayResult
@@ -26,7 +26,7 @@ from kerasviz.core.validate import check_int, check_number, check_positive
 from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
-from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping
+from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping, model_hw
 from kerasviz.featurevis.probe import Probe
 
 Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
@@ -84,7 +84,7 @@ class _Dreamer:
         self.objective = sum(terms[1:], terms[0])
         self.probe = Probe(model, self.objective.layers, dtype)
         self.to_space = input_mapping(model, preprocessing)
-        self.model_hw = tuple(model_input(model).shape[1:3])
+        self.model_hw = model_hw(model)
         self.step = compile_function(self._step)
 
     def _step(self, x, shift, step_size):

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
-from kerasviz.core.graph import model_input
+from kerasviz.core.inputs import as_numeric_array, expected_image_shape
 from kerasviz.core.layers import is_model, iter_layers
 
 # Private names of kerasviz.data used until it exposes them publicly.
@@ -101,7 +101,7 @@ def input_mapping(model: keras.Model, preprocessing: Preprocessing = None) -> Ca
     preprocessing = check_preprocessing(preprocessing)
     if preprocessing is None:
         preprocessing = architecture_defaults(model).get("preprocessing") or _rescaling_range(model) or (0.0, 1.0)
-    channels = int(model_input(model).shape[-1])
+    channels = int(expected_image_shape(model)[-1])
     if callable(preprocessing):
         to_space = preprocessing
     elif isinstance(preprocessing, tuple):
@@ -128,6 +128,15 @@ def _family_mapping(mode: str) -> Callable:
     return lambda x: 255.0 * x
 
 
+def model_hw(model) -> tuple:
+    """The model's input `(height, width)` whatever its layout (None where it takes any size).
+
+    Feature visualization draws channels-last images; the rebuilt graph puts
+    them in a channels-first model's own layout (`kerasviz.core.layout`).
+    """
+    return tuple(expected_image_shape(model)[:2])
+
+
 def fit_to_model(rgb: tf.Tensor, model_hw: tuple) -> tf.Tensor:
     """Resize images to a model's fixed input size (in the graph); models taking any size get them as is."""
     if None not in model_hw and tuple(rgb.shape[1:3]) != tuple(model_hw):
@@ -145,9 +154,7 @@ def display_images(images, name: str = "images") -> tuple[np.ndarray, bool]:
         ArgumentTypeError: not numbers.
         InvalidArgumentError: wrong shape, an empty batch, fewer than 8 pixels a side, NaN or Inf.
     """
-    x = np.asarray(images) if not isinstance(images, (tf.Tensor, tf.Variable)) else np.asarray(images.numpy())
-    if x.dtype == object or x.dtype.kind not in "uif":
-        raise ArgumentTypeError(f"`{name}` must hold numbers (uint8 0-255 or float 0-1); got dtype {x.dtype}.")
+    x = np.asarray(as_numeric_array(images, name))  # numbers, finite, not empty (the one array check)
     if x.ndim not in (3, 4) or x.shape[-1] not in (1, 3):
         raise InvalidArgumentError(
             f"`{name}` must be an RGB image (H, W, 3) or a batch (N, H, W, 3); got shape {x.shape}."
@@ -158,8 +165,6 @@ def display_images(images, name: str = "images") -> tuple[np.ndarray, bool]:
         raise InvalidArgumentError(f"`{name}` is an empty batch.")
     if min(x.shape[1:3]) < 8:
         raise InvalidArgumentError(f"`{name}` must be at least 8x8 pixels; got {x.shape[1]}x{x.shape[2]}.")
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise InvalidArgumentError(f"`{name}` contains NaN or Inf; images must be finite.")
     integer = x.dtype.kind in "ui"
     x = x.astype(np.float32)
     if integer or x.max() > 1.0:

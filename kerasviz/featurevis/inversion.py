@@ -23,14 +23,14 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.gradients import compile_function
-from kerasviz.core.graph import cache, model_input
+from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number, check_positive
 from kerasviz.data import weights_label
 from kerasviz.featurevis import settings as S
-from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping
+from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping, model_hw
 from kerasviz.featurevis.optim import adam_update
 from kerasviz.featurevis.param import as_parameterization, element_seeds
 from kerasviz.featurevis.probe import Probe
@@ -68,7 +68,7 @@ class _Inverter:
         self.probe = Probe(model, self.layers, dtype)
         self.exact = self.probe if dtype == "float32" else Probe(model, self.layers, "float32")
         self.to_space = input_mapping(model, preprocessing)
-        self.model_hw = tuple(model_input(model).shape[1:3])
+        self.model_hw = model_hw(model)
         self.param, self.lr = param, lr
         self.alpha, self.alpha_weight, self.tv_weight, self.beta = alpha, alpha_weight, tv_weight, beta
         self.targets = compile_function(self._targets)

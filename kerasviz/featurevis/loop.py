@@ -26,9 +26,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.gradients import compile_function
-from kerasviz.core.graph import model_input
 from kerasviz.featurevis import objectives as obj
-from kerasviz.featurevis.inputs import Preprocessing, fit_to_model, input_mapping
+from kerasviz.featurevis.inputs import Preprocessing, fit_to_model, input_mapping, model_hw
 from kerasviz.featurevis.optim import adam_update
 from kerasviz.featurevis.param import Parameterization
 from kerasviz.featurevis.probe import make_probe
@@ -75,7 +74,7 @@ class Renderer:
         self.exact = self.probe if dtype == "float32" else make_probe(
             model, objective, "float32", unit_slicing=unit_slicing, output=output)
         self.to_space = input_mapping(model, preprocessing)
-        self.model_hw = tuple(model_input(model).shape[1:3])
+        self.model_hw = model_hw(model)
         self._compiled: dict = {}
 
     def _compiled_for(self, name: str, height: int, width: int, args):

@@ -15,7 +15,9 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import has_fused_activation, tap_model
+from kerasviz.core.layout import compile_options
 from kerasviz.core.layers import find_layer
 from kerasviz.core.precision import compute_variant, to_float32, variant_layer
 from kerasviz.featurevis import objectives as obj
@@ -41,13 +43,20 @@ class Probe:
         self.tap, keys = tap_model(variant, inner, pre_activation=self.pre, include_output=obj.OUTPUT in layers,
                                    output=output)
         self.entries = [(s, k, l.activation if self.pre else None) for s, k, l in zip(specs, keys, found)]
+        # A channels-first model on a CPU runs its layers through XLA (no NCHW kernels without oneDNN); only the
+        # model call, as the image transforms around it have no XLA kernels.
+        options = compile_options(model)
+        self._tap = compile_function(self._call_tap, **options) if options else self._call_tap
+
+    def _call_tap(self, x):
+        return self.tap(x, training=False)
 
     def read(self, x, warm, ids):
         """`(acts, ids)`: the activations and the unit ids the objective should use with them."""
         return self(x, warm), ids
 
     def __call__(self, x, warm):
-        out = to_float32(self.tap(x, training=False))
+        out = to_float32(self._tap(x))
         acts = {obj.OUTPUT: out[obj.OUTPUT]} if obj.OUTPUT in out else {}
         for spec, key, activation in self.entries:
             value = out[key]

@@ -19,7 +19,7 @@ from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.graph import model_input
 from kerasviz.core.layers import LayerSpec, find_layer
 from kerasviz.core.validate import check_int, check_number, check_positive
-from kerasviz.featurevis.inputs import architecture_defaults
+from kerasviz.featurevis.inputs import architecture_defaults, model_hw
 
 MAX_STEPS = 100_000  # far beyond any useful optimisation; bounds the (steps, n) score history
 MAX_SIZE = 1024  # pixels a side: one VGG16 image at 1024 px already needs about 2 GB for its gradients
@@ -71,7 +71,7 @@ def check_size(size, name: str = "size") -> tuple:
 
 def default_size(model: keras.Model) -> tuple:
     """The default image size: per architecture, else the model's fixed input size, else 128 px."""
-    fixed = tuple(model_input(model).shape[1:3])
+    fixed = model_hw(model)
     size = architecture_defaults(model).get("size") or (fixed if None not in fixed else 128)
     return check_size(size)
 

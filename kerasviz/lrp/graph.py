@@ -94,7 +94,11 @@ def trace(model: keras.Model) -> Graph:
     Raises:
         UnsupportedLayerError: a layer or operation without an LRP rule (named), or a model
             without any Conv / Dense layer.
+        UnsupportedModelError: a channels-first model.
     """
+    from kerasviz.core.layout import require_channels_last
+
+    require_channels_last(model, "kv.lrp")  # also kv.crp and kv.relevance_maximization, which trace here
     calls: list[Call] = []
 
     def recorder(layer, path):

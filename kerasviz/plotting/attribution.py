@@ -20,8 +20,11 @@ def display_image(image) -> np.ndarray:
 
     uint8 is divided by 255; floats are min-max scaled (model-space inputs such
     as caffe-preprocessed VGG16 images: pass `kv.deprocess(x)` for true colours).
+    Anything but finite numbers is refused (`core.inputs.as_numeric_array`).
     """
-    image = np.asarray(image)
+    from kerasviz.core.inputs import as_numeric_array
+
+    image = np.asarray(as_numeric_array(image, "image"))
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
     if image.dtype == np.uint8:

@@ -19,9 +19,11 @@ from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_lab
 
 def _displayable(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
     """`(n, h, w, C)` -> values in [0, 1] for imshow: `display` (e.g. kv.deprocess) or per-tile min-max."""
+    from kerasviz.core.inputs import as_numeric_array
+
     tiles = np.asarray(tiles, np.float32)
-    if display is not None:
-        shown = np.asarray(display(tiles), np.float32)
+    if display is not None:  # the user's callable: its output is checked like any image array
+        shown = np.asarray(as_numeric_array(display(tiles), "display(tiles)"), np.float32)
         return shown / 255.0 if shown.max() > 1.0 else shown
     return normalize_tiles(tiles)
 

@@ -50,7 +50,9 @@ def plot_filter_grid(
     if result is not None:
         images, units, scores = result.images, result.units, result.scores
         title = title or _title(f"{result.layer or 'classes'}: {result.objective}", result.label)
-    images = np.clip(np.asarray(images, np.float64), 0, 1)
+    from kerasviz.core.inputs import as_numeric_array
+
+    images = np.clip(np.asarray(as_numeric_array(images, "images"), np.float64), 0, 1)
     n = len(images)
     rows, cols = grid_shape(n, cols)
     image, origins = mosaic(images, cols, pad=max(1, images.shape[1] // 16))

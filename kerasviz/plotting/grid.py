@@ -3,19 +3,21 @@
 Hundreds of subplots take seconds to draw (VGG16's block5 has 512 maps); one
 mosaic image takes milliseconds and reads the same. Every kerasviz figure made
 of tiles (activation maps, filters, feature visualizations, Neuron Features,
-decoded filters, top-k patches, the t-SNE grid) uses `grid_shape` and `mosaic`.
+decoded filters, top-k patches, the t-SNE grid) uses `grid_shape` and `mosaic`, the array
+helpers of `kerasviz.core.mosaic` with the current `kv.style`'s defaults.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 import numpy as np
 
+from kerasviz.core import mosaic as core_mosaic
+
 
 def grid_shape(n: int, cols: Optional[int] = None, *, max_cols: Optional[int] = None) -> tuple[int, int]:
-    """`(rows, cols)` of a near-square grid for `n` tiles.
+    """`(rows, cols)` of a near-square grid for `n` tiles (`kerasviz.core.mosaic.grid_shape` with the style's limit).
 
     Args:
         n: number of tiles.
@@ -26,31 +28,24 @@ def grid_shape(n: int, cols: Optional[int] = None, *, max_cols: Optional[int] = 
     Returns:
         `(rows, cols)` with `rows * cols >= n`.
     """
-    if not cols:
-        if max_cols is None:
-            from kerasviz.plotting.style import current_style
-
-            max_cols = current_style().tiles_per_row
-        cols = max(1, math.ceil(math.sqrt(n)))
-        cols = min(cols, max_cols) if max_cols else cols
-    return max(1, math.ceil(n / cols)), int(cols)
+    return core_mosaic.grid_shape(n, cols, max_cols=_max_cols(cols, max_cols))
 
 
-def normalize_tiles(tiles: np.ndarray, symmetric: bool = False) -> np.ndarray:
-    """Scale each tile to [0, 1] on its own (min-max, or +-max|x| around 0.5)."""
-    t = np.asarray(tiles, np.float64)
-    axes = tuple(range(1, t.ndim))
-    if symmetric:
-        scale = np.abs(t).max(axis=axes, keepdims=True)
-        return np.where(scale > 0, 0.5 + 0.5 * t / np.where(scale > 0, scale, 1), 0.5)
-    lo, hi = t.min(axis=axes, keepdims=True), t.max(axis=axes, keepdims=True)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return (t - lo) / span
+def _max_cols(cols, max_cols) -> int:
+    if cols or max_cols is not None:
+        return max_cols or 0
+    from kerasviz.plotting.style import current_style
+
+    return current_style().tiles_per_row
+
+
+normalize_tiles = core_mosaic.normalize_tiles
 
 
 def mosaic(tiles: np.ndarray, cols: Optional[int] = None, pad: int = 1, fill: float = 1.0, *,
            cells: Optional[np.ndarray] = None, shape: Optional[tuple] = None, max_cols: Optional[int] = None):
-    """Arrange `(n, h, w)` or `(n, h, w, C)` tiles on a grid.
+    """Arrange `(n, h, w)` or `(n, h, w, C)` tiles on a grid (`kerasviz.core.mosaic.mosaic`; by default at
+    most `kv.style`'s `tiles_per_row` columns).
 
     Tiles go in reading order (row by row), or at given `cells`.
 
@@ -72,20 +67,8 @@ def mosaic(tiles: np.ndarray, cols: Optional[int] = None, pad: int = 1, fill: fl
         >>> image.shape, origins[6]
         ((17, 44), (9, 9))
     """
-    tiles = np.asarray(tiles)
-    n, h, w = tiles.shape[:3]
-    if cells is None:
-        rows, cols = grid_shape(n, cols, max_cols=max_cols)
-        cells = np.stack(np.divmod(np.arange(n), cols), axis=1)
-    else:
-        rows, cols = shape if shape is not None else (int(np.max(cells[:, 0])) + 1, int(np.max(cells[:, 1])) + 1)
-    image = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad) + tiles.shape[3:], fill, dtype=np.float64)
-    origins = []
-    for tile, (r, c) in zip(tiles, np.asarray(cells)):
-        y, x = int(r) * (h + pad), int(c) * (w + pad)
-        image[y : y + h, x : x + w] = tile
-        origins.append((y, x))
-    return image, origins
+    limit = _max_cols(cols, max_cols) if cells is None else 0
+    return core_mosaic.mosaic(tiles, cols, pad, fill, cells=cells, shape=shape, max_cols=limit)
 
 
 def with_label_band(tiles: np.ndarray, tile_inches: float, fill: float = 1.0) -> tuple[np.ndarray, int]:

@@ -11,7 +11,7 @@ from typing import Mapping, Optional, Union
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kerasviz.plotting.attribution import add_colorbar
+from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
 Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
@@ -30,13 +30,8 @@ def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.nda
 
 
 def _show_image(ax, image):
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    if image.dtype != np.uint8:
-        lo, hi = float(image.min()), float(image.max())
-        image = (image - lo) / (hi - lo) if hi > lo else np.zeros_like(image)
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+    shown = display_image(image)
+    ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
 
 
 @styled

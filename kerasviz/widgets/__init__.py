@@ -12,3 +12,5 @@ from kerasviz.widgets.featurevis import FeatureVisExplorer  # noqa: E402,F401
 from kerasviz.widgets.explorer import Explorer  # noqa: E402,F401
 from kerasviz.widgets.base import ViewWidget  # noqa: E402,F401
 from kerasviz.widgets.budget import Cost  # noqa: E402,F401
+from kerasviz.widgets.concepts import AtlasView, CaricatureView, NMFView, TCAVView  # noqa: E402,F401
+from kerasviz.widgets.crp import CRPView  # noqa: E402,F401

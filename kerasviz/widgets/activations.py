@@ -9,7 +9,7 @@ from kerasviz.activations import activations, image_layers
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import weights_label
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters
-from kerasviz.widgets._display import show_figure
+from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
 
@@ -35,10 +35,8 @@ class ActivationExplorer(ViewWidget):
     widget_name = "activations"
 
     def __init__(self, model, images, display=None, layers=None, *, budget=None):
-        self.model, self.images = model, np.asarray(images)
-        self.display_images = np.asarray(display if display is not None else images)
-        if self.images.ndim == 3:
-            self.images, self.display_images = self.images[None], self.display_images[None]
+        self.model = model
+        self.images, self.display_images = widget_images(model, images, display)
         self.layer_names = list(layers or image_layers(model))
         self._cache: dict[int, dict] = {}
         self.layer = W.Dropdown(options=self.layer_names, description="layer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipywidgets as W
-import numpy as np
 
 from kerasviz.activations import activations
 from kerasviz.core.layers import conv_layers
@@ -11,7 +10,7 @@ from kerasviz.decoding import decode_filters, decoded_response, top_locations
 from kerasviz.decoding.substitution import decoding_plan, input_geometry
 from kerasviz.data import takes_bgr, weights_label
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
-from kerasviz.widgets._display import show_figure
+from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
 
@@ -50,8 +49,8 @@ class DecodingExplorer(ViewWidget):
     widget_name = "decoding"
 
     def __init__(self, model, images, display=None, layers=None, top: int = 4, *, budget=None):
-        self.model, self.images, self.top = model, np.asarray(images), top
-        self.display_images = np.asarray(display if display is not None else images)
+        self.model, self.top = model, top
+        self.images, self.display_images = widget_images(model, images, display)
         if not layers:
             layers, reasons = decodable_layers(model)
             if not layers:

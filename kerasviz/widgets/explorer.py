@@ -1,7 +1,8 @@
 """One app over every family: tabs built lazily on first selection, cached, with status and in-tab errors.
 
 `Explorer` puts the family widgets (activations, filter weights and feature
-visualization, attribution and LRP, filter decoding, dataset top-k) into tabs.
+visualization, attribution and LRP, filter decoding, dataset top-k, concepts)
+into tabs.
 Constructing it computes nothing; a tab computes the first time it is selected
 (or when the app is first displayed, for the tab on show), and keeps its
 content, so switching back is instant. While a tab computes, its status line
@@ -19,12 +20,14 @@ import ipywidgets as W
 import keras
 import numpy as np
 
-from kerasviz.core.inputs import as_image_batch
+from kerasviz.core.inputs import as_image_batch, as_numeric_array, from_model_layout, to_model_layout
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import deprocess, model_family, weights_label
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
 from kerasviz.widgets.attribution import AttributionExplorer
+from kerasviz.widgets._display import widget_images
 from kerasviz.widgets.base import StatusLine, static_bundle
+from kerasviz.widgets.concepts import concept_tabs
 from kerasviz.widgets.dataset import TopActivatingExplorer
 from kerasviz.widgets.decoding import DecodingExplorer, decodable_layers
 from kerasviz.widgets.featurevis import FeatureVisExplorer
@@ -120,7 +123,7 @@ class LazyTabs(W.Tab):
 
 
 class Explorer(W.VBox):
-    """One app over every kerasviz view of a model: Activations, Filters, Attribution, Decoding, Dataset.
+    """One app over every kerasviz view of a model: Activations, Filters, Attribution, Decoding, Dataset, Concepts.
 
     Nothing is computed at construction. Each tab computes the first time it is
     selected (the tab on show computes when the app is displayed) and keeps its
@@ -132,10 +135,15 @@ class Explorer(W.VBox):
         Activations: `ActivationExplorer` (every 4-D layer, per image and channel).
         Filters: "weights" (`FilterExplorer`) and "feature visualization"
             (`FeatureVisExplorer`, optimisation: computed only when selected).
-        Attribution: "gradients and CAM" (`AttributionExplorer`) and "LRP" (`LRPExplorer`).
+        Attribution: "gradients and CAM" (`AttributionExplorer`: every method of the
+            attribution registry, CAM family and black-box methods included) and "LRP" (`LRPExplorer`).
         Decoding: `DecodingExplorer` on the conv layers that can be decoded (a plain
             chain of convs and non-overlapping pools), or a message saying why none can.
         Dataset: `TopActivatingExplorer` over `data` (default: `images`).
+        Concepts: "TCAV" (needs `concepts` and `random_images`; a note says how
+            otherwise), "NMF concepts", "CRP" (concept relevance per channel, and
+            reference images by relevance and by activation), "activation atlas"
+            and "caricature" (`kerasviz.widgets.concepts`), each built when selected.
 
     Args:
         model: a Keras image model (functional, Sequential or nested); never changed.
@@ -148,6 +156,8 @@ class Explorer(W.VBox):
         layers: layers offered by the Activations tab (default: every 4-D layer).
         steps: feature-visualization steps (capped in quick mode, `KERASVIZ_QUICK=1`).
         k: top images per filter in the Dataset tab.
+        concepts: `{name: images}` concept sets for TCAV (model input space).
+        random_images: a pool of images without the concepts, for TCAV's random sets.
         budget: seconds one interaction may take without asking (default 10): work
             estimated above it (feature visualization on a deep layer, occlusion with
             a small patch, many IG steps) waits for a "run anyway" click.
@@ -159,21 +169,23 @@ class Explorer(W.VBox):
         >>> app.tabs.select("Attribution")                                # computes it, once
     """
 
-    TABS = ("Activations", "Filters", "Attribution", "Decoding", "Dataset")
+    TABS = ("Activations", "Filters", "Attribution", "Decoding", "Dataset", "Concepts")
 
     def __init__(self, model: keras.Model, images, display=None, *, data=None, labels=None,
                  class_names: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
-                 steps: int = 64, k: int = 9, budget: Optional[float] = None):
+                 steps: int = 64, k: int = 9, concepts: Optional[dict] = None, random_images=None,
+                 budget: Optional[float] = None):
         batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
-        self.model, self.images = model, np.asarray(batch)
+        self.model, self.images = model, np.asarray(to_model_layout(batch.numpy(), model))  # the widgets' input
         self.display_images = _display_images(model, self.images, display, single)
         self.data = self.images if data is None else data
         self.labels, self.class_names, self.layers, self.steps, self.k = labels, class_names, layers, steps, k
+        self.concepts, self.random_images = _concept_sets(model, concepts, random_images)
         self.budget = budget
         self.header = W.HTML(_header(model, len(self.images)))
         self.tabs = LazyTabs({
             "Activations": self._activations, "Filters": self._filters, "Attribution": self._attribution,
-            "Decoding": self._decoding, "Dataset": self._dataset,
+            "Decoding": self._decoding, "Dataset": self._dataset, "Concepts": self._concepts,
         })
         super().__init__([self.header, self.tabs])
 
@@ -220,12 +232,33 @@ class Explorer(W.VBox):
         return TopActivatingExplorer(self.model, self.data, k=k, labels=self.labels, display=tiles, budget=self.budget)
 
 
+    def _concepts(self) -> W.Widget:
+        family = model_family(self.model)
+        tiles = (lambda x: deprocess(x, family)) if family != "none" else None
+        return concept_tabs(self.model, self.images, display=self.display_images, data=self.data, labels=self.labels,
+                            tiles=tiles, class_names=self.class_names, concepts=self.concepts,
+                            random_images=self.random_images, steps=self.steps, budget=self.budget)
+
+
+def _concept_sets(model, concepts, random_images) -> tuple:
+    """TCAV's concept sets and random pool, checked now (a clear error at construction, not in the tab)."""
+    from kerasviz.core.errors import ArgumentTypeError
+
+    if concepts is not None and (not isinstance(concepts, dict) or not concepts):
+        raise ArgumentTypeError(f"`concepts` must be a non-empty dict {{name: images}}; got {type(concepts).__name__}.")
+    prepared = lambda images, name: np.asarray(to_model_layout(as_image_batch(images, model, name=name)[0].numpy(), model))
+    checked = None if concepts is None else {str(k): prepared(v, f"concepts[{k!r}]") for k, v in concepts.items()}
+    pool = None if random_images is None else prepared(random_images, "random_images")
+    return checked, pool
+
+
 def _display_images(model, images: np.ndarray, display, single: bool) -> np.ndarray:
     if display is None:
         family = model_family(model)
-        return deprocess(images, family) if family != "none" else images
-    display = np.asarray(display)
-    return display[None] if single else display
+        shown = from_model_layout(images, model)  # channels last for drawing
+        return deprocess(shown, family) if family != "none" else shown
+    shown = np.asarray(as_numeric_array(display, "display"))
+    return widget_images(model, images, shown[None] if single else shown)[1]  # one per image, checked
 
 
 def _header(model: keras.Model, count: int) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipywidgets as W
-import numpy as np
 
 from kerasviz.data import weights_label
 from kerasviz.lrp.composites import PRESETS
 from kerasviz.lrp.propagate import lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow
-from kerasviz.widgets._display import show_figure
+from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
 RULE_CHOICES = ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
@@ -42,10 +41,7 @@ class LRPExplorer(ViewWidget):
     def __init__(self, model, images, display=None, rule: str = "epsilon", bounds=None, show_flow: bool = True, *,
                  budget=None):
         self.model, self.bounds = model, bounds
-        self.images = np.asarray(images)
-        self.display_images = np.asarray(display if display is not None else images)
-        if self.images.ndim == 3:
-            self.images, self.display_images = self.images[None], self.display_images[None]
+        self.images, self.display_images = widget_images(model, images, display)
         style = {"description_width": "70px"}
         self.rule = W.Dropdown(options=RULE_CHOICES, value=rule, description="rule", style=style)
         self.epsilon = W.FloatLogSlider(1e-6, base=10, min=-9, max=1, description="ε", continuous_update=False, style=style)
