@@ -22,7 +22,7 @@ code("""
 import numpy as np
 import matplotlib.pyplot as plt
 import keras
-import kerasviz as kv\n\nplt.rcParams["figure.dpi"] = 72   # light notebook files; raise it for sharper figures
+import kerasviz as kv\n\nkv.style("notebook");   # kerasviz figure defaults: "slides" for a projector, "paper" for print
 """)
 md("""
 ## VGG16 and a photo
@@ -69,7 +69,8 @@ for name in convs:
     print(f"{name:14s} {acts[name].shape}")
 """)
 md("""
-The 64 maps of `block1_conv1` for the cat: each one is a filter's response at full resolution. In a
+The 64 maps of `block1_conv1` for the cat: each one is a filter's response over the whole image (the title gives the
+layer's own map size, and says when the tiles are drawn block-averaged to fit). In a
 trained VGG16 they are edge and colour detectors, and the cat is still easy to recognise in most of them.
 """)
 code("""
@@ -159,7 +160,7 @@ of zeros (APoZ) and whether the channel ever fired. Filters that never fire on a
 weight (orange outline).
 """)
 code("""
-summary = kv.activation_summary(cnn, x_test, "conv2")
+summary = kv.activation_summary(cnn, "conv2", x_test)
 print(f"{summary.count} images; never-active filters: {summary.never_active.tolist()}; "
       f"median APoZ {np.median(summary.apoz):.2f}")
 fig = kv.plot_activations(digit_acts, "conv2", summary=summary, title="MNIST CNN, trained")
@@ -168,7 +169,8 @@ plt.show()
 md("""
 ### Smooth filters after training
 
-Seed 002 (CS231n): trained first-layer filters are smooth; noisy ones hint at too little training.
+Trained first-layer filters are smooth; noisy ones hint at too little training (Karpathy, Johnson et al.,
+*CS231n: Convolutional Neural Networks for Visual Recognition*, "Visualizing what ConvNets learn").
 """)
 code("""
 roughness = kv.filter_roughness(kv.filter_weights(cnn, "conv1"))
