@@ -135,7 +135,7 @@ for layer in ["block1_conv1", "block3_conv3", "block5_conv3"]:
 """)
 md("""
 The usual reading of these maps for trained weights (H. Rawlani, *convnet-interpretability-keras*; F. Chollet,
-*Deep Learning with Python*, 2017, section 5.4):
+*Deep Learning with Python*, 2017, chapter 5):
 
 - **block 1-2** keep most of the image: many maps still look like the cat. The filters fire all over
   the image; they are primitive **edge and colour detectors**.
