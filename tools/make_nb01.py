@@ -25,8 +25,8 @@ figure says so.
 code("""
 import numpy as np
 import matplotlib.pyplot as plt
-import keras
-import kerasviz as kv\n\nkv.style("notebook");   # kerasviz figure defaults: "slides" for a projector, "paper" for print
+import kerasviz as kv   # before keras: it quiets TensorFlow's start-up logs
+import keras\n\nkv.style("notebook");   # kerasviz figure defaults: "slides" for a projector, "paper" for print
 """)
 md("""
 ## VGG16 and a photo
