@@ -110,12 +110,12 @@ for digit, r in results.items():
 """)
 md("""
 *Look for:* a ring should matter for 0 and not for 1; a vertical bar for 1. *Pitfall:* a TCAV score is only
-meaningful with its test: a score of 0.6 from a CAV that is no better than chance is noise. The hatched "n.s."
+meaningful with its test: a middling score from a CAV that is no better than chance is noise. The hatched "n.s."
 bars are the ones the t-test rejected.
 
 ## 3 · NMF concepts: let the data propose the concepts
 
-`kv.nmf_concepts` factorises the post-ReLU `conv2` activations of the 7s into k non-negative parts. Each concept
+`kv.nmf_concepts` factorises the post-ReLU `conv2` activations of the sevens into k non-negative parts. Each concept
 has a direction over the channels, a heatmap per image, its top patches, and its importance for the class
 (gradient × coefficient). The heatmaps are non-negative, and more concepts reconstruct the activations better:
 """)
@@ -132,7 +132,7 @@ nmf = kv.nmf_concepts(cnn, "conv2", sevens, 6, target=7, progress=False)
 heat = nmf.maps(sevens[:4])
 print(f"heatmaps {heat.shape}: smallest value {heat.min():.3g} (non-negative); "
       f"importance for class 7 per concept: {[round(float(v), 2) for v in nmf.importance]}")
-kv.plot_nmf_concepts(nmf, images=sevens[:4], title=f"NMF concepts of conv2 on the 7s ({how})")
+kv.plot_nmf_concepts(nmf, images=sevens[:4], title=f"NMF concepts of conv2 on the sevens ({how})")
 plt.show()
 kv.plot_nmf_concepts(nmf, top=8, title="each concept's top patches")
 plt.show()
