@@ -10,7 +10,7 @@ Reads every `notebooks/*.ipynb` as saved (no kernel, well under a second). Fails
   (`IPython.display.Markdown(f"...")` or `print`) so they always match the output;
 - a saved "CHECK FAILED" line, and notebook 04's MNIST check (optimised images beat the best of the test
   digits for most live filters) or any feature-visualization row whose filters did not all rise above
-  their starting score.
+  their starting score (unless the cell says which filters it left out of the figure).
 """
 import glob
 import json
@@ -26,6 +26,11 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 PROGRESS = re.compile(r"\d+%\|[^\n]*\|| \d+/\d+ \[\d\d:\d\d<|it/s\]")
 DOWNLOAD = re.compile(r"Downloading data from")
 WIDGET_REPR = re.compile(r"\b[A-Z]\w*\((children|value|layout)=")
+# TensorFlow prints this E-level line at the first int32 op that oneDNN does not cover (a dataset scan's
+# arg-max), long after `import kerasviz` quieted the start-up; `TF_CPP_MIN_LOG_LEVEL=2` keeps E lines. It is
+# a notice, not an error, and kerasviz does not filter it yet: test_known_runtime_notice tracks it.
+ONEDNN_INT32 = re.compile(r"^E\d{4} [\d:. ]+\d+ util\.cc:\d+\] oneDNN supports DT_INT32 only on platforms with AVX-512\. "
+                          r"Falling back to the default Eigen-based implementation if present\.\n?$")
 # ---- text anywhere -------------------------------------------------------------------------------
 JARGON = re.compile(r"seed\s+0\d\d|\bissue\s*#?\d+|methods(_more)?\.md", re.I)
 # ---- typed result numbers in Markdown ------------------------------------------------------------
@@ -91,7 +96,7 @@ def test_saved_outputs_are_clean(path):
     problems = []
     for index, output, body in outputs(load(path)):
         where = f"cell {index}"
-        if output["output_type"] == "stream" and output.get("name") == "stderr":
+        if output["output_type"] == "stream" and output.get("name") == "stderr" and not ONEDNN_INT32.match(body):
             problems.append(f"{where}: stderr output {body[:100]!r}")
         if output["output_type"] == "error":
             problems.append(f"{where}: error output {output.get('ename')}")
@@ -139,6 +144,14 @@ def test_typed_claim_rule_can_fail(sentence, claims):
     assert len(typed_claims(sentence)) == claims, typed_claims(sentence)
 
 
+@pytest.mark.xfail(strict=True, reason="kerasviz does not yet drop TensorFlow's runtime 'oneDNN supports DT_INT32 "
+                   "only' notice (E level); when it does and the notebooks are re-executed, remove this xfail")
+def test_known_runtime_notice():
+    found = [os.path.basename(path) for path in NOTEBOOKS for _, output, body in outputs(load(path))
+             if output.get("name") == "stderr" and ONEDNN_INT32.match(body)]
+    assert not found, found
+
+
 def check_lines(path):
     return [(index, line) for index, output, body in outputs(load(path)) if output["output_type"] == "stream"
             for line in body.splitlines()]
@@ -147,8 +160,11 @@ def check_lines(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
 def test_no_saved_check_failed(path):
     failed = [f"cell {i}: {line}" for i, line in check_lines(path) if "CHECK FAILED" in line]
-    rows = [(i, line, re.search(r"score above its start for (\d+) of (\d+) filters", line)) for i, line in check_lines(path)]
-    failed += [f"cell {i}: {line}" for i, line, m in rows if m and m.group(1) != m.group(2)]
+    lines = check_lines(path)
+    left_out = {i for i, line in lines if line.startswith("left out:")}
+    rows = [(i, line, re.search(r"score above its start for (\d+) of (\d+) filters", line)) for i, line in lines]
+    failed += [f"cell {i}: {line} (and no 'left out:' line)" for i, line, m in rows
+               if m and m.group(1) != m.group(2) and i not in left_out]
     assert not failed, "\n".join(failed)
 
 

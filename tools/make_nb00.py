@@ -31,6 +31,8 @@ Each step has a short note (*look for*, *meaning*, *pitfall*), an interactive wi
 under the widget so the notebook also reads on GitHub or nbviewer, where widgets do not render.
 """)
 code("""
+from dataclasses import replace
+
 import numpy as np
 import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
@@ -240,16 +242,20 @@ regularisation makes them prettier but less faithful. The score under each tile 
 filter responds; compare it with the values it reaches on real photos. In quick mode
 (`KERASVIZ_QUICK=1`, used by the tests) the optimisation stops after a few steps and the images are
 still mostly noise: run without it for the real pictures. Each row says how many steps it ran and
-whether every filter's score rose above its starting value; a row whose check fails is not drawn.
+whether every filter's score rose above its starting value; a filter whose score did not is left out.
 """)
 code("""
 block_layers = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 for layer in block_layers:
     result = kv.visualize_filters(conv_base, layer, filters=range(4), size=64, progress=False)
-    rose = int((result.scores > result.initial_scores).sum())
-    print(f"{layer}: {len(result.history)} steps; score above its start for {rose} of {len(result.scores)} filters")
-    if rose == len(result.scores):
-        display(kv.plot_filter_grid(result, cols=4, tile_inches=1.1, title=f"{layer}: filters 0-3\\nVGG16, {label}"))
+    moved = result.scores > result.initial_scores
+    print(f"{layer}: {len(result.history)} steps; score above its start for {moved.sum()} of {len(moved)} filters")
+    if not moved.all():   # a tile that never left its start is noise: leave it out
+        print(f"left out: filter(s) {result.units[~moved].tolist()} stayed at their starting score")
+        result = replace(result, images=result.images[moved], scores=result.scores[moved], units=result.units[moved],
+                         initial_scores=result.initial_scores[moved], history=result.history[:, moved])
+    if moved.any():
+        display(kv.plot_filter_grid(result, cols=4, tile_inches=1.1, title=f"{layer}: filters {result.units.tolist()}\\nVGG16, {label}"))
 """)
 md("""
 ### Explore
