@@ -308,7 +308,7 @@ exactly what you may be seeing here if the title says *untrained*.
 """)
 code("""
 black = kv.preprocess(np.zeros_like(cat))
-ig = kv.integrated_gradients(vgg, x, baseline=black, progress=False)   # default steps (fewer in quick mode)
+ig = kv.integrated_gradients(vgg, x, baseline=black, steps=kv.max_steps(128, quick=16), progress=False)  # enough to converge
 maps = {
     "saliency": kv.saliency(vgg, x),
     "integrated gradients": ig.attributions,
