@@ -12,6 +12,7 @@ Reads every `notebooks/*.ipynb` as saved (no kernel, well under a second). Fails
   digits for most live filters) or any feature-visualization row whose filters did not all rise above
   their starting score (unless the cell says which filters it left out of the figure).
 """
+
 import glob
 import json
 import os
@@ -29,8 +30,10 @@ WIDGET_REPR = re.compile(r"\b[A-Z]\w*\((children|value|layout)=")
 # TensorFlow prints this E-level line at the first int32 op that oneDNN does not cover (a dataset scan's
 # arg-max), long after `import kerasviz` quieted the start-up; `TF_CPP_MIN_LOG_LEVEL=2` keeps E lines. It is
 # a notice, not an error, and kerasviz does not filter it yet: test_known_runtime_notice tracks it.
-ONEDNN_INT32 = re.compile(r"^E\d{4} [\d:. ]+\d+ util\.cc:\d+\] oneDNN supports DT_INT32 only on platforms with AVX-512\. "
-                          r"Falling back to the default Eigen-based implementation if present\.\n?$")
+ONEDNN_INT32 = re.compile(
+    r"^E\d{4} [\d:. ]+\d+ util\.cc:\d+\] oneDNN supports DT_INT32 only on platforms with AVX-512\. "
+    r"Falling back to the default Eigen-based implementation if present\.\n?$"
+)
 # ---- text anywhere -------------------------------------------------------------------------------
 JARGON = re.compile(r"seed\s+0\d\d|\bissue\s*#?\d+|methods(_more)?\.md", re.I)
 # ---- typed result numbers in Markdown ------------------------------------------------------------
@@ -38,16 +41,19 @@ JARGON = re.compile(r"seed\s+0\d\d|\bissue\s*#?\d+|methods(_more)?\.md", re.I)
 # names with digits (VGG16, ResNet50), sizes ("224×224", "3 × 3", "5x5", "3×3×3"), years and citations
 # ("Zhou et al. 2016", "(2018)"), numbered headings ("## 3 ·", "## 2."), digits inside words ("conv2").
 STRIP = [
-    re.compile(r"```.*?```", re.S), re.compile(r"`[^`]*`"), re.compile(r"\$[^$]*\$"),
-    re.compile(r"\]\([^)]*\)"), re.compile(r"<[^>]+>"),
+    re.compile(r"```.*?```", re.S),
+    re.compile(r"`[^`]*`"),
+    re.compile(r"\$[^$]*\$"),
+    re.compile(r"\]\([^)]*\)"),
+    re.compile(r"<[^>]+>"),
 ]
 ALLOW = [
-    re.compile(r"\b[A-Za-z][A-Za-z_-]*\d+[A-Za-z\d_]*\b"),            # VGG16, conv2, block5_conv3, LeNet5, L7
-    re.compile(r"\b\d+\s*[×x]\s*\d+(\s*[×x]\s*\d+)*"),                # sizes: 224×224, 3 × 3, 3×3×3
-    re.compile(r"\b(19|20)\d\d[a-z]?\b"),                             # years (and 2018a)
-    re.compile(r"^#+\s*\d+(\.\d+)?\s*[·.]?", re.M),                   # numbered headings
-    re.compile(r"^\s*\d+\.\s", re.M),                                 # numbered lists
-    re.compile(r"[=≈<>≤≥±]\s*-?\d[\d.,]*"),                           # a setting: ε = 0.25, APoZ > 0.9
+    re.compile(r"\b[A-Za-z][A-Za-z_-]*\d+[A-Za-z\d_]*\b"),  # VGG16, conv2, block5_conv3, LeNet5, L7
+    re.compile(r"\b\d+\s*[×x]\s*\d+(\s*[×x]\s*\d+)*"),  # sizes: 224×224, 3 × 3, 3×3×3
+    re.compile(r"\b(19|20)\d\d[a-z]?\b"),  # years (and 2018a)
+    re.compile(r"^#+\s*\d+(\.\d+)?\s*[·.]?", re.M),  # numbered headings
+    re.compile(r"^\s*\d+\.\s", re.M),  # numbered lists
+    re.compile(r"[=≈<>≤≥±]\s*-?\d[\d.,]*"),  # a setting: ε = 0.25, APoZ > 0.9
 ]
 CLAIMS = [
     ("a percentage", re.compile(r"\d[\d,]*(\.\d+)?\s?%")),
@@ -72,7 +78,8 @@ def outputs(notebook):
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             body = text(output.get("text", "")) + "".join(
-                text(v) for k, v in data.items() if k.startswith("text/") and k != "text/html")
+                text(v) for k, v in data.items() if k.startswith("text/") and k != "text/html"
+            )
             yield index, output, body
 
 
@@ -127,34 +134,50 @@ def test_markdown_quotes_no_typed_results(path):
     for index, cell in enumerate(load(path)["cells"]):
         if cell["cell_type"] == "markdown":
             found += [f"cell {index}: {claim}" for claim in typed_claims(text(cell["source"]))]
-    assert not found, ("numbers that describe results must come from a code cell "
-                       "(IPython.display.Markdown(f'...') or print):\n" + "\n".join(found))
+    assert not found, (
+        "numbers that describe results must come from a code cell "
+        "(IPython.display.Markdown(f'...') or print):\n" + "\n".join(found)
+    )
 
 
-@pytest.mark.parametrize("sentence, claims", [
-    ("The t-SNE layout scores 0.830 against 0.571 for a random one.", 2),
-    ("Optimised images win for 16 of 16 filters.", 1),
-    ("IG is off by 59 % in quick mode; the scan takes 2.5 s.", 2),
-    ("Receptive field: 212 px at block5.", 1),
-    ("Score-CAM runs at 1.3x the cost of a forward pass.", 1),
-    ("VGG16 takes 224×224 images; 3×3 kernels (Simonyan & Zisserman 2015), in `conv2` of `0.5 s`.", 0),
-    ("## 3 · Activations\n1. the model; LRP-ε with ε = 0.25 and APoZ > 0.9.", 0),
-])
+@pytest.mark.parametrize(
+    "sentence, claims",
+    [
+        ("The t-SNE layout scores 0.830 against 0.571 for a random one.", 2),
+        ("Optimised images win for 16 of 16 filters.", 1),
+        ("IG is off by 59 % in quick mode; the scan takes 2.5 s.", 2),
+        ("Receptive field: 212 px at block5.", 1),
+        ("Score-CAM runs at 1.3x the cost of a forward pass.", 1),
+        ("VGG16 takes 224×224 images; 3×3 kernels (Simonyan & Zisserman 2015), in `conv2` of `0.5 s`.", 0),
+        ("## 3 · Activations\n1. the model; LRP-ε with ε = 0.25 and APoZ > 0.9.", 0),
+    ],
+)
 def test_typed_claim_rule_can_fail(sentence, claims):
     assert len(typed_claims(sentence)) == claims, typed_claims(sentence)
 
 
-@pytest.mark.xfail(strict=True, reason="kerasviz does not yet drop TensorFlow's runtime 'oneDNN supports DT_INT32 "
-                   "only' notice (E level); when it does and the notebooks are re-executed, remove this xfail")
+@pytest.mark.xfail(
+    strict=True,
+    reason="kerasviz does not yet drop TensorFlow's runtime 'oneDNN supports DT_INT32 "
+    "only' notice (E level); when it does and the notebooks are re-executed, remove this xfail",
+)
 def test_known_runtime_notice():
-    found = [os.path.basename(path) for path in NOTEBOOKS for _, output, body in outputs(load(path))
-             if output.get("name") == "stderr" and ONEDNN_INT32.match(body)]
+    found = [
+        os.path.basename(path)
+        for path in NOTEBOOKS
+        for _, output, body in outputs(load(path))
+        if output.get("name") == "stderr" and ONEDNN_INT32.match(body)
+    ]
     assert not found, found
 
 
 def check_lines(path):
-    return [(index, line) for index, output, body in outputs(load(path)) if output["output_type"] == "stream"
-            for line in body.splitlines()]
+    return [
+        (index, line)
+        for index, output, body in outputs(load(path))
+        if output["output_type"] == "stream"
+        for line in body.splitlines()
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
@@ -163,8 +186,11 @@ def test_no_saved_check_failed(path):
     lines = check_lines(path)
     left_out = {i for i, line in lines if line.startswith("left out:")}
     rows = [(i, line, re.search(r"score above its start for (\d+) of (\d+) filters", line)) for i, line in lines]
-    failed += [f"cell {i}: {line} (and no 'left out:' line)" for i, line, m in rows
-               if m and m.group(1) != m.group(2) and i not in left_out]
+    failed += [
+        f"cell {i}: {line} (and no 'left out:' line)"
+        for i, line, m in rows
+        if m and m.group(1) != m.group(2) and i not in left_out
+    ]
     assert not failed, "\n".join(failed)
 
 
