@@ -454,6 +454,8 @@ md("""
 - `05_dataset_views`: top-k, Neuron Features, dead and redundant filters, t-SNE grids.
 - `06_lrp`: LRP rules on LeNet and VGG16.
 - `07_explorer`: all of the above in one app, `kv.widgets.Explorer(model, images)`.
+- `08_concepts`: TCAV, NMF concepts, CRP and activation atlases.
+- `09_your_own_model`: the same views on a Keras 2 `.h5` model, an image + metadata model and a 1-D signal model.
 
 With ImageNet weights every figure in this notebook changes (see the note in section 1): rerun it
 after putting the weights file in place.
