@@ -36,7 +36,7 @@ from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_choice, check_int
 from kerasviz.dataset.receptive_field import METHODS, receptive_field
 from kerasviz.dataset.streaming import data_source
-from kerasviz.dataset.topk import TopActivating, reachable_frame, whole_image
+from kerasviz.dataset.topk import TopActivating, reachable_frame, transpose_positions, whole_image
 from kerasviz.lrp import layer_lrp
 
 
@@ -72,7 +72,7 @@ def _merge(state, values, positions, classes, offset, labels, k):
     batch = (
         tf.transpose(values),
         tf.broadcast_to(index[None], (channels, n)),
-        tf.transpose(positions),
+        transpose_positions(positions),
         tf.broadcast_to(labels[None], (channels, n)),
         tf.broadcast_to(classes[None], (channels, n)),
     )

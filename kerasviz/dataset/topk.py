@@ -185,6 +185,17 @@ def _per_image_max(model, layer, pre_activation: bool, dtype: str = "float32"):
     return cache.get(model, ("top_activating", cache_key(layer), pre_activation, dtype), build)
 
 
+def transpose_positions(positions: tf.Tensor) -> tf.Tensor:
+    """`tf.transpose` of an int32 `(B, F)` matrix of flat map positions, moved as float32.
+
+    TensorFlow's oneDNN build logs "oneDNN supports DT_INT32 only on platforms
+    with AVX-512" at error level the first time a graph transposes an integer
+    tensor: a fallback notice that would reach every notebook's stderr.
+    Positions below 2**24 (maps up to 4096 x 4096) are exact in float32.
+    """
+    return tf.cast(tf.transpose(tf.cast(positions, tf.float32)), tf.int32)
+
+
 @tf.function(reduce_retracing=True)
 def _merge(state, values, positions, offset, labels, k):
     """Running top-k: candidates are the kept ones (older images first) then the batch in order.
@@ -198,7 +209,7 @@ def _merge(state, values, positions, offset, labels, k):
     index = offset + tf.range(tf.cast(n, tf.int64), dtype=tf.int64)
     cand_v = tf.concat([kept_v, tf.transpose(values)], 1)
     cand_i = tf.concat([kept_i, tf.broadcast_to(index[None], (filters, n))], 1)
-    cand_p = tf.concat([kept_p, tf.transpose(positions)], 1)
+    cand_p = tf.concat([kept_p, transpose_positions(positions)], 1)
     cand_l = tf.concat([kept_l, tf.broadcast_to(labels[None], (filters, n))], 1)
     best = tf.math.top_k(cand_v, k=tf.minimum(k, tf.shape(cand_v)[1]), sorted=True).indices
     return tuple(tf.gather(c, best, batch_dims=1) for c in (cand_v, cand_i, cand_p, cand_l))
