@@ -98,7 +98,7 @@ def test_sequential_loaded_from_keras_file_never_called(tmp_path, images):
     model.save(path)
     loaded = keras.models.load_model(path)  # never called: .input/.output raise
     with pytest.raises(AttributeError):
-        loaded.output
+        _ = loaded.output
     acts = kv.activations(loaded, images, ["c1", "p1"])
     np.testing.assert_allclose(acts["p1"], manual_forward(loaded.layers[:2], images), atol=1e-6)
 

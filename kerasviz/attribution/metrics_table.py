@@ -153,7 +153,7 @@ def attribution_metrics(
     n = len(x)
     per_image = {m: np.full((len(methods), n), np.nan) for m in metrics}
     with progress_bar(len(methods), "metrics", progress and len(methods) > 1) as bar:
-        for row, (name, spec) in enumerate(methods.items()):
+        for row, spec in enumerate(methods.values()):
             fn = resolve_method(spec) if callable(spec) or isinstance(spec, str) else None
             if fn is None:
                 maps = np.asarray(spec, np.float32)

@@ -13,14 +13,13 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterator
-from typing import Union
 
 import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, LayerNotFoundError, UnsupportedLayerError
 
-LayerSpec = Union[str, int, keras.layers.Layer]
+LayerSpec = str | int | keras.layers.Layer
 
 
 def is_model(layer) -> bool:

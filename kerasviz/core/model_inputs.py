@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 
-InputSpec = Union[None, int, str]
+InputSpec = int | str | None
 
 
 def input_tensors(model) -> list:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -37,7 +37,7 @@ from kerasviz.featurevis.inputs import (
 )
 from kerasviz.featurevis.probe import Probe
 
-Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
+Layers = LayerSpec | Sequence[LayerSpec] | Mapping[LayerSpec, float]
 
 
 @dataclass

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Union
 
 import keras
 import numpy as np
@@ -26,7 +25,7 @@ from kerasviz.core.layers import is_model, iter_layers
 # Private names of kerasviz.data used until it exposes them publicly.
 from kerasviz.data import _CAFFE_MEAN_BGR, _TORCH_MEAN, _TORCH_STD, _mode
 
-Preprocessing = Union[None, str, tuple, Callable]
+Preprocessing = str | tuple | Callable | None
 
 # Per-architecture defaults, matched on the (nested) model names keras.applications uses.
 ARCHITECTURE_DEFAULTS = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import keras
 import numpy as np
@@ -25,7 +24,7 @@ from kerasviz.featurevis.regularizers import Regularizer
 from kerasviz.featurevis.results import FeatureImages, Snapshot
 from kerasviz.featurevis.transforms import Transform, standard_transforms
 
-Transforms = Union[str, Sequence[Transform], None]
+Transforms = str | Sequence[Transform] | None
 DEFAULT_STEPS = 256
 
 

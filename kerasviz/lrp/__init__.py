@@ -13,7 +13,11 @@ it): the mechanism of concept relevance (`kv.crp`, `kv.relevance_maximization`);
 from kerasviz.core.errors import UnsupportedLayerError  # the shared class, re-exported for `kv.`
 from kerasviz.lrp import rules as lrp_rules
 from kerasviz.lrp.composites import Composite, composite_names
-from kerasviz.lrp.conditional import LayerLRP, layer_lrp, relevance_layers
+
+# Reached as kerasviz.lrp.X (not part of the kv. namespace): the mechanism concept relevance builds on.
+from kerasviz.lrp.conditional import LayerLRP as LayerLRP
+from kerasviz.lrp.conditional import layer_lrp as layer_lrp
+from kerasviz.lrp.conditional import relevance_layers as relevance_layers
 from kerasviz.lrp.layers import supported_layers
 from kerasviz.lrp.propagate import Relevance, lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow, relevance_heatmap

@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Union, overload
+from typing import ClassVar, Literal, overload
 
 import keras
 import numpy as np
@@ -37,7 +37,7 @@ from kerasviz.lrp.precision import Float32Call, is_low_precision
 from kerasviz.lrp.rules import Rule
 from kerasviz.lrp.substitutes import AffinePrefix, Gate, LayerNormRule, PassThrough
 
-RuleSpec = Union[str, Rule, Composite]
+RuleSpec = str | Rule | Composite
 
 
 def _identity(x, *args, **kwargs):

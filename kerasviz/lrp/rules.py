@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import tensorflow as tf
@@ -259,7 +258,7 @@ class AlphaBeta(Rule):
         return self.alpha * positive - self.beta * part(w_neg, w_pos, b_neg)
 
 
-Bounds = Union[None, str, tuple]
+Bounds = str | tuple | None
 
 
 class ZBox(Rule):

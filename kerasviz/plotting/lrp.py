@@ -7,7 +7,6 @@ attribution) and return a matplotlib Figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,7 +14,7 @@ import numpy as np
 from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
-Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
+Maps = np.ndarray | Mapping[str, np.ndarray]
 RELEVANCE_MEANING = (
     "red: relevance for the class, blue: relevance against it (scaled to the {percentile:g}th percentile of |R|)"
 )

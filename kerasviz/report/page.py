@@ -127,7 +127,8 @@ class Page:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(self.title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{escape(self.title)}</h1>"
-            f'<p>weights: <span class="weights{" is-untrained" if self.untrained else ""}" id="weights-label">{escape(self.weights)}</span></p>{warning}'
+            f'<p>weights: <span class="weights{" is-untrained" if self.untrained else ""}" id="weights-label">'
+            f"{escape(self.weights)}</span></p>{warning}"
             f'<ul class="meta">{notes}</ul><nav>{nav}</nav></header>'
             + "".join(s.html() for s in self.sections)
             + "</body></html>\n"

@@ -9,7 +9,6 @@ each image's segments 0..M-1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 
@@ -60,7 +59,7 @@ def superpixels(images, *, n_segments: int = 50, compactness: float | None = Non
     return labels[0] if single else labels
 
 
-SegmentSpec = Union[None, np.ndarray, Callable]
+SegmentSpec = np.ndarray | Callable | None
 
 
 def segment_maps(segments: SegmentSpec, x: np.ndarray, *, n_segments: int = 50) -> np.ndarray:
