@@ -33,7 +33,7 @@ MAX_CHANNELS = Option(
 
 
 def _lrp_rules() -> tuple:
-    from kerasviz.lrp.composites import PRESETS
+    from kerasviz.relevance.composites import PRESETS
 
     rules = ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
     return tuple((r, r) for r in rules)
@@ -101,7 +101,7 @@ def builtin_methods() -> list:
     from kerasviz.attribution.saliency import gradient, saliency
     from kerasviz.attribution.score_cam import ablation_cam, score_cam
     from kerasviz.attribution.smoothgrad import smoothgrad
-    from kerasviz.lrp.propagate import lrp
+    from kerasviz.relevance.propagate import lrp
 
     cam = dict(signed=False, needs_layer=True, gradient_only=False, family="cam")
     box = dict(family="perturbation", black_box=True, seeded=True)

@@ -190,7 +190,7 @@ def stream_scores(
 
 def feature_map_layer(model, layer: LayerSpec | None) -> str:
     """The path of a 4-D feature-map layer (default: `default_cam_layer`), with clear errors."""
-    from kerasviz.activations import image_layers
+    from kerasviz.activation_maps import image_layers
     from kerasviz.attribution.gradcam import default_cam_layer
 
     if layer is None:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
 from kerasviz.core.inputs import to_model_layout

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.attribution import grad_cam, integrated_gradients, occlusion, saliency
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis import visualize_filters

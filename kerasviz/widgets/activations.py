@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from kerasviz.activations import activations, image_layers
+from kerasviz.activation_maps import activations, image_layers
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import weights_label
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters

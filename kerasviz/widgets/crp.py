@@ -26,7 +26,7 @@ REFERENCES = 8  # reference images per channel
 
 def crp_layers(model) -> list[str]:
     """The layers `kv.crp` can condition on that have a spatial map (all relevance layers if none has)."""
-    from kerasviz.lrp import relevance_layers
+    from kerasviz.relevance import relevance_layers
 
     layers = relevance_layers(model)
     spatial = [p for p in layers if output_rank(find_layer(model, p)) == 4]
@@ -34,7 +34,7 @@ def crp_layers(model) -> list[str]:
 
 
 def rule_choices() -> list[str]:
-    from kerasviz.lrp.composites import PRESETS
+    from kerasviz.relevance.composites import PRESETS
 
     return ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import takes_bgr, weights_label
 from kerasviz.decoding import decode_filters, decoded_response, top_locations

@@ -40,7 +40,7 @@ import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
-from kerasviz.lrp.rules import RULES, AlphaBeta, Epsilon, Gamma, Rule, ZBox
+from kerasviz.relevance.rules import RULES, AlphaBeta, Epsilon, Gamma, Rule, ZBox
 
 BoundsSpec = str | Sequence | None
 

@@ -41,9 +41,9 @@ from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.layers import find_layer
 from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.targets import target_scores
-from kerasviz.lrp.composites import BoundsSpec
-from kerasviz.lrp.graph import trace
-from kerasviz.lrp.propagate import RuleSpec, Setup, prepare
+from kerasviz.relevance.composites import BoundsSpec
+from kerasviz.relevance.graph import trace
+from kerasviz.relevance.propagate import RuleSpec, Setup, prepare
 
 _uid = itertools.count()
 
