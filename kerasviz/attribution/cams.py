@@ -183,7 +183,7 @@ def hires_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """HiResCAM (Draelos & Carin 2020): `relu(sum_k dy/dA^k * A^k)`, element-wise.
 
@@ -211,7 +211,7 @@ def xgrad_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """XGradCAM (Fu et al. 2020): channel weights `sum(g * A) / sum(A)`, map `relu(sum_k a_k A^k)`.
 
@@ -240,7 +240,7 @@ def layer_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """LayerCAM (Jiang et al. 2021): `relu(sum_k relu(dy/dA^k) * A^k)`, element-wise.
 
@@ -307,7 +307,7 @@ def eigen_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """Eigen-CAM (Muhammad & Yeasin 2020): the first principal component of the layer's activations.
 
@@ -319,7 +319,7 @@ def eigen_cam(
     target).
 
     The sign of a singular vector is arbitrary (it changes across BLAS builds;
-    pytorch-grad-cam does not fix it, so its ReLU can keep the background).
+    left unfixed, the ReLU can keep the background instead of the object).
     Here the sign is chosen so that the map correlates positively with the
     channel sum `sum_k A^k` (ties: its largest |value| is positive), which is
     deterministic and keeps the strongly activated region.

@@ -31,7 +31,7 @@ from kerasviz.attribution._common import (
     row_scores,
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
-from kerasviz.core.inputs import is_channels_first
+from kerasviz.core.layout import is_channels_first
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target

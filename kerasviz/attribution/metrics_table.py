@@ -15,8 +15,7 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.attribution.faithfulness import accepts_output, resolve_method
-from kerasviz.attribution.registry import MetricInputs, get_metric
+from kerasviz.attribution.registry import MetricInputs, accepts_output, get_metric, resolve_method
 from kerasviz.attribution.registry import metrics as registered_metrics
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError

@@ -27,7 +27,7 @@ from kerasviz.core.errors import (
     LayerNotFoundError,
     UnsupportedModelError,
 )
-from kerasviz.core.gradients import forward_scorer
+from kerasviz.core.forward import forward_scorer
 from kerasviz.core.inputs import as_model_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, layer_path
 from kerasviz.core.model_inputs import NO_SIDE, SideInputs

@@ -22,32 +22,9 @@ from kerasviz.featurevis.loop import Renderer
 from kerasviz.featurevis.param import Parameterization, as_parameterization, element_seeds
 from kerasviz.featurevis.regularizers import Regularizer
 from kerasviz.featurevis.results import FeatureImages, Snapshot
-from kerasviz.featurevis.transforms import Transform, standard_transforms
+from kerasviz.featurevis.settings import Transforms
 
-Transforms = str | Sequence[Transform] | None
 DEFAULT_STEPS = 256
-
-
-def _resolve_transforms(transforms: Transforms, size) -> list:
-    if isinstance(transforms, str) and transforms == "standard":
-        return standard_transforms(min(size))
-    if transforms is None or (isinstance(transforms, str) and transforms == "none"):
-        return []
-    if isinstance(transforms, (list, tuple)) and all(isinstance(t, Transform) for t in transforms):
-        return list(transforms)
-    raise S.ArgumentTypeError(
-        f"`transforms` must be 'standard', None or a list of Transform objects; got {transforms!r}."
-    )
-
-
-def _resolve_regularizers(regularizers) -> list:
-    if isinstance(regularizers, Regularizer):
-        return [regularizers]
-    if isinstance(regularizers, (list, tuple)) and all(isinstance(r, Regularizer) for r in regularizers):
-        return list(regularizers)
-    raise S.ArgumentTypeError(
-        f"`regularizers` must be a list of Regularizer objects (e.g. [kv.regularizers.TV()]); got {regularizers!r}."
-    )
 
 
 def _unique_ids(units: np.ndarray) -> np.ndarray:
@@ -148,8 +125,8 @@ def render_objective(
     progress, unit_slicing = S.check_flag(progress, "progress"), S.check_flag(unit_slicing, "unit_slicing")
     dtype = resolve_precision(check_precision(precision), model)
     param = as_parameterization(param)
-    transforms = _resolve_transforms(transforms, size)
-    regularizers = _resolve_regularizers(regularizers)
+    transforms = S.resolve_transforms(transforms, size)
+    regularizers = S.resolve_regularizers(regularizers)
     model_hw = tuple(model_input(model).shape[1:3])
     batch = filter_batch_size or S.default_batch(size, model_hw)
 
@@ -233,25 +210,6 @@ def render_objective(
     return FeatureImages(
         images, scores, units, initial, history, layer_name, objective.name, weights_label(model), dtype
     )
-
-
-def _layer_units(model, layer, filters, objective: str) -> tuple:
-    found = S.check_layer(model, layer)
-    try:
-        shape = tuple(found.output.shape)
-    except (AttributeError, ValueError):
-        raise S.InvalidArgumentError(f"`layer` {found.name!r} has no single output shape to visualise.") from None
-    spatial = len(shape) == 4
-    if not spatial and len(shape) != 2:
-        raise S.InvalidArgumentError(
-            f"`layer` {found.name!r} outputs shape {shape}; feature visualization needs (N, h, w, C) or (N, C)."
-        )
-    if objective == "neuron" and not spatial:
-        raise S.InvalidArgumentError(
-            f"`objective`='neuron' needs a spatial layer (N, h, w, C); `layer` {found.name!r} outputs {shape}."
-        )
-    units = np.asarray(check_indices(filters, "filters", size=int(shape[-1])), np.int64)
-    return units, found
 
 
 _OBJECTIVES = {"channel": obj.channel, "mean": obj.channel, "l2": obj.feature_map_norm, "neuron": obj.neuron}
@@ -338,7 +296,7 @@ def visualize_filters(
         check_choice(objective, "objective", tuple(_OBJECTIVES))
     elif not callable(objective):
         raise S.ArgumentTypeError(f"`objective` must be a name or a function layer -> Objective; got {objective!r}.")
-    units, found = _layer_units(model, layer, filters, objective if isinstance(objective, str) else "")
+    units, found = S.layer_units(model, layer, filters, objective if isinstance(objective, str) else "")
     sort = S.check_flag(sort, "sort")
     make = _OBJECTIVES[objective] if isinstance(objective, str) else objective
     made = make(int(layer) if isinstance(layer, np.integer) else layer)

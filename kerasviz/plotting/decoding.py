@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 from kerasviz.plotting.style import current_style, styled
 
@@ -86,21 +87,22 @@ def plot_decoded_filters(
     return fig
 
 
+@renamed(image="images", cnn="responses")
 @styled
-def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, maps: int = 6, title: str = ""):
+def plot_response_comparison(images: np.ndarray, responses: dict, decoded: dict, *, maps: int = 6, title: str = ""):
     """Figure 3: the CNN's conv responses vs decoded responses, one image, several layers.
 
     Args:
-        image: `(H, W)` or `(H, W, C)` displayable image.
-        cnn, decoded: `{layer: (h, w, K)}` responses for this image.
+        images: `(H, W)` or `(H, W, C)` displayable image.
+        responses, decoded: `{layer: (h, w, K)}` responses for this image.
         maps: channels shown per layer (the first `maps`).
     """
-    names = list(cnn)
+    names = list(responses)
     fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
     for row, name in enumerate(names):
-        for kind, source in enumerate((cnn, decoded)):
+        for kind, source in enumerate((responses, decoded)):
             r = 2 * row + kind
-            axes[r, 0].imshow(_gray(image[None])[0], cmap="gray")
+            axes[r, 0].imshow(_gray(images[None])[0], cmap="gray")
             axes[r, 0].set_title(f"{name}\n{'CNN' if kind == 0 else 'decoded'}", fontsize="small")
             for c in range(maps):
                 response = source[name][..., c]

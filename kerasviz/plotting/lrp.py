@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
@@ -36,9 +37,10 @@ def _show_image(ax, image):
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
 
 
+@renamed(image="images")
 @styled
 def plot_lrp(
-    image: np.ndarray,
+    images: np.ndarray,
     maps: Maps,
     *,
     title: str = "",
@@ -52,7 +54,7 @@ def plot_lrp(
     the colours mean; sizes, fonts and colour bars follow `kv.style`.
 
     Args:
-        image: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
+        images: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
         maps: one `(H, W[, C])` relevance map, or `{title: map}` to compare
             rules or methods side by side. `(H, W, C)` maps get their sum ΣR
             in the title; `(H, W)` maps (e.g. Grad-CAM) do not.
@@ -79,7 +81,7 @@ def plot_lrp(
         squeeze=False,
         layout="constrained",
     )
-    _show_image(axes[0, 0], image)
+    _show_image(axes[0, 0], images)
     axes[0, 0].set_title("image")
     for ax, (name, r) in zip(axes[0, 1:], maps.items()):
         ax.imshow(relevance_heatmap(r, percentile), cmap=cmap, vmin=-1, vmax=1)

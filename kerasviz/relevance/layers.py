@@ -36,7 +36,7 @@ from __future__ import annotations
 import keras
 
 from kerasviz.core.errors import UnsupportedLayerError
-from kerasviz.core.graph import activation_name
+from kerasviz.core.layer_calls import activation_name
 
 try:  # ConvNeXt's per-channel scale (x * gamma), a Keras application layer
     from keras.src.applications.convnext import LayerScale as _LayerScale

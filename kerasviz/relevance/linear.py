@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from kerasviz.core.graph import activation_name
+from kerasviz.core.layer_calls import activation_name
 from kerasviz.relevance.layers import GRADIENT_ACTIVATIONS
 from kerasviz.relevance.precision import call_layer, lrp_dtype, read
 from kerasviz.relevance.rules import PixelContext, Rule, divide_or_zero

@@ -106,7 +106,7 @@ class FilterExplorer(ViewWidget):
         mode = self.mode.value
         if mode == "rgb" and kernel.shape[2] not in (1, 3):
             mode = "channels"  # rgb needs 1 or 3 inputs; show the slices instead
-        figure = plot_filters(self.model, self.layer.value, mode=mode, filter_index=self.filter.value)
+        figure = plot_filters(self.model, self.layer.value, mode=mode, filters=self.filter.value)
         with self.out:
             self.out.clear_output(wait=True)
             show_figure(figure)

@@ -18,7 +18,8 @@ import numpy as np
 
 from kerasviz.core.cost import FORWARD_SHARE, Work, layer_share
 from kerasviz.core.layers import find_layer, output_rank
-from kerasviz.widgets.concepts import ConceptView, array_data, class_options, data_count, default_layer, with_display
+from kerasviz.widgets.concept_inputs import array_data, class_options, data_count, default_layer, with_display
+from kerasviz.widgets.concepts import ConceptView
 
 BARS = 12  # channels listed as bars
 REFERENCES = 8  # reference images per channel

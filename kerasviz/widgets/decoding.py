@@ -76,7 +76,7 @@ class DecodingExplorer(ViewWidget):
     def figures(self):
         """The current figures: (decoded + thresholded, top images CNN vs decoded)."""
         layer, k, method = self.layer.value, self.filter.value, self.unpool.value
-        df = decode_filters(self.model, layer, method, filters=[k])
+        df = decode_filters(self.model, layer, unpool=method, filters=[k])
         shown = df[0][..., ::-1] if takes_bgr(self.model) and df.shape[-1] == 3 else df[0]  # draw BGR filters as RGB
         views = plot_decoded_filter(shown, title=f"{layer} filter {k} ({method}) {weights_label(self.model)}")
         cnn = self._responses.setdefault(layer, activations(self.model, self.images, layers=[layer])[layer])
