@@ -19,8 +19,9 @@ import keras
 import numpy as np
 
 from kerasviz._config import max_steps, quick_mode
-from kerasviz.data import load_mnist, set_weights_label
+from kerasviz.loaders import load_mnist
 from kerasviz.models import lenet
+from kerasviz.provenance import set_weights_label
 
 HOME_ENV = "KERASVIZ_HOME"
 

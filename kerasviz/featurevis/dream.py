@@ -24,7 +24,6 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number, check_positive
-from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
 from kerasviz.featurevis.inputs import (
@@ -36,6 +35,7 @@ from kerasviz.featurevis.inputs import (
     model_hw,
 )
 from kerasviz.featurevis.probe import Probe
+from kerasviz.provenance import weights_label
 
 Layers = LayerSpec | Sequence[LayerSpec] | Mapping[LayerSpec, float]
 

@@ -14,7 +14,6 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.core.outputs import OutputSpec, output_tensors, resolve_output
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.validate import check_choice, check_indices, check_int
-from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
 from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing
@@ -23,6 +22,7 @@ from kerasviz.featurevis.param import Parameterization, as_parameterization, ele
 from kerasviz.featurevis.regularizers import Regularizer
 from kerasviz.featurevis.results import FeatureImages, Snapshot
 from kerasviz.featurevis.settings import Transforms
+from kerasviz.provenance import weights_label
 
 DEFAULT_STEPS = 256
 

@@ -319,7 +319,7 @@ def plot_filters(
     Example:
         >>> fig = kv.plot_filters(kv.load_vgg16(weights=None), "block1_conv1")
     """
-    from kerasviz.data import takes_bgr, weights_label
+    from kerasviz.provenance import takes_bgr, weights_label
     from kerasviz.weights import filter_roughness, filter_weights
 
     kernel = filter_weights(model, layer)

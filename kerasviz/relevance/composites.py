@@ -162,7 +162,7 @@ def bounds_values(bounds: BoundsSpec):
     images `kv.preprocess` makes of pixel values 0 and 255.
     """
     if isinstance(bounds, str):
-        from kerasviz.data import preprocess
+        from kerasviz.preprocessing import preprocess
 
         try:
             low = preprocess(np.zeros((1, 1, 3), np.float32), bounds).reshape(-1)

@@ -7,8 +7,8 @@ import numpy as np
 
 from kerasviz.activation_maps import activations, image_layers
 from kerasviz.core.layers import conv_layers
-from kerasviz.data import weights_label
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters
+from kerasviz.provenance import weights_label
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 

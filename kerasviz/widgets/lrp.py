@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from kerasviz.data import weights_label
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow
+from kerasviz.provenance import weights_label
 from kerasviz.relevance.composites import PRESETS
 from kerasviz.relevance.propagate import lrp
 from kerasviz.widgets._display import show_figure, widget_images
