@@ -24,6 +24,13 @@ def filter_weights(model: keras.Model, layer: LayerSpec) -> np.ndarray:
     SeparableConv2D its depthwise kernel is returned. The kernel layout does not
     depend on the layer's `data_format`.
 
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+        layer: the convolution (name, "outer/inner" path, index or Layer).
+
+    Returns:
+        float32 NumPy array `(kh, kw, c_in, filters)`.
+
     Raises:
         UnsupportedLayerError: the layer is not a 2-D convolution (lists the conv layers).
         LayerNotFoundError, ArgumentTypeError: an unknown or malformed `layer`.

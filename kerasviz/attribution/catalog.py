@@ -92,7 +92,8 @@ def _sobol(model, size, o) -> Work:
 def builtin_methods() -> list:
     """Every built-in attribution method, in the order widgets list them."""
     from kerasviz.attribution.blackbox import kernel_shap, lime, rise, sobol_attribution
-    from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
+    from kerasviz.attribution.cams import hires_cam, layer_cam, xgrad_cam
+    from kerasviz.attribution.eigen import eigen_cam
     from kerasviz.attribution.gradcam import grad_cam, grad_cam_plus_plus, guided_grad_cam
     from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
     from kerasviz.attribution.integrated_gradients import integrated_gradients

@@ -179,7 +179,18 @@ def is_conv(layer: keras.layers.Layer) -> bool:
 
 
 def conv_layers(model: keras.Model) -> list[str]:
-    """Paths of every 2-D convolution layer, nested models included, in graph order."""
+    """Paths of every 2-D convolution layer, nested models included, in graph order.
+
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+
+    Returns:
+        Layer paths ("outer/inner" inside nested models), first layer first.
+
+    Example:
+        >>> kv.conv_layers(kv.load_vgg16(weights=None))[:2]
+        ['block1_conv1', 'block1_conv2']
+    """
     return [p for p, l in unique_paths(model) if is_conv(l)]
 
 

@@ -126,6 +126,9 @@ def top_locations(responses: np.ndarray, filters: int, k: int = 4) -> tuple[np.n
         `(indices, values, positions)`: `(k,)` image indices sorted by
         decreasing maximum, `(k,)` those maxima, `(k, 2)` the (row, col) of each
         maximum on the layer's output grid.
+
+    Example:
+        >>> images, peaks, where = kv.top_locations(kv.decoded_response(net, "conv3", x), 5, k=4)
     """
     maps = responses[..., filters].reshape(len(responses), -1)
     best = maps.max(1)

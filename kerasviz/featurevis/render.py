@@ -2,8 +2,8 @@
 
 The loop now lives in modules named for what they hold: `inputs` (input
 space and photo reading), `optim` (Adam), `probe` (the tapped model), `loop`
-(the compiled `Renderer`), `results` (`FeatureImages`) and `visualize`
-(`visualize_filters`, `visualize_classes`, `render_objective`). The function
+(the compiled `Renderer`), `results` (`FeatureImages`), `engine` (`render_objective`) and `visualize`
+(`visualize_filters`, `visualize_classes`). The function
 `render` is the old name of `render_objective`.
 """
 

@@ -50,7 +50,16 @@ def to_2d(heatmap, signed: bool | None = None) -> tuple[np.ndarray, bool]:
 def normalize_map(heatmap, signed: bool | None = None, percentile: float = 99.0) -> np.ndarray:
     """Scale a map for display, clipping at `percentile` of |map|.
 
-    Returns `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
+    Args:
+        heatmap: `(H, W)` map, or `(H, W, C)` (channels summed; |.| summed when unsigned).
+        signed: force signed / unsigned scaling (default: signed if it has negative values).
+        percentile: the |value| that maps to 1 (100: the maximum).
+
+    Returns:
+        `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
+
+    Example:
+        >>> shown = kv.normalize_map(kv.integrated_gradients(model, x).attributions)
     """
     heatmap, signed = to_2d(heatmap, signed)
     if not signed:

@@ -18,7 +18,18 @@ from kerasviz.plotting.style import current_style, styled
 
 
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
-    """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter)."""
+    """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter).
+
+    Args:
+        decoded: decoded filters `(K, h, w, c)` (`kv.decode_filters`).
+        fraction: the threshold, as a fraction of each filter's largest |value|.
+
+    Returns:
+        float64 array of `decoded`'s shape holding -1, 0 or +1.
+
+    Example:
+        >>> kv.plot_decoded_filters(kv.thresholded(kv.decode_filters(net, "conv3")))
+    """
     d = np.asarray(decoded, np.float64)
     axes = tuple(range(1, d.ndim))
     peak = np.abs(d).max(axes, keepdims=True)

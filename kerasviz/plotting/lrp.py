@@ -25,6 +25,16 @@ def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.nda
     """`(H, W[, C])` relevance -> `(H, W)` in [-1, 1]: summed over channels, scaled by a high percentile of |R|.
 
     The percentile (not the max) keeps one extreme pixel from washing out the map.
+
+    Args:
+        relevance: one image's relevance `(H, W)` or `(H, W, C)`.
+        percentile: the |R| that maps to 1.
+
+    Returns:
+        `(H, W)` float64 in [-1, 1] (zeros for an all-zero map).
+
+    Example:
+        >>> heat = kv.relevance_heatmap(kv.lrp(model, x[0]))
     """
     r = np.asarray(relevance, np.float64)
     r = r.sum(axis=-1) if r.ndim == 3 else r
