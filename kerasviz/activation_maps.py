@@ -251,6 +251,13 @@ def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:
 
     Args:
         maps: `(h, w, c)` or `(N, h, w, c)` activations.
+
+    Returns:
+        Boolean array `(c,)` (or `(N, c)` for a batch): True where the channel's map is blank.
+
+    Example:
+        >>> acts = kv.activations(model, x[0], "conv1")
+        >>> kv.blank_maps(acts["conv1"]).sum()
     """
     maps = np.asarray(maps)
     return np.all(np.abs(maps) <= tol, axis=(-3, -2))

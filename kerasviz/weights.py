@@ -63,6 +63,9 @@ def filter_roughness(kernel: np.ndarray) -> np.ndarray:
 
     Raises:
         KerasvizError: `kernel` is not a finite numeric 4-D array.
+
+    Example:
+        >>> kv.filter_roughness(kv.filter_weights(vgg, "block1_conv1")).mean()
     """
     k = check_finite_array(kernel, "kernel", dtype=np.float64)
     if k.ndim != 4:

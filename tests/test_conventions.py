@@ -174,87 +174,8 @@ def check_typed_flag(fn, flag: str) -> list[str]:
     return []
 
 
-# Docstring sections still missing (a ratchet: a function leaves this list when its docstring is
-# completed, and no function may join it). Names as in FUNCTIONS.
-DOCSTRING_DEBT: dict[str, set[str]] = {
-    "Args": {
-        "architecture_defaults",
-        "max_steps",
-        "model_family",
-        "plot_filter_weights",
-        "plot_perturbation_curves",
-        "relevance.relevance_layers",
-        "render",
-        "set_weights_label",
-        "weights_label",
-    },
-    "Returns": {
-        "architecture_defaults",
-        "blank_maps",
-        "character_net",
-        "composite_names",
-        "current_style",
-        "max_steps",
-        "model_family",
-        "plot_class_matrix",
-        "plot_deconvnet_comparison",
-        "plot_dream",
-        "plot_filter_weights",
-        "plot_inversion",
-        "plot_perturbation_curves",
-        "plot_randomization",
-        "plot_response_comparison",
-        "plot_top_images",
-        "quick_mode",
-        "relevance.layer_lrp",
-        "relevance.relevance_layers",
-        "render",
-        "set_weights_label",
-        "superpixels",
-        "supported_layers",
-    },
-    "Example": {
-        "architecture_defaults",
-        "blank_maps",
-        "class_max_matrix",
-        "composite_names",
-        "current_style",
-        "deprocess",
-        "filter_roughness",
-        "load_mnist",
-        "max_steps",
-        "model_family",
-        "overlay_heatmap",
-        "plot_channel",
-        "plot_class_matrix",
-        "plot_dead_filters",
-        "plot_decoded_filter",
-        "plot_decoded_filters",
-        "plot_deconvnet_comparison",
-        "plot_dream",
-        "plot_embedding_grid",
-        "plot_filter_similarity",
-        "plot_filter_weights",
-        "plot_inversion",
-        "plot_neuron_features",
-        "plot_perturbation_curves",
-        "plot_randomization",
-        "plot_response_comparison",
-        "plot_top_images",
-        "quick_mode",
-        "render",
-        "set_weights_label",
-        "supported_layers",
-        "weights_label",
-    },
-}
-
-
-def violations(fn, family: str | None, name: str | None = None) -> list[str]:
-    sections = [
-        p for p in check_docstring(fn) if not any(f"no {s}" in p and name in DOCSTRING_DEBT[s] for s in DOCSTRING_DEBT)
-    ]
-    problems = check_progress(fn) + check_batch_names(fn) + sections
+def violations(fn, family: str | None) -> list[str]:
+    problems = check_progress(fn) + check_batch_names(fn) + check_docstring(fn)
     problems += [p for p in check_names(fn) if p.split("`")[1] not in deprecated_aliases(fn)]
     if family is not None:
         problems += check_leading(fn, family)
@@ -272,16 +193,8 @@ def test_every_family_member_is_public():
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_public_function_follows_the_conventions(name):
     fn = FUNCTIONS[name]
-    problems = violations(fn, family_of(name), name)
+    problems = violations(fn, family_of(name))
     assert not problems, f"kv.{name}{inspect.signature(fn)}:\n  " + "\n  ".join(problems)
-
-
-def test_the_docstring_debt_only_shrinks():
-    paid = {
-        section: sorted(n for n in names if not any(f"no {section}" in p for p in check_docstring(FUNCTIONS[n])))
-        for section, names in DOCSTRING_DEBT.items()
-    }
-    assert not any(paid.values()), f"these docstrings are complete now: remove them from DOCSTRING_DEBT: {paid}"
 
 
 @pytest.mark.parametrize("name, flag", TYPED_FLAGS)

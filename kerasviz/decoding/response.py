@@ -183,6 +183,10 @@ def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray
         `(matrix, argmax, hit_rate)`: `(K, C)` maxima, `(K, C)` image index of each
         maximum, and the diagonal hit rate: the fraction of filters whose top
         image over the whole set is of the filter's own class.
+
+    Example:
+        >>> scores = kv.decoded_response(net, "conv4", x_test).max(axis=(1, 2))
+        >>> matrix, argmax, hit_rate = kv.class_max_matrix(scores, y_test)
     """
     labels = np.asarray(labels)
     classes = np.unique(labels)

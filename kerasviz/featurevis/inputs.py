@@ -42,6 +42,16 @@ def architecture_defaults(model: keras.Model) -> dict:
     """`{"preprocessing": ..., "size": ...}` for a keras.applications family, else {}.
 
     The same preprocessing is also given under the older key "preprocess".
+
+    Args:
+        model: a Keras model (its name and nested models' names are matched).
+
+    Returns:
+        The family's feature-visualization defaults, or {} for other models.
+
+    Example:
+        >>> kv.architecture_defaults(kv.load_vgg16(weights=None))["size"]
+        128
     """
     names = [model.name.lower()] + [l.name.lower() for _, l in iter_layers(model) if is_model(l)]
     for name in names:

@@ -29,6 +29,19 @@ Preprocess = Preprocessing
 
 
 def render(model, objective, units, **options):
-    """Deprecated name of `render_objective` (same arguments)."""
+    """Deprecated name of `render_objective` (same arguments), with a DeprecationWarning.
+
+    Args:
+        model: as in `render_objective`.
+        objective: as in `render_objective`.
+        units: as in `render_objective`.
+        **options: as in `render_objective`.
+
+    Returns:
+        The `FeatureImages` of `render_objective`.
+
+    Example:
+        >>> kv.render_objective(model, kv.objectives.channel("conv2"), [0, 1])  # the current name
+    """
     warnings.warn("kv.render() is now kv.render_objective().", DeprecationWarning, stacklevel=2)
     return render_objective(model, objective, units, **options)

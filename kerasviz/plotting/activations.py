@@ -182,7 +182,27 @@ def plot_filter_weights(
     title: str | None = None,
     figsize=None,
 ):
-    """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes."""
+    """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes.
+
+    Args:
+        kernel: `(kh, kw, c_in, filters)` weights (`kv.filter_weights`).
+        roughness: `(filters,)` values to print under each filter (`kv.filter_roughness`).
+        mode: "auto" (RGB patches for 1 or 3 input channels, else a summary),
+            "rgb", "channels" (every input channel of one filter) or "summary".
+        filters: the filter shown by `mode="channels"`.
+        bgr: the kernel's inputs are BGR (caffe preprocessing): flipped to RGB.
+        max_filters: draw at most this many filters.
+        cols: tiles per row.
+        title: figure title.
+        figsize: figure size (default from `kv.style`).
+
+    Returns:
+        matplotlib `Figure`.
+
+    Example:
+        >>> kernel = kv.filter_weights(model, "conv1")
+        >>> kv.plot_filter_weights(kernel, kv.filter_roughness(kernel))
+    """
     kh, kw, cin, nf = kernel.shape
     if mode == "auto":
         mode = "rgb" if cin in (1, 3) else "summary"
@@ -356,6 +376,10 @@ def plot_channel(
 
     Returns:
         matplotlib `Figure`.
+
+    Example:
+        >>> acts = kv.activations(model, x[0], "conv1")
+        >>> kv.plot_channel(x[0], acts["conv1"], 3, layer="conv1")
     """
     h, w, c = maps.shape
     if not 0 <= channel < c:

@@ -136,6 +136,10 @@ def overlay_heatmap(
 
     Returns:
         The heatmap's `AxesImage`.
+
+    Example:
+        >>> fig, ax = plt.subplots()
+        >>> kv.overlay_heatmap(ax, kv.deprocess(x[0]), kv.grad_cam(vgg, x[0]))
     """
     raw = np.asarray(heatmap, np.float32)
     values = normalize_map(raw, signed, percentile)
@@ -314,6 +318,12 @@ def plot_randomization(
         results: `RandomizationResult`s (one per method) from `kv.randomization_check`.
         metrics: which curves to draw, one panel each.
         title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_randomization([kv.randomization_check(model, x, "gradient"), kv.randomization_check(model, x, "grad_cam")])
     """
     results = list(results) if isinstance(results, (list, tuple)) else [results]
     fig = Figure(figsize=(4.2 * len(metrics), 3.4))
@@ -340,7 +350,20 @@ def plot_randomization(
 
 @styled
 def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
-    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend."""
+    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend.
+
+    Args:
+        curves: `{method label: curves}` from `kv.deletion_auc(..., return_curves=True)`.
+        kind: "deletion" or "insertion" (axis labels and title).
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> auc, curves = kv.deletion_auc(model, x, kv.saliency(model, x), return_curves=True)
+        >>> kv.plot_perturbation_curves({"saliency": curves})
+    """
     fig = Figure(figsize=(4.5, 3.4))
     ax = fig.subplots()
     for name, curve in curves.items():

@@ -75,6 +75,9 @@ def plot_decoded_filters(
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_decoded_filters(kv.decode_filters(net, "conv2"), labels=range(20))
     """
     style = current_style()
     tiles = _display(decoded, threshold)
@@ -107,6 +110,12 @@ def plot_response_comparison(images: np.ndarray, responses: dict, decoded: dict,
         images: `(H, W)` or `(H, W, C)` displayable image.
         responses, decoded: `{layer: (h, w, K)}` responses for this image.
         maps: channels shown per layer (the first `maps`).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_response_comparison(x[0], {"conv2": cnn2[0]}, {"conv2": decoded2[0]})
     """
     names = list(responses)
     fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
@@ -138,6 +147,13 @@ def plot_class_matrix(
         argmax_images: `(K, C, H, W)` the image reaching each maximum.
         decoded: `(K, h, w, 1)` the decoded filters.
         hit_rate: diagonal hit rate, shown in the title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> matrix, argmax, hit = kv.class_max_matrix(scores, y_test)
+        >>> kv.plot_class_matrix(matrix, x_test[argmax], kv.decode_filters(net, "conv4"), hit_rate=hit)
     """
     k, c = matrix.shape
     fig = plt.figure(figsize=(1.0 * (c + 3) + 1, 0.95 * k + 1))
@@ -193,6 +209,12 @@ def plot_top_images(
         cnn_images, decoded_images: `(k, H, W[, C])` displayable top images.
         cnn_positions, decoded_positions: `(k, 2)` maxima on the layer grid.
         stride, offset: the layer's input geometry (input row = stride * i - offset).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_top_images(df, x[cnn_top], cnn_where, x[dec_top], dec_where, stride=2)
     """
     k = len(cnn_images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
@@ -222,6 +244,13 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
         decoded: `(h, w, C)` decoded filter.
         images: `(k, H, W[, C])` displayable top images.
         projections: `(k, H, W, C)` deconvnet projections of the same neuron.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> projections, _ = kv.deconvnet_projection(net, "conv2", top, 3)
+        >>> kv.plot_deconvnet_comparison(kv.decode_filters(net, "conv2", filters=[3])[0], top, projections)
     """
     k = len(images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
@@ -278,6 +307,9 @@ def plot_decoded_filter(decoded: np.ndarray, *, threshold: float = 0.3, title: s
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_decoded_filter(kv.decode_filters(net, "conv3")[0])
     """
     import textwrap
 

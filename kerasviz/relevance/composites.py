@@ -210,7 +210,15 @@ _INPUT = {"zb", "zbox", "w_square", "wsquare", "flat"}
 
 
 def composite_names() -> list[str]:
-    """Every string `kv.lrp(rule=...)` accepts."""
+    """Every string `kv.lrp(rule=...)` accepts.
+
+    Returns:
+        The rule and composite names, sorted.
+
+    Example:
+        >>> "epsilon" in kv.composite_names()
+        True
+    """
     return sorted(set(PRESETS) | _SINGLE | _INPUT)
 
 

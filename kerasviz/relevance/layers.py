@@ -141,7 +141,15 @@ _SCALING_OPS = ("Multiply", "Divide", "TrueDivide")  # by a constant; Multiply o
 
 
 def supported_layers() -> list[str]:
-    """Class names of the layers `kv.lrp` can propagate through."""
+    """Class names of the layers `kv.lrp` can propagate through.
+
+    Returns:
+        Keras layer class names, sorted.
+
+    Example:
+        >>> "Conv2D" in kv.supported_layers()
+        True
+    """
     names = {c.__name__ for c in WEIGHTED + GRADIENT_RULE + PASS_LAYERS}
     return sorted(names | {"Activation", "Multiply", "LayerNormalization"})
 

@@ -27,6 +27,9 @@ def superpixels(images, *, n_segments: int = 50, compactness: float | None = Non
             images (segmented in CIELAB), 0.1 otherwise.
         sigma: Gaussian smoothing before segmentation (pixels).
 
+    Returns:
+        int32 labels `(N, H, W)`, 0..M-1 per image (`(H, W)` for one image).
+
     Example:
         >>> labels = kv.superpixels(kv.sample_image(size=224), n_segments=50)
     """
