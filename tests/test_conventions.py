@@ -288,3 +288,16 @@ def test_old_call_forms_still_work_with_a_warning():
         old = kv.top_locations(responses, filter_index=2, k=2)
     for a, b in zip(old, kv.top_locations(responses, 2, k=2)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_version_is_defined_once():
+    import importlib.metadata
+
+    declared = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M)
+    assert declared and kv.__version__ == declared.group(1)
+    try:
+        assert kv.__version__ == importlib.metadata.version("kerasviz")
+    except importlib.metadata.PackageNotFoundError:
+        pass  # a source tree that was never installed: read from pyproject.toml above
+    source = (ROOT / "kerasviz" / "__init__.py").read_text(encoding="utf-8")
+    assert declared.group(1) not in source, "kerasviz/__init__.py must not repeat the version"
