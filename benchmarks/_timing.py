@@ -1,6 +1,6 @@
 """Timing helpers: best-of-N wall time and ratios measured in one run.
 
-Timing on shared 2-core machines is noisy, so benchmarks report ratios of two
+Timing on shared machines is noisy, so benchmarks report ratios of two
 things timed in the same run (ours vs an anchor, ours vs the bare
 forward+backward floor), each the best of several repeats after a warm-up.
 """

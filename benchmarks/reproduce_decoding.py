@@ -129,7 +129,7 @@ def main(argv=None):
 
     # Figure 4: galleries, thresholded views, top images, Z&F deconvnet.
     figs = []
-    for name, filters in [("conv1", None), ("conv2", None), ("conv4", None)]:
+    for name in ("conv1", "conv2", "conv4"):
         df = kv.decode_filters(model, name)
         figs.append(
             save(

@@ -14,12 +14,32 @@ QUICK_STEPS_ENV = "KERASVIZ_QUICK_STEPS"
 
 
 def quick_mode() -> bool:
-    """True when `KERASVIZ_QUICK` is set to a true value ("1", "true", "yes")."""
+    """True when `KERASVIZ_QUICK` is set to a true value ("1", "true", "yes", "on").
+
+    Returns:
+        bool.
+
+    Example:
+        >>> kv.quick_mode()
+        False
+    """
     return os.environ.get(QUICK_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def max_steps(steps: int, quick: int | None = None) -> int:
-    """`steps`, capped in quick mode (by `KERASVIZ_QUICK_STEPS`, else `quick`, else 3)."""
+    """`steps`, capped in quick mode (by `KERASVIZ_QUICK_STEPS`, else `quick`, else 3).
+
+    Args:
+        steps: the number of steps asked for.
+        quick: the cap in quick mode when `KERASVIZ_QUICK_STEPS` is not set.
+
+    Returns:
+        `steps`, or the cap when quick mode is on and `steps` exceeds it.
+
+    Example:
+        >>> kv.max_steps(256)  # 256 unless KERASVIZ_QUICK is set
+        256
+    """
     if not quick_mode():
         return int(steps)
     cap = os.environ.get(QUICK_STEPS_ENV)

@@ -37,7 +37,7 @@ from kerasviz.cli_checks import (  # noqa: F401  (re-exported: the checks were d
 )
 
 DEBUG_ENV = "KERASVIZ_DEBUG"
-# --preprocess choice -> `preprocess=` of inspect_report (RGB in [0, 1] -> model input)
+# --preprocess choice -> `preprocessing=` of inspect_report (RGB in [0, 1] -> model input)
 PREPROCESS_CHOICES = {
     "caffe": "caffe",  # VGG16/19, ResNet50: BGR, 0-255 minus the ImageNet mean
     "tf": "tf",  # MobileNet, Inception, Xception: [-1, 1]
@@ -304,7 +304,7 @@ def inspect(args: argparse.Namespace) -> str:
             photos,
             args.output,
             names=names,
-            preprocess=preprocess,
+            preprocessing=preprocess,
             class_names=classes or loaded.class_names,
             layers=_layers(args.layers),
             filters=args.filters,

@@ -227,6 +227,9 @@ def load_mnist(path: str | None = None, test_size: int = 2000):
     Raises:
         DatasetUnavailableError: the download failed or the file is missing;
             the message says how to provide the file.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = kv.load_mnist()
     """
     path = path or os.environ.get(MNIST_ENV)
     if path:

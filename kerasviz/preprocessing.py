@@ -81,6 +81,9 @@ def deprocess(images, family: str = "vgg16", clip: bool = True) -> np.ndarray:
 
     Returns:
         uint8 (or float32 with `clip=False`) RGB of the same shape.
+
+    Example:
+        >>> rgb = kv.deprocess(kv.preprocess(kv.sample_image("cat", size=224)))
     """
     x = np.asarray(images, np.float32)
     mode = preprocessing_mode(family)

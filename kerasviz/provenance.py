@@ -22,21 +22,50 @@ _families: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 def weights_label(model) -> str:
     """How a model's weights were obtained, for figure titles.
 
+    Args:
+        model: a Keras model.
+
     Returns:
         "ImageNet weights", "untrained (random weights)", a label set with
         `set_weights_label`, or "" for models kerasviz did not load.
+
+    Example:
+        >>> kv.weights_label(kv.load_vgg16(weights=None))
+        'untrained (random weights)'
     """
     return _labels.get(model, "")
 
 
 def set_weights_label(model, label: str):
-    """Record how `model`'s weights were obtained (shown by plots); returns `model`."""
+    """Record how `model`'s weights were obtained (shown by plots); returns `model`.
+
+    Args:
+        model: a Keras model (only an attribute is set; weights and layers are untouched).
+        label: e.g. "trained 2 epochs on MNIST".
+
+    Returns:
+        `model` itself.
+
+    Example:
+        >>> model = kv.set_weights_label(model, "fine-tuned on my photos")
+    """
     _labels[model] = str(label)
     return model
 
 
 def model_family(model) -> str:
-    """The preprocessing family of a model loaded by kerasviz ("vgg16"), else "none"."""
+    """The preprocessing family of a model loaded by kerasviz ("vgg16"), else "none".
+
+    Args:
+        model: a Keras model.
+
+    Returns:
+        The family name `kv.preprocess` takes, or "none".
+
+    Example:
+        >>> kv.model_family(kv.load_vgg16(weights=None))
+        'vgg16'
+    """
     return _families.get(model, "none")
 
 

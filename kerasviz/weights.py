@@ -24,6 +24,13 @@ def filter_weights(model: keras.Model, layer: LayerSpec) -> np.ndarray:
     SeparableConv2D its depthwise kernel is returned. The kernel layout does not
     depend on the layer's `data_format`.
 
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+        layer: the convolution (name, "outer/inner" path, index or Layer).
+
+    Returns:
+        float32 NumPy array `(kh, kw, c_in, filters)`.
+
     Raises:
         UnsupportedLayerError: the layer is not a 2-D convolution (lists the conv layers).
         LayerNotFoundError, ArgumentTypeError: an unknown or malformed `layer`.
@@ -56,6 +63,9 @@ def filter_roughness(kernel: np.ndarray) -> np.ndarray:
 
     Raises:
         KerasvizError: `kernel` is not a finite numeric 4-D array.
+
+    Example:
+        >>> kv.filter_roughness(kv.filter_weights(vgg, "block1_conv1")).mean()
     """
     k = check_finite_array(kernel, "kernel", dtype=np.float64)
     if k.ndim != 4:

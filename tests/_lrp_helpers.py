@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from kerasviz.lrp.graph import trace
+from kerasviz.relevance.graph import trace
 
 
 def cuts(model, output: int = 0) -> set:

@@ -55,7 +55,7 @@ def test_roughness_of_noise_smooth_and_checkerboard_filters():
 
 
 def test_trained_first_layer_filters_are_smoother_than_at_init(mnist):
-    """Seed 002's reading: training turns noisy first-layer filters smooth."""
+    """Training turns noisy first-layer filters smooth (lower roughness than at initialisation)."""
     (x, y), _ = mnist
     keras.utils.set_random_seed(0)
     model = keras.Sequential(
@@ -130,7 +130,7 @@ def test_plot_filters_rejects_bad_arguments(cnn):
     with pytest.raises(ValueError, match="needs 1 or 3 input channels"):
         kv.plot_filters(cnn, "conv2", mode="rgb")
     with pytest.raises(ValueError, match="out of range"):
-        kv.plot_filters(cnn, "conv2", mode="channels", filter_index=99)
+        kv.plot_filters(cnn, "conv2", mode="channels", filters=99)
     with pytest.raises(ValueError, match="not a 2-D convolution"):
         kv.plot_filters(cnn, "gap")
 

@@ -1,4 +1,4 @@
-"""Attribution maps: exact invariants on tiny models (research/methods.md §2-4)."""
+"""Attribution maps: exact invariants on tiny models (gradients, SmoothGrad, IG, CAMs, occlusion)."""
 
 import keras
 import numpy as np

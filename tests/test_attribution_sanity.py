@@ -1,6 +1,6 @@
-"""Attribution invariants that need a trained model: IG completeness, deletion /
-insertion vs random order, and Adebayo's randomization check (research/methods.md
-§3.4, §5.3, §6.1, with the thresholds calibrated there)."""
+"""Attribution invariants that need a trained model: IG completeness (Sundararajan et al. 2017),
+deletion / insertion vs random order (Petsiuk et al. 2018), and the cascading randomization check
+(Adebayo et al. 2018, "Sanity checks for saliency maps"), with thresholds calibrated on this model."""
 
 import keras
 import numpy as np
@@ -88,7 +88,7 @@ def test_deletion_and_insertion_beat_random_order(trained):
 
 
 def test_cascading_randomization_decorrelates_gradient_ig_gradcam_not_guided_backprop(trained):
-    """Adebayo et al. 2018, methods.md §5.3: full cascade -> Spearman|.| < 0.4 and SSIM < 0.3 for
+    """Adebayo et al. 2018: full cascade -> Spearman|.| < 0.4 and SSIM < 0.3 for
     gradient, SmoothGrad, IG and Grad-CAM; guided backprop and deconvnet stay similar (documented)."""
     model, x = trained
     with unchanged(model, x):

@@ -128,7 +128,7 @@ def test_bad_input_raises_a_clear_error(call, argument):
 
 
 def test_plots_check_their_indices():
-    concepts = kv.nmf_concepts(M, "conv2", X, 3, top=2, progress=False)
+    concepts = kv.nmf_concepts(M, "conv2", X, k=3, top=2, progress=False)
     assert_clear_error(lambda: kv.plot_nmf_concepts(concepts, concepts=[5]), "concepts")
     drawn = kv.caricature(M, "conv2", X[:2], steps=1, progress=False)
     assert_clear_error(lambda: kv.plot_caricature(drawn, X[:3]), "images")

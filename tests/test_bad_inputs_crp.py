@@ -113,7 +113,7 @@ def test_clear_errors(call, argument):
 
 
 def test_relevance_layers_are_the_accepted_layers():
-    from kerasviz.lrp import relevance_layers
+    from kerasviz.relevance import relevance_layers
 
     assert relevance_layers(BN) == ["conv", "relu", "gap", "head"]
     assert relevance_layers(M) == ["conv1", "pool1", "conv2", "gap", "head"]

@@ -165,7 +165,7 @@ def test_errors_come_before_any_model_work(models, monkeypatch):
         raise AssertionError("the renderer was built before the arguments were checked")
 
     monkeypatch.setattr(loop.Renderer, "__init__", refuse)
-    monkeypatch.setattr("kerasviz.featurevis.visualize.Renderer", loop.Renderer)
+    monkeypatch.setattr("kerasviz.featurevis.engine.Renderer", loop.Renderer)
     for case in CASES:
         if case[0].startswith(("filters-", "classes-", "render-")):
             with pytest.raises(kv.KerasvizError):

@@ -9,7 +9,7 @@ import pytest
 from _checks import assert_clear_error
 
 import kerasviz as kv
-from kerasviz.lrp import lrp_rules
+from kerasviz.relevance import lrp_rules
 
 L = keras.layers
 NAN = float("nan")

@@ -143,7 +143,7 @@ def test_concept_plots(cnn, data):
     import matplotlib.pyplot as plt
 
     atlas = kv.activation_atlas(cnn, "conv2", data, grid=2, min_count=1, steps=2, progress=False)
-    concepts = kv.nmf_concepts(cnn, "conv2", data, 3, top=4, progress=False)
+    concepts = kv.nmf_concepts(cnn, "conv2", data, k=3, top=4, progress=False)
     drawn = kv.caricature(cnn, "conv2", data[:2], steps=2, progress=False)
     with global_state_unchanged():
         figures = [

@@ -45,7 +45,7 @@ def _match(found, true):
 def test_planted_concepts_maps_and_importance(planted):
     model, x = planted["model"], planted["images"]
     with unchanged(model, x[:2]), global_state_unchanged():
-        result = kv.nmf_concepts(model, "feat", x, K, target=0, batch_size=16, progress=False)
+        result = kv.nmf_concepts(model, "feat", x, k=K, target=0, batch_size=16, progress=False)
     assert result.components.shape == (K, C) and result.reconstruction_error < 1e-3
     np.testing.assert_allclose(result.components.sum(1), 1.0, rtol=1e-5)
     order, cos = _match(result.components, planted["w"])
@@ -69,7 +69,7 @@ def test_maps_sum_to_the_factorised_activations_and_error_falls_with_k(cnn):
     acts = kv.activations(cnn, x, "conv2")["conv2"]
     errors = []
     for k in (1, 2, 4, 8):
-        result = kv.nmf_concepts(cnn, "conv2", x, k, importance=False, progress=False)
+        result = kv.nmf_concepts(cnn, "conv2", x, k=k, importance=False, progress=False)
         maps = result.maps(x)
         recon = maps @ result.components
         assert maps.min() >= 0
@@ -85,7 +85,7 @@ def test_top_images_streaming_and_seed(cnn):
     x = rng.uniform(0, 1, (90, 16, 16, 3)).astype("float32")
     labels = np.arange(90) % 4
     fit = dict(fit_images=90, max_vectors=90 * 64)  # every vector of every image, whatever quick mode caps
-    result = kv.nmf_concepts(cnn, "conv2", x, 4, top=5, labels=labels, batch_size=32, progress=False, **fit)
+    result = kv.nmf_concepts(cnn, "conv2", x, k=4, top=5, labels=labels, batch_size=32, progress=False, **fit)
     peaks = result.maps(x).reshape(90, -1, 4).max(axis=1)  # literal: every image's peak per concept
     for j in range(4):
         best = np.argsort(-peaks[:, j], kind="stable")[:5]
@@ -101,22 +101,22 @@ def test_top_images_streaming_and_seed(cnn):
         for start in range(0, 90, 32):
             yield x[start : start + 32], labels[start : start + 32]
 
-    streamed = kv.nmf_concepts(cnn, "conv2", batches(), 4, top=5, batch_size=32, progress=False, **fit)
+    streamed = kv.nmf_concepts(cnn, "conv2", batches(), k=4, top=5, batch_size=32, progress=False, **fit)
     np.testing.assert_allclose(streamed.components, result.components, rtol=1e-6, atol=1e-7)  # all 90 fit both
     np.testing.assert_array_equal(streamed.top_indices, result.top_indices)
     np.testing.assert_array_equal(streamed.labels, result.labels)
     np.testing.assert_array_equal(streamed.patches, result.patches)
-    capped = kv.nmf_concepts(cnn, "conv2", batches(), 4, fit_images=32, max_vectors=500, progress=False)
+    capped = kv.nmf_concepts(cnn, "conv2", batches(), k=4, fit_images=32, max_vectors=500, progress=False)
     assert capped.fit_vectors == 500 and capped.count == 90 and capped.coefficients.shape == (90, 4)
-    again = kv.nmf_concepts(cnn, "conv2", x, 4, fit_images=40, max_vectors=700, seed=3, progress=False)
-    same = kv.nmf_concepts(cnn, "conv2", x, 4, fit_images=40, max_vectors=700, seed=3, progress=False)
+    again = kv.nmf_concepts(cnn, "conv2", x, k=4, fit_images=40, max_vectors=700, seed=3, progress=False)
+    same = kv.nmf_concepts(cnn, "conv2", x, k=4, fit_images=40, max_vectors=700, seed=3, progress=False)
     np.testing.assert_array_equal(again.components, same.components)
 
 
 def test_nested_and_multi_output_models(nested_seq, images):
     import keras
 
-    concepts = kv.nmf_concepts(nested_seq, "base/conv2", images, 3, top=2, progress=False)
+    concepts = kv.nmf_concepts(nested_seq, "base/conv2", images, k=3, top=2, progress=False)
     assert concepts.components.shape == (3, 16) and concepts.layer == "base/conv2"
     pool = np.random.default_rng(3).uniform(0, 1, (9, 16, 16, 3)).astype("float32")
     scores = kv.tcav(nested_seq, "conv2", images[:3], images, 1, random_images=pool, random_sets=2, progress=False)
@@ -124,9 +124,9 @@ def test_nested_and_multi_output_models(nested_seq, images):
     inner = kv.testing.small_cnn(softmax=False)
     two = keras.Model(inner.inputs, [inner.output, keras.layers.Dense(2, name="aux")(inner.get_layer("gap").output)])
     with pytest.raises(kv.InvalidArgumentError, match="output"):
-        kv.nmf_concepts(two, "conv2", images, 2, progress=False)
-    aux = kv.nmf_concepts(two, "conv2", images, 2, target=1, output="aux", progress=False)
-    head = kv.nmf_concepts(two, "conv2", images, 2, target=1, output=0, progress=False)
+        kv.nmf_concepts(two, "conv2", images, k=2, progress=False)
+    aux = kv.nmf_concepts(two, "conv2", images, k=2, target=1, output="aux", progress=False)
+    head = kv.nmf_concepts(two, "conv2", images, k=2, target=1, output=0, progress=False)
     assert not np.allclose(aux.image_importance, head.image_importance)
     # the aux head is linear after GAP: d logit / d a(pos) = w[:, 1] / positions, so the importance is closed-form
     w = two.get_layer("aux").get_weights()[0][:, 1]

@@ -98,7 +98,7 @@ def test_sequential_loaded_from_keras_file_never_called(tmp_path, images):
     model.save(path)
     loaded = keras.models.load_model(path)  # never called: .input/.output raise
     with pytest.raises(AttributeError):
-        loaded.output
+        _ = loaded.output
     acts = kv.activations(loaded, images, ["c1", "p1"])
     np.testing.assert_allclose(acts["p1"], manual_forward(loaded.layers[:2], images), atol=1e-6)
 
@@ -295,7 +295,7 @@ def test_pre_activation_tap_calls_the_conv_once_and_keeps_outputs(cnn, images, m
 
 
 def test_standalone_activation_layers_have_no_fused_activation():
-    from kerasviz.core.graph import has_fused_activation
+    from kerasviz.core.layer_calls import has_fused_activation
 
     for layer in [
         keras.layers.Activation("relu"),
@@ -315,7 +315,7 @@ def test_standalone_activation_layers_have_no_fused_activation():
     assert (np.asarray(tap(probe)["act"]) >= 0).all()
 
 
-# --- explicit "predicted" targets and the forward-only scorer (attribution, issue 4) ---
+# --- explicit "predicted" targets and the forward-only scorer ---
 
 
 def test_target_vector_accepts_explicit_predicted_entries_on_request():

@@ -101,7 +101,7 @@ def test_dense_units_callable_target_and_plot():
 
 def test_ranking_step_stops_at_the_layer():
     """The compiled scan differentiates only down to the layer: no op below it in the backward graph."""
-    from kerasviz.lrp import layer_lrp
+    from kerasviz.relevance import layer_lrp
 
     step = layer_lrp(M, "conv2")
     specs = tf.TensorSpec((None, 16, 16, 3), tf.float32), tf.TensorSpec((None,), tf.int32)

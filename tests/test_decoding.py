@@ -184,7 +184,7 @@ def test_substitution_is_the_adjoint_and_catches_a_silent_flip():
     lhs = np.sum(forward * d)
     subst = kv.decode_filters(model, "top", dtype="float64")[0]
     assert np.isclose(lhs, np.sum(x * subst), rtol=1e-5)
-    flipped = kv.decode_filters_transposed(model, "top", "rot180", dtype="float64")[0]
+    flipped = kv.decode_filters_transposed(model, "top", kernel_op="rot180", dtype="float64")[0]
     assert not np.isclose(lhs, np.sum(x * flipped), rtol=1e-2)
 
 
@@ -270,7 +270,7 @@ def test_model_unchanged(net, odd_net):
     with unchanged(net, x):
         kv.decode_filters(net, "conv3", filters=[1, 2])
         kv.decoded_response(net, "conv4", x, unpool="bilinear")
-        kv.decode_filters_transposed(net, "conv2", "matrix_transpose")
+        kv.decode_filters_transposed(net, "conv2", kernel_op="matrix_transpose")
         kv.deconvnet_projection(net, "conv3", x, 4)
     z = np.random.default_rng(0).normal(size=(2, 23, 23, 2)).astype("float32")
     with unchanged(odd_net, z):
@@ -315,7 +315,7 @@ def test_plan_is_cached_and_sees_current_weights():
 def test_transposed_readings_differ_from_substitution(net):
     subst = kv.decode_filters(net, "conv3", filters=[0, 1], dtype="float64")
     for reading in ["rot180", "matrix_transpose"]:
-        other = kv.decode_filters_transposed(net, "conv3", reading, filters=[0, 1], dtype="float64")
+        other = kv.decode_filters_transposed(net, "conv3", kernel_op=reading, filters=[0, 1], dtype="float64")
         assert other.shape == subst.shape
         assert np.abs(other - subst).max() > 0.1 * np.abs(subst).max()
 
@@ -397,5 +397,5 @@ def test_decoding_explorer_draws_caffe_models_filters_as_rgb(monkeypatch):
     monkeypatch.setattr(wd, "plot_decoded_filter", spy)
     x = np.random.default_rng(0).uniform(-100, 100, (4, 32, 32, 3)).astype("float32")
     wd.DecodingExplorer(vgg, x, layers=["block1_conv2"])
-    expected = kv.decode_filters(vgg, "block1_conv2", "bicubic", filters=[0])[0]
+    expected = kv.decode_filters(vgg, "block1_conv2", unpool="bicubic", filters=[0])[0]
     np.testing.assert_allclose(drawn[-1], expected[..., ::-1])

@@ -11,8 +11,8 @@ import pytest
 
 import kerasviz as kv
 from kerasviz.core.gradients import model_outputs, score_gradients
-from kerasviz.lrp import lrp_rules
-from kerasviz.lrp.propagate import trace
+from kerasviz.relevance import lrp_rules
+from kerasviz.relevance.propagate import trace
 from kerasviz.testing import unchanged
 
 RTOL = 1e-5

@@ -135,7 +135,7 @@ def test_a_fresh_kernels_first_cell_has_no_stderr():
 
         code = (
             "import sys, kerasviz as kv, numpy as np\n"
-            "print(sys.executable == %r, kv.lenet()(np.zeros((1, 28, 28, 1))).shape)" % sys.executable
+            f"print(sys.executable == {sys.executable!r}, kv.lenet()(np.zeros((1, 28, 28, 1))).shape)"
         )
         reply = client.execute_interactive(code, timeout=TIMEOUT, output_hook=collect)
         assert reply["content"]["status"] == "ok", errors

@@ -79,7 +79,7 @@ def main():
          lambda: kv.visualize_filters(base, "block4_conv3", filters=range(4), size=64, steps=2, **q)),
         ("top-k patches (28 photos, 128 px)", "VGG16 block3_conv3", lambda: kv.top_activating(base, "block3_conv3", xs, **q), None),
         ("decoded filters (16 filters)", "VGG16 block3_conv3", lambda: kv.decode_filters(base, "block3_conv3", filters=range(16)), None),
-        ("NMF concepts (k=8, 200 digits)", "MNIST CNN conv2", lambda: kv.nmf_concepts(cnn, "conv2", digits, 8, importance=False, **q), None),
+        ("NMF concepts (k=8, 200 digits)", "MNIST CNN conv2", lambda: kv.nmf_concepts(cnn, "conv2", digits, k=8, importance=False, **q), None),
         ("TCAV (1 concept, 10 random sets)", "MNIST CNN conv2",
          lambda: kv.tcav(cnn, "conv2", {"c": digits[:40]}, digits[:50], 0, random_images=digits[50:], random_sets=10, **q), None),
     ]

@@ -66,7 +66,7 @@ def main():
     save(fig, "tcav_mnist.png")
 
     sevens = x[y == 7]
-    concepts = kv.nmf_concepts(cnn, "conv2", sevens, 6, target=7, progress=False)
+    concepts = kv.nmf_concepts(cnn, "conv2", sevens, k=6, target=7, progress=False)
     save(kv.plot_nmf_concepts(concepts, top=8, title="NMF concepts of conv2 on the 7s: top patches"), "nmf_patches.png")
     save(kv.plot_nmf_concepts(concepts, images=sevens[:4], title="NMF concepts of conv2: heatmaps"), "nmf_maps.png")
 

@@ -15,7 +15,8 @@ from kerasviz.attribution.blackbox import (
     sobol_attribution,
     superpixels,
 )
-from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
+from kerasviz.attribution.cams import hires_cam, layer_cam, xgrad_cam
+from kerasviz.attribution.eigen import eigen_cam
 from kerasviz.attribution.faithfulness import AverageDrop, average_drop, infidelity, max_sensitivity, mu_fidelity
 from kerasviz.attribution.gradcam import default_cam_layer, grad_cam, grad_cam_plus_plus, guided_grad_cam
 from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad

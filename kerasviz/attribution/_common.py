@@ -25,9 +25,11 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import InvalidArgumentError
-from kerasviz.core.gradients import forward_scorer, forward_scores, gradient_step, require_graph
+from kerasviz.core.forward import forward_scorer, forward_scores
+from kerasviz.core.gradients import gradient_step, require_graph
 from kerasviz.core.graph import check_model
-from kerasviz.core.inputs import as_model_batch, batches, chunk_count, from_model_layout, to_model_layout
+from kerasviz.core.inputs import as_model_batch, batches, chunk_count
+from kerasviz.core.layout import from_model_layout, to_model_layout
 from kerasviz.core.memory import check_rows_per_call
 from kerasviz.core.model_inputs import NO_SIDE, SideInputs
 from kerasviz.core.outputs import resolve_output
@@ -314,7 +316,7 @@ def image_like(value, name: str, model, x: tf.Tensor, *, allow_batch: bool = Tru
         ArgumentTypeError: not numeric.
         InvalidArgumentError: NaN / Inf, beyond float32, or a shape that does not fit the images.
     """
-    from kerasviz.core.inputs import is_channels_first
+    from kerasviz.core.layout import is_channels_first
 
     array = check_finite_array(value, name)
     shape = tuple(x.shape)

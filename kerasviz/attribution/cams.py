@@ -1,4 +1,4 @@
-"""Gradient CAM variants (HiResCAM, XGradCAM, LayerCAM) and Eigen-CAM.
+"""Gradient CAM variants: HiResCAM, XGradCAM, LayerCAM (Eigen-CAM is in `attribution.eigen`).
 
 All follow `grad_cam`'s conventions: per image, on logits, the map taken at a
 feature-map layer `A` (`(N, h, w, K)`, default `default_cam_layer`), then
@@ -47,7 +47,7 @@ from kerasviz.attribution.support import (
     upsample,
 )
 from kerasviz.core.gradients import compile_function, gradient_step
-from kerasviz.core.graph import cache, tap_model
+from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.model_inputs import InputSpec
@@ -143,7 +143,25 @@ def _gradient_cam(
     return finish(np.concatenate(parts), single)
 
 
-_ARGS_DOC = """
+def hires_cam(
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    layer: LayerSpec | None = None,
+    output: OutputSpec = None,
+    input: InputSpec = None,
+    relu: bool = True,
+    normalize: bool = True,
+    upsample: bool = True,
+    batch_size: int = 32,
+    progress: bool = True,
+) -> np.ndarray:
+    """HiResCAM (Draelos & Carin 2020): `relu(sum_k dy/dA^k * A^k)`, element-wise.
+
+    Unlike Grad-CAM it does not average the gradient over the map, so the
+    (pre-ReLU) map sums to `y_c - b_c` when only a linear layer follows, and a
+    region the head ignores gets exactly 0.
     Args:
         model: a Keras image model (never changed); nested models work.
         images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
@@ -168,29 +186,6 @@ _ARGS_DOC = """
         InvalidArgumentError, ArgumentTypeError: bad images, target, output or
             settings (before any model work).
         LayerNotFoundError: unknown layer.
-"""
-
-
-def hires_cam(
-    model: keras.Model,
-    images,
-    target: Target = None,
-    *,
-    layer: LayerSpec | None = None,
-    output: OutputSpec = None,
-    input: InputSpec = None,
-    relu: bool = True,
-    normalize: bool = True,
-    upsample: bool = True,
-    batch_size: int = 32,
-    progress: bool = False,
-) -> np.ndarray:
-    """HiResCAM (Draelos & Carin 2020): `relu(sum_k dy/dA^k * A^k)`, element-wise.
-
-    Unlike Grad-CAM it does not average the gradient over the map, so the
-    (pre-ReLU) map sums to `y_c - b_c` when only a linear layer follows, and a
-    region the head ignores gets exactly 0.
-    {args}
     Example:
         >>> cam = kv.hires_cam(model, images, layer="block5_conv3")
     """
@@ -211,7 +206,7 @@ def xgrad_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """XGradCAM (Fu et al. 2020): channel weights `sum(g * A) / sum(A)`, map `relu(sum_k a_k A^k)`.
 
@@ -219,7 +214,30 @@ def xgrad_cam(
     channel whose activations sum to about zero (below 1e-6 of their absolute
     sum) gets weight 0 (pytorch-grad-cam adds 1e-7 to the denominator instead,
     which lets such weights explode).
-    {args}
+    Args:
+        model: a Keras image model (never changed); nested models work.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints (-1: predicted),
+            or a callable `score(outputs) -> (N,)`.
+        layer: the feature-map layer (name, "outer/inner" path, index);
+            default the last 4-D layer larger than 1x1 (`default_cam_layer`).
+        output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
+        relu: keep only positive evidence.
+        normalize: divide each map by its maximum, giving [0, 1].
+        upsample: resize bilinearly to the input size.
+        batch_size: images per compiled call.
+        progress: show a progress bar when there is more than one chunk.
+
+    Returns:
+        `(N, H, W)` float32 in [0, 1] with the defaults (`(N, h, w)` at the
+        layer's size with `upsample=False`; `(H, W)` for one image).
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: bad images, target, output or
+            settings (before any model work).
+        LayerNotFoundError: unknown layer.
     Example:
         >>> cam = kv.xgrad_cam(model, images)
     """
@@ -240,7 +258,7 @@ def layer_cam(
     normalize: bool = True,
     upsample: bool = True,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """LayerCAM (Jiang et al. 2021): `relu(sum_k relu(dy/dA^k) * A^k)`, element-wise.
 
@@ -248,7 +266,30 @@ def layer_cam(
     Grad-CAM's averaged weights blur). Equals HiResCAM where every gradient is
     non-negative. Multi-layer fusion is left to the caller (e.g. the
     element-wise maximum of maps from several layers).
-    {args}
+    Args:
+        model: a Keras image model (never changed); nested models work.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints (-1: predicted),
+            or a callable `score(outputs) -> (N,)`.
+        layer: the feature-map layer (name, "outer/inner" path, index);
+            default the last 4-D layer larger than 1x1 (`default_cam_layer`).
+        output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
+        relu: keep only positive evidence.
+        normalize: divide each map by its maximum, giving [0, 1].
+        upsample: resize bilinearly to the input size.
+        batch_size: images per compiled call.
+        progress: show a progress bar when there is more than one chunk.
+
+    Returns:
+        `(N, H, W)` float32 in [0, 1] with the defaults (`(N, h, w)` at the
+        layer's size with `upsample=False`; `(H, W)` for one image).
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: bad images, target, output or
+            settings (before any model work).
+        LayerNotFoundError: unknown layer.
     Example:
         >>> cams = [kv.layer_cam(model, x, layer=l) for l in ("block3_conv3", "block5_conv3")]
     """
@@ -257,89 +298,4 @@ def layer_cam(
     )
 
 
-for _fn in (hires_cam, xgrad_cam, layer_cam):
-    _fn.__doc__ = _fn.__doc__.replace("{args}", _ARGS_DOC)
-
-
 # ---------------------------------------------------------------- Eigen-CAM
-
-
-def first_component(acts: tf.Tensor) -> tf.Tensor:
-    """Eigen-CAM's map `(N, h, w)` before ReLU: the channel-centred activations
-    projected on their first right singular vector, sign fixed so the map
-    correlates positively with the channel sum `sum_k A^k` (ties: its largest
-    |value| is positive)."""
-    n, h, w, k = (tf.shape(acts)[i] for i in range(4))
-    flat = tf.reshape(tf.cast(acts, tf.float32), (n, h * w, k))
-    centred = flat - tf.reduce_mean(flat, axis=1, keepdims=True)
-    _, _, v = tf.linalg.svd(centred, full_matrices=False)
-    projection = tf.einsum("nzk,nk->nz", centred, v[:, :, 0])
-    agreement = tf.reduce_sum(projection * tf.reduce_sum(flat, axis=-1), axis=1)
-    peak = tf.gather(projection, tf.argmax(tf.abs(projection), axis=1), axis=1, batch_dims=1)
-    sign = tf.where(agreement != 0, tf.sign(agreement), tf.where(peak < 0, -1.0, 1.0))
-    return tf.reshape(projection * sign[:, None], (n, h, w))
-
-
-class EigenCamStep:
-    """One compiled `x -> maps`: forward to the layer, first principal component, finishing."""
-
-    def __init__(self, model, path, relu, normalize, do_upsample, input=0):
-        self.tap, (self.key,) = tap_model(model, [path], include_output=False, input=input)
-        self.options = (relu, normalize, do_upsample)
-        self._run = compile_function(self._compute)
-
-    def _compute(self, x):
-        return finish_cam(first_component(self.tap(x, training=False)[self.key]), tf.shape(x)[1:3], *self.options)
-
-    def __call__(self, x):
-        return self._run(x)
-
-
-def eigen_cam(
-    model: keras.Model,
-    images,
-    target: Target = None,
-    *,
-    layer: LayerSpec | None = None,
-    output: OutputSpec = None,
-    input: InputSpec = None,
-    relu: bool = True,
-    normalize: bool = True,
-    upsample: bool = True,
-    batch_size: int = 32,
-    progress: bool = False,
-) -> np.ndarray:
-    """Eigen-CAM (Muhammad & Yeasin 2020): the first principal component of the layer's activations.
-
-    Each channel is centred over positions, the `(h*w, K)` matrix is
-    decomposed (SVD), and the map is its projection on the first right
-    singular vector: the dominant spatial pattern of the layer, whatever the
-    class. `target` and `output` are validated but do not change the map
-    (Eigen-CAM is class-agnostic; it may show an object that is not the
-    target).
-
-    The sign of a singular vector is arbitrary (it changes across BLAS builds;
-    pytorch-grad-cam does not fix it, so its ReLU can keep the background).
-    Here the sign is chosen so that the map correlates positively with the
-    channel sum `sum_k A^k` (ties: its largest |value| is positive), which is
-    deterministic and keeps the strongly activated region.
-    {args}
-    Example:
-        >>> cam = kv.eigen_cam(model, images, layer="block5_conv3")
-    """
-    batch_size = check_batch_size(batch_size)
-    p = prepare(model, images, target, output, input)
-    x, single = p[0], p[1]
-    path = feature_map_layer(model, layer)
-    key = ("eigen_cam", path, bool(relu), bool(normalize), bool(upsample), p.input)
-    step = cache.get(model, key, lambda: EigenCamStep(model, path, relu, normalize, upsample, p.input))
-    chunks = list(batches(len(x), batch_size))
-    parts = []
-    with progress_bar(len(chunks), "eigen_cam", progress and len(chunks) > 1) as bar:
-        for s in chunks:
-            parts.append(step(x[s]).numpy())
-            bar.update(1)
-    return finish(np.concatenate(parts), single)
-
-
-eigen_cam.__doc__ = eigen_cam.__doc__.replace("{args}", _ARGS_DOC)

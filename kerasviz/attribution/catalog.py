@@ -33,7 +33,7 @@ MAX_CHANNELS = Option(
 
 
 def _lrp_rules() -> tuple:
-    from kerasviz.lrp.composites import PRESETS
+    from kerasviz.relevance.composites import PRESETS
 
     rules = ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
     return tuple((r, r) for r in rules)
@@ -92,7 +92,8 @@ def _sobol(model, size, o) -> Work:
 def builtin_methods() -> list:
     """Every built-in attribution method, in the order widgets list them."""
     from kerasviz.attribution.blackbox import kernel_shap, lime, rise, sobol_attribution
-    from kerasviz.attribution.cams import eigen_cam, hires_cam, layer_cam, xgrad_cam
+    from kerasviz.attribution.cams import hires_cam, layer_cam, xgrad_cam
+    from kerasviz.attribution.eigen import eigen_cam
     from kerasviz.attribution.gradcam import grad_cam, grad_cam_plus_plus, guided_grad_cam
     from kerasviz.attribution.gradient_stats import gradient_x_input, vargrad
     from kerasviz.attribution.integrated_gradients import integrated_gradients
@@ -101,7 +102,7 @@ def builtin_methods() -> list:
     from kerasviz.attribution.saliency import gradient, saliency
     from kerasviz.attribution.score_cam import ablation_cam, score_cam
     from kerasviz.attribution.smoothgrad import smoothgrad
-    from kerasviz.lrp.propagate import lrp
+    from kerasviz.relevance.propagate import lrp
 
     cam = dict(signed=False, needs_layer=True, gradient_only=False, family="cam")
     box = dict(family="perturbation", black_box=True, seeded=True)

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps
+from kerasviz.attribution.registry import accepts_output, resolve_method
 from kerasviz.attribution.support import (
     check_batch_size,
     check_seed,
@@ -391,38 +392,3 @@ def max_sensitivity(
     norms = np.linalg.norm(reference, axis=1)
     change = np.linalg.norm(moved - reference[:, None], axis=2).max(1)
     return _scalar_or(change / np.where(norms > 0, norms, 1.0), single)
-
-
-def resolve_method(method) -> Callable:
-    """A map method from a callable or a registry name or label (`kerasviz.attribution.registry`).
-
-    A registry entry is returned as is: calling it gives a float32 map array
-    (result objects such as IG's are unwrapped).
-    """
-    if callable(method):
-        return method
-    from kerasviz.attribution.registry import get_method, method_names
-
-    if isinstance(method, str):
-        try:
-            return get_method(method)
-        except InvalidArgumentError:
-            pass
-    raise InvalidArgumentError(
-        f"`method` must be a callable (model, images, target) -> maps or a registered method name "
-        f"{method_names()}; got {method!r}."
-    )
-
-
-def accepts_output(fn) -> bool:
-    """True if `fn` takes an `output=` keyword (for a registry entry: its function does)."""
-    import inspect
-
-    from kerasviz.attribution.registry import Method
-
-    if isinstance(fn, Method):
-        fn = fn.function
-    try:
-        return "output" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False

@@ -51,9 +51,20 @@ def default_cam_layer(model: keras.Model, input: InputSpec = None) -> str:
     Feature maps have the explained input's position axes: `(N, h, w, c)` in
     an image model, `(N, t, c)` in a 1-D one (`core.feature_maps.map_layers`).
 
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+        input: which input of a multi-input model (index or name; default the image input).
+
+    Returns:
+        The layer's path ("outer/inner" inside nested models).
+
     Raises:
         UnsupportedLayerError: the model has no such layer (e.g. an MLP).
         UnsupportedModelError: a subclassed model (its layers cannot be reached).
+
+    Example:
+        >>> kv.default_cam_layer(vgg)
+        'block5_pool'
     """
     from kerasviz.core.feature_maps import position_rank
 
@@ -283,10 +294,31 @@ def grad_cam_plus_plus(
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
-    """Grad-CAM++: pixel-wise weighted positive gradients (better for several instances).
+    """Grad-CAM++ (Chattopadhay et al. 2018): pixel-wise weighted positive gradients.
 
     `alpha = g^2 / (2 g^2 + sum_ab A_ab g^3)`, `w_k = sum_ij alpha_ij relu(g_ij)`,
-    map `= relu(sum_k w_k A^k)`. Arguments, output and errors as `grad_cam`.
+    map `= relu(sum_k w_k A^k)`; better than Grad-CAM when a class appears several times.
+
+    Args:
+        model: a Keras image model (never changed), as in `grad_cam`.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints, or a callable.
+        layer: the feature-map layer; default `default_cam_layer(model)`.
+        output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained.
+        reshape: lays a token layer out as a grid, as in `grad_cam`.
+        relu: keep only positive evidence.
+        normalize: divide each map by its maximum, giving [0, 1].
+        upsample: resize bilinearly to the input size.
+        batch_size: images per compiled call.
+        progress: show a progress bar (when there is more than one batch).
+
+    Returns:
+        `(N, H, W)` float32 in [0, 1] with the defaults (`(N, h, w)` with
+        `upsample=False`); batch axis dropped for one image.
+
+    Raises:
+        KerasvizError: bad images, target, output, layer or settings (named).
 
     Example:
         >>> cam = kv.grad_cam_plus_plus(model, images)
@@ -321,13 +353,27 @@ def guided_grad_cam(
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
-    """Guided Grad-CAM: guided backprop times the upsampled Grad-CAM map.
+    """Guided Grad-CAM (Selvaraju et al. 2017): guided backprop times the upsampled Grad-CAM map.
 
-    Args: as `grad_cam`, plus `reduce` (None keeps channels; "max_abs",
-    "sum_abs", "sum", "mean", "l2").
+    Args:
+        model: a Keras image model (never changed), as in `grad_cam`.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (predicted class), an int, a list of ints, or a callable.
+        layer: Grad-CAM's feature-map layer; default `default_cam_layer(model)`.
+        output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained.
+        reshape: lays a token layer out as a grid, as in `grad_cam`.
+        reduce: None keeps the channels; "max_abs", "sum_abs", "sum", "mean"
+            or "l2" reduce them.
+        batch_size: images per compiled call.
+        progress: show a progress bar (when there is more than one batch).
 
     Returns:
-        signed float32 with the images' shape (or `(N, H, W)` when reduced).
+        Signed float32 with the images' shape (`(N, H, W)` when reduced); batch
+        axis dropped for one image.
+
+    Raises:
+        KerasvizError: bad images, target, output, layer or settings (named).
 
     Example:
         >>> ggc = kv.guided_grad_cam(model, images, reduce="sum_abs")

@@ -76,7 +76,7 @@ def gradient_x_input(
     input: InputSpec = None,
     reduce: str | None = None,
     batch_size: int = 32,
-    progress: bool = False,
+    progress: bool = True,
 ) -> np.ndarray:
     """Gradient x input: `x * d y_c / d x`, signed, per channel.
 

@@ -43,8 +43,8 @@ from kerasviz.attribution._common import (
     step_for,
 )
 from kerasviz.core.errors import InvalidArgumentError
-from kerasviz.core.gradients import forward_scores
-from kerasviz.core.inputs import from_model_layout, is_channels_first
+from kerasviz.core.forward import forward_scores
+from kerasviz.core.layout import from_model_layout, is_channels_first
 from kerasviz.core.memory import physical_memory
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec

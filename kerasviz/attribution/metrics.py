@@ -31,7 +31,7 @@ from kerasviz.attribution._common import (
     row_scores,
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
-from kerasviz.core.inputs import is_channels_first
+from kerasviz.core.layout import is_channels_first
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
@@ -268,11 +268,37 @@ def insertion_auc(
     progress: bool = True,
     **renamed,
 ):
-    """Insertion AUC (RISE): higher is better.
+    """Insertion AUC (Petsiuk et al. 2018, RISE): higher is better.
 
     Starts from the substrate (a blurred image by default, as RISE) and puts
-    the image's pixels back in decreasing order of the map. Arguments, returns
-    and errors as `deletion_auc`.
+    the image's pixels back in decreasing order of the map; the area under the
+    score curve. The mirror of `deletion_auc`.
+
+    Args:
+        model: a Keras classifier (never changed); subclassed models work.
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        maps: maps `(N, H, W)`, or with channels in the images' layout
+            (channels summed, signed). Formerly `attributions`, still accepted
+            with a warning.
+        target: None (class predicted on the clean image), int, ints, or a
+            callable score.
+        substrate: what the image starts as: "blur" (default), a number, "mean",
+            per-channel values, or an image, in the model's input space.
+        steps: perturbation steps (default 64; capped in quick mode only when
+            not given).
+        blur_sigma: Gaussian sigma for `substrate="blur"`, > 0.
+        return_curves: also return the curves `(N, steps + 1)`.
+        output: which output of a multi-output model (index, name or dict key).
+        input: which input of a multi-input model is explained.
+        mask_batch_size: perturbed copies per compiled call (bounds memory;
+            formerly `batch_size`, still accepted with a warning).
+        progress: show a progress bar (when there is more than one chunk).
+
+    Returns:
+        AUC per image `(N,)` (a float for one image), or `(auc, curves)`.
+
+    Raises:
+        KerasvizError: bad images, maps, target, output, substrate or settings (named).
 
     Example:
         >>> kv.insertion_auc(model, x, kv.grad_cam(model, x)).mean()

@@ -15,8 +15,7 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.attribution.faithfulness import accepts_output, resolve_method
-from kerasviz.attribution.registry import MetricInputs, get_metric
+from kerasviz.attribution.registry import MetricInputs, accepts_output, get_metric, resolve_method
 from kerasviz.attribution.registry import metrics as registered_metrics
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
@@ -153,7 +152,7 @@ def attribution_metrics(
     n = len(x)
     per_image = {m: np.full((len(methods), n), np.nan) for m in metrics}
     with progress_bar(len(methods), "metrics", progress and len(methods) > 1) as bar:
-        for row, (name, spec) in enumerate(methods.items()):
+        for row, spec in enumerate(methods.values()):
             fn = resolve_method(spec) if callable(spec) or isinstance(spec, str) else None
             if fn is None:
                 maps = np.asarray(spec, np.float32)

@@ -22,8 +22,8 @@ from kerasviz.attribution.metrics import to_nhw
 from kerasviz.attribution.registry import get_method
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.graph import is_subclassed
-from kerasviz.core.inputs import to_model_layout
 from kerasviz.core.layers import LayerSpec, find_layer, is_model, iter_layers
+from kerasviz.core.layout import to_model_layout
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, check_seed

@@ -285,3 +285,34 @@ __all__ = [
     "metric_names",
     "get_metric",
 ]
+
+
+def resolve_method(method) -> Callable:
+    """A map method from a callable or a registry name or label (`kerasviz.attribution.registry`).
+
+    A registry entry is returned as is: calling it gives a float32 map array
+    (result objects such as IG's are unwrapped).
+    """
+    if callable(method):
+        return method
+    if isinstance(method, str):
+        try:
+            return get_method(method)
+        except InvalidArgumentError:
+            pass
+    raise InvalidArgumentError(
+        f"`method` must be a callable (model, images, target) -> maps or a registered method name "
+        f"{method_names()}; got {method!r}."
+    )
+
+
+def accepts_output(fn) -> bool:
+    """True if `fn` takes an `output=` keyword (for a registry entry: its function does)."""
+    import inspect
+
+    if isinstance(fn, Method):
+        fn = fn.function
+    try:
+        return "output" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False

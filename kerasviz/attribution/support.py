@@ -27,7 +27,7 @@ from kerasviz.core.errors import (
     LayerNotFoundError,
     UnsupportedModelError,
 )
-from kerasviz.core.gradients import forward_scorer
+from kerasviz.core.forward import forward_scorer
 from kerasviz.core.inputs import as_model_batch, batches
 from kerasviz.core.layers import LayerSpec, find_layer, layer_path
 from kerasviz.core.model_inputs import NO_SIDE, SideInputs
@@ -190,7 +190,7 @@ def stream_scores(
 
 def feature_map_layer(model, layer: LayerSpec | None) -> str:
     """The path of a 4-D feature-map layer (default: `default_cam_layer`), with clear errors."""
-    from kerasviz.activations import image_layers
+    from kerasviz.activation_maps import image_layers
     from kerasviz.attribution.gradcam import default_cam_layer
 
     if layer is None:

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, KerasvizError, LayerNotFoundError
 from kerasviz.core.inputs import as_image_batch, batches
 from kerasviz.core.layers import find_layer

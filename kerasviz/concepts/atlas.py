@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.concepts._common import (
     check_batch_size,
     check_layer,

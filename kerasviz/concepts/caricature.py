@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.concepts._common import check_images, check_layer, check_model, check_seed, optional_int
 from kerasviz.concepts.atlas import check_render_options
 from kerasviz.core.errors import InvalidArgumentError

@@ -13,7 +13,7 @@ rules conserve (exactly for LRP-0 / ε → 0 on a bias-free network).
 `kv.crp` batches over channels: each (image, channel) pair is one row of a
 compiled call, the image repeated and the channel mask held as data, so one
 call computes up to `filter_batch_size` heatmaps and changing the channels
-never retraces. The mechanism is `kerasviz.lrp.layer_lrp`.
+never retraces. The mechanism is `kerasviz.relevance.layer_lrp`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from kerasviz.core.layers import conv_layers
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_indices, check_int
-from kerasviz.lrp import LayerLRP, layer_lrp
+from kerasviz.relevance import LayerLRP, layer_lrp
 
 _HEATMAP_BYTES_LIMIT = 1 << 30
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from kerasviz.activations import feature_extractor
+from kerasviz.activation_maps import feature_extractor
 from kerasviz.core.gradients import compile_function, gradient_step
 from kerasviz.core.graph import cache
 from kerasviz.core.targets import target_scores

@@ -33,7 +33,7 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.concepts._common import (
     check_batch_size,
     check_images,
@@ -47,6 +47,7 @@ from kerasviz.concepts._common import (
 )
 from kerasviz.concepts.factor import concept_step
 from kerasviz.concepts.scan import RunningTop, Scan, check_data_target
+from kerasviz.core.deprecation import keyword_only
 from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.outputs import resolve_output
 from kerasviz.core.results import ArrayResult
@@ -181,12 +182,13 @@ def _non_negative(acts: np.ndarray, key: str) -> np.ndarray:
     return np.maximum(acts, 0.0)
 
 
+@keyword_only("k", positional=3)
 def nmf_concepts(
     model: keras.Model,
     layer,
     data,
-    k: int = 8,
     *,
+    k: int = 8,
     target=None,
     output=None,
     importance: bool = True,

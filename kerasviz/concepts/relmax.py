@@ -37,7 +37,7 @@ from kerasviz.core.validate import check_choice, check_int
 from kerasviz.dataset.receptive_field import METHODS, receptive_field
 from kerasviz.dataset.streaming import data_source
 from kerasviz.dataset.topk import TopActivating, reachable_frame, transpose_positions, whole_image
-from kerasviz.lrp import layer_lrp
+from kerasviz.relevance import layer_lrp
 
 
 @dataclass

@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable
-from typing import Union
 
 import keras
 import numpy as np
@@ -31,7 +30,7 @@ import tensorflow as tf
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.layers import LayerSpec, find_layer, is_model, output_shape, unique_paths
 
-Reshape = Union[None, tuple, Callable]
+Reshape = tuple | Callable | None
 
 
 def position_rank(model, input=None) -> int:

@@ -3,9 +3,9 @@
 `GradientStep` compiles a single `tf.function` per (model variant, taps,
 target kind); targets, batch contents and batch size are data, so a notebook
 that changes the class or the image never retraces. `score_gradients` runs it
-over a batch in chunks so memory stays bounded. `ForwardScorer` /
-`forward_scores` are the forward-only counterpart (perturbation methods,
-completeness checks).
+over a batch in chunks so memory stays bounded. The forward-only counterpart
+(`ForwardScorer`, `forward_scores`: perturbation methods, completeness checks)
+is in `kerasviz.core.forward` and re-exported here.
 """
 
 from __future__ import annotations
@@ -244,9 +244,15 @@ def model_outputs(
     """The model's outputs `(N, K)` (logits by default) for a batch (the other inputs of a
     multi-input model in `images`, or in `side` for a prepared batch)."""
     batch = as_model_batch(images, model, prepared=prepared, input=input)
-    x, side, index = batch.x, side if prepared else batch.side, batch.index if not prepared else _index(input, model)
+    x, side, index = (
+        batch.x,
+        side if prepared else batch.side,
+        batch.index if not prepared else explained_input_index(input, model),
+    )
     side = side if side is not None else NO_SIDE
     if logits:
+        from kerasviz.core.forward import forward_scorer  # forward builds on this module
+
         scorer = forward_scorer(model, output=resolve_output(model, output), input=index)
         return np.concatenate([scorer.outputs(x[s], side[s]).numpy() for s in batches(len(x), batch_size)])
     step = gradient_step(model, logits=False, output=resolve_output(model, output), input=index)
@@ -261,125 +267,9 @@ def model_outputs(
     return np.concatenate([run(x[s], step.feed.values(side[s])).numpy() for s in batches(len(x), batch_size)])
 
 
-def _index(input, model) -> int:
+def explained_input_index(input, model) -> int:
     """The explained input's index for a prepared batch (`input` given as an index or name)."""
     return 0 if is_subclassed(model) else explained_index(model, input)
-
-
-class ForwardScorer:
-    """A compiled forward-only step `(x, targets, side) -> (scores, classes)`.
-
-    Shares the rebuilt (logits) graph of the model's plain `GradientStep`.
-
-    Args:
-        model: the user's model (unchanged).
-        score: a callable target `score(outputs) -> (N,)`, or None for class
-            targets passed at call time (-1: the argmax).
-        probabilities: read class scores on softmax (sigmoid for one output)
-            of the logits.
-        output: index of the explained model output.
-        input: index of the explained input (other inputs fed as `side`).
-    """
-
-    def __init__(
-        self,
-        model,
-        score: Callable | None = None,
-        *,
-        probabilities: bool = False,
-        output: int = 0,
-        input: int = 0,
-    ):
-        step = gradient_step(model, score=score, output=output, input=input)
-        self.tap, self.num_outputs, self.num_outputs_for = step.tap, step.num_outputs, step.num_outputs_for
-        self.feed = step.feed
-        self._model_ref = weakref.ref(model)
-        self.score, self.probabilities = score, probabilities
-        self._run = compile_function(self._compute, **compile_options(model))
-
-    def _compute(self, x, targets, side):
-        outputs = self.tap(self.feed.inputs(x, side), training=False)["__output__"]
-        return target_scores(outputs, targets, self.score, probabilities=self.probabilities)
-
-    def _flat(self, x, side):
-        return flat_outputs(self.tap(self.feed.inputs(x, side), training=False)["__output__"])
-
-    def outputs(self, x, side: SideInputs | None = None):
-        """The explained output `(n, K)` float32 for one chunk (logits for a probability head)."""
-        if not hasattr(self, "_outputs"):
-            self._outputs = compile_function(self._flat, **compile_options(self._model_ref()))
-        return self._outputs(tf.convert_to_tensor(x, tf.float32), self.feed.values(side))
-
-    def __call__(self, x, targets=None, side: SideInputs | None = None):
-        """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`, the other inputs' rows `side`."""
-        values = self.feed.values(side)
-        if targets is None:
-            targets = tf.fill((tf.shape(x)[0],), -1)
-        with target_errors():
-            return self._run(tf.convert_to_tensor(x, tf.float32), tf.convert_to_tensor(targets, tf.int32), values)
-
-
-def forward_scorer(
-    model,
-    score: Callable | None = None,
-    *,
-    probabilities: bool = False,
-    output: int = 0,
-    input: int = 0,
-) -> ForwardScorer:
-    """The cached `ForwardScorer` of a model (one trace per score kind, output and input index)."""
-    return cache.get(
-        model,
-        ("forward_scorer", score, probabilities, output, input),
-        lambda: ForwardScorer(model, score, probabilities=probabilities, output=output, input=input),
-    )
-
-
-def forward_scores(
-    model,
-    images,
-    target: Target = None,
-    *,
-    probabilities: bool = False,
-    batch_size: int = 64,
-    output: OutputSpec = None,
-    prepared: bool = False,
-    input=None,
-    side: SideInputs | None = None,
-):
-    """Target scores without gradients, in chunks through one compiled call.
-
-    Args:
-        model: a Keras model (never changed).
-        images: `(N, H, W, C)` or `(H, W, C)` in the model's input space (for
-            a multi-input model also a list / dict of every input, see
-            `core.model_inputs`).
-        target: None (predicted class), an int, ints (-1 entries: predicted
-            class), or a callable `score(outputs) -> (N,)`.
-        probabilities: softmax (sigmoid for one output) of the logits.
-        batch_size: images per compiled call.
-        output: which output of a multi-output model (index or name).
-        prepared: `images` is a batch `inputs.as_model_batch` returned.
-        input: the explained input of a multi-input model (index or name).
-        side: with `prepared`, the other inputs' rows (`SideInputs`).
-
-    Returns:
-        `(scores, classes)`, numpy `(N,)` each (classes -1 for a callable).
-
-    Example:
-        >>> logits, predicted = forward_scores(model, images)
-    """
-    score = target if callable(target) else None
-    batch = as_model_batch(images, model, prepared=prepared, input=input)
-    index = _index(input, model) if prepared else batch.index
-    side = (side if side is not None else NO_SIDE) if prepared else batch.side
-    scorer = forward_scorer(
-        model, score, probabilities=probabilities, output=resolve_output(model, output), input=index
-    )
-    x = batch.x
-    targets = target_vector(None if score else target, len(x), scorer.num_outputs_for(x), allow_predicted=True)
-    parts = [scorer(x[s], targets[s], side[s]) for s in batches(len(x), batch_size)]
-    return tuple(np.concatenate([p[i].numpy() for p in parts]) for i in (0, 1))
 
 
 def score_gradients(
@@ -433,7 +323,7 @@ def score_gradients(
     """
     score = target if callable(target) else None
     batch = as_model_batch(images, model, prepared=prepared, input=input)
-    index = _index(input, model) if prepared else batch.index
+    index = explained_input_index(input, model) if prepared else batch.index
     side = (side if side is not None else NO_SIDE) if prepared else batch.side
     step = gradient_step(
         model,
@@ -460,3 +350,15 @@ def score_gradients(
     acts = {k: np.concatenate([p[3][j] for p in parts]) for j, k in enumerate(step.keys)}
     grads = {k: np.concatenate([p[4][j] for p in parts]) for j, k in enumerate(step.keys)}
     return Gradients(input=joined(2), scores=joined(0), targets=joined(1), activations=acts, layer_gradients=grads)
+
+
+_FORWARD = ("ForwardScorer", "forward_scorer", "forward_scores")
+
+
+def __getattr__(name: str):
+    """The forward-only names, importable from here as before (they live in `kerasviz.core.forward`)."""
+    if name in _FORWARD:
+        from kerasviz.core import forward
+
+        return getattr(forward, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,6 +31,10 @@ from kerasviz.core.layout import (  # noqa: F401
     require_channels_last,
     require_channels_last_signals,
 )
+
+# to_model_layout / from_model_layout are defined in core.layout; importable from here as before.
+from kerasviz.core.layout import from_model_layout as from_model_layout
+from kerasviz.core.layout import to_model_layout as to_model_layout
 from kerasviz.core.model_inputs import (
     NO_SIDE,
     SideInputs,
@@ -360,31 +364,6 @@ def _free_batch(array, shape: tuple, name: str, first: bool) -> tuple[tf.Tensor,
     batch = tf.cast(array, tf.float32)
     batch = batch[None] if len(shape) == 3 else batch
     return (tf.transpose(batch, (0, 2, 3, 1)) if first else batch), len(shape) == 3
-
-
-def to_model_layout(maps, model):
-    """Input-shaped maps `(N, H, W, C)` / `(H, W, C)` back in the model's layout (NumPy).
-
-    Identity for channels-last models; `(N, C, H, W)` / `(C, H, W)` for
-    channels-first ones. Maps without a channel axis are returned unchanged by
-    callers (they are the same in both layouts).
-    """
-    maps = np.asarray(maps)
-    if not is_channels_first(model) or maps.ndim not in (3, 4):
-        return maps
-    return np.moveaxis(maps, -1, -3)
-
-
-def from_model_layout(array: np.ndarray, model) -> np.ndarray:
-    """An image-shaped array given in the model's layout, channels last (NumPy).
-
-    `(..., C, H, W)` -> `(..., H, W, C)` for channels-first models (arrays of
-    rank 3 or more); anything else is returned unchanged.
-    """
-    array = np.asarray(array)
-    if not is_channels_first(model) or array.ndim < 3:
-        return array
-    return np.moveaxis(array, -3, -1)
 
 
 def check_batch_size(value, name: str = "batch_size") -> int:

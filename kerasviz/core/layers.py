@@ -13,14 +13,13 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterator
-from typing import Union
 
 import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, LayerNotFoundError, UnsupportedLayerError
 
-LayerSpec = Union[str, int, keras.layers.Layer]
+LayerSpec = str | int | keras.layers.Layer
 
 
 def is_model(layer) -> bool:
@@ -180,7 +179,18 @@ def is_conv(layer: keras.layers.Layer) -> bool:
 
 
 def conv_layers(model: keras.Model) -> list[str]:
-    """Paths of every 2-D convolution layer, nested models included, in graph order."""
+    """Paths of every 2-D convolution layer, nested models included, in graph order.
+
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+
+    Returns:
+        Layer paths ("outer/inner" inside nested models), first layer first.
+
+    Example:
+        >>> kv.conv_layers(kv.load_vgg16(weights=None))[:2]
+        ['block1_conv1', 'block1_conv2']
+    """
     return [p for p, l in unique_paths(model) if is_conv(l)]
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import weakref
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import UnsupportedModelError
@@ -170,3 +171,28 @@ __all__ = [
     "spatial_formats",
     "compile_options",
 ]
+
+
+def to_model_layout(maps, model):
+    """Input-shaped maps `(N, H, W, C)` / `(H, W, C)` back in the model's layout (NumPy).
+
+    Identity for channels-last models; `(N, C, H, W)` / `(C, H, W)` for
+    channels-first ones. Maps without a channel axis are returned unchanged by
+    callers (they are the same in both layouts).
+    """
+    maps = np.asarray(maps)
+    if not is_channels_first(model) or maps.ndim not in (3, 4):
+        return maps
+    return np.moveaxis(maps, -1, -3)
+
+
+def from_model_layout(array: np.ndarray, model) -> np.ndarray:
+    """An image-shaped array given in the model's layout, channels last (NumPy).
+
+    `(..., C, H, W)` -> `(..., H, W, C)` for channels-first models (arrays of
+    rank 3 or more); anything else is returned unchanged.
+    """
+    array = np.asarray(array)
+    if not is_channels_first(model) or array.ndim < 3:
+        return array
+    return np.moveaxis(array, -3, -1)

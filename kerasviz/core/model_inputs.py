@@ -28,14 +28,13 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Union
 
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 
-InputSpec = Union[None, int, str]
+InputSpec = int | str | None
 
 
 def input_tensors(model) -> list:
@@ -289,7 +288,8 @@ def side_inputs(model, others: dict, index: int, n: int, *, name: str = "images"
     Raises:
         InvalidArgumentError: wrong rank, row count or shape for an input.
     """
-    from kerasviz.core.inputs import as_numeric_array, from_model_layout
+    from kerasviz.core.inputs import as_numeric_array
+    from kerasviz.core.layout import from_model_layout
 
     tensors, names = input_tensors(model), input_names(model)
     values: list = [None] * len(tensors)

@@ -10,14 +10,13 @@ layer's name, or, for dict outputs, a key. A model with one output needs no
 from __future__ import annotations
 
 import numbers
-from typing import Union
 
 import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 
-OutputSpec = Union[None, int, str]
+OutputSpec = int | str | None
 
 
 def _structure(model: keras.Model):

@@ -34,7 +34,8 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.errors import UnsupportedModelError
-from kerasviz.core.graph import COMPUTE_VARIANT, cache, model_input, output_layer
+from kerasviz.core.graph import cache, model_input, output_layer
+from kerasviz.core.layer_calls import COMPUTE_VARIANT
 from kerasviz.core.layers import LayerSpec, child_layers, find_layer, is_model, layer_path
 from kerasviz.core.validate import check_choice
 
@@ -189,7 +190,7 @@ def _twin(layer: keras.layers.Layer, dtype: str) -> keras.layers.Layer:
     twin = object.__new__(type(layer))
     twin.__dict__.update(layer.__dict__)
     twin.__dict__.update(_dtype_policy=keras.DTypePolicy(_POLICY[dtype]), _inbound_nodes=[], _outbound_nodes=[])
-    twin.__dict__[COMPUTE_VARIANT] = True  # rebuilt graphs call it in its own dtype (`graph.is_low_precision`)
+    twin.__dict__[COMPUTE_VARIANT] = True  # rebuilt graphs call it in its own dtype (`layer_calls.is_low_precision`)
     return twin
 
 

@@ -17,7 +17,8 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.errors import InvalidArgumentError
-from kerasviz.core.graph import PreActivation, Substitute, activation_name, explain_dtype
+from kerasviz.core.graph import Substitute
+from kerasviz.core.layer_calls import PreActivation, activation_name, explain_dtype
 
 
 @tf.custom_gradient

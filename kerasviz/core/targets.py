@@ -14,14 +14,13 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 
-Target = Union[None, int, Sequence[int], np.ndarray, Callable]
+Target = int | Sequence[int] | np.ndarray | Callable | None
 
 PREDICTED = -1
 

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.core.deprecation import renamed as renamed  # defined in core.deprecation; importable from here
 from kerasviz.core.errors import ArgumentTypeError, LayerNotFoundError, UnsupportedLayerError
 from kerasviz.core.layers import find_layer, is_model, output_rank
 
@@ -260,24 +261,3 @@ def check_model(model, *, name: str = "model") -> None:
         raise
     except (ValueError, TypeError) as err:
         raise UnsupportedModelError(f"`{name}`: {err}") from None
-
-
-def renamed(**aliases) -> Callable:
-    """Decorator: keyword `old=` still works for `new=` (`@renamed(reading="kernel_op")`), with a DeprecationWarning."""
-
-    def decorate(fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            for old, new in aliases.items():
-                if old in kwargs:
-                    if new in kwargs:
-                        raise ArgumentTypeError(
-                            f"{fn.__name__}() got both `{old}` and its new name `{new}`; pass `{new}`."
-                        )
-                    kwargs[new] = kwargs.pop(old)
-                    warnings.warn(f"{fn.__name__}: `{old}=` is now `{new}=`.", DeprecationWarning, stacklevel=2)
-            return fn(*args, **kwargs)
-
-        return wrapper
-
-    return decorate

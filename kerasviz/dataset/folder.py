@@ -6,13 +6,14 @@ import os
 
 import numpy as np
 
-from kerasviz.data import _SAMPLES, IMAGE_EXTENSIONS, fit_image, image_files, read_photo, sample_image
+from kerasviz.imagefiles import IMAGE_EXTENSIONS, image_files, read_photo
+from kerasviz.photos import SAMPLE_PHOTOS, fit_image, sample_image
 
 
 def _sample_views(size: int) -> tuple[np.ndarray, list[str]]:
     """Each offline sample photo as 4 views: centre, two off-centre crops and a mirror."""
     images, names = [], []
-    for name in sorted(_SAMPLES):
+    for name in sorted(SAMPLE_PHOTOS):
         big = sample_image(name, size=2 * size)
         views = {
             "": big,

@@ -205,7 +205,7 @@ class DataSource:
         if dtype is None:
             raw_dtype = getattr(images, "dtype", None)
             np_dtype = np.dtype(raw_dtype) if raw_dtype is not None else np.asarray(images[:1]).dtype
-            if np_dtype == object or np_dtype.kind not in "uif":
+            if np_dtype.kind == "O" or np_dtype.kind not in "uif":
                 raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {np_dtype}.")
         elif dtype.is_bool or not (dtype.is_floating or dtype.is_integer):
             raise ArgumentTypeError(f"{where} must hold numbers (float or integer); got dtype {dtype.name}.")

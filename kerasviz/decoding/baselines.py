@@ -20,11 +20,12 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
+from kerasviz.core.deprecation import keyword_only
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
-from kerasviz.core.inputs import to_model_layout
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.layout import to_model_layout
 from kerasviz.core.relu_rules import relu_rule_substitute
 from kerasviz.core.validate import check_choice, check_indices, check_int
 from kerasviz.dataset.arguments import check_model, check_output_rank, renamed, resolve_layer
@@ -35,12 +36,13 @@ READINGS = ("rot180", "matrix_transpose")
 
 
 @renamed(reading="kernel_op")
+@keyword_only("kernel_op", "unpool", positional=2)
 def decode_filters_transposed(
     model: keras.Model,
     layer: LayerSpec,
+    *,
     kernel_op: str = "rot180",
     unpool: str = "bicubic",
-    *,
     filters: Sequence[int] | None = None,
     dtype: str = "float32",
 ) -> np.ndarray:
@@ -59,23 +61,24 @@ def decode_filters_transposed(
         KerasvizError: an unknown `kernel_op`, or see `decode_filters`.
 
     Example:
-        >>> wrong = kv.decode_filters_transposed(net, "conv3", "rot180")
+        >>> wrong = kv.decode_filters_transposed(net, "conv3", kernel_op="rot180")
     """
     kernel_op = check_choice(kernel_op, "kernel_op", READINGS)
     return decode_with_kernel_op(model, layer, unpool, kernel_op=kernel_op, filters=filters, dtype=dtype)
 
 
+@renamed(filter_index="filters")
 def deconvnet_projection(
     model: keras.Model,
     layer: LayerSpec,
     images,
-    filter_index: int,
+    filters: int,
     *,
     batch_size: int = 32,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Zeiler & Fergus deconvnet projection of one filter's strongest unit per image.
 
-    For each image, the unit of `filter_index` with the highest activation in
+    For each image, the unit of `filters` with the highest activation in
     `layer` is projected to pixel space through the network below: max-pool
     switches of that image, rectified backward signal at each ReLU (the MatConvNet
     LeNet has a ReLU only after conv3, so only conv4 is rectified), transposed
@@ -85,7 +88,7 @@ def deconvnet_projection(
         model: a Keras model (never changed).
         layer: any layer with a `(N, h, w, K)` output, typically a conv.
         images: `(N, H, W, C)` or one `(H, W, C)` in the model's input space.
-        filter_index: the filter (channel) k.
+        filters: the filter (channel) k.
         batch_size: images per compiled call.
 
     Returns:
@@ -94,7 +97,7 @@ def deconvnet_projection(
 
     Raises:
         KerasvizError: a bad `layer` (unknown, not a feature map), `images`,
-            `filter_index` (not one index in range) or `batch_size`.
+            `filters` (not one index in range) or `batch_size`.
 
     Example:
         >>> proj, where = kv.deconvnet_projection(net, "conv3", top_images, 7)
@@ -103,14 +106,14 @@ def deconvnet_projection(
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     layer, found = resolve_layer(model, layer)
     check_output_rank(found, (4,), "a deconvnet projection needs feature maps (N, h, w, K)")
-    check_int(filter_index, "filter_index")
+    check_int(filters, "filters")
     x, _ = image_batch(images, model)  # checked once, channels last
     maps = next(iter(activations(model, to_model_layout(x.numpy(), model), [layer], batch_size=batch_size).values()))
     if maps.ndim != 4:
         raise InvalidArgumentError(
             f"`layer` {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K)."
         )
-    k = check_indices(filter_index, "filter_index", size=maps.shape[-1])[0]
+    k = check_indices(filters, "filters", size=maps.shape[-1])[0]
     flat = maps[..., k].reshape(len(maps), -1).argmax(1)
     positions = np.stack(np.unravel_index(flat, maps.shape[1:3]), 1)
     units = (flat * maps.shape[-1] + k).astype(int)  # index into the flattened (h, w, K) output

@@ -98,6 +98,9 @@ def character_net() -> keras.Model:
     Input `(14, 14, 1)` (the receptive field of layer 4); output `(1, 1, 8)`,
     one unit per character of `CHARACTERS` ("C", "D", "L", "T", "E", "X", "H", "V").
 
+    Returns:
+        A `keras.Model` whose weights are set by hand (it is not trained).
+
     Example:
         >>> net = kv.character_net()
         >>> kv.decode_filters(net, "conv4").shape

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
+from kerasviz.core.deprecation import renamed
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
@@ -106,26 +107,30 @@ def decoded_response(
             )
     x, single = image_batch(images, model)
     if decoded is None:
-        decoded = decode_filters(model, plan.layer, method, filters=indices, progress=progress)
+        decoded = decode_filters(model, plan.layer, unpool=method, filters=indices, progress=progress)
     geometry = input_geometry(plan, int(x.shape[1]), int(x.shape[2]))
     response = correlate(x, decoded, geometry, batch_size=batch_size, progress=progress)
     return response[0] if single else response
 
 
-def top_locations(responses: np.ndarray, filter_index: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@renamed(filter_index="filters")
+def top_locations(responses: np.ndarray, filters: int, k: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The `k` images with the highest maximum of one filter's response map.
 
     Args:
         responses: `(N, h, w, K)` layer outputs (CNN or decoded).
-        filter_index: which filter.
+        filters: which filter.
         k: how many images.
 
     Returns:
         `(indices, values, positions)`: `(k,)` image indices sorted by
         decreasing maximum, `(k,)` those maxima, `(k, 2)` the (row, col) of each
         maximum on the layer's output grid.
+
+    Example:
+        >>> images, peaks, where = kv.top_locations(kv.decoded_response(net, "conv3", x), 5, k=4)
     """
-    maps = responses[..., filter_index].reshape(len(responses), -1)
+    maps = responses[..., filters].reshape(len(responses), -1)
     best = maps.max(1)
     order = np.argsort(-best, kind="stable")[:k]
     flat = maps[order].argmax(1)
@@ -139,7 +144,8 @@ def minmax(tensor: np.ndarray, axes) -> np.ndarray:
     return (tensor - lo) / np.maximum(hi - lo, 1e-12)
 
 
-def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
+@renamed(cnn="responses")
+def decoding_error(responses: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     """The paper's Table-1 error per image: MSE of the jointly min-max-normalised responses.
 
     Each image's whole `(h, w, K)` response tensor is normalised to [0, 1] once
@@ -147,7 +153,7 @@ def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     CNN and the decoded response; the squared differences are averaged.
 
     Args:
-        cnn: `(N, h, w, K)` the layer's real outputs (pre-pool, pre-ReLU, with bias).
+        responses: `(N, h, w, K)` the layer's real outputs (pre-pool, pre-ReLU, with bias).
         decoded: `(N, h, w, K)` `decoded_response` on the same inputs.
 
     Returns:
@@ -157,13 +163,13 @@ def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
         >>> err = kv.decoding_error(cnn_conv2, kv.decoded_response(net, "conv2", x))
         >>> err.mean(), err.std()
     """
-    cnn, decoded = np.asarray(cnn), np.asarray(decoded)
-    if cnn.shape != decoded.shape or cnn.ndim < 2:
+    responses, decoded = np.asarray(responses), np.asarray(decoded)
+    if responses.shape != decoded.shape or responses.ndim < 2:
         raise InvalidArgumentError(
-            f"`cnn` and `decoded` must be responses of one shape; got {cnn.shape} and {decoded.shape}."
+            f"`responses` and `decoded` must be responses of one shape; got {responses.shape} and {decoded.shape}."
         )
-    axes = tuple(range(1, cnn.ndim))
-    return ((minmax(cnn.astype(np.float64), axes) - minmax(decoded.astype(np.float64), axes)) ** 2).mean(axes)
+    axes = tuple(range(1, responses.ndim))
+    return ((minmax(responses.astype(np.float64), axes) - minmax(decoded.astype(np.float64), axes)) ** 2).mean(axes)
 
 
 def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray, float]:
@@ -177,6 +183,10 @@ def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray
         `(matrix, argmax, hit_rate)`: `(K, C)` maxima, `(K, C)` image index of each
         maximum, and the diagonal hit rate: the fraction of filters whose top
         image over the whole set is of the filter's own class.
+
+    Example:
+        >>> scores = kv.decoded_response(net, "conv4", x_test).max(axis=(1, 2))
+        >>> matrix, argmax, hit_rate = kv.class_max_matrix(scores, y_test)
     """
     labels = np.asarray(labels)
     classes = np.unique(labels)

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
+from kerasviz.core.deprecation import keyword_only, renamed
 from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.graph import cache, rebuild
 from kerasviz.core.layers import LayerSpec, conv_layers, is_conv, is_model
@@ -235,14 +236,16 @@ def _check_dtype(dtype) -> tf.DType:
     )
 
 
+@renamed(batch_size="filter_batch_size")
+@keyword_only("unpool", positional=2)
 def decode_filters(
     model: keras.Model,
     layer: LayerSpec,
-    unpool: str = "bicubic",
     *,
+    unpool: str = "bicubic",
     filters: Sequence[int] | None = None,
     dtype: str = "float32",
-    batch_size: int | None = None,
+    filter_batch_size: int | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """Decode the filters of a conv layer into image space (Rafegas & Vanrell).
@@ -263,7 +266,7 @@ def decode_filters(
         filters: filter indices to decode (an int or a list; negative ones
             count from the end; default: all K).
         dtype: "float32" or "float64" (for exact comparisons).
-        batch_size: filters per chunk (default: bounded by memory, ~64 MB of
+        filter_batch_size: filters per chunk (default: bounded by memory, ~64 MB of
             float32 at the widest stack).
         progress: show a progress bar over chunks (only with more than one chunk).
 
@@ -276,7 +279,7 @@ def decode_filters(
         UnsupportedLayerError: `layer` is not a Conv2D, or a layer below has no
             decoding rule (the message names it), e.g. an Add or Concatenate of
             a residual network.
-        KerasvizError: a bad `unpool`, `filters`, `dtype` or `batch_size`.
+        KerasvizError: a bad `unpool`, `filters`, `dtype` or `filter_batch_size`.
 
     Example:
         >>> df = kv.decode_filters(net, "conv3", unpool="nearest")
@@ -285,10 +288,10 @@ def decode_filters(
     """
     method = check_method(unpool)
     dtype = _check_dtype(dtype)
-    batch_size = check_int(batch_size, "batch_size", minimum=1, allow_none=True)
+    filter_batch_size = check_int(filter_batch_size, "filter_batch_size", minimum=1, allow_none=True)
     plan = decoding_plan(model, layer)
     indices = filter_indices(filters, plan)
-    return _decode_plan(plan, indices, method, dtype, "substitution", batch_size, progress)
+    return _decode_plan(plan, indices, method, dtype, "substitution", filter_batch_size, progress)
 
 
 def decode_with_kernel_op(model, layer, unpool="bicubic", *, kernel_op="substitution", filters=None, dtype="float32"):

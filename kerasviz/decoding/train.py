@@ -19,8 +19,9 @@ import keras
 import numpy as np
 
 from kerasviz._config import max_steps, quick_mode
-from kerasviz.data import load_mnist, set_weights_label
+from kerasviz.loaders import load_mnist
 from kerasviz.models import lenet
+from kerasviz.provenance import set_weights_label
 
 HOME_ENV = "KERASVIZ_HOME"
 
@@ -84,7 +85,7 @@ def train_lenet(
         x_train: uint8 digits `(N, 28, 28)`; `y_train`: labels `(N,)` in 0..9.
         x_test, y_test: held-out digits for the reported accuracy (optional).
         epochs: 20 in MatConvNet's example.
-        batch_size: 100.
+        batch_size: images per SGD step (100 in MatConvNet's example).
         learning_rate, momentum: SGD, 0.001 and 0.9 (constant rate).
         steps_per_epoch: cap on batches per epoch (None: the whole set). It is
             further capped by `kv`'s quick mode (`KERASVIZ_QUICK=1`).

@@ -230,7 +230,7 @@ def estimate_seconds(
         >>> kv.estimate_seconds(vgg, "block5_conv3", range(8), steps=128, size=96)
         41.3
     """
-    from kerasviz.featurevis.visualize import DEFAULT_STEPS
+    from kerasviz.featurevis.engine import DEFAULT_STEPS
 
     S.check_model(model)
     steps = S.check_steps(steps, DEFAULT_STEPS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -24,7 +24,6 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number, check_positive
-from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
 from kerasviz.featurevis.inputs import (
@@ -36,8 +35,9 @@ from kerasviz.featurevis.inputs import (
     model_hw,
 )
 from kerasviz.featurevis.probe import Probe
+from kerasviz.provenance import weights_label
 
-Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
+Layers = LayerSpec | Sequence[LayerSpec] | Mapping[LayerSpec, float]
 
 
 @dataclass

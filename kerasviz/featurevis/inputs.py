@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable
-from typing import Union
 
 import keras
 import numpy as np
@@ -24,9 +23,9 @@ from kerasviz.core.inputs import as_numeric_array, expected_image_shape
 from kerasviz.core.layers import is_model, iter_layers
 
 # Private names of kerasviz.data used until it exposes them publicly.
-from kerasviz.data import _CAFFE_MEAN_BGR, _TORCH_MEAN, _TORCH_STD, _mode
+from kerasviz.preprocessing import CAFFE_MEAN_BGR, TORCH_MEAN, TORCH_STD, preprocessing_mode
 
-Preprocessing = Union[None, str, tuple, Callable]
+Preprocessing = str | tuple | Callable | None
 
 # Per-architecture defaults, matched on the (nested) model names keras.applications uses.
 ARCHITECTURE_DEFAULTS = {
@@ -43,6 +42,16 @@ def architecture_defaults(model: keras.Model) -> dict:
     """`{"preprocessing": ..., "size": ...}` for a keras.applications family, else {}.
 
     The same preprocessing is also given under the older key "preprocess".
+
+    Args:
+        model: a Keras model (its name and nested models' names are matched).
+
+    Returns:
+        The family's feature-visualization defaults, or {} for other models.
+
+    Example:
+        >>> kv.architecture_defaults(kv.load_vgg16(weights=None))["size"]
+        128
     """
     names = [model.name.lower()] + [l.name.lower() for _, l in iter_layers(model) if is_model(l)]
     for name in names:
@@ -69,7 +78,7 @@ def check_preprocessing(value, name: str = "preprocessing") -> Preprocessing:
         return value
     if isinstance(value, str):
         try:
-            _mode(value)
+            preprocessing_mode(value)
         except ValueError as err:
             raise InvalidArgumentError(f"`{name}`: {err}") from None
         return value
@@ -111,7 +120,7 @@ def input_mapping(model: keras.Model, preprocessing: Preprocessing = None) -> Ca
         low, high = map(float, preprocessing)
         to_space = lambda x: low + (high - low) * x  # noqa: E731
     else:
-        to_space = _family_mapping(_mode(preprocessing))
+        to_space = _family_mapping(preprocessing_mode(preprocessing))
     if channels == 1:
         return lambda x: to_space(tf.reduce_mean(x, axis=-1, keepdims=True))
     if channels != 3:
@@ -123,11 +132,11 @@ def input_mapping(model: keras.Model, preprocessing: Preprocessing = None) -> Ca
 
 def _family_mapping(mode: str) -> Callable:
     if mode == "caffe":
-        return lambda x: 255.0 * x[..., ::-1] - _CAFFE_MEAN_BGR
+        return lambda x: 255.0 * x[..., ::-1] - CAFFE_MEAN_BGR
     if mode == "tf":
         return lambda x: 2.0 * x - 1.0
     if mode == "torch":
-        return lambda x: (x - _TORCH_MEAN) / _TORCH_STD
+        return lambda x: (x - TORCH_MEAN) / TORCH_STD
     return lambda x: 255.0 * x
 
 

@@ -29,7 +29,6 @@ from kerasviz.core.layers import LayerSpec
 from kerasviz.core.precision import check_precision, resolve_precision
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number, check_positive
-from kerasviz.data import weights_label
 from kerasviz.featurevis import settings as S
 from kerasviz.featurevis.inputs import (
     Preprocessing,
@@ -43,6 +42,7 @@ from kerasviz.featurevis.optim import adam_update
 from kerasviz.featurevis.param import as_parameterization, element_seeds
 from kerasviz.featurevis.probe import Probe
 from kerasviz.featurevis.regularizers import lp_norm, total_variation
+from kerasviz.provenance import weights_label
 
 
 @dataclass

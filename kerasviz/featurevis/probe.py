@@ -16,7 +16,8 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.gradients import compile_function
-from kerasviz.core.graph import has_fused_activation, tap_model
+from kerasviz.core.graph import tap_model
+from kerasviz.core.layer_calls import has_fused_activation
 from kerasviz.core.layers import find_layer
 from kerasviz.core.layout import compile_options
 from kerasviz.core.precision import compute_variant, to_float32, variant_layer

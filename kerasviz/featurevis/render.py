@@ -2,8 +2,8 @@
 
 The loop now lives in modules named for what they hold: `inputs` (input
 space and photo reading), `optim` (Adam), `probe` (the tapped model), `loop`
-(the compiled `Renderer`), `results` (`FeatureImages`) and `visualize`
-(`visualize_filters`, `visualize_classes`, `render_objective`). The function
+(the compiled `Renderer`), `results` (`FeatureImages`), `engine` (`render_objective`) and `visualize`
+(`visualize_filters`, `visualize_classes`). The function
 `render` is the old name of `render_objective`.
 """
 
@@ -29,6 +29,19 @@ Preprocess = Preprocessing
 
 
 def render(model, objective, units, **options):
-    """Deprecated name of `render_objective` (same arguments)."""
+    """Deprecated name of `render_objective` (same arguments), with a DeprecationWarning.
+
+    Args:
+        model: as in `render_objective`.
+        objective: as in `render_objective`.
+        units: as in `render_objective`.
+        **options: as in `render_objective`.
+
+    Returns:
+        The `FeatureImages` of `render_objective`.
+
+    Example:
+        >>> kv.render_objective(model, kv.objectives.channel("conv2"), [0, 1])  # the current name
+    """
     warnings.warn("kv.render() is now kv.render_objective().", DeprecationWarning, stacklevel=2)
     return render_objective(model, objective, units, **options)

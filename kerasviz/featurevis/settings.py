@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 import warnings
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -18,8 +19,12 @@ from kerasviz._config import max_steps
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.graph import model_input
 from kerasviz.core.layers import LayerSpec, find_layer
-from kerasviz.core.validate import check_int, check_number, check_positive
+from kerasviz.core.validate import check_indices, check_int, check_number, check_positive
 from kerasviz.featurevis.inputs import architecture_defaults, model_hw
+from kerasviz.featurevis.regularizers import Regularizer
+from kerasviz.featurevis.transforms import Transform, standard_transforms
+
+Transforms = str | Sequence[Transform] | None
 
 MAX_STEPS = 100_000  # far beyond any useful optimisation; bounds the (steps, n) score history
 MAX_SIZE = 1024  # pixels a side: one VGG16 image at 1024 px already needs about 2 GB for its gradients
@@ -126,3 +131,47 @@ def default_batch(size: tuple, model_hw: tuple) -> int:
     """Images optimised together by default: as many as fit PIXEL_BUDGET at the larger of size and model size."""
     pixels = max(size[0] * size[1], (model_hw[0] or 0) * (model_hw[1] or 0))
     return int(min(32, max(1, PIXEL_BUDGET // pixels)))
+
+
+def resolve_transforms(transforms: Transforms, size) -> list:
+    """The transforms to apply: "standard" (for the image side `size`), None / "none", or a list of Transforms."""
+    if isinstance(transforms, str) and transforms == "standard":
+        return standard_transforms(min(size))
+    if transforms is None or (isinstance(transforms, str) and transforms == "none"):
+        return []
+    if isinstance(transforms, (list, tuple)) and all(isinstance(t, Transform) for t in transforms):
+        return list(transforms)
+    raise ArgumentTypeError(
+        f"`transforms` must be 'standard', None or a list of Transform objects; got {transforms!r}."
+    )
+
+
+def resolve_regularizers(regularizers) -> list:
+    """A list of `Regularizer` objects from one or a list of them."""
+    if isinstance(regularizers, Regularizer):
+        return [regularizers]
+    if isinstance(regularizers, (list, tuple)) and all(isinstance(r, Regularizer) for r in regularizers):
+        return list(regularizers)
+    raise ArgumentTypeError(
+        f"`regularizers` must be a list of Regularizer objects (e.g. [kv.regularizers.TV()]); got {regularizers!r}."
+    )
+
+
+def layer_units(model, layer, filters, objective: str) -> tuple:
+    """`(units, layer)`: the checked filter indices (int64) of a layer whose output feature visualization can read."""
+    found = check_layer(model, layer)
+    try:
+        shape = tuple(found.output.shape)
+    except (AttributeError, ValueError):
+        raise InvalidArgumentError(f"`layer` {found.name!r} has no single output shape to visualise.") from None
+    spatial = len(shape) == 4
+    if not spatial and len(shape) != 2:
+        raise InvalidArgumentError(
+            f"`layer` {found.name!r} outputs shape {shape}; feature visualization needs (N, h, w, C) or (N, C)."
+        )
+    if objective == "neuron" and not spatial:
+        raise InvalidArgumentError(
+            f"`objective`='neuron' needs a spatial layer (N, h, w, C); `layer` {found.name!r} outputs {shape}."
+        )
+    units = np.asarray(check_indices(filters, "filters", size=int(shape[-1])), np.int64)
+    return units, found

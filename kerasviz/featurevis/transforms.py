@@ -5,8 +5,8 @@ adversarial pattern, not a feature. Lucid shifts, scales and rotates the image
 randomly at every step. Here each transform contributes a 3x3 affine matrix,
 the matrices compose, and ONE `ImageProjectiveTransformV3` warps the batch on
 the device, with grey (0.5) filling what comes in from outside: the effect of
-Lucid's pad-then-crop without changing the size, and no scipy round trip
-(tf-keras-vis rotates with scipy on the host at every step).
+Lucid's pad-then-crop without changing the size, and no round trip to the
+host at any step.
 
 Randomness is per element: element i at step t draws from a seed made of
 (global seed, element id, t), so a filter's image is the same alone or in a

@@ -19,7 +19,8 @@ import keras
 import tensorflow as tf
 
 from kerasviz.core.errors import UnsupportedModelError
-from kerasviz.core.graph import activation_name, has_fused_activation, rebuild
+from kerasviz.core.graph import rebuild
+from kerasviz.core.layer_calls import activation_name, has_fused_activation
 from kerasviz.core.layers import find_layer
 from kerasviz.core.model_inputs import explained_index
 from kerasviz.core.precision import compute_variant, variant_layer

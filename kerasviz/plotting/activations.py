@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles
 from kerasviz.plotting.style import current_style, styled
 
@@ -46,11 +47,12 @@ def _outline(ax, origins, indices, h, w, color):
         ax.add_patch(Rectangle((x - 0.5, y - 0.5), w, h, fill=False, edgecolor=color, linewidth=1.2))
 
 
+@renamed(image="index")
 @styled
 def plot_activations(
     acts,
     layer: str | None = None,
-    image: int = 0,
+    index: int = 0,
     *,
     max_maps: int | None = None,
     cols: int | None = None,
@@ -74,7 +76,7 @@ def plot_activations(
     Args:
         acts: `kv.activations(...)` dict, or an array `(h, w, c)` / `(N, h, w, c)`.
         layer: which entry of the dict (optional if it has one).
-        image: which image of a batch.
+        index: which image of a batch.
         max_maps: draw only the first `max_maps` channels.
         cols: grid columns (default ~ sqrt(c), at most the style's `tiles_per_row`).
         cmap: matplotlib colormap.
@@ -91,7 +93,7 @@ def plot_activations(
         >>> acts = kv.activations(vgg, x, ["block1_conv1"])
         >>> fig = kv.plot_activations(acts, "block1_conv1", title="VGG16, ImageNet weights")
     """
-    layer, maps = _maps_of(acts, layer, image)
+    layer, maps = _maps_of(acts, layer, index)
     h, w, c = maps.shape
     shown = min(c, max_maps or c)
     if h * w == 1:
@@ -166,27 +168,48 @@ def _plot_unit_values(values, layer, channels, summary, title, figsize):
     return fig
 
 
+@renamed(filter_index="filters")
 @styled
 def plot_filter_weights(
     kernel: np.ndarray,
     roughness: np.ndarray | None = None,
     *,
     mode: str = "auto",
-    filter_index: int = 0,
+    filters: int = 0,
     bgr: bool = False,
     max_filters: int = 64,
     cols: int | None = None,
     title: str | None = None,
     figsize=None,
 ):
-    """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes."""
+    """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes.
+
+    Args:
+        kernel: `(kh, kw, c_in, filters)` weights (`kv.filter_weights`).
+        roughness: `(filters,)` values to print under each filter (`kv.filter_roughness`).
+        mode: "auto" (RGB patches for 1 or 3 input channels, else a summary),
+            "rgb", "channels" (every input channel of one filter) or "summary".
+        filters: the filter shown by `mode="channels"`.
+        bgr: the kernel's inputs are BGR (caffe preprocessing): flipped to RGB.
+        max_filters: draw at most this many filters.
+        cols: tiles per row.
+        title: figure title.
+        figsize: figure size (default from `kv.style`).
+
+    Returns:
+        matplotlib `Figure`.
+
+    Example:
+        >>> kernel = kv.filter_weights(model, "conv1")
+        >>> kv.plot_filter_weights(kernel, kv.filter_roughness(kernel))
+    """
     kh, kw, cin, nf = kernel.shape
     if mode == "auto":
         mode = "rgb" if cin in (1, 3) else "summary"
     if mode == "rgb":
         return _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize)
     if mode == "channels":
-        return _plot_channels(kernel, filter_index, roughness, cols, title, figsize)
+        return _plot_channels(kernel, filters, roughness, cols, title, figsize)
     if mode == "summary":
         return _plot_summary(kernel, roughness, max_filters, title, figsize)
     raise ValueError(f"mode must be 'auto', 'rgb', 'channels' or 'summary'; got {mode!r}.")
@@ -230,7 +253,7 @@ def _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize):
 def _plot_channels(kernel, f, roughness, cols, title, figsize):
     kh, kw, cin, nf = kernel.shape
     if not 0 <= f < nf:
-        raise ValueError(f"filter_index {f} out of range: the layer has {nf} filters.")
+        raise ValueError(f"filters {f} out of range: the layer has {nf} filters.")
     slices = np.moveaxis(kernel[..., f], -1, 0)  # (cin, kh, kw)
     scale = np.abs(slices).max() or 1.0
     image, _ = mosaic(slices / scale, cols, pad=1, fill=np.nan)
@@ -278,13 +301,14 @@ def _weights_title(kernel, shown, roughness, title):
     return text + (f"\n{title}" if title else "")
 
 
+@renamed(filter_index="filters")
 @styled
 def plot_filters(
     model,
     layer,
     *,
     mode: str = "auto",
-    filter_index: int = 0,
+    filters: int = 0,
     bgr: bool | None = None,
     max_filters: int = 64,
     cols: int | None = None,
@@ -296,7 +320,7 @@ def plot_filters(
     Modes:
         "rgb": each filter as a small colour (3 inputs) or grey (1 input) patch,
             scaled to its own range: the classic first-layer picture.
-        "channels": one filter (`filter_index`) as its `c_in` slices, on a
+        "channels": one filter (`filters`) as its `c_in` slices, on a
             diverging colormap (deeper layers).
         "summary": a filters x input-channels map of slice norms, plus the
             roughness histogram (deeper layers).
@@ -315,7 +339,7 @@ def plot_filters(
     Example:
         >>> fig = kv.plot_filters(kv.load_vgg16(weights=None), "block1_conv1")
     """
-    from kerasviz.data import takes_bgr, weights_label
+    from kerasviz.provenance import takes_bgr, weights_label
     from kerasviz.weights import filter_roughness, filter_weights
 
     kernel = filter_weights(model, layer)
@@ -326,7 +350,7 @@ def plot_filters(
         kernel,
         filter_roughness(kernel),
         mode=mode,
-        filter_index=filter_index,
+        filters=filters,
         bgr=bgr,
         max_filters=max_filters,
         cols=cols,
@@ -335,14 +359,15 @@ def plot_filters(
     )
 
 
+@renamed(image="images")
 @styled
 def plot_channel(
-    image: np.ndarray, maps: np.ndarray, channel: int, *, layer: str = "", cmap: str = "viridis", figsize=None
+    images: np.ndarray, maps: np.ndarray, channel: int, *, layer: str = "", cmap: str = "viridis", figsize=None
 ):
     """One channel's map beside the input image, and its values.
 
     Args:
-        image: the input as displayable RGB `(H, W, 3)` uint8 or grey `(H, W)`.
+        images: the input as displayable RGB `(H, W, 3)` uint8 or grey `(H, W)`.
         maps: one image's activations `(h, w, c)`.
         channel: which channel to show.
         layer: the layer's name, for the title.
@@ -351,6 +376,10 @@ def plot_channel(
 
     Returns:
         matplotlib `Figure`.
+
+    Example:
+        >>> acts = kv.activations(model, x[0], "conv1")
+        >>> kv.plot_channel(x[0], acts["conv1"], 3, layer="conv1")
     """
     h, w, c = maps.shape
     if not 0 <= channel < c:
@@ -358,7 +387,7 @@ def plot_channel(
     m = maps[..., channel]
     style = current_style()
     fig, (a0, a1) = plt.subplots(1, 2, figsize=figsize or (min(style.width, 8), 3.2 + style.text_inches(2)))
-    a0.imshow(np.squeeze(image), cmap="gray" if np.squeeze(image).ndim == 2 else None)
+    a0.imshow(np.squeeze(images), cmap="gray" if np.squeeze(images).ndim == 2 else None)
     a0.set_title("input")
     im = a1.imshow(m, cmap=cmap, interpolation="nearest")
     if style.colorbars:

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.style import current_style, styled
 
 
@@ -49,7 +50,16 @@ def to_2d(heatmap, signed: bool | None = None) -> tuple[np.ndarray, bool]:
 def normalize_map(heatmap, signed: bool | None = None, percentile: float = 99.0) -> np.ndarray:
     """Scale a map for display, clipping at `percentile` of |map|.
 
-    Returns `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
+    Args:
+        heatmap: `(H, W)` map, or `(H, W, C)` (channels summed; |.| summed when unsigned).
+        signed: force signed / unsigned scaling (default: signed if it has negative values).
+        percentile: the |value| that maps to 1 (100: the maximum).
+
+    Returns:
+        `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
+
+    Example:
+        >>> shown = kv.normalize_map(kv.integrated_gradients(model, x).attributions)
     """
     heatmap, signed = to_2d(heatmap, signed)
     if not signed:
@@ -94,9 +104,10 @@ def add_colorbar(ax, signed: bool, cmap: str | None = None):
     return bar
 
 
+@renamed(image="images")
 def overlay_heatmap(
     ax,
-    image,
+    images,
     heatmap,
     *,
     signed: bool | None = None,
@@ -106,7 +117,7 @@ def overlay_heatmap(
     title: str | None = None,
     colorbar: bool = False,
 ):
-    """Draw `heatmap` over `image` on `ax`; diverging colours (blue-white-red) for signed maps.
+    """Draw `heatmap` over `images` on `ax`; diverging colours (blue-white-red) for signed maps.
 
     A map that is zero everywhere (e.g. Grad-CAM when the class has no positive
     evidence in the layer) gets a note in the panel saying so instead of a
@@ -114,7 +125,7 @@ def overlay_heatmap(
 
     Args:
         ax: a matplotlib Axes.
-        image: `(H, W, C)` / `(H, W)` display image, or None for the map alone.
+        images: `(H, W, C)` / `(H, W)` display image, or None for the map alone.
         heatmap: `(H, W)` or `(H, W, C)` map at the image's size.
         signed: force signed / unsigned display (default: signed if negative values).
         cmap: colormap (default "bwr" signed, "jet" unsigned).
@@ -125,12 +136,16 @@ def overlay_heatmap(
 
     Returns:
         The heatmap's `AxesImage`.
+
+    Example:
+        >>> fig, ax = plt.subplots()
+        >>> kv.overlay_heatmap(ax, kv.deprocess(x[0]), kv.grad_cam(vgg, x[0]))
     """
     raw = np.asarray(heatmap, np.float32)
     values = normalize_map(raw, signed, percentile)
     signed = bool(values.min() < 0) if signed is None else signed
-    if image is not None:
-        shown = display_image(image)
+    if images is not None:
+        shown = display_image(images)
         ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
         if signed:  # fade the photo so blue and red read on top of it
             ax.imshow(np.ones_like(values), cmap="gray", vmin=0, vmax=1, alpha=0.35)
@@ -139,7 +154,7 @@ def overlay_heatmap(
         cmap=cmap or ("bwr" if signed else "jet"),
         vmin=-1 if signed else 0,
         vmax=1,
-        alpha=alpha if image is not None else 1.0,
+        alpha=alpha if images is not None else 1.0,
     )
     if raw.size and not np.any(raw):
         ax.text(
@@ -162,9 +177,10 @@ def overlay_heatmap(
     return layer
 
 
+@renamed(image="images")
 @styled
 def plot_attribution(
-    image,
+    images,
     heatmap,
     *,
     title: str = "",
@@ -177,7 +193,7 @@ def plot_attribution(
     """The image and its map overlaid, side by side, with a colour bar saying what the colours mean.
 
     Args:
-        image: display image `(H, W, C)` or `(H, W)`.
+        images: display image `(H, W, C)` or `(H, W)`.
         heatmap: `(H, W)` or `(H, W, C)` map.
         title: the map panel's title (e.g. the method and target).
         signed: force signed / unsigned display (default: signed if negative values).
@@ -200,14 +216,14 @@ def plot_attribution(
     )
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     left, right = fig.subplots(1, 2)
-    shown = display_image(image)
+    shown = display_image(images)
     left.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
     left.set_title("image")
     left.set_xticks([])
     left.set_yticks([])
     layer = overlay_heatmap(
         right,
-        image,
+        images,
         heatmap,
         signed=signed,
         alpha=alpha,
@@ -221,9 +237,10 @@ def plot_attribution(
     return fig
 
 
+@renamed(image="images")
 @styled
 def plot_attribution_grid(
-    image,
+    images,
     maps: Mapping[str, np.ndarray],
     *,
     title: str = "",
@@ -240,7 +257,7 @@ def plot_attribution_grid(
     sequential bar. A map that is zero everywhere says why in its panel.
 
     Args:
-        image: display image `(H, W, C)`.
+        images: display image `(H, W, C)`.
         maps: `{method name: (H, W) or (H, W, C) map}`.
         title: figure title (e.g. the model and its weights label).
         overlay: draw maps over the image (else the maps alone).
@@ -269,12 +286,12 @@ def plot_attribution_grid(
         layout="constrained",
     )
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
-    axes[0].imshow(display_image(image), cmap="gray" if display_image(image).ndim == 2 else None)
+    axes[0].imshow(display_image(images), cmap="gray" if display_image(images).ndim == 2 else None)
     axes[0].set_title("image")
     kinds = set()
     for ax, (name, heatmap) in zip(axes[1:], maps.items()):
         layer = overlay_heatmap(
-            ax, image if overlay else None, heatmap, percentile=percentile, title=name, colorbar=bars
+            ax, images if overlay else None, heatmap, percentile=percentile, title=name, colorbar=bars
         )
         kinds.add(bool(layer.get_clim()[0] < 0))
     for ax in axes:
@@ -301,6 +318,12 @@ def plot_randomization(
         results: `RandomizationResult`s (one per method) from `kv.randomization_check`.
         metrics: which curves to draw, one panel each.
         title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_randomization([kv.randomization_check(model, x, "gradient"), kv.randomization_check(model, x, "grad_cam")])
     """
     results = list(results) if isinstance(results, (list, tuple)) else [results]
     fig = Figure(figsize=(4.2 * len(metrics), 3.4))
@@ -327,7 +350,20 @@ def plot_randomization(
 
 @styled
 def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
-    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend."""
+    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend.
+
+    Args:
+        curves: `{method label: curves}` from `kv.deletion_auc(..., return_curves=True)`.
+        kind: "deletion" or "insertion" (axis labels and title).
+        title: figure title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> auc, curves = kv.deletion_auc(model, x, kv.saliency(model, x), return_curves=True)
+        >>> kv.plot_perturbation_curves({"saliency": curves})
+    """
     fig = Figure(figsize=(4.5, 3.4))
     ax = fig.subplots()
     for name, curve in curves.items():

@@ -103,6 +103,9 @@ def plot_neuron_features(
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_neuron_features(kv.neuron_feature(model, "conv2", x_test, k=20))
     """
     filters = list(range(min(len(features.images), max_filters)) if filters is None else filters)
     tiles = _squeeze_gray(_displayable(features.images[filters], display))
@@ -134,6 +137,9 @@ def plot_dead_filters(report, *, title: str | None = None, figsize=None):
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_dead_filters(kv.dead_filters(model, kv.conv_layers(model), x_test))
     """
     rows = report.table()
     n = len(rows)
@@ -165,6 +171,10 @@ def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: str | Non
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> similarity = kv.filter_similarity(model, "conv2", x_test)
+        >>> kv.plot_filter_similarity(similarity, kv.redundant_filters(model, "conv2", x_test))
     """
     panels = [("kernel cosine", similarity.cosine)]
     if similarity.correlation is not None:
@@ -198,6 +208,9 @@ def plot_embedding_grid(grid, labels=None, *, title: str | None = None, figsize=
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_embedding_grid(kv.embedding_grid(model, "dense", x_test[:500]), labels=y_test[:500])
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize or (12, 6), gridspec_kw={"width_ratios": [1, 1.3]})
     x, y = grid.embedding.T

@@ -12,12 +12,24 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 from kerasviz.plotting.style import current_style, styled
 
 
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
-    """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter)."""
+    """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter).
+
+    Args:
+        decoded: decoded filters `(K, h, w, c)` (`kv.decode_filters`).
+        fraction: the threshold, as a fraction of each filter's largest |value|.
+
+    Returns:
+        float64 array of `decoded`'s shape holding -1, 0 or +1.
+
+    Example:
+        >>> kv.plot_decoded_filters(kv.thresholded(kv.decode_filters(net, "conv3")))
+    """
     d = np.asarray(decoded, np.float64)
     axes = tuple(range(1, d.ndim))
     peak = np.abs(d).max(axes, keepdims=True)
@@ -63,6 +75,9 @@ def plot_decoded_filters(
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_decoded_filters(kv.decode_filters(net, "conv2"), labels=range(20))
     """
     style = current_style()
     tiles = _display(decoded, threshold)
@@ -86,21 +101,28 @@ def plot_decoded_filters(
     return fig
 
 
+@renamed(image="images", cnn="responses")
 @styled
-def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, maps: int = 6, title: str = ""):
+def plot_response_comparison(images: np.ndarray, responses: dict, decoded: dict, *, maps: int = 6, title: str = ""):
     """Figure 3: the CNN's conv responses vs decoded responses, one image, several layers.
 
     Args:
-        image: `(H, W)` or `(H, W, C)` displayable image.
-        cnn, decoded: `{layer: (h, w, K)}` responses for this image.
+        images: `(H, W)` or `(H, W, C)` displayable image.
+        responses, decoded: `{layer: (h, w, K)}` responses for this image.
         maps: channels shown per layer (the first `maps`).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_response_comparison(x[0], {"conv2": cnn2[0]}, {"conv2": decoded2[0]})
     """
-    names = list(cnn)
+    names = list(responses)
     fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
     for row, name in enumerate(names):
-        for kind, source in enumerate((cnn, decoded)):
+        for kind, source in enumerate((responses, decoded)):
             r = 2 * row + kind
-            axes[r, 0].imshow(_gray(image[None])[0], cmap="gray")
+            axes[r, 0].imshow(_gray(images[None])[0], cmap="gray")
             axes[r, 0].set_title(f"{name}\n{'CNN' if kind == 0 else 'decoded'}", fontsize="small")
             for c in range(maps):
                 response = source[name][..., c]
@@ -125,6 +147,13 @@ def plot_class_matrix(
         argmax_images: `(K, C, H, W)` the image reaching each maximum.
         decoded: `(K, h, w, 1)` the decoded filters.
         hit_rate: diagonal hit rate, shown in the title.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> matrix, argmax, hit = kv.class_max_matrix(scores, y_test)
+        >>> kv.plot_class_matrix(matrix, x_test[argmax], kv.decode_filters(net, "conv4"), hit_rate=hit)
     """
     k, c = matrix.shape
     fig = plt.figure(figsize=(1.0 * (c + 3) + 1, 0.95 * k + 1))
@@ -180,6 +209,12 @@ def plot_top_images(
         cnn_images, decoded_images: `(k, H, W[, C])` displayable top images.
         cnn_positions, decoded_positions: `(k, 2)` maxima on the layer grid.
         stride, offset: the layer's input geometry (input row = stride * i - offset).
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_top_images(df, x[cnn_top], cnn_where, x[dec_top], dec_where, stride=2)
     """
     k = len(cnn_images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
@@ -209,6 +244,13 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
         decoded: `(h, w, C)` decoded filter.
         images: `(k, H, W[, C])` displayable top images.
         projections: `(k, H, W, C)` deconvnet projections of the same neuron.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> projections, _ = kv.deconvnet_projection(net, "conv2", top, 3)
+        >>> kv.plot_deconvnet_comparison(kv.decode_filters(net, "conv2", filters=[3])[0], top, projections)
     """
     k = len(images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
@@ -265,6 +307,9 @@ def plot_decoded_filter(decoded: np.ndarray, *, threshold: float = 0.3, title: s
 
     Returns:
         A matplotlib Figure.
+
+    Example:
+        >>> kv.plot_decoded_filter(kv.decode_filters(net, "conv3")[0])
     """
     import textwrap
 

@@ -88,6 +88,13 @@ def plot_dream(original: np.ndarray, dream, *, title: str | None = None):
     Args:
         original: the photo `(H, W, 3)` (uint8 or float in [0, 1]).
         dream: a `Dream` from `deep_dream`.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> photo = kv.sample_image("cat", size=224)
+        >>> kv.plot_dream(photo, kv.deep_dream(vgg, kv.preprocess(photo), "block4_conv3"))
     """
     original = np.asarray(original)
     original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
@@ -120,6 +127,13 @@ def plot_inversion(original: np.ndarray, inversion, *, title: str | None = None,
     Args:
         original: the photo `(H, W, 3)`.
         inversion: an `Inversion` from `invert` on that one photo.
+
+    Returns:
+        A matplotlib Figure.
+
+    Example:
+        >>> photo = kv.sample_image("cat", size=224)
+        >>> kv.plot_inversion(photo, kv.invert(vgg, kv.preprocess(photo), ["block2_conv2", "block4_conv3"]))
     """
     original = np.asarray(original)
     original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original

@@ -7,15 +7,15 @@ attribution) and return a matplotlib Figure.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Union
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
-Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
+Maps = np.ndarray | Mapping[str, np.ndarray]
 RELEVANCE_MEANING = (
     "red: relevance for the class, blue: relevance against it (scaled to the {percentile:g}th percentile of |R|)"
 )
@@ -25,6 +25,16 @@ def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.nda
     """`(H, W[, C])` relevance -> `(H, W)` in [-1, 1]: summed over channels, scaled by a high percentile of |R|.
 
     The percentile (not the max) keeps one extreme pixel from washing out the map.
+
+    Args:
+        relevance: one image's relevance `(H, W)` or `(H, W, C)`.
+        percentile: the |R| that maps to 1.
+
+    Returns:
+        `(H, W)` float64 in [-1, 1] (zeros for an all-zero map).
+
+    Example:
+        >>> heat = kv.relevance_heatmap(kv.lrp(model, x[0]))
     """
     r = np.asarray(relevance, np.float64)
     r = r.sum(axis=-1) if r.ndim == 3 else r
@@ -37,9 +47,10 @@ def _show_image(ax, image):
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None)
 
 
+@renamed(image="images")
 @styled
 def plot_lrp(
-    image: np.ndarray,
+    images: np.ndarray,
     maps: Maps,
     *,
     title: str = "",
@@ -53,7 +64,7 @@ def plot_lrp(
     the colours mean; sizes, fonts and colour bars follow `kv.style`.
 
     Args:
-        image: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
+        images: `(H, W, 3|1)` displayable image (e.g. `kv.deprocess(x)`).
         maps: one `(H, W[, C])` relevance map, or `{title: map}` to compare
             rules or methods side by side. `(H, W, C)` maps get their sum ΣR
             in the title; `(H, W)` maps (e.g. Grad-CAM) do not.
@@ -80,7 +91,7 @@ def plot_lrp(
         squeeze=False,
         layout="constrained",
     )
-    _show_image(axes[0, 0], image)
+    _show_image(axes[0, 0], images)
     axes[0, 0].set_title("image")
     for ax, (name, r) in zip(axes[0, 1:], maps.items()):
         ax.imshow(relevance_heatmap(r, percentile), cmap=cmap, vmin=-1, vmax=1)

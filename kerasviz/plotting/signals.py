@@ -145,8 +145,8 @@ def plot_signal_activations(
     """A 1-D layer's activations over time: one row per channel (a `(t, c)` heat map), the signal above.
 
     Args:
-        activations: one signal's feature map `(t, c)` (e.g.
-            `kv.activations(model, x, "conv1")["conv1"][0]`).
+        activations: one signal's feature map `(t, c)` (e.g. the first image's
+            map in `kv.activations(model, x, "conv1")`, indexed by layer name then image).
         signal: the input signal `(T,)` / `(T, C)` to draw above it (its time
             axis is stretched over the layer's `t` steps); None: the map alone.
         channels: which channels (rows) to show; default all.

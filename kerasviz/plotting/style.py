@@ -141,7 +141,14 @@ def style(name: str | None = None, **settings) -> Style:
 
 
 def current_style() -> Style:
-    """The `Style` kerasviz plots use now."""
+    """The `Style` kerasviz plots use now.
+
+    Returns:
+        The active `Style` (notebook defaults unless `kv.style` chose another).
+
+    Example:
+        >>> kv.current_style().dpi
+    """
     return _current["style"]
 
 

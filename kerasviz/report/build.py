@@ -15,10 +15,12 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar, quick_mode
 from kerasviz.cli_checks import output_path_problem
+from kerasviz.core.deprecation import renamed
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import model_outputs
-from kerasviz.core.graph import activation_name, is_probability_head, output_layer
+from kerasviz.core.graph import is_probability_head, output_layer
 from kerasviz.core.inputs import expected_image_shape
+from kerasviz.core.layer_calls import activation_name
 from kerasviz.core.layers import conv_layers, find_layer, iter_layers
 from kerasviz.core.outputs import resolve_output
 from kerasviz.core.precision import check_precision
@@ -178,13 +180,14 @@ def run_sections(ins: S.Inspection, progress: bool = True) -> tuple[list[Section
     return sections, facts, data
 
 
+@renamed(preprocess="preprocessing")
 def inspect_report(
     model: keras.Model,
     images=None,
     path: str = "kerasviz-report.html",
     *,
     names: Sequence[str] | None = None,
-    preprocess=None,
+    preprocessing=None,
     class_names: Sequence[str] | None = None,
     layers=None,
     filters: int | None = None,
@@ -217,7 +220,7 @@ def inspect_report(
             quick mode, 4 else).
         path: the HTML file to write (its folder is created if needed).
         names: a name per image (default "image 0", ... or the sample names).
-        preprocess: how RGB in [0, 1] becomes model input (as in
+        preprocessing: how RGB in [0, 1] becomes model input (as in
             `kv.visualize_filters`): None (VGG16-style caffe for keras.applications
             families, 0-255 for models starting with `Rescaling(1/255)`, else
             [0, 1]), a family name ("vgg16", "caffe", "tf", "torch"), a range
@@ -266,7 +269,7 @@ def inspect_report(
         model,
         images,
         names=names,
-        preprocess=preprocess,
+        preprocess=preprocessing,
         class_names=class_names,
         layers=layers,
         filters=filters,

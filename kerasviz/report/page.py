@@ -46,8 +46,8 @@ def escape(text) -> str:
     return html.escape(str(text))
 
 
-def png_data_uri(figure, dpi: int = 90) -> str:
-    """A matplotlib Figure as a `data:image/png;base64,...` URI (the figure is closed)."""
+def png_data_uri(figure, dpi: float | None = None) -> str:
+    """A matplotlib Figure as a `data:image/png;base64,...` URI (the figure is closed; dpi None: its own, from kv.style)."""
     return "data:image/png;base64," + base64.b64encode(figure_png(figure, dpi)).decode("ascii")
 
 
@@ -61,7 +61,7 @@ def array_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def figure_html(figure, caption: str = "", dpi: int = 90) -> str:
+def figure_html(figure, caption: str = "", dpi: float | None = None) -> str:
     """`<figure>` with the image inline and an optional caption."""
     cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
     return f'<figure><img src="{png_data_uri(figure, dpi)}" alt="{escape(caption or "figure")}">{cap}</figure>'
@@ -127,7 +127,8 @@ class Page:
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(self.title)}</title><style>{CSS}</style></head><body>"
             f"<header><h1>{escape(self.title)}</h1>"
-            f'<p>weights: <span class="weights{" is-untrained" if self.untrained else ""}" id="weights-label">{escape(self.weights)}</span></p>{warning}'
+            f'<p>weights: <span class="weights{" is-untrained" if self.untrained else ""}" id="weights-label">'
+            f"{escape(self.weights)}</span></p>{warning}"
             f'<ul class="meta">{notes}</ul><nav>{nav}</nav></header>'
             + "".join(s.html() for s in self.sections)
             + "</body></html>\n"

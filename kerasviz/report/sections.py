@@ -8,6 +8,7 @@ facts of what it actually ran (steps, sizes), which the page header lists.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import io
 import warnings
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
-from kerasviz.activations import activations
-from kerasviz.attribution import grad_cam, integrated_gradients, occlusion, saliency
+from kerasviz.activation_maps import activations
+from kerasviz.attribution.registry import get_method
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis import visualize_filters
 from kerasviz.loaders import download_timeout
@@ -72,7 +73,7 @@ class Inspection:
     inputs: np.ndarray  # (N, H, W, C) in the model's input space
     pictures: np.ndarray  # (N, H, W, 3) or (N, H, W) uint8, what the model sees
     names: tuple
-    preprocess: Callable  # RGB in [0, 1] -> model space (featurevis.render.input_mapping)
+    preprocess: Callable  # RGB in [0, 1] -> model space (featurevis.inputs.input_mapping)
     label: str  # weights label
     settings: Settings
     layers: tuple  # layers for activations and filter maximization
@@ -251,20 +252,34 @@ def featurevis_section(ins: Inspection) -> Part:
     )
 
 
+# The report's attribution methods: `{caption: attribution registry name}`.
+REPORT_METHODS = {
+    "saliency": "saliency",
+    "integrated gradients": "integrated_gradients",
+    "Grad-CAM": "grad_cam",
+    "occlusion": "occlusion",
+}
+
+
 def attribution_methods(ins: Inspection) -> dict[str, Callable[[], object]]:
-    """Each method on the whole batch, explaining the predicted classes."""
+    """Each method on the whole batch, explaining the predicted classes (functions from the registry).
+
+    The registry entry's function is called, not the entry itself, so that integrated gradients
+    keeps its result object (the completeness error the report prints).
+    """
     m, x, t, s = ins.model, ins.inputs, ins.predicted, ins.settings
     side = min(x.shape[1:3])
     patch = max(1, side // s.occlusion_grid)
+    occlusion = get_method("occlusion").function
+    options = {
+        "integrated_gradients": dict(baseline=ins.baseline, steps=s.ig_steps, progress=False),
+        "occlusion": dict(
+            patch=patch, stride=patch, baseline="mean", progress=False, **precision_options(s, occlusion)
+        ),
+    }
     return {
-        "saliency": lambda: saliency(m, x, t),
-        "integrated gradients": lambda: integrated_gradients(
-            m, x, t, baseline=ins.baseline, steps=s.ig_steps, progress=False
-        ),
-        "Grad-CAM": lambda: grad_cam(m, x, t),
-        "occlusion": lambda: occlusion(
-            m, x, t, patch=patch, stride=patch, baseline="mean", progress=False, **precision_options(s, occlusion)
-        ),
+        caption: functools.partial(get_method(name).function, m, x, t, **options.get(name, {}))
+        for caption, name in REPORT_METHODS.items()
     }
 
 

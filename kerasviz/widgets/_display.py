@@ -6,7 +6,8 @@ import numpy as np
 from IPython.display import Image, display
 
 from kerasviz.core.errors import InvalidArgumentError
-from kerasviz.core.inputs import as_image_batch, as_numeric_array, to_model_layout
+from kerasviz.core.inputs import as_image_batch, as_numeric_array
+from kerasviz.core.layout import to_model_layout
 from kerasviz.plotting.export import figure_png
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipywidgets as W
 import numpy as np
 
-from kerasviz.activations import activations, image_layers
+from kerasviz.activation_maps import activations, image_layers
 from kerasviz.core.layers import conv_layers
-from kerasviz.data import weights_label
 from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters
+from kerasviz.provenance import weights_label
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
@@ -106,7 +106,7 @@ class FilterExplorer(ViewWidget):
         mode = self.mode.value
         if mode == "rgb" and kernel.shape[2] not in (1, 3):
             mode = "channels"  # rgb needs 1 or 3 inputs; show the slices instead
-        figure = plot_filters(self.model, self.layer.value, mode=mode, filter_index=self.filter.value)
+        figure = plot_filters(self.model, self.layer.value, mode=mode, filters=self.filter.value)
         with self.out:
             self.out.clear_output(wait=True)
             show_figure(figure)

@@ -12,9 +12,9 @@ from kerasviz.attribution.registry import Method, Option
 from kerasviz.attribution.registry import methods as registered_methods
 from kerasviz.core.cost import Cost, record
 from kerasviz.core.gradients import model_outputs
-from kerasviz.core.inputs import from_model_layout
-from kerasviz.data import weights_label
+from kerasviz.core.layout import from_model_layout
 from kerasviz.plotting.attribution import plot_attribution
+from kerasviz.provenance import weights_label
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 

@@ -18,7 +18,8 @@ import numpy as np
 
 from kerasviz.core.cost import FORWARD_SHARE, Work, layer_share
 from kerasviz.core.layers import find_layer, output_rank
-from kerasviz.widgets.concepts import ConceptView, array_data, class_options, data_count, default_layer, with_display
+from kerasviz.widgets.concept_inputs import array_data, class_options, data_count, default_layer, with_display
+from kerasviz.widgets.concepts import ConceptView
 
 BARS = 12  # channels listed as bars
 REFERENCES = 8  # reference images per channel
@@ -26,7 +27,7 @@ REFERENCES = 8  # reference images per channel
 
 def crp_layers(model) -> list[str]:
     """The layers `kv.crp` can condition on that have a spatial map (all relevance layers if none has)."""
-    from kerasviz.lrp import relevance_layers
+    from kerasviz.relevance import relevance_layers
 
     layers = relevance_layers(model)
     spatial = [p for p in layers if output_rank(find_layer(model, p)) == 4]
@@ -34,7 +35,7 @@ def crp_layers(model) -> list[str]:
 
 
 def rule_choices() -> list[str]:
-    from kerasviz.lrp.composites import PRESETS
+    from kerasviz.relevance.composites import PRESETS
 
     return ["epsilon", "zero", "gamma", "alpha_beta", "zplus", "zb", "w_square", "flat"] + sorted(PRESETS)
 

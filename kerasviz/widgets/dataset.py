@@ -8,10 +8,10 @@ import ipywidgets as W
 import numpy as np
 
 from kerasviz.core.layers import conv_layers
-from kerasviz.data import weights_label
 from kerasviz.dataset.neuron_feature import neuron_feature
 from kerasviz.dataset.topk import top_activating
 from kerasviz.plotting.dataset import plot_neuron_features, plot_top_activating
+from kerasviz.provenance import weights_label
 from kerasviz.widgets import budget as B
 from kerasviz.widgets._display import show_figure
 from kerasviz.widgets.base import ViewWidget
@@ -77,7 +77,7 @@ class TopActivatingExplorer(ViewWidget):
                 cost = B.forward_cost(self.model, count * depth, f"scanning {count:,} images up to {name}")
                 if not self.within_budget(cost, self._new_layer):
                     return None
-            top = top_activating(self.model, name, self.data, self.k, labels=self.labels)
+            top = top_activating(self.model, name, self.data, k=self.k, labels=self.labels)
             self._scans[name] = (top, neuron_feature(top))
         return self._scans[name]
 

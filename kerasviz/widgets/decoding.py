@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from kerasviz.activations import activations
+from kerasviz.activation_maps import activations
 from kerasviz.core.layers import conv_layers
-from kerasviz.data import takes_bgr, weights_label
 from kerasviz.decoding import decode_filters, decoded_response, top_locations
 from kerasviz.decoding.substitution import decoding_plan, input_geometry
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
+from kerasviz.provenance import takes_bgr, weights_label
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 
@@ -76,11 +76,11 @@ class DecodingExplorer(ViewWidget):
     def figures(self):
         """The current figures: (decoded + thresholded, top images CNN vs decoded)."""
         layer, k, method = self.layer.value, self.filter.value, self.unpool.value
-        df = decode_filters(self.model, layer, method, filters=[k])
+        df = decode_filters(self.model, layer, unpool=method, filters=[k])
         shown = df[0][..., ::-1] if takes_bgr(self.model) and df.shape[-1] == 3 else df[0]  # draw BGR filters as RGB
         views = plot_decoded_filter(shown, title=f"{layer} filter {k} ({method}) {weights_label(self.model)}")
         cnn = self._responses.setdefault(layer, activations(self.model, self.images, layers=[layer])[layer])
-        dec = decoded_response(self.model, layer, self.images, method, filters=[k], decoded=df)
+        dec = decoded_response(self.model, layer, self.images, unpool=method, filters=[k], decoded=df)
         ci, _, cp = top_locations(cnn, k, self.top)
         di, _, dp = top_locations(dec, 0, self.top)
         (stride, offset, _), _ = input_geometry(decoding_plan(self.model, layer), *self.images.shape[1:3])

@@ -20,9 +20,11 @@ import ipywidgets as W
 import keras
 import numpy as np
 
-from kerasviz.core.inputs import as_image_batch, as_numeric_array, from_model_layout, to_model_layout
+from kerasviz.core.inputs import as_image_batch, as_numeric_array
 from kerasviz.core.layers import conv_layers
-from kerasviz.data import deprocess, model_family, weights_label
+from kerasviz.core.layout import from_model_layout, to_model_layout
+from kerasviz.preprocessing import deprocess
+from kerasviz.provenance import model_family, weights_label
 from kerasviz.widgets._display import widget_images
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
 from kerasviz.widgets.attribution import AttributionExplorer

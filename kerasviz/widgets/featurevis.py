@@ -38,7 +38,7 @@ class FeatureVisExplorer(ViewWidget):
     seconds the widget asks before optimising, and an optimisation estimated
     above 3 s shows its images every ~2 s while it runs. By default it opens
     on the deepest conv layer whose picture fits in what is left of the
-    budget once the step is traced (on VGG16 and a busy 2-core CPU: block 1
+    budget once the step is traced (on VGG16 and a busy CPU with few cores: block 1
     or 2, not block5_conv3); when not even
     the first layer fits, it opens there with fewer steps (at least 32; the
     slider says how many) so a first picture appears about within the budget.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import ipywidgets as W
 
-from kerasviz.data import weights_label
-from kerasviz.lrp.composites import PRESETS
-from kerasviz.lrp.propagate import lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow
+from kerasviz.provenance import weights_label
+from kerasviz.relevance.composites import PRESETS
+from kerasviz.relevance.propagate import lrp
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
 

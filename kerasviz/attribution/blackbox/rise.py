@@ -46,7 +46,8 @@ from kerasviz.attribution.support import (
     prepare,
 )
 from kerasviz.core.errors import InvalidArgumentError
-from kerasviz.core.gradients import compile_function, forward_scorer
+from kerasviz.core.forward import forward_scorer
+from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.model_inputs import InputSpec

@@ -9,7 +9,6 @@ each image's segments 0..M-1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
 
 import numpy as np
 
@@ -27,6 +26,9 @@ def superpixels(images, *, n_segments: int = 50, compactness: float | None = Non
         compactness: SLIC's colour / space balance; default 10 for 3-channel
             images (segmented in CIELAB), 0.1 otherwise.
         sigma: Gaussian smoothing before segmentation (pixels).
+
+    Returns:
+        int32 labels `(N, H, W)`, 0..M-1 per image (`(H, W)` for one image).
 
     Example:
         >>> labels = kv.superpixels(kv.sample_image(size=224), n_segments=50)
@@ -60,7 +62,7 @@ def superpixels(images, *, n_segments: int = 50, compactness: float | None = Non
     return labels[0] if single else labels
 
 
-SegmentSpec = Union[None, np.ndarray, Callable]
+SegmentSpec = np.ndarray | Callable | None
 
 
 def segment_maps(segments: SegmentSpec, x: np.ndarray, *, n_segments: int = 50) -> np.ndarray:

@@ -194,23 +194,6 @@ def _explain(
     return SurrogateResult(maps, labels, coefficients, intercepts, f_x, f_b, len(full))
 
 
-_COMMON_ARGS = """model: any Keras image model (only its outputs are read; never changed).
-        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
-        target: None (class predicted on the clean image), an int, a list of
-            ints (-1: predicted), or a callable `score(outputs) -> (N,)`;
-            logits for class targets.
-        output: which output of a multi-output model (index or name).
-        input: which input of a multi-input model is explained (index or name;
-            default the image input); the others, given in `images`, are held fixed.
-        segments: None (SLIC superpixels, `kv.superpixels`), an int label
-            map `(H, W)` or `(N, H, W)`, or a callable `image -> labels`.
-        n_segments: SLIC's approximate segment count when `segments=None`.
-        baseline: what an "off" segment becomes: a number (0: black for
-            [0, 1] images, the mean colour for caffe inputs), "mean" (the
-            image's mean colour), "segment_mean" (the segment's own mean
-            colour, the `lime` package's default), "blur", or an array."""
-
-
 def lime(
     model: keras.Model,
     images,
@@ -239,7 +222,21 @@ def lime(
     logits by default, and every coefficient is returned (no feature selection).
 
     Args:
-        {common}
+        model: any Keras image model (only its outputs are read; never changed).
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (class predicted on the clean image), an int, a list of
+            ints (-1: predicted), or a callable `score(outputs) -> (N,)`;
+            logits for class targets.
+        output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
+        segments: None (SLIC superpixels, `kv.superpixels`), an int label
+            map `(H, W)` or `(N, H, W)`, or a callable `image -> labels`.
+        n_segments: SLIC's approximate segment count when `segments=None`.
+        baseline: what an "off" segment becomes: a number (0: black for
+            [0, 1] images, the mean colour for caffe inputs), "mean" (the
+            image's mean colour), "segment_mean" (the segment's own mean
+            colour, the `lime` package's default), "blur", or an array.
         samples: perturbed copies per image (default 1000; capped in quick mode
             when not given).
         kernel_width: width of the similarity kernel (> 0).
@@ -307,7 +304,21 @@ def kernel_shap(
     (`shap`'s default keeps at most 10 features when M > 10).
 
     Args:
-        {common}
+        model: any Keras image model (only its outputs are read; never changed).
+        images: `(H, W, C)` or `(N, H, W, C)` in the model's input space.
+        target: None (class predicted on the clean image), an int, a list of
+            ints (-1: predicted), or a callable `score(outputs) -> (N,)`;
+            logits for class targets.
+        output: which output of a multi-output model (index or name).
+        input: which input of a multi-input model is explained (index or name;
+            default the image input); the others, given in `images`, are held fixed.
+        segments: None (SLIC superpixels, `kv.superpixels`), an int label
+            map `(H, W)` or `(N, H, W)`, or a callable `image -> labels`.
+        n_segments: SLIC's approximate segment count when `segments=None`.
+        baseline: what an "off" segment becomes: a number (0: black for
+            [0, 1] images, the mean colour for caffe inputs), "mean" (the
+            image's mean colour), "segment_mean" (the segment's own mean
+            colour, the `lime` package's default), "blur", or an array.
         samples: coalition budget per image (default `2M + 2048`, as `shap`;
             capped in quick mode when not given).
         seed: sampling seed; the same seed gives the same map.
@@ -348,7 +359,3 @@ def kernel_shap(
         progress,
         input,
     )
-
-
-for _fn in (lime, kernel_shap):
-    _fn.__doc__ = _fn.__doc__.replace("{common}", _COMMON_ARGS)

@@ -36,7 +36,7 @@ from __future__ import annotations
 import keras
 
 from kerasviz.core.errors import UnsupportedLayerError
-from kerasviz.core.graph import activation_name
+from kerasviz.core.layer_calls import activation_name
 
 try:  # ConvNeXt's per-channel scale (x * gamma), a Keras application layer
     from keras.src.applications.convnext import LayerScale as _LayerScale
@@ -141,7 +141,15 @@ _SCALING_OPS = ("Multiply", "Divide", "TrueDivide")  # by a constant; Multiply o
 
 
 def supported_layers() -> list[str]:
-    """Class names of the layers `kv.lrp` can propagate through."""
+    """Class names of the layers `kv.lrp` can propagate through.
+
+    Returns:
+        Keras layer class names, sorted.
+
+    Example:
+        >>> "Conv2D" in kv.supported_layers()
+        True
+    """
     names = {c.__name__ for c in WEIGHTED + GRADIENT_RULE + PASS_LAYERS}
     return sorted(names | {"Activation", "Multiply", "LayerNormalization"})
 

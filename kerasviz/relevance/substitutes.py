@@ -11,8 +11,8 @@ import itertools
 import keras
 import tensorflow as tf
 
-from kerasviz.lrp.linear import pass_through, with_gradient
-from kerasviz.lrp.precision import call_layer, lrp_dtype, read
+from kerasviz.relevance.linear import pass_through, with_gradient
+from kerasviz.relevance.precision import call_layer, lrp_dtype, read
 
 _uid = itertools.count()
 

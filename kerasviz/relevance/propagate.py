@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Union, overload
+from typing import ClassVar, Literal, overload
 
 import keras
 import numpy as np
@@ -29,15 +29,15 @@ from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_int, check_number
-from kerasviz.lrp.composites import BoundsSpec, Composite, resolve
-from kerasviz.lrp.graph import Graph, trace
-from kerasviz.lrp.layers import AFFINE
-from kerasviz.lrp.linear import RuleLayer
-from kerasviz.lrp.precision import Float32Call, is_low_precision
-from kerasviz.lrp.rules import Rule
-from kerasviz.lrp.substitutes import AffinePrefix, Gate, LayerNormRule, PassThrough
+from kerasviz.relevance.composites import BoundsSpec, Composite, resolve
+from kerasviz.relevance.graph import Graph, trace
+from kerasviz.relevance.layers import AFFINE
+from kerasviz.relevance.linear import RuleLayer
+from kerasviz.relevance.precision import Float32Call, is_low_precision
+from kerasviz.relevance.rules import Rule
+from kerasviz.relevance.substitutes import AffinePrefix, Gate, LayerNormRule, PassThrough
 
-RuleSpec = Union[str, Rule, Composite]
+RuleSpec = str | Rule | Composite
 
 
 def _identity(x, *args, **kwargs):

@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from kerasviz.core.graph import activation_name
-from kerasviz.lrp.layers import GRADIENT_ACTIVATIONS
-from kerasviz.lrp.precision import call_layer, lrp_dtype, read
-from kerasviz.lrp.rules import PixelContext, Rule, divide_or_zero
+from kerasviz.core.layer_calls import activation_name
+from kerasviz.relevance.layers import GRADIENT_ACTIVATIONS
+from kerasviz.relevance.precision import call_layer, lrp_dtype, read
+from kerasviz.relevance.rules import PixelContext, Rule, divide_or_zero
 
 _uid = itertools.count()
 L = keras.layers
@@ -119,7 +119,7 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
 
 def can_fold(batch_norm, producer) -> bool:
     """A BatchNorm over the last axis directly after a linear weighted layer can be folded."""
-    from kerasviz.lrp.layers import WEIGHTED
+    from kerasviz.relevance.layers import WEIGHTED
 
     if not isinstance(producer, WEIGHTED):
         return False

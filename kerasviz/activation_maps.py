@@ -33,7 +33,17 @@ from kerasviz.core.validate import check_bool, check_int
 
 
 def image_layers(model: keras.Model) -> list[str]:
-    """Paths of every leaf layer whose output is a 4-D feature map (N, h, w, c) (`core.layers.spatial_layers`)."""
+    """Paths of every leaf layer whose output is a 4-D feature map `(N, h, w, c)` (`core.layers.spatial_layers`).
+
+    Args:
+        model: a Keras model (functional, Sequential or nested).
+
+    Returns:
+        Layer paths in graph order: the layers `kv.activations` can show as maps.
+
+    Example:
+        >>> acts = kv.activations(model, x, kv.image_layers(model))
+    """
     return spatial_layers(model)
 
 
@@ -241,6 +251,13 @@ def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:
 
     Args:
         maps: `(h, w, c)` or `(N, h, w, c)` activations.
+
+    Returns:
+        Boolean array `(c,)` (or `(N, c)` for a batch): True where the channel's map is blank.
+
+    Example:
+        >>> acts = kv.activations(model, x[0], "conv1")
+        >>> kv.blank_maps(acts["conv1"]).sum()
     """
     maps = np.asarray(maps)
     return np.all(np.abs(maps) <= tol, axis=(-3, -2))

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
 
-import numpy as np
 import tensorflow as tf
 
 from kerasviz.core.errors import InvalidArgumentError
@@ -75,7 +73,7 @@ def _vjp(linear: Linear, a, weights, bias, s):
     return tape.gradient(z, a, output_gradients=s)
 
 
-def _forward_and_vjp(linear: Linear, a, weights, bias, make_s):
+def forward_and_vjp(linear: Linear, a, weights, bias, make_s):
     """Steps 1-3 with modified weights: z = linear(a, ρW, ρb); s = make_s(z); c = ρWᵀ s."""
     with tf.GradientTape() as tape:
         tape.watch(a)
@@ -83,7 +81,8 @@ def _forward_and_vjp(linear: Linear, a, weights, bias, make_s):
     return tape.gradient(z, a, output_gradients=make_s(z))
 
 
-def _parts(x):
+def signed_parts(x):
+    """`(x⁺, x⁻)`: the positive and the negative part, `x = x⁺ + x⁻`."""
     return tf.nn.relu(x), -tf.nn.relu(-x)
 
 
@@ -191,7 +190,7 @@ class Gamma(Rule):
             r = tf.where(mask, relevance, tf.zeros_like(relevance))
 
             def signed():
-                a_pos, a_neg = _parts(a)
+                a_pos, a_neg = signed_parts(a)
                 with tf.GradientTape(persistent=True) as tape:
                     tape.watch([a_pos, a_neg])
                     z1, z2 = linear(a_pos, w_pos_input, b), linear(a_neg, w_neg_input, None)
@@ -201,7 +200,7 @@ class Gamma(Rule):
                 return tf.where(a > 0, c_pos, c_neg)
 
             def nonnegative():  # a ≥ 0: the a⁻ terms vanish (the common case, after a ReLU)
-                return _forward_and_vjp(linear, a, w_pos_input, b, lambda zg: tf.math.divide_no_nan(r, zg))
+                return forward_and_vjp(linear, a, w_pos_input, b, lambda zg: tf.math.divide_no_nan(r, zg))
 
             return tf.cond(signed_input, signed, nonnegative)
 
@@ -240,9 +239,9 @@ class AlphaBeta(Rule):
 
     def backward(self, linear, a, z, g, weights, bias, context=None):
         relevance = g * z
-        a_pos, a_neg = _parts(a)
-        w_pos, w_neg = _parts(weights)
-        b_pos, b_neg = (None, None) if bias is None else _parts(bias)
+        a_pos, a_neg = signed_parts(a)
+        w_pos, w_neg = signed_parts(weights)
+        b_pos, b_neg = (None, None) if bias is None else signed_parts(bias)
 
         def part(w_for_pos_a, w_for_neg_a, b):
             # z_part = a⁺·W1 + a⁻·W2 (+ b); c's are taken separately for a⁺ and a⁻.
@@ -259,132 +258,8 @@ class AlphaBeta(Rule):
         return self.alpha * positive - self.beta * part(w_neg, w_pos, b_neg)
 
 
-Bounds = Union[None, str, tuple]
-
-
-class ZBox(Rule):
-    """z^B for the pixel layer: relevance within the box `low ≤ x ≤ high`.
-
-    `R_i = Σ_j (x_i w_ij − l_i w_ij⁺ − h_i w_ij⁻) / Σ_i (…) · R_j`. The bounds
-    are the value range of the model's inputs: after preprocessing when the
-    model takes preprocessed images, the raw range (e.g. 0 and 255) when the
-    model starts with `Rescaling` / `Normalization` layers (those are folded
-    into the first layer). Padded positions contribute nothing.
-
-    Args:
-        low, high: scalars, per-channel `(C,)` or per-pixel `(H, W, C)`
-            arrays (e.g. `0 - mean_image`, `255 - mean_image`). Or give `bounds` to `lrp`
-            as a preprocessing family name ("vgg16", "tf", "torch", ...:
-            the images of `kv.preprocess` 0 and 255). None: each image's own
-            min and max.
-
-    Raises:
-        InvalidArgumentError: only one bound given, non-finite bounds, or `low >= high` somewhere.
-    """
-
-    name = "zb"
-    input_only = True
-
-    def __init__(self, low=None, high=None):
-        if (low is None) != (high is None):
-            raise InvalidArgumentError(
-                "Give both bounds `low` and `high` for z^B, or neither (each image's own range)."
-            )
-        # Stored as nested lists (rules are hashed by repr for the step cache); any shape
-        # broadcastable to an image: scalar, per channel (C,), or per pixel (H, W, C).
-        self.low = self.high = None
-        if low is not None:
-            lo, hi = _bound_array(low, "low"), _bound_array(high, "high")
-            try:
-                ordered = np.all(np.asarray(lo) < np.asarray(hi))
-            except ValueError:
-                raise InvalidArgumentError(
-                    f"`bounds` low {np.shape(lo)} and high {np.shape(hi)} do not broadcast to one shape."
-                ) from None
-            if not ordered:
-                raise InvalidArgumentError(
-                    f"`bounds` need low < high everywhere; got low={_short(lo)}, high={_short(hi)}."
-                )
-            self.low, self.high = lo.tolist(), hi.tolist()
-
-    def __repr__(self) -> str:
-        return f"ZBox(low={self.low!r}, high={self.high!r})"
-
-    def _bounds(self, x, context):
-        pixels = x if context is None else context.raw
-        if self.low is None:
-            axes = list(range(1, pixels.shape.rank))
-            low = tf.reduce_min(pixels, axis=axes, keepdims=True)
-            high = tf.reduce_max(pixels, axis=axes, keepdims=True)
-        else:
-            low, high = tf.constant(self.low, x.dtype), tf.constant(self.high, x.dtype)
-        low, high = tf.broadcast_to(low, tf.shape(pixels)), tf.broadcast_to(high, tf.shape(pixels))
-        if context is not None:  # onto the layer's grid; v = sign·x, so a negative scale swaps the bounds
-            low, high = context.to_grid(low), context.to_grid(high)
-            flipped = context.sign < 0
-            low, high = tf.where(flipped, -high, low), tf.where(flipped, -low, high)
-        return low, high
-
-    def backward(self, linear, x, z, g, weights, bias, context=None):
-        low, high = self._bounds(x, context)
-        w_pos, w_neg = _parts(weights)
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch([x, low, high])
-            zx, zl, zh = linear(x, weights, None), linear(low, w_pos, None), linear(high, w_neg, None)
-        s = divide_or_zero(g * z, zx - zl - zh)
-        c, cl, ch = (tape.gradient(t, v, output_gradients=s) for t, v in ((zx, x), (zl, low), (zh, high)))
-        return x * c - low * cl - high * ch
-
-
-def _bound_array(value, name):
-    try:
-        array = np.asarray(value, np.float64)
-    except (TypeError, ValueError):
-        raise InvalidArgumentError(
-            f"`bounds` {name} must be a number or an array of numbers; got {_short(value)}."
-        ) from None
-    if not np.isfinite(array).all():
-        raise InvalidArgumentError(f"`bounds` {name} must be finite; got {_short(value)}.")
-    return array
-
-
-def _short(value) -> str:
-    text = repr(np.asarray(value).tolist()) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-class WSquare(Rule):
-    """w²: `R_i = Σ_j w_ij² / Σ_i w_ij² · R_j`, independent of the input values."""
-
-    name = "w_square"
-    input_only = True
-
-    def _weights(self, weights):
-        return tf.square(weights)
-
-    def _ones(self, x, context):
-        # With an affine folded in, the weights are w·S: (w·S)² = w²·|S|·|S|.
-        return tf.ones_like(x) if context is None else context.scale
-
-    def backward(self, linear, x, z, g, weights, bias, context=None):
-        ones = self._ones(x, context)
-        c = _forward_and_vjp(linear, ones, self._weights(weights), None, lambda zw: divide_or_zero(g * z, zw))
-        return ones * c
-
-
-class Flat(WSquare):
-    """Flat: w² with every weight set to 1 (relevance spread evenly over the receptive field)."""
-
-    name = "flat"
-
-    def _weights(self, weights):
-        return tf.ones_like(weights)
-
-    def _ones(self, x, context):
-        if context is None:
-            return tf.ones_like(x)
-        return divide_or_zero(tf.ones_like(x), context.scale)  # (w·S) := 1 where S ≠ 0, 0 at padding
-
+# The input rules (z^B, w², flat) live in input_rules.py; kv.lrp_rules lists them with the others.
+from kerasviz.relevance.input_rules import Flat, WSquare, ZBox  # noqa: E402
 
 RULES = {
     "zero": Zero,

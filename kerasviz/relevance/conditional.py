@@ -41,9 +41,9 @@ from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.layers import find_layer
 from kerasviz.core.outputs import OutputSpec, resolve_output
 from kerasviz.core.targets import target_scores
-from kerasviz.lrp.composites import BoundsSpec
-from kerasviz.lrp.graph import trace
-from kerasviz.lrp.propagate import RuleSpec, Setup, prepare
+from kerasviz.relevance.composites import BoundsSpec
+from kerasviz.relevance.graph import trace
+from kerasviz.relevance.propagate import RuleSpec, Setup, prepare
 
 _uid = itertools.count()
 
@@ -185,6 +185,9 @@ def layer_lrp(
         InvalidArgumentError: a layer that carries no relevance, or bad LRP settings.
         UnsupportedLayerError: a layer type without an LRP rule.
 
+    Returns:
+        The `LayerLRP` step, cached per model, settings and layer (one trace).
+
     Example:
         >>> step = layer_lrp(model, "conv2", rule="epsilon")
         >>> scores, classes, r = step.layer_relevance(tf.constant(x), tf.constant([-1] * len(x)))
@@ -203,6 +206,13 @@ def relevance_layers(model: keras.Model, *, output: OutputSpec = None) -> list[s
     BatchNormalization folded into the layer before it, not an input
     Rescaling / Normalization folded into the first convolution, not inside a
     gate's branch.
+
+    Args:
+        model: a Keras model `kv.lrp` can explain.
+        output: which output of a multi-output model (index, name or dict key).
+
+    Returns:
+        Layer paths ("outer/inner" inside nested models), input side first.
 
     Raises:
         UnsupportedLayerError: a layer type without an LRP rule.

@@ -18,7 +18,7 @@ of what the model is fed:
 | "vgg", "resnet" | VGG16/19, ResNet50 (caffe preprocessing) | 0 and 255 minus the ImageNet mean, BGR |
 | "mobilenet", "xception", "inception", "resnet_v2" | MobileNet(V2), Xception, InceptionV3, ResNet50V2 ("tf": x / 127.5 − 1) | −1, 1 |
 | "densenet" | DenseNet ("torch" preprocessing) | (0 − mean) / std, (1 − mean) / std per channel |
-| "mobilenet_v3", "efficientnet", "convnext" | models with `Rescaling` / `Normalization` inside, fed raw pixels | 0, 255 (the affine layers are folded into the first convolution) |
+| "mobilenet_v3", "efficientnet", "convnext" | `Rescaling` / `Normalization` inside, raw pixels | 0, 255 (folded into the first conv) |
 | "small", "lenet" | small CNNs | each image's own min and max |
 
 In the families' blocks: non-ReLU activations (ReLU6, swish, hard swish,
@@ -35,15 +35,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from typing import Union
 
 import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
-from kerasviz.lrp.rules import RULES, AlphaBeta, Epsilon, Gamma, Rule, ZBox
+from kerasviz.relevance.rules import RULES, AlphaBeta, Epsilon, Gamma, Rule, ZBox
 
-BoundsSpec = Union[None, str, Sequence]
+BoundsSpec = str | Sequence | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,7 +112,7 @@ class Composite:
         convs = [p for p, _ in weighted if p in spatial and p not in input_paths and p != head_path]
         n_lower = math.ceil(self.lower_fraction * len(convs))
         rules = {}
-        for path, layer in weighted:
+        for path, _layer in weighted:
             if path in input_paths:
                 rule = self.input or self.lower
             elif path == head_path or path not in spatial:
@@ -163,7 +162,7 @@ def bounds_values(bounds: BoundsSpec):
     images `kv.preprocess` makes of pixel values 0 and 255.
     """
     if isinstance(bounds, str):
-        from kerasviz.data import preprocess
+        from kerasviz.preprocessing import preprocess
 
         try:
             low = preprocess(np.zeros((1, 1, 3), np.float32), bounds).reshape(-1)
@@ -211,7 +210,15 @@ _INPUT = {"zb", "zbox", "w_square", "wsquare", "flat"}
 
 
 def composite_names() -> list[str]:
-    """Every string `kv.lrp(rule=...)` accepts."""
+    """Every string `kv.lrp(rule=...)` accepts.
+
+    Returns:
+        The rule and composite names, sorted.
+
+    Example:
+        >>> "epsilon" in kv.composite_names()
+        True
+    """
     return sorted(set(PRESETS) | _SINGLE | _INPUT)
 
 

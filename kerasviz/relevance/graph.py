@@ -20,9 +20,9 @@ from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.core.graph import output_layer, rebuild
 from kerasviz.core.layers import is_model
 from kerasviz.core.model_inputs import explained_index
-from kerasviz.lrp.layers import AFFINE, SPATIAL_WEIGHTED, STRUCTURAL, classify, is_gate_producer
-from kerasviz.lrp.linear import PixelPrefix, can_fold
-from kerasviz.lrp.precision import is_low_precision
+from kerasviz.relevance.layers import AFFINE, SPATIAL_WEIGHTED, STRUCTURAL, classify, is_gate_producer
+from kerasviz.relevance.linear import PixelPrefix, can_fold
+from kerasviz.relevance.precision import is_low_precision
 
 
 @dataclass
