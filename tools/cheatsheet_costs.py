@@ -7,15 +7,16 @@ CNN of the notebooks on one digit. Each call is made once to compile (with a che
 has one) and then timed once with the settings in the table; wall-clock seconds, so a busy machine reads
 slower. Prints a Markdown table.
 """
+
 import os
 import sys
 import time
 
-os.environ.pop("KERASVIZ_QUICK", None)   # the defaults a user gets, not the test caps
+os.environ.pop("KERASVIZ_QUICK", None)  # the defaults a user gets, not the test caps
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import kerasviz as kv  # noqa: E402  (before keras: quiet start-up)
-import keras  # noqa: E402
 
 
 def timed(fn, warm=None):
@@ -27,12 +28,17 @@ def timed(fn, warm=None):
 
 def mnist_cnn():
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv1"), keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2"), keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(), keras.layers.Dense(10, name="logits"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
     return model
 
 
@@ -48,40 +54,110 @@ def main():
     rows = [
         ("saliency", "VGG16, 1 image", lambda: kv.saliency(vgg, x), None),
         ("gradient × input", "VGG16, 1 image", lambda: kv.gradient_x_input(vgg, x), None),
-        ("SmoothGrad (50 samples)", "VGG16, 1 image", lambda: kv.smoothgrad(vgg, x, **q),
-         lambda: kv.smoothgrad(vgg, x, samples=2, **q)),
-        ("VarGrad (50 samples)", "VGG16, 1 image", lambda: kv.vargrad(vgg, x, **q), lambda: kv.vargrad(vgg, x, samples=2, **q)),
-        ("integrated gradients (50 steps)", "VGG16, 1 image", lambda: kv.integrated_gradients(vgg, x, **q),
-         lambda: kv.integrated_gradients(vgg, x, steps=2, **q)),
+        (
+            "SmoothGrad (50 samples)",
+            "VGG16, 1 image",
+            lambda: kv.smoothgrad(vgg, x, **q),
+            lambda: kv.smoothgrad(vgg, x, samples=2, **q),
+        ),
+        (
+            "VarGrad (50 samples)",
+            "VGG16, 1 image",
+            lambda: kv.vargrad(vgg, x, **q),
+            lambda: kv.vargrad(vgg, x, samples=2, **q),
+        ),
+        (
+            "integrated gradients (50 steps)",
+            "VGG16, 1 image",
+            lambda: kv.integrated_gradients(vgg, x, **q),
+            lambda: kv.integrated_gradients(vgg, x, steps=2, **q),
+        ),
         ("guided backprop", "VGG16, 1 image", lambda: kv.guided_backprop(vgg, x), None),
         ("Grad-CAM", "VGG16, 1 image", lambda: kv.grad_cam(vgg, x), None),
         ("HiResCAM / XGrad-CAM / LayerCAM", "VGG16, 1 image", lambda: kv.hires_cam(vgg, x), None),
         ("Eigen-CAM", "VGG16, 1 image", lambda: kv.eigen_cam(vgg, x), None),
-        ("Score-CAM (512 channels)", "VGG16, 1 image", lambda: kv.score_cam(vgg, x, **q),
-         lambda: kv.score_cam(vgg, x, max_channels=16, **q)),
+        (
+            "Score-CAM (512 channels)",
+            "VGG16, 1 image",
+            lambda: kv.score_cam(vgg, x, **q),
+            lambda: kv.score_cam(vgg, x, max_channels=16, **q),
+        ),
         ("Ablation-CAM (512 channels)", "VGG16, 1 image", lambda: kv.ablation_cam(vgg, x, **q), None),
-        ("occlusion (patch 32, stride 16: 169 windows)", "VGG16, 1 image",
-         lambda: kv.occlusion(vgg, x, patch=32, stride=16, **q), lambda: kv.occlusion(vgg, x, patch=112, stride=112, **q)),
-        ("RISE (500 masks)", "VGG16, 1 image", lambda: kv.rise(vgg, x, samples=500, **q),
-         lambda: kv.rise(vgg, x, samples=32, **q)),
-        ("LIME (500 samples, 50 superpixels)", "VGG16, 1 image", lambda: kv.lime(vgg, x, samples=500, **q),
-         lambda: kv.lime(vgg, x, samples=32, **q)),
-        ("KernelSHAP (500 samples, 50 superpixels)", "VGG16, 1 image", lambda: kv.kernel_shap(vgg, x, samples=500, **q),
-         lambda: kv.kernel_shap(vgg, x, samples=32, **q)),
-        ("Sobol attribution (8 designs, 8×8 grid)", "VGG16, 1 image", lambda: kv.sobol_attribution(vgg, x, designs=8, **q),
-         lambda: kv.sobol_attribution(vgg, x, designs=2, **q)),
+        (
+            "occlusion (patch 32, stride 16: 169 windows)",
+            "VGG16, 1 image",
+            lambda: kv.occlusion(vgg, x, patch=32, stride=16, **q),
+            lambda: kv.occlusion(vgg, x, patch=112, stride=112, **q),
+        ),
+        (
+            "RISE (500 masks)",
+            "VGG16, 1 image",
+            lambda: kv.rise(vgg, x, samples=500, **q),
+            lambda: kv.rise(vgg, x, samples=32, **q),
+        ),
+        (
+            "LIME (500 samples, 50 superpixels)",
+            "VGG16, 1 image",
+            lambda: kv.lime(vgg, x, samples=500, **q),
+            lambda: kv.lime(vgg, x, samples=32, **q),
+        ),
+        (
+            "KernelSHAP (500 samples, 50 superpixels)",
+            "VGG16, 1 image",
+            lambda: kv.kernel_shap(vgg, x, samples=500, **q),
+            lambda: kv.kernel_shap(vgg, x, samples=32, **q),
+        ),
+        (
+            "Sobol attribution (8 designs, 8×8 grid)",
+            "VGG16, 1 image",
+            lambda: kv.sobol_attribution(vgg, x, designs=8, **q),
+            lambda: kv.sobol_attribution(vgg, x, designs=2, **q),
+        ),
         ("LRP, composite 'vgg'", "VGG16, 1 image", lambda: kv.lrp(vgg, x, rule="vgg", **q), None),
-        ("CRP, 4 most relevant channels of block5_conv3", "VGG16, 1 image",
-         lambda: kv.crp(vgg, x[None], layer="block5_conv3", top=4, **q), None),
-        ("activations, 13 conv layers", "VGG16, 1 image", lambda: kv.activations(vgg, x[None], kv.conv_layers(vgg), **q), None),
-        ("filter maximization, 4 filters × 256 steps, 64 px", "VGG16 block4_conv3",
-         lambda: kv.visualize_filters(base, "block4_conv3", filters=range(4), size=64, **q),
-         lambda: kv.visualize_filters(base, "block4_conv3", filters=range(4), size=64, steps=2, **q)),
-        ("top-k patches (28 photos, 128 px)", "VGG16 block3_conv3", lambda: kv.top_activating(base, "block3_conv3", xs, **q), None),
-        ("decoded filters (16 filters)", "VGG16 block3_conv3", lambda: kv.decode_filters(base, "block3_conv3", filters=range(16)), None),
-        ("NMF concepts (k=8, 200 digits)", "MNIST CNN conv2", lambda: kv.nmf_concepts(cnn, "conv2", digits, k=8, importance=False, **q), None),
-        ("TCAV (1 concept, 10 random sets)", "MNIST CNN conv2",
-         lambda: kv.tcav(cnn, "conv2", {"c": digits[:40]}, digits[:50], 0, random_images=digits[50:], random_sets=10, **q), None),
+        (
+            "CRP, 4 most relevant channels of block5_conv3",
+            "VGG16, 1 image",
+            lambda: kv.crp(vgg, x[None], layer="block5_conv3", top=4, **q),
+            None,
+        ),
+        (
+            "activations, 13 conv layers",
+            "VGG16, 1 image",
+            lambda: kv.activations(vgg, x[None], kv.conv_layers(vgg), **q),
+            None,
+        ),
+        (
+            "filter maximization, 4 filters × 256 steps, 64 px",
+            "VGG16 block4_conv3",
+            lambda: kv.visualize_filters(base, "block4_conv3", filters=range(4), size=64, **q),
+            lambda: kv.visualize_filters(base, "block4_conv3", filters=range(4), size=64, steps=2, **q),
+        ),
+        (
+            "top-k patches (28 photos, 128 px)",
+            "VGG16 block3_conv3",
+            lambda: kv.top_activating(base, "block3_conv3", xs, **q),
+            None,
+        ),
+        (
+            "decoded filters (16 filters)",
+            "VGG16 block3_conv3",
+            lambda: kv.decode_filters(base, "block3_conv3", filters=range(16)),
+            None,
+        ),
+        (
+            "NMF concepts (k=8, 200 digits)",
+            "MNIST CNN conv2",
+            lambda: kv.nmf_concepts(cnn, "conv2", digits, k=8, importance=False, **q),
+            None,
+        ),
+        (
+            "TCAV (1 concept, 10 random sets)",
+            "MNIST CNN conv2",
+            lambda: kv.tcav(
+                cnn, "conv2", {"c": digits[:40]}, digits[:50], 0, random_images=digits[50:], random_sets=10, **q
+            ),
+            None,
+        ),
     ]
     only = set(sys.argv[1:])
     print("| method | on | seconds |\n|---|---|---|")

@@ -11,6 +11,7 @@ Exits with status 1, naming the notebook and cell, when a notebook has anything 
 its source rather than cleaned away: stderr output (TensorFlow logs, warnings), an error, a figure
 saved as text only, an absolute path, a raw widget repr or a frozen progress bar.
 """
+
 import json
 import os
 import re
@@ -32,8 +33,9 @@ def _empty(output: dict) -> bool:
         return not _text(output["text"]).strip()
     if output["output_type"] != "display_data":
         return False
-    return all(not _text(v).strip() for k, v in output.get("data", {}).items() if not k.startswith("image/"))\
-        and not any(k.startswith("image/") for k in output.get("data", {}))
+    return all(
+        not _text(v).strip() for k, v in output.get("data", {}).items() if not k.startswith("image/")
+    ) and not any(k.startswith("image/") for k in output.get("data", {}))
 
 
 def clean(path: str) -> list:
@@ -59,7 +61,9 @@ def clean(path: str) -> list:
             data = o.get("data", {})
             plain = _text(data.get("text/plain", ""))
             if "<Figure size" in plain and not any(k.startswith("image/") for k in data):
-                problems.append(f"{where}: a figure was saved as text only (execute with the inline backend: unset MPLBACKEND)")
+                problems.append(
+                    f"{where}: a figure was saved as text only (execute with the inline backend: unset MPLBACKEND)"
+                )
             if WIDGET_REPR.match(plain):
                 problems.append(f"{where}: a raw widget repr was saved: {plain[:80]!r}")
             if PROGRESS.search(plain) or PROGRESS.search(_text(o.get("text", ""))):

@@ -1,13 +1,17 @@
 """Writes notebooks/01_activations_and_filters.ipynb (source of truth for its cells)."""
+
 import nbformat as nbf
 
 cells = []
 md = lambda s: cells.append(nbf.v4.new_markdown_cell(s.strip()))
+
+
 def code(s, hidden=False):
     cell = nbf.v4.new_code_cell(s.strip())
     if hidden:  # a folded solution: source and output collapsed until the reader opens them
         cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
     cells.append(cell)
+
 
 md("""
 # 01 · Activations and filter weights
@@ -78,7 +82,7 @@ layer's own map size, and says when the tiles are drawn block-averaged to fit). 
 trained VGG16 they are edge and colour detectors, and the cat is still easy to recognise in most of them.
 """)
 code("""
-fig = kv.plot_activations(acts, "block1_conv1", image=0, title=f"VGG16, {label}")
+fig = kv.plot_activations(acts, "block1_conv1", index=0, title=f"VGG16, {label}")
 plt.show()
 """)
 md("""
@@ -87,7 +91,7 @@ Deep down, `block5_conv3` has 512 maps of 14×14. With ImageNet weights many of 
 outlined in red and counted in the title.
 """)
 code("""
-fig = kv.plot_activations(acts, "block5_conv3", image=0, title=f"VGG16, {label}")
+fig = kv.plot_activations(acts, "block5_conv3", index=0, title=f"VGG16, {label}")
 plt.show()
 print("blank maps per image in block5_conv3:", kv.blank_maps(acts["block5_conv3"]).sum(axis=1))
 """)
@@ -189,7 +193,8 @@ Which filters of VGG16's `block5_conv3` never fire (output ≤ 0 everywhere) on 
 one of them next to the cat. Is such a filter dead? What would convince you? The solution is folded in the cell
 below (click the bar on its left in JupyterLab to open it).
 """)
-code("""
+code(
+    """
 # Solution
 silent = kv.activation_summary(vgg, "block5_conv3", x, progress=False).never_active
 print(f"{len(silent)} of {acts['block5_conv3'].shape[-1]} block5_conv3 filters never fire on these "
@@ -199,6 +204,14 @@ if len(silent):
     plt.show()
 # Silent on three photos is only a candidate. A filter is dead when it is silent on *every* input it will see:
 # stream a large, varied dataset through kv.activation_summary (or kv.dead_filters) before pruning it.
-""", hidden=True)
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}})
+""",
+    hidden=True,
+)
+nb = nbf.v4.new_notebook(
+    cells=cells,
+    metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    },
+)
 nbf.write(nb, "notebooks/01_activations_and_filters.ipynb")

@@ -1,9 +1,10 @@
 """Writes notebooks/08_concepts.ipynb (source of truth for its cells).
 
-    python tools/make_nb08.py
-    KERASVIZ_MNIST=path/to/mnist.npz jupyter nbconvert --to notebook --execute --inplace notebooks/08_concepts.ipynb
-    python tools/clean_notebook.py notebooks/08_concepts.ipynb
+python tools/make_nb08.py
+KERASVIZ_MNIST=path/to/mnist.npz jupyter nbconvert --to notebook --execute --inplace notebooks/08_concepts.ipynb
+python tools/clean_notebook.py notebooks/08_concepts.ipynb
 """
+
 import nbformat as nbf
 
 cells = []
@@ -121,14 +122,14 @@ has a direction over the channels, a heatmap per image, its top patches, and its
 """)
 code("""
 sevens = x_test[y_test == 7]
-errors = {k: kv.nmf_concepts(cnn, "conv2", sevens, k, importance=False, progress=False).reconstruction_error
+errors = {k: kv.nmf_concepts(cnn, "conv2", sevens, k=k, importance=False, progress=False).reconstruction_error
           for k in (2, 4, 8)}
 print("relative reconstruction error by number of concepts: "
       + ", ".join(f"k={k}: {e:.3f}" for k, e in errors.items()))
 print(f"falls as k grows: {all(a > b for a, b in zip(list(errors.values()), list(errors.values())[1:]))}")
 """)
 code("""
-nmf = kv.nmf_concepts(cnn, "conv2", sevens, 6, target=7, progress=False)
+nmf = kv.nmf_concepts(cnn, "conv2", sevens, k=6, target=7, progress=False)
 heat = nmf.maps(sevens[:4])
 print(f"heatmaps {heat.shape}: smallest value {heat.min():.3g} (non-negative); "
       f"importance for class 7 per concept: {[round(float(v), 2) for v in nmf.importance]}")
@@ -226,7 +227,7 @@ base = kv.load_vgg16(weights=None, include_top=False, input_shape=(128, 128, 3))
 base.set_weights(vgg.get_weights()[: len(base.weights)])
 kv.set_weights_label(base, label)
 photos, names = kv.load_image_folder(None, size=128)
-vgg_nmf = kv.nmf_concepts(base, "block4_conv3", kv.preprocess(photos), 4, importance=False, progress=False)
+vgg_nmf = kv.nmf_concepts(base, "block4_conv3", kv.preprocess(photos), k=4, importance=False, progress=False)
 print(f"VGG16 ({label}) block4_conv3, 4 concepts over {len(photos)} photos: "
       f"relative reconstruction error {vgg_nmf.reconstruction_error:.3f}")
 kv.plot_nmf_concepts(vgg_nmf, images=kv.preprocess(photos[:3]), display=kv.deprocess,
@@ -239,7 +240,11 @@ md("""
 - The Explorer's **Concepts** tab (notebook 07) has all of these behind a few controls.
 - On your own model (notebook 09): any layer with a spatial output works; TCAV and CRP need a class logit.
 """)
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
+nb = nbf.v4.new_notebook(
+    cells=cells,
+    metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    },
+)
 nbf.write(nb, "notebooks/08_concepts.ipynb")

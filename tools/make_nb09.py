@@ -1,9 +1,10 @@
 """Writes notebooks/09_your_own_model.ipynb (source of truth for its cells).
 
-    python tools/make_nb09.py
-    KERASVIZ_MNIST=path/to/mnist.npz jupyter nbconvert --to notebook --execute --inplace notebooks/09_your_own_model.ipynb
-    python tools/clean_notebook.py notebooks/09_your_own_model.ipynb
+python tools/make_nb09.py
+KERASVIZ_MNIST=path/to/mnist.npz jupyter nbconvert --to notebook --execute --inplace notebooks/09_your_own_model.ipynb
+python tools/clean_notebook.py notebooks/09_your_own_model.ipynb
 """
+
 import nbformat as nbf
 
 cells = []
@@ -203,7 +204,11 @@ try:
 except kv.KerasvizError as err:
     print(type(err).__name__ + ":", str(err).splitlines()[0])
 """)
-nb = nbf.v4.new_notebook(cells=cells, metadata={
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"}})
+nb = nbf.v4.new_notebook(
+    cells=cells,
+    metadata={
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+    },
+)
 nbf.write(nb, "notebooks/09_your_own_model.ipynb")

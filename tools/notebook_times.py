@@ -5,6 +5,7 @@
 
 Prints, per notebook, its total and every code cell that took over a second (index, seconds, first line).
 """
+
 import json
 import sys
 from datetime import datetime
