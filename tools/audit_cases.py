@@ -28,6 +28,13 @@ class Ctx:
         self.hw, self.multi_output, self.data_format = hw, multi_output, data_format
         self.image = x[0] if isinstance(x, np.ndarray) else None
         self.maps = np.ones((2, *hw), np.float32)
+        self._results = {}
+
+    def result(self, key, make):
+        """A real result of another public function, made once (plots draw these)."""
+        if key not in self._results:
+            self._results[key] = make()
+        return self._results[key]
 
 
 def _conv_net(name, shape=(H, W, 3), data_format="channels_last", kernel=3):
@@ -137,7 +144,37 @@ GOOD = {
     "train_lenet": lambda c: {"x_train": np.zeros((4, 28, 28, 1), np.float32), "y_train": np.zeros(4, int)},
     "set_weights_label": lambda c: {"label": "untrained"},
     "token_grid": lambda c: {"tokens": np.zeros((2, 16, 4), np.float32), "reshape": (4, 4)},
+    "plot_activations": lambda c: {"acts": _acts(c), "layer": c.conv},
+    "plot_channel": lambda c: {"image": c.image, "maps": _acts(c)[c.conv][0], "channel": 0},
+    "plot_attribution_grid": lambda c: {"image": c.image, "maps": {"saliency": c.maps[0]}},
+    "plot_lrp": lambda c: {"image": c.image, "maps": {"lrp": c.maps[0]}},
+    "overlay_heatmap": lambda c: {"ax": _axes(), "image": c.image, "heatmap": c.maps[0]},
+    "plot_top_activating": lambda c: {"top": c.result("top", lambda: kv.top_activating(c.model, c.conv, c.x, k=2, progress=False))},
+    "plot_neuron_features": lambda c: {"features": c.result("nf", lambda: kv.neuron_feature(c.model, c.conv, c.x, k=2, progress=False))},
+    "plot_dead_filters": lambda c: {"report": c.result("dead", lambda: kv.dead_filters(c.model, c.conv, c.x, progress=False))},
+    "plot_filter_similarity": lambda c: {"similarity": c.result("sim", lambda: kv.filter_similarity(c.model, c.conv, c.x, progress=False))},
+    "plot_relevance_flow": lambda c: {"layers": {c.conv: np.ones((16, 16, 6), np.float32)}},
+    "plot_response_comparison": lambda c: {"image": c.image, "cnn": {c.conv: np.ones((16, 16, 6))}, "decoded": {c.conv: np.ones((16, 16, 6))}},
+    "plot_crp": lambda c: {"result": c.result("crp", lambda: kv.crp(c.model, c.x, layer=c.conv, top=2)), "images": c.x},
+    "plot_dream": lambda c: {"original": c.image, "dream": c.image},
+    "plot_inversion": lambda c: {"original": c.image, "inversion": c.image},
+    "plot_decoded_filter": lambda c: {"decoded": np.ones((5, 5, 3), np.float32)},
+    "plot_filter_grid": lambda c: {"result": c.result("vf", lambda: kv.visualize_filters(c.model, c.conv, [0, 1], steps=2, size=16, progress=False))},
+    "plot_perturbation_curves": lambda c: {"curves": {"saliency": np.linspace(1, 0, 5)}},
+    "plot_signal_attribution": lambda c: {"signal": np.ones((32, 2), np.float32), "maps": np.ones(32, np.float32)},
+    "plot_signal_activations": lambda c: {"activations": np.ones((32, 4), np.float32)},
+    "plot_metrics_table": lambda c: {"table": c.result("mt", lambda: kv.attribution_metrics(c.model, c.x, {"saliency": kv.saliency}, progress=False))},
 }
+
+
+def _acts(c):
+    return c.result("acts", lambda: kv.activations(c.model, c.x, c.conv))
+
+
+def _axes():
+    from matplotlib.figure import Figure
+
+    return Figure().subplots()
 
 # Arguments filled by name for any function (required ones only).
 BY_NAME = {
@@ -155,24 +192,34 @@ _INT_ARGS = ("steps", "samples", "k", "batch_size", "octaves", "n_segments", "gr
              "image_batch_size", "mask_batch_size", "path_batch_size", "sample_batch_size", "filter_batch_size",
              "max_filters", "cols", "n_baselines", "pca_dims", "max_channels", "epochs", "max_maps", "test_size",
              "samples_per_image", "min_count", "set_size", "random_sets", "fit_images", "max_vectors", "max_images",
-             "filter_index", "channel", "jitter", "limit", "max_samples")
+             "jitter", "limit", "max_samples")
+_ONE_INDEX_ARGS = ("filter_index", "channel")
 _FLOAT_ARGS = ("lr", "step_size", "noise", "octave_scale", "threshold", "apoz_threshold", "cosine_threshold",
                "correlation_threshold", "epsilon", "gamma", "alpha", "beta", "radius", "percentile", "fraction",
                "keep_probability", "test_fraction", "perplexity", "blur_sigma", "tolerance", "subset_fraction",
                "cosine_power", "weight_decay", "learning_rate", "momentum", "tv_weight", "alpha_weight",
                "lower_fraction", "tol", "compactness", "sigma", "dpi", "font_size")
 _CHOICE_ARGS = ("method", "rule", "unpool", "reduce", "mode", "kind", "weighting", "precision", "param", "classifier",
-                "correction", "field_method", "objective", "family", "kernel_op", "dtype", "name", "strategy",
-                "transforms", "cmap")
+                "correction", "field_method", "objective", "family", "kernel_op", "dtype", "transforms", "cmap")
 _INDEX_ARGS = ("filters", "classes", "units", "concepts", "channels")
 
 
-def bad_values(arg: str, c: Ctx) -> list:
+def bad_values_for(fn, arg: str, c: Ctx) -> list:
+    """`bad_values` of one argument of `fn`, without None where None is the documented default."""
+    try:
+        default = inspect.signature(fn).parameters[arg].default
+    except (TypeError, ValueError, KeyError):
+        default = inspect.Parameter.empty
+    values = bad_values(arg, c, int_default=isinstance(default, int) and not isinstance(default, bool))
+    return [v for v in values if not (v[1] is None and default is None)]
+
+
+def bad_values(arg: str, c: Ctx, int_default: bool = False) -> list:
     """(label, value, must_refuse) for the bad values of an argument named `arg` (empty: not audited)."""
     if arg == "model":
         return [("None", None, True), ("text", "not-a-model", True), ("array", np.zeros(3), True),
                 ("layer", keras.layers.Dense(2), True)]
-    if arg in _IMAGE_ARGS:
+    if arg in _IMAGE_ARGS and not (arg == "image" and int_default):
         if not isinstance(c.x, np.ndarray):
             return []
         x = c.x if arg != "image" else c.x[:1]
@@ -192,6 +239,10 @@ def bad_values(arg: str, c: Ctx) -> list:
                 ("wrong length", [0] * 5, True), ("NaN", math.nan, True), ("out of range list", [0, 999], True)]
     if arg in ("output", "input"):
         return [("out of range", 5, True), ("unknown", "nope", True), ("float", 2.5, True)]
+    if arg in _ONE_INDEX_ARGS or (arg == "image" and int_default):
+        return [("out of range", 999, True), ("float", 2.5, True), ("text", "a", True), ("NaN", math.nan, True)]
+    if arg == "strategy":
+        return [("text", "nope", True), ("number", 3, True)]
     if arg in _INDEX_ARGS:
         return [("out of range", 999, True), ("float", 2.5, True), ("empty", [], True), ("text", "a", True),
                 ("list out of range", [0, 999], True)]
@@ -250,3 +301,17 @@ def parameters(fn) -> list[str]:
 def is_map_method(fn) -> bool:
     names = parameters(fn)
     return names[:3] == ["model", "images", "target"]
+
+
+def positions_found(shape: tuple, hw: tuple) -> bool:
+    """Whether the input positions `hw` appear, in order and contiguous, after the batch axis of `shape`."""
+    shape = tuple(shape[1:])
+    return any(shape[i:i + len(hw)] == tuple(hw) for i in range(len(shape) - len(hw) + 1))
+
+
+def call(name: str, fn, kwargs):
+    """Call a public callable as its documentation says (a context manager is entered)."""
+    if name == "testing.unchanged":
+        with fn(**kwargs):
+            return None
+    return fn(**kwargs)

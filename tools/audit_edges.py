@@ -56,7 +56,7 @@ def enumerate_cases(only=None, shapes=None) -> list[tuple]:
         ctx = wanted["functional"]()
         for name, fn in surface.items():
             for arg in ac.parameters(fn):
-                for label, _, _ in ac.bad_values(arg, ctx):
+                for label, _, _ in ac.bad_values_for(fn, arg, ctx):
                     cases.append(("functional", name, arg, label))
     for shape in wanted:
         for name, fn in surface.items():
@@ -133,13 +133,13 @@ def run_case(case, ctxs, surface, ac, kv):
         kwargs = {p: ac.BY_NAME.get(p, lambda c: c.x)(ctx) for p in ac.parameters(fn)[:1]}
     must_refuse = False
     if arg is not None:
-        value = {lab: (v, m) for lab, v, m in ac.bad_values(arg, ctx)}[label]
+        value = {lab: (v, m) for lab, v, m in ac.bad_values_for(fn, arg, ctx)}[label]
         kwargs[arg], must_refuse = value
     model_before = _model_digest(ctx.model)
     state_before = _global_state()
     result, error = None, None
     try:
-        result = fn(**kwargs)
+        result = ac.call(name, fn, kwargs)
     except Exception as err:  # noqa: BLE001 - classified below
         error = err
     finally:
@@ -169,9 +169,8 @@ def run_case(case, ctxs, surface, ac, kv):
         return "silent", "multi-output model explained without output="
     if ac.is_map_method(fn) and arg is None:
         arr = _main_array(result)
-        positions = tuple(arr.shape[1:1 + len(ctx.hw)]) if arr is not None and arr.ndim > len(ctx.hw) else None
-        if positions is not None and positions != tuple(ctx.hw):
-            return "silent", f"map positions {positions} for input positions {tuple(ctx.hw)}"
+        if arr is not None and arr.ndim > len(ctx.hw) and not ac.positions_found(arr.shape, ctx.hw):
+            return "silent", f"map of shape {arr.shape} for input positions {tuple(ctx.hw)}"
     return "ok", ""
 
 
