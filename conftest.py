@@ -11,6 +11,7 @@ notebook is skipped, as are tests using the `mnist` fixture, and the summary
 says why and how to provide it. `$KERASVIZ_MNIST` naming a missing file is an
 error, not a skip: it was asked for explicitly.
 """
+
 import functools
 import json
 import os
@@ -31,8 +32,10 @@ SKIP_TAG = "[needs real MNIST]"
 def pytest_configure(config):
     named = os.environ.get("KERASVIZ_MNIST")
     if named and not os.path.isfile(named):
-        raise pytest.UsageError(f"KERASVIZ_MNIST={named} is not a file: point it at an MNIST .npz, or unset it "
-                                "to skip the tests and notebooks that need MNIST.")
+        raise pytest.UsageError(
+            f"KERASVIZ_MNIST={named} is not a file: point it at an MNIST .npz, or unset it "
+            "to skip the tests and notebooks that need MNIST."
+        )
 
 
 def pytest_collectstart(collector):
@@ -41,7 +44,7 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def notebook_needs(path: str) -> frozenset:
     """What a notebook needs: its `kerasviz.needs` metadata, else "mnist" if a code cell loads MNIST."""
     with open(path, encoding="utf-8") as file:

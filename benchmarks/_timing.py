@@ -4,6 +4,7 @@ Timing on shared 2-core machines is noisy, so benchmarks report ratios of two
 things timed in the same run (ours vs an anchor, ours vs the bare
 forward+backward floor), each the best of several repeats after a warm-up.
 """
+
 from __future__ import annotations
 
 import time

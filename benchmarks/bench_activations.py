@@ -1,20 +1,25 @@
 """Activations: all 13 conv layers of a nested VGG16 from one call vs one plain forward pass."""
+
 from __future__ import annotations
 
 import keras
 import numpy as np
 import tensorflow as tf
+from _timing import best_time, row
 
 import kerasviz as kv
-from _timing import best_time, row
 
 
 def nested_vgg16(size: int = 224):
     base = kv.load_vgg16(weights=None, include_top=False, input_shape=(size, size, 3))
-    return base, keras.Sequential([
-        keras.Input((size, size, 3)), base,
-        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax"),
-    ])
+    return base, keras.Sequential(
+        [
+            keras.Input((size, size, 3)),
+            base,
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def all_conv_activations(batch: int = 4, size: int = 224, repeat: int = 3):
@@ -32,7 +37,9 @@ def all_conv_activations(batch: int = 4, size: int = 224, repeat: int = 3):
     return [
         row("conv layers returned by one kv.activations call", len(acts)),
         row("max |ours - direct inner sub-model|", err),
-        row("plain compiled forward pass (whole model)", plain, "s", note=f"batch {batch} at {size} px, untrained VGG16"),
+        row(
+            "plain compiled forward pass (whole model)", plain, "s", note=f"batch {batch} at {size} px, untrained VGG16"
+        ),
         row("kv.activations, 13 convs incl. host copy", ours, "s"),
         row("ratio ours / plain forward", ours / plain, "x", target="<= 1.3"),
         row("ratio 13 separate sub-models (keras-io style) / plain", naive / plain, "x", note="for reference"),

@@ -11,12 +11,12 @@ tf-keras-vis (not a kerasviz dependency) runs the same inputs if installed, on
 a FLAT copy of the network (VGG16's layers directly in the model): it cannot
 reach layers inside nested models.
 """
+
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
-
 from _timing import row
 
 SIZE, PATH = 128, 32
@@ -93,17 +93,23 @@ def attribution_vs_floor():
     model = _model()
     image = np.random.default_rng(0).uniform(-100, 100, (SIZE, SIZE, 3)).astype("float32")
     layer = kv.default_cam_layer(model)
-    path = interleaved_best({
-        "floor": _input_floor(model, PATH),
-        "ig": lambda: kv.integrated_gradients(model, image, 3, steps=PATH, method="midpoint", progress=False),
-        "sg": lambda: kv.smoothgrad(model, image, 3, samples=PATH, progress=False),
-    }, repeat=3)
-    one = interleaved_best({
-        "floor_layer": _layer_floor(model, layer),
-        "floor_input": _input_floor(model, 1),
-        "gc": lambda: kv.grad_cam(model, image, 3),
-        "gcpp": lambda: kv.grad_cam_plus_plus(model, image, 3),
-    }, repeat=7)
+    path = interleaved_best(
+        {
+            "floor": _input_floor(model, PATH),
+            "ig": lambda: kv.integrated_gradients(model, image, 3, steps=PATH, method="midpoint", progress=False),
+            "sg": lambda: kv.smoothgrad(model, image, 3, samples=PATH, progress=False),
+        },
+        repeat=3,
+    )
+    one = interleaved_best(
+        {
+            "floor_layer": _layer_floor(model, layer),
+            "floor_input": _input_floor(model, 1),
+            "gc": lambda: kv.grad_cam(model, image, 3),
+            "gcpp": lambda: kv.grad_cam_plus_plus(model, image, 3),
+        },
+        repeat=7,
+    )
     floor32, ig, sg = path["floor"], path["ig"], path["sg"]
     floor_layer, floor1, gc, gcpp = one["floor_layer"], one["floor_input"], one["gc"], one["gcpp"]
     return [
@@ -148,13 +154,20 @@ def attribution_vs_tf_keras_vis():
         try:
             theirs()
         except Exception as err:
-            rows.append(row(f"{name}: tf-keras-vis", float("nan"), "", "", f"anchor failed: {type(err).__name__}: {err}"[:120]))
+            rows.append(
+                row(f"{name}: tf-keras-vis", float("nan"), "", "", f"anchor failed: {type(err).__name__}: {err}"[:120])
+            )
             continue
         best = interleaved_best({"ours": ours, "theirs": theirs}, repeat=repeat)
-        rows.append(row(
-            f"{name}: kerasviz / tf-keras-vis", best["ours"] / best["theirs"], "x", "<= 1.0",
-            f"ours {best['ours']:.3f}s, theirs {best['theirs']:.3f}s, 2 images; {note}",
-        ))
+        rows.append(
+            row(
+                f"{name}: kerasviz / tf-keras-vis",
+                best["ours"] / best["theirs"],
+                "x",
+                "<= 1.0",
+                f"ours {best['ours']:.3f}s, theirs {best['theirs']:.3f}s, 2 images; {note}",
+            )
+        )
     return rows
 
 

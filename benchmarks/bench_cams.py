@@ -27,6 +27,7 @@ child process with it on.
 
     python benchmarks/run.py cams
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,6 @@ import sys
 import time
 
 import numpy as np
-
 from _timing import row
 
 SIZE, LAYER, CHUNK = 224, "block5_conv3", 16
@@ -98,7 +98,13 @@ def cam_ratios():
     note = f"{channels} channels, chunks of {CHUNK}, order A B B A; {before} -> {_load()}"
     return [
         row("Score-CAM / forward floor (VGG16 224 px)", score_time / floor_time, "x", "<= 1.3", note),
-        row("Ablation-CAM / forward floor (VGG16 224 px)", ablation_vs_floor, "x", "<= 1.3", "floor timed with Score-CAM"),
+        row(
+            "Ablation-CAM / forward floor (VGG16 224 px)",
+            ablation_vs_floor,
+            "x",
+            "<= 1.3",
+            "floor timed with Score-CAM",
+        ),
         row("Ablation-CAM / head-only floor", ablation_time / head_time, "x", "", "the layers after block5_conv3 only"),
         row("forward floor: 512 VGG16 passes (mean of 2)", floor_time / 2, "s", "", ""),
         row("Score-CAM (mean of 2)", score_time / 2, "s", "", ""),
@@ -151,8 +157,13 @@ def _precision_pair(name, method, target):
     return [
         row(f"{name}: float32 (mean of 2)", wall["float32"] / 2, "s", note=f"CPU {cpu['float32'] / 2:.3g} s; {note}"),
         row(f"{name}: bfloat16 (mean of 2)", wall["bfloat16"] / 2, "s", note=f"CPU {cpu['bfloat16'] / 2:.3g} s"),
-        row(f"{name}: speed-up bfloat16 / float32", wall["float32"] / wall["bfloat16"], "x", target,
-            note=f"CPU ratio {cpu['float32'] / cpu['bfloat16']:.3g}"),
+        row(
+            f"{name}: speed-up bfloat16 / float32",
+            wall["float32"] / wall["bfloat16"],
+            "x",
+            target,
+            note=f"CPU ratio {cpu['float32'] / cpu['bfloat16']:.3g}",
+        ),
         row(f"{name}: Spearman bfloat16 map vs float32", spearman(maps["bfloat16"], maps["float32"]), "", ">= 0.98"),
     ]
 
@@ -172,20 +183,32 @@ def _precision_measure():
         kv.score_cam(model, x, 3, layer=LAYER, mask_batch_size=CHUNK, max_channels=CHUNK, precision=p, progress=False)
         kv.occlusion(model, x, 3, patch=112, stride=112, mask_batch_size=CHUNK, precision=p, progress=False)
         kv.ablation_cam(model, x, 3, layer=LAYER, precision=p, progress=False)
-    rows += _precision_pair(f"Score-CAM VGG16 {SIZE} px ({LAYER}, 512 masked passes)", lambda p: kv.score_cam(
-        model, x, 3, layer=LAYER, mask_batch_size=CHUNK, precision=p, progress=False), ">= 1.6")
-    rows += _precision_pair(f"occlusion VGG16 {SIZE} px (patch 28, stride 14: 225 passes)", lambda p: kv.occlusion(
-        model, x, 3, mask_batch_size=CHUNK, precision=p, progress=False), ">= 1.6")
-    rows += _precision_pair(f"Ablation-CAM VGG16 {SIZE} px ({LAYER}; the head after it is Dense, kept float32)",
-                            lambda p: kv.ablation_cam(model, x, 3, layer=LAYER, precision=p, progress=False), "")
+    rows += _precision_pair(
+        f"Score-CAM VGG16 {SIZE} px ({LAYER}, 512 masked passes)",
+        lambda p: kv.score_cam(model, x, 3, layer=LAYER, mask_batch_size=CHUNK, precision=p, progress=False),
+        ">= 1.6",
+    )
+    rows += _precision_pair(
+        f"occlusion VGG16 {SIZE} px (patch 28, stride 14: 225 passes)",
+        lambda p: kv.occlusion(model, x, 3, mask_batch_size=CHUNK, precision=p, progress=False),
+        ">= 1.6",
+    )
+    rows += _precision_pair(
+        f"Ablation-CAM VGG16 {SIZE} px ({LAYER}; the head after it is Dense, kept float32)",
+        lambda p: kv.ablation_cam(model, x, 3, layer=LAYER, precision=p, progress=False),
+        "",
+    )
     rows += _ablation_block4(model, x)
     keras.utils.set_random_seed(0)
     small = kv.load_vgg16(weights=None, input_shape=(RISE_SIZE, RISE_SIZE, 3))
     xs = np.random.default_rng(0).uniform(-100, 100, (1, RISE_SIZE, RISE_SIZE, 3)).astype("float32")
     for p in ("float32", "bfloat16"):
         kv.rise(small, xs, 3, samples=2 * RISE_CHUNK, mask_batch_size=RISE_CHUNK, precision=p, progress=False)
-    rows += _precision_pair(f"RISE VGG16 {RISE_SIZE} px (1,000 masks)", lambda p: kv.rise(
-        small, xs, 3, samples=1000, mask_batch_size=RISE_CHUNK, precision=p, progress=False), "")
+    rows += _precision_pair(
+        f"RISE VGG16 {RISE_SIZE} px (1,000 masks)",
+        lambda p: kv.rise(small, xs, 3, samples=1000, mask_batch_size=RISE_CHUNK, precision=p, progress=False),
+        "",
+    )
     return rows + _trained_lenet_quality()
 
 
@@ -225,8 +248,15 @@ def _trained_lenet_quality():
     for name, method in methods.items():
         exact, fast = method("float32"), method("bfloat16")
         worst = min(spearman(a, b) for a, b in zip(exact, fast))
-        rows.append(row(f"trained LeNet, {name}: lowest Spearman over 8 digits", worst, "", ">= 0.98",
-                        note=f"test accuracy {accuracy:.3f} after 2 epochs"))
+        rows.append(
+            row(
+                f"trained LeNet, {name}: lowest Spearman over 8 digits",
+                worst,
+                "",
+                ">= 0.98",
+                note=f"test accuracy {accuracy:.3f} after 2 epochs",
+            )
+        )
     return rows
 
 
@@ -237,16 +267,19 @@ def precision_ratios():
     if onednn_enabled():
         return _precision_measure()
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    child = subprocess.run([sys.executable, __file__, "precision"], env=env, capture_output=True, text=True,
-                           check=False)
+    child = subprocess.run(
+        [sys.executable, __file__, "precision"], env=env, capture_output=True, text=True, check=False
+    )
     if child.returncode != 0:
         raise RuntimeError(f"cams precision benchmark child failed:\n{child.stderr[-2000:]}")
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-BENCHMARKS = {"cams: Score-CAM and Ablation-CAM vs forward floor": cam_ratios,
-              "cams: RISE vs model.predict": rise_ratio,
-              "cams: precision (bfloat16 vs float32)": precision_ratios}
+BENCHMARKS = {
+    "cams: Score-CAM and Ablation-CAM vs forward floor": cam_ratios,
+    "cams: RISE vs model.predict": rise_ratio,
+    "cams: precision (bfloat16 vs float32)": precision_ratios,
+}
 
 if __name__ == "__main__" and sys.argv[1:] == ["precision"]:  # the child of precision_ratios(): JSON rows
     print(json.dumps(_precision_measure()))

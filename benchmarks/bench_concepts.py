@@ -17,6 +17,7 @@
   in a fresh process: the fit sample is capped and the scan keeps O(k x top)
   state, so the peak RSS should stay flat.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,11 @@ def bench_tcav():
     rng = np.random.default_rng(0)
     concept, pool, images = (rng.normal(size=(n, 28, 28, 1)).astype("float32") for n in (50, 550, 200))
     runs = 10
-    floor = lambda: (score_gradients(model, images, 3, layers=["relu3"], batch_size=32),
-                     kv.activations(model, concept, "relu3"), kv.activations(model, pool, "relu3"))
+    floor = lambda: (
+        score_gradients(model, images, 3, layers=["relu3"], batch_size=32),
+        kv.activations(model, concept, "relu3"),
+        kv.activations(model, pool, "relu3"),
+    )
     full = lambda: kv.tcav(model, "relu3", concept, images, 3, random_images=pool, random_sets=runs, progress=False)
     t_floor, t_full = best_time(floor, repeat=3), best_time(full, repeat=3)
     return [
@@ -54,16 +58,21 @@ def bench_nmf_throughput():
     rows = []
     for name, model, layer, x in (
         ("LeNet relu3, 2000 MNIST-size", kv.lenet(), "relu3", rng.uniform(0, 1, (2000, 28, 28, 1)).astype("float32")),
-        ("VGG16 (untrained) block3_conv3, 256 at 112px", kv.load_vgg16(weights=None, include_top=False,
-                                                                     input_shape=(112, 112, 3)), "block3_conv3",
-         rng.uniform(0, 255, (256, 112, 112, 3)).astype("float32")),
+        (
+            "VGG16 (untrained) block3_conv3, 256 at 112px",
+            kv.load_vgg16(weights=None, include_top=False, input_shape=(112, 112, 3)),
+            "block3_conv3",
+            rng.uniform(0, 255, (256, 112, 112, 3)).astype("float32"),
+        ),
     ):
         top = lambda: kv.top_activating(model, layer, x, k=9, batch_size=64, progress=False)
         # a small fit sample (32 images), so the figures are the projection pass's
-        forward = lambda: kv.nmf_concepts(model, layer, x, 8, importance=False, fit_images=32, max_vectors=5000,
-                                          batch_size=64, progress=False)
-        backward = lambda: kv.nmf_concepts(model, layer, x, 8, fit_images=32, max_vectors=5000, batch_size=64,
-                                           progress=False)
+        forward = lambda: kv.nmf_concepts(
+            model, layer, x, 8, importance=False, fit_images=32, max_vectors=5000, batch_size=64, progress=False
+        )
+        backward = lambda: kv.nmf_concepts(
+            model, layer, x, 8, fit_images=32, max_vectors=5000, batch_size=64, progress=False
+        )
         t_top, t_fwd, t_bwd = (best_time(f, repeat=2) for f in (top, forward, backward))
         rows += [
             row(f"{name}: top_activating k=9", len(x) / t_top, "img/s"),
@@ -101,8 +110,14 @@ def bench_nmf_memory():
             return [row("memory run failed", 0.0, note=done.stderr[-300:])]
         result = json.loads(done.stdout.strip().splitlines()[-1])
         peaks[n] = result["peak_kib"]
-        rows.append(row(f"LeNet relu3 nmf_concepts over a generator of {n} images: peak RSS", result["peak_kib"] / 1024,
-                        "MiB", note=f"growth during the 2nd run {result['growth_kib'] / 1024:.1f} MiB"))
+        rows.append(
+            row(
+                f"LeNet relu3 nmf_concepts over a generator of {n} images: peak RSS",
+                result["peak_kib"] / 1024,
+                "MiB",
+                note=f"growth during the 2nd run {result['growth_kib'] / 1024:.1f} MiB",
+            )
+        )
     rows.append(row("peak RSS ratio 20000 / 2000 images", peaks[20000] / peaks[2000], "x", "<= 1.05 (flat)"))
     return rows
 
@@ -130,27 +145,58 @@ def bench_crp():
     rows = []
     for name, model, layer, rules, x in (
         ("LeNet conv2", kv.lenet(), "conv2", ("epsilon",), rng.uniform(0, 1, (rows_per_call, 28, 28, 1))),
-        ("VGG16 (untrained) 128px block4_conv3", _vgg16(128), "block4_conv3", ("epsilon", "vgg"),
-         rng.uniform(-120, 140, (rows_per_call, 128, 128, 3))),
+        (
+            "VGG16 (untrained) 128px block4_conv3",
+            _vgg16(128),
+            "block4_conv3",
+            ("epsilon", "vgg"),
+            rng.uniform(-120, 140, (rows_per_call, 128, 128, 3)),
+        ),
     ):
         x = x.astype("float32")
         for rule in rules:
             calls = {
                 "lrp": lambda: kv.lrp(model, x, 0, rule=rule, batch_size=rows_per_call, progress=False),
-                "crp": lambda: kv.crp(model, x[:images], 0, layer=layer, filters=range(channels), rule=rule,
-                                      filter_batch_size=rows_per_call, progress=False),
-                "crp_top": lambda: kv.crp(model, x[:images], 0, layer=layer, top=channels, rule=rule,
-                                          filter_batch_size=rows_per_call, progress=False),
+                "crp": lambda: kv.crp(
+                    model,
+                    x[:images],
+                    0,
+                    layer=layer,
+                    filters=range(channels),
+                    rule=rule,
+                    filter_batch_size=rows_per_call,
+                    progress=False,
+                ),
+                "crp_top": lambda: kv.crp(
+                    model,
+                    x[:images],
+                    0,
+                    layer=layer,
+                    top=channels,
+                    rule=rule,
+                    filter_batch_size=rows_per_call,
+                    progress=False,
+                ),
             }
             best = _interleaved(calls, rounds=5)
             per_lrp = best["lrp"] / rows_per_call
             per_map, per_top = best["crp"] / (images * channels), best["crp_top"] / (images * channels)
             rows += [
                 row(f"{name} rule={rule!r}: lrp per image", per_lrp * 1e3, "ms", note=f"{rows_per_call} per call"),
-                row(f"{name} rule={rule!r}: crp heatmap / lrp pass", per_map / per_lrp, "x", target="<= 1.5",
-                    note=f"{images} images x {channels} channels, {per_map * 1e3:.1f} ms each"),
-                row(f"{name} rule={rule!r}: crp top={channels} heatmap / lrp pass", per_top / per_lrp, "x",
-                    target="<= 1.5", note="with the ranking pass to the layer"),
+                row(
+                    f"{name} rule={rule!r}: crp heatmap / lrp pass",
+                    per_map / per_lrp,
+                    "x",
+                    target="<= 1.5",
+                    note=f"{images} images x {channels} channels, {per_map * 1e3:.1f} ms each",
+                ),
+                row(
+                    f"{name} rule={rule!r}: crp top={channels} heatmap / lrp pass",
+                    per_top / per_lrp,
+                    "x",
+                    target="<= 1.5",
+                    note="with the ranking pass to the layer",
+                ),
             ]
     return rows
 
@@ -195,8 +241,9 @@ def bench_relevance_maximization():
     ):
         calls = {
             "top": lambda: kv.top_activating(model, layer, x, k=9, batch_size=64, progress=False),
-            "rel": lambda: kv.relevance_maximization(model, layer, x, k=9, target=target, batch_size=64,
-                                                     progress=False),
+            "rel": lambda: kv.relevance_maximization(
+                model, layer, x, k=9, target=target, batch_size=64, progress=False
+            ),
             "floor": _gradient_floor(model, layer, x, target),
         }
         best = _interleaved(calls, rounds=3)
@@ -204,12 +251,20 @@ def bench_relevance_maximization():
             row(f"{name}: top_activating", len(x) / best["top"], "img/s"),
             row(f"{name}: relevance_maximization", len(x) / best["rel"], "img/s"),
             row(f"{name}: relevance / activation throughput", best["top"] / best["rel"], "x", target=">= 0.8"),
-            row(f"{name}: relevance / its floor throughput", best["floor"] / best["rel"], "x",
-                note="floor: compiled forward + plain gradient to the layer"),
+            row(
+                f"{name}: relevance / its floor throughput",
+                best["floor"] / best["rel"],
+                "x",
+                note="floor: compiled forward + plain gradient to the layer",
+            ),
         ]
     return rows
 
 
-BENCHMARKS = {"concepts_tcav": bench_tcav, "concepts_nmf_throughput": bench_nmf_throughput,
-              "concepts_nmf_memory": bench_nmf_memory, "concepts_crp": bench_crp,
-              "concepts_relevance_maximization": bench_relevance_maximization}
+BENCHMARKS = {
+    "concepts_tcav": bench_tcav,
+    "concepts_nmf_throughput": bench_nmf_throughput,
+    "concepts_nmf_memory": bench_nmf_memory,
+    "concepts_crp": bench_crp,
+    "concepts_relevance_maximization": bench_relevance_maximization,
+}

@@ -26,6 +26,7 @@ maxima are within two bfloat16 steps, 2^-6 of the filter's largest). bfloat16
 needs oneDNN, which `run.py` switches off, so this part runs in a child
 process with it on.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,11 +61,21 @@ def bench_topk_throughput():
 
     rng = np.random.default_rng(0)
     rows = []
-    rows += _throughput("LeNet conv2, 4000 MNIST-size", kv.lenet(), "conv2", rng.normal(size=(4000, 28, 28, 1)).astype("float32"))
-    rows += _throughput("small_cnn conv2, 4000 16x16", small_cnn(), "conv2", rng.normal(size=(4000, 16, 16, 3)).astype("float32"))
+    rows += _throughput(
+        "LeNet conv2, 4000 MNIST-size", kv.lenet(), "conv2", rng.normal(size=(4000, 28, 28, 1)).astype("float32")
+    )
+    rows += _throughput(
+        "small_cnn conv2, 4000 16x16", small_cnn(), "conv2", rng.normal(size=(4000, 16, 16, 3)).astype("float32")
+    )
     vgg = kv.load_vgg16(weights=None, include_top=False, input_shape=(112, 112, 3))
-    rows += _throughput("VGG16 (untrained) block3_conv3, 128 at 112px", vgg, "block3_conv3",
-                        rng.normal(size=(128, 112, 112, 3)).astype("float32"), batch_size=32, repeat=2)
+    rows += _throughput(
+        "VGG16 (untrained) block3_conv3, 128 at 112px",
+        vgg,
+        "block3_conv3",
+        rng.normal(size=(128, 112, 112, 3)).astype("float32"),
+        batch_size=32,
+        repeat=2,
+    )
     return rows
 
 
@@ -96,8 +107,14 @@ def bench_topk_memory():
             return [row("memory run failed", 0.0, note=done.stderr[-300:])]
         result = json.loads(done.stdout.strip().splitlines()[-1])
         peaks[n] = result["peak_kib"]
-        rows.append(row(f"LeNet conv2 top-9 over a generator of {n} images: peak RSS", result["peak_kib"] / 1024, "MiB",
-                        note=f"growth during the 2nd scan {result['growth_kib'] / 1024:.1f} MiB; {result['kept']} top images kept"))
+        rows.append(
+            row(
+                f"LeNet conv2 top-9 over a generator of {n} images: peak RSS",
+                result["peak_kib"] / 1024,
+                "MiB",
+                note=f"growth during the 2nd scan {result['growth_kib'] / 1024:.1f} MiB; {result['kept']} top images kept",
+            )
+        )
     rows.append(row("peak RSS ratio 20000 / 2000 images", peaks[20000] / peaks[2000], "x", "<= 1.05 (flat)"))
     return rows
 
@@ -130,11 +147,19 @@ def bench_neuron_feature_memory():
     full = r["filters"] * r["field"] ** 2 * 3 * 4
     patches = full * r["k"]
     return [
-        row("MobileNetV2 Conv_1 neuron_feature k=20 (1,280 filters, 224 px): peak RSS growth",
-            r["growth_kib"] / 1024, "MiB", note=f"result {r['result'] / 2**20:.0f} MiB "
-            f"({r['side']} px features from {r['patch']} px patches of a {r['field']} px field), {r['seconds']:.1f} s"),
-        row("the same at full field size: features alone / all patches at once", full / 2**30, "GiB",
-            note=f"all patches {patches / 2**30:.0f} GiB"),
+        row(
+            "MobileNetV2 Conv_1 neuron_feature k=20 (1,280 filters, 224 px): peak RSS growth",
+            r["growth_kib"] / 1024,
+            "MiB",
+            note=f"result {r['result'] / 2**20:.0f} MiB "
+            f"({r['side']} px features from {r['patch']} px patches of a {r['field']} px field), {r['seconds']:.1f} s",
+        ),
+        row(
+            "the same at full field size: features alone / all patches at once",
+            full / 2**30,
+            "GiB",
+            note=f"all patches {patches / 2**30:.0f} GiB",
+        ),
     ]
 
 
@@ -151,8 +176,10 @@ def _precision_case(name, model, layer, x):
     import kerasviz as kv
     from kerasviz.testing import top_k_agreement
 
-    scan = {p: (lambda p=p: kv.top_activating(model, layer, x, k=PRECISION_K, precision=p, progress=False))
-            for p in ("float32", "bfloat16")}
+    scan = {
+        p: (lambda p=p: kv.top_activating(model, layer, x, k=PRECISION_K, precision=p, progress=False))
+        for p in ("float32", "bfloat16")
+    }
     for p in scan:  # trace both, and build the bfloat16 variant, before timing
         kv.top_activating(model, layer, x[:128], k=PRECISION_K, precision=p, progress=False)
     before = _load()
@@ -173,12 +200,23 @@ def _precision_case(name, model, layer, x):
     return [
         row(f"{name}: top-k float32 (2 runs)", wall["float32"], "s", note=f"CPU {cpu['float32']:.3g} s; {note}"),
         row(f"{name}: top-k bfloat16 (2 runs)", wall["bfloat16"], "s", note=f"CPU {cpu['bfloat16']:.3g} s"),
-        row(f"{name}: speed-up bfloat16 / float32", wall["float32"] / wall["bfloat16"], "x", ">= 1.6" if "VGG" in name
-            else "", note=f"CPU ratio {cpu['float32'] / cpu['bfloat16']:.3g}"),
-        row(f"{name}: top-{PRECISION_K} sets identical to float32", identical, "",
-            note=f"{reference.shape[1]} filters"),
-        row(f"{name}: identical up to near-ties", up_to_ties, "", ">= 0.95",
-            note="ties: within 2^-6 of the filter's max"),
+        row(
+            f"{name}: speed-up bfloat16 / float32",
+            wall["float32"] / wall["bfloat16"],
+            "x",
+            ">= 1.6" if "VGG" in name else "",
+            note=f"CPU ratio {cpu['float32'] / cpu['bfloat16']:.3g}",
+        ),
+        row(
+            f"{name}: top-{PRECISION_K} sets identical to float32", identical, "", note=f"{reference.shape[1]} filters"
+        ),
+        row(
+            f"{name}: identical up to near-ties",
+            up_to_ties,
+            "",
+            ">= 0.95",
+            note="ties: within 2^-6 of the filter's max",
+        ),
     ]
 
 
@@ -200,8 +238,12 @@ def _precision_measure():
     else:
         mnist, label = rng.uniform(0, 1, (PRECISION_IMAGES, 28, 28, 1)).astype("float32"), "uniform noise"
     rows += _precision_case(f"LeNet (untrained) conv2, {label}", kv.lenet(), "conv2", mnist)
-    rows += _precision_case("small_cnn conv2, 16 px", small_cnn(), "conv2",
-                            rng.uniform(0, 1, (PRECISION_IMAGES, 16, 16, 3)).astype("float32"))
+    rows += _precision_case(
+        "small_cnn conv2, 16 px",
+        small_cnn(),
+        "conv2",
+        rng.uniform(0, 1, (PRECISION_IMAGES, 16, 16, 3)).astype("float32"),
+    )
     return rows
 
 
@@ -212,16 +254,20 @@ def bench_topk_precision():
     if onednn_enabled():
         return _precision_measure()
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    child = subprocess.run([sys.executable, __file__, "precision"], env=env, capture_output=True, text=True,
-                           check=False)
+    child = subprocess.run(
+        [sys.executable, __file__, "precision"], env=env, capture_output=True, text=True, check=False
+    )
     if child.returncode != 0:
         raise RuntimeError(f"top-k precision benchmark child failed:\n{child.stderr[-2000:]}")
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-BENCHMARKS = {"dataset_topk_throughput": bench_topk_throughput, "dataset_topk_memory": bench_topk_memory,
-              "dataset_neuron_feature_memory": bench_neuron_feature_memory,
-              "dataset_topk_precision": bench_topk_precision}
+BENCHMARKS = {
+    "dataset_topk_throughput": bench_topk_throughput,
+    "dataset_topk_memory": bench_topk_memory,
+    "dataset_neuron_feature_memory": bench_neuron_feature_memory,
+    "dataset_topk_precision": bench_topk_precision,
+}
 
 if __name__ == "__main__" and sys.argv[1:] == ["precision"]:  # the child of bench_topk_precision(): JSON rows
     print(json.dumps(_precision_measure()))

@@ -1,4 +1,5 @@
 """Filter decoding speed: all 500 LeNet conv3 filters at once vs one LeNet forward pass of a test batch."""
+
 from __future__ import annotations
 
 import numpy as np

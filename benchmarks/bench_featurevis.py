@@ -40,13 +40,13 @@ is shared, so variants are timed interleaved (A B C ..., A B C ..., ...) and
 each keeps its best run; wall-clock and process CPU time are both reported (CPU
 time is far less sensitive to other processes), with the load average.
 """
+
 from __future__ import annotations
 
 import os
 import time
 
 import numpy as np
-
 from _timing import row
 
 LAYER, FILTERS, STEPS, SIZE = "block3_conv1", 16, 30, 96
@@ -87,7 +87,9 @@ def _ours(model, **options):
     import kerasviz as kv
 
     def run(steps=STEPS):
-        return kv.visualize_filters(model, LAYER, filters=range(FILTERS), steps=steps, size=SIZE, progress=False, **options)
+        return kv.visualize_filters(
+            model, LAYER, filters=range(FILTERS), steps=steps, size=SIZE, progress=False, **options
+        )
 
     return run
 
@@ -95,8 +97,11 @@ def _ours(model, **options):
 def _like_tf_keras_vis():
     from kerasviz.featurevis import regularizers, transforms
 
-    return dict(param="pixels", transforms=[transforms.Jitter(4), transforms.Rotate(np.linspace(-1, 1, 21))],
-                regularizers=[regularizers.TV(1.0), regularizers.Lp(0.3, p=1)])
+    return dict(
+        param="pixels",
+        transforms=[transforms.Jitter(4), transforms.Rotate(np.linspace(-1, 1, 21))],
+        regularizers=[regularizers.TV(1.0), regularizers.Lp(0.3, p=1)],
+    )
 
 
 def _tf_keras_vis(model):
@@ -150,33 +155,78 @@ def _measure() -> list:
     load = f"load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     native = bfloat16_support()
     note = f"{FILTERS} filters x {STEPS} steps, {SIZE}px, best of {REPEAT}; wall s / CPU s; {load}"
-    rows = [row("bfloat16 native here", float(native[0]), "", note=native[1]),
-            row("bare compiled loop (pixels, no transforms)", t["bare"][0], "s", note=f"CPU {t['bare'][1]:.3g} s; {note}")]
-    for kind, label in (("like", "like-for-like (pixels, jitter+rotate, TV+L1)"), ("default", "default (fourier, Lucid)")):
+    rows = [
+        row("bfloat16 native here", float(native[0]), "", note=native[1]),
+        row("bare compiled loop (pixels, no transforms)", t["bare"][0], "s", note=f"CPU {t['bare'][1]:.3g} s; {note}"),
+    ]
+    for kind, label in (
+        ("like", "like-for-like (pixels, jitter+rotate, TV+L1)"),
+        ("default", "default (fourier, Lucid)"),
+    ):
         for p in ("float32", "bfloat16"):
             name = f"{kind} {p}"
             rows.append(row(f"kerasviz {label}, {p}", t[name][0], "s", note=f"CPU {t[name][1]:.3g} s"))
         f32, b16 = results[f"{kind} float32"].scores, results[f"{kind} bfloat16"].scores
-        rows.append(row(f"{kind}: bfloat16 objective / float32 objective", float(b16.mean() / f32.mean()), "x",
-                        target="0.95 .. 1.05", note=f"mean over {FILTERS} filters, same seeds"))
-        rows.append(row(f"{kind}: speed-up bfloat16 vs float32", t[f"{kind} float32"][0] / t[f"{kind} bfloat16"][0], "x",
-                        note=f"CPU ratio {t[f'{kind} float32'][1] / t[f'{kind} bfloat16'][1]:.3g}"))
-    rows.append(row("ratio like-for-like float32 / bare loop", t["like float32"][0] / t["bare"][0], "x", target="<= 1.2",
-                    note=f"CPU ratio {t['like float32'][1] / t['bare'][1]:.3g}"))
+        rows.append(
+            row(
+                f"{kind}: bfloat16 objective / float32 objective",
+                float(b16.mean() / f32.mean()),
+                "x",
+                target="0.95 .. 1.05",
+                note=f"mean over {FILTERS} filters, same seeds",
+            )
+        )
+        rows.append(
+            row(
+                f"{kind}: speed-up bfloat16 vs float32",
+                t[f"{kind} float32"][0] / t[f"{kind} bfloat16"][0],
+                "x",
+                note=f"CPU ratio {t[f'{kind} float32'][1] / t[f'{kind} bfloat16'][1]:.3g}",
+            )
+        )
+    rows.append(
+        row(
+            "ratio like-for-like float32 / bare loop",
+            t["like float32"][0] / t["bare"][0],
+            "x",
+            target="<= 1.2",
+            note=f"CPU ratio {t['like float32'][1] / t['bare'][1]:.3g}",
+        )
+    )
     for p in ("float32", "bfloat16"):
         estimate = kv.estimate_seconds(model, LAYER, range(FILTERS), steps=STEPS, size=SIZE, precision=p)
-        rows.append(row(f"estimate_seconds / measured wall, default {p}", estimate / t[f"default {p}"][0], "x",
-                        note=f"estimate {estimate:.3g} s (timed on this machine as loaded now)"))
+        rows.append(
+            row(
+                f"estimate_seconds / measured wall, default {p}",
+                estimate / t[f"default {p}"][0],
+                "x",
+                note=f"estimate {estimate:.3g} s (timed on this machine as loaded now)",
+            )
+        )
     if anchor is None:
-        rows.append(row("tf-keras-vis ActivationMaximization", float("nan"), "", note="not installed (pip install -e '.[bench]')"))
+        rows.append(
+            row(
+                "tf-keras-vis ActivationMaximization",
+                float("nan"),
+                "",
+                note="not installed (pip install -e '.[bench]')",
+            )
+        )
         return rows
     tk = t["tf-keras-vis"]
     rows.append(row("tf-keras-vis ActivationMaximization (defaults)", tk[0], "s", note=f"CPU {tk[1]:.3g} s"))
     for kind in ("like", "default"):
         for p in ("float32", "bfloat16"):
             name = f"{kind} {p}"
-            rows.append(row(f"speed-up {kind} {p} vs tf-keras-vis", tk[0] / t[name][0], "x",
-                            target=">= 3.5" if p == "bfloat16" else ">= 2", note=f"CPU ratio {tk[1] / t[name][1]:.3g}"))
+            rows.append(
+                row(
+                    f"speed-up {kind} {p} vs tf-keras-vis",
+                    tk[0] / t[name][0],
+                    "x",
+                    target=">= 3.5" if p == "bfloat16" else ">= 2",
+                    note=f"CPU ratio {tk[1] / t[name][1]:.3g}",
+                )
+            )
     return rows
 
 

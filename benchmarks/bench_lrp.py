@@ -6,6 +6,7 @@ gradient of the same score (`core.gradients.score_gradients`). iNNvestigate,
 the Keras LRP library, needs TF < 2.15 with eager execution off, so it cannot
 be timed beside kerasviz here: the floor ratio is the figure reported.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -35,9 +36,24 @@ def _ratios(model, x, target, rules, note, rounds=7):
         for name, call in calls.items():
             best[name] = min(best[name], best_time(call, repeat=1, warmup=0 if best[name] < float("inf") else 1))
     floor = best.pop("floor")
-    rows = [row("forward+backward (input gradient)", floor * 1e3 / BATCH, "ms", note=f"per image, batch {BATCH}, {SIZE} px, {note}")]
+    rows = [
+        row(
+            "forward+backward (input gradient)",
+            floor * 1e3 / BATCH,
+            "ms",
+            note=f"per image, batch {BATCH}, {SIZE} px, {note}",
+        )
+    ]
     for rule, t in best.items():
-        rows.append(row(f"lrp rule={rule!r} / forward+backward", t / floor, "x", target="<= 3", note=f"{t * 1e3 / BATCH:.0f} ms per image"))
+        rows.append(
+            row(
+                f"lrp rule={rule!r} / forward+backward",
+                t / floor,
+                "x",
+                target="<= 3",
+                note=f"{t * 1e3 / BATCH:.0f} ms per image",
+            )
+        )
     return rows
 
 

@@ -15,6 +15,7 @@ two variants alternate (before, after, before, ...) and each keeps its best
 time. Quality: the filter-maximization objective each variant reaches, per
 layer, on the same filters (the number printed under every tile).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,28 +61,43 @@ def measure(repeat: int = 1) -> dict:
             if round_ == 0:
                 results[name]["cold"] = seconds
             if seconds < results[name]["seconds"]:
-                results[name].update(seconds=seconds, sections={s.id[8:]: s.seconds for s in sections},
-                                     scores=data["featurevis"]["scores"], precision=data["featurevis"]["precision"])
+                results[name].update(
+                    seconds=seconds,
+                    sections={s.id[8:]: s.seconds for s in sections},
+                    scores=data["featurevis"]["scores"],
+                    precision=data["featurevis"]["precision"],
+                )
     return results
 
 
 def bench_report(repeat: int = 1) -> list[dict]:
     results = measure(repeat)
     before = results["before"]
-    rows = [row("report, full mode, 4 photos: before (s)", before["seconds"], "s", note=f"load {os.getloadavg()[0]:.1f}")]
+    rows = [
+        row("report, full mode, 4 photos: before (s)", before["seconds"], "s", note=f"load {os.getloadavg()[0]:.1f}")
+    ]
     for name in ("after", "after, auto"):
         after = results[name]
         rows += [
             row(f"report: {name} (s)", after["seconds"], "s", note=f"filter maximization in {after['precision']}"),
             row(f"speed-up, whole report, {name}", before["seconds"] / after["seconds"], "x", target=">= 1.6"),
             row(f"speed-up, first run (with traces), {name}", before["cold"] / after["cold"], "x"),
-            row(f"speed-up, filter maximization section, {name}",
-                before["sections"]["featurevis"] / after["sections"]["featurevis"], "x"),
+            row(
+                f"speed-up, filter maximization section, {name}",
+                before["sections"]["featurevis"] / after["sections"]["featurevis"],
+                "x",
+            ),
         ]
         for layer, old in before["scores"].items():
             new = after["scores"][layer]
-            rows.append(row(f"objective {name} / before, {layer}", float(np.mean(new) / np.mean(old)), "",
-                            note=f"per filter {np.round(new / old, 2).tolist()}"))
+            rows.append(
+                row(
+                    f"objective {name} / before, {layer}",
+                    float(np.mean(new) / np.mean(old)),
+                    "",
+                    note=f"per filter {np.round(new / old, 2).tolist()}",
+                )
+            )
     return rows
 
 
@@ -102,11 +118,15 @@ def main(argv=None) -> int:
     before = results["before"]
     for name in ("after", "after, auto"):
         after = results[name]
-        print(f"{name}: speed-up {before['seconds'] / after['seconds']:.2f}x, first run "
-              f"{before['cold'] / after['cold']:.2f}x (load {os.getloadavg()[0]:.1f})")
+        print(
+            f"{name}: speed-up {before['seconds'] / after['seconds']:.2f}x, first run "
+            f"{before['cold'] / after['cold']:.2f}x (load {os.getloadavg()[0]:.1f})"
+        )
     for layer, old in before["scores"].items():
-        print(f"objective {layer}: before {np.round(old, 3).tolist()}  "
-              + "  ".join(f"{n} {np.round(results[n]['scores'][layer], 3).tolist()}" for n in ("after", "after, auto")))
+        print(
+            f"objective {layer}: before {np.round(old, 3).tolist()}  "
+            + "  ".join(f"{n} {np.round(results[n]['scores'][layer], 3).tolist()}" for n in ("after", "after, auto"))
+        )
     return 0
 
 

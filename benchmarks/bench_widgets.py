@@ -66,11 +66,16 @@ def main(before: bool) -> list:
 
     kv.widgets.FeatureVisExplorer._preview = timed_preview
     opened = time.perf_counter()
-    fv = timed("Filters -> feature visualization (opens)", lambda: filters.select("feature visualization"),
-               lambda: filters.panels["feature visualization"].content)
+    fv = timed(
+        "Filters -> feature visualization (opens)",
+        lambda: filters.select("feature visualization"),
+        lambda: filters.panels["feature visualization"].content,
+    )
     kv.widgets.FeatureVisExplorer._preview = preview
-    print(f"    opened on {fv.layer.value}, {fv.steps.value} steps, filters {list(fv.filters())}"
-          + (f"; first running images after {first_picture[0] - opened:.1f} s" if first_picture else ""))
+    print(
+        f"    opened on {fv.layer.value}, {fv.steps.value} steps, filters {list(fv.filters())}"
+        + (f"; first running images after {first_picture[0] - opened:.1f} s" if first_picture else "")
+    )
     timed("FV: filter slider", lambda: send(fv.filter, value=4), fv)
     timed("FV: layer -> block5_conv3", lambda: send(fv.layer, index=list(fv.layer.options).index("block5_conv3")), fv)
     timed("FV: steps -> 512", lambda: send(fv.steps, value=512), fv)
@@ -79,7 +84,9 @@ def main(before: bool) -> list:
     methods = list(kv.widgets.attribution.METHODS)
     for method in ("saliency", "SmoothGrad", "integrated gradients", "occlusion"):
         timed(f"Attribution: method -> {method}", lambda: send(a.method, index=methods.index(method)), a)
-    timed(f"Attribution: occlusion patch -> {a.patch.min} (slider minimum)", lambda: send(a.patch, value=a.patch.min), a)
+    timed(
+        f"Attribution: occlusion patch -> {a.patch.min} (slider minimum)", lambda: send(a.patch, value=a.patch.min), a
+    )
     send(a.method, index=methods.index("integrated gradients"))
     timed("Attribution: IG steps -> 256", lambda: send(a.steps, value=256), a)
     timed("Attribution -> LRP", lambda: attr.select("LRP"), lambda: attr.panels["LRP"].content)
@@ -90,7 +97,9 @@ def main(before: bool) -> list:
     print(f"\nslowest interaction that computed: {slowest[0]}: {slowest[1]:.1f} s")
     print(f"interactions that asked first: {sum(r[2] == 'waiting' for r in rows)}")
     t = B.model_timing(vgg)
-    print(f"measured VGG16 step: forward {t.forward:.2f} s, forward + backward {t.gradient:.2f} s per image; ratios {t.ratios}")
+    print(
+        f"measured VGG16 step: forward {t.forward:.2f} s, forward + backward {t.gradient:.2f} s per image; ratios {t.ratios}"
+    )
 
     if before:
         print("\nwhat the widgets used to start without asking:")

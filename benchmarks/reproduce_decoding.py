@@ -10,6 +10,7 @@ filters at the layer's stride; per image, one min-max normalisation of the whole
 response tensor (CNN and decoded separately); MSE; mean ± std over test images.
 Writes docs/decoding_results.md and PNGs under docs/img/decoding/. Not run in CI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,11 +56,15 @@ def table1(model, x):
         errs[name] = cells
         fmt = lambda m: f"{cells[m][0]:.4f} ± {cells[m][1]:.4f}"
         ratio = cells["bicubic"][0] / PAPER[name][0]
-        rows.append(f"| {L[name]} ({name}) | {fmt('bicubic')} | {fmt('nearest')} | {fmt('bilinear')} | "
-                    f"{cells['rot180'][0]:.4f} | {cells['matrix_transpose'][0]:.4f} | "
-                    f"{PAPER[name][0]:.3f} ± {PAPER[name][1]:.3f} | {ratio:.2f} |")
-    header = ("| layer | bicubic | nearest | bilinear | rot180 paste (bicubic) | matrix transpose (bicubic) | paper | ours/paper (bicubic) |\n"
-              "|---|---|---|---|---|---|---|---|")
+        rows.append(
+            f"| {L[name]} ({name}) | {fmt('bicubic')} | {fmt('nearest')} | {fmt('bilinear')} | "
+            f"{cells['rot180'][0]:.4f} | {cells['matrix_transpose'][0]:.4f} | "
+            f"{PAPER[name][0]:.3f} ± {PAPER[name][1]:.3f} | {ratio:.2f} |"
+        )
+    header = (
+        "| layer | bicubic | nearest | bilinear | rot180 paste (bicubic) | matrix transpose (bicubic) | paper | ours/paper (bicubic) |\n"
+        "|---|---|---|---|---|---|---|---|"
+    )
     return header + "\n" + "\n".join(rows), errs
 
 
@@ -74,16 +79,22 @@ def main(argv=None):
     start = time.time()
     net = kv.load_trained_lenet(epochs=args.epochs, seed=args.seed, retrain=args.retrain, verbose=0)
     model, x = net.model, net.prepare(xs)
-    out = [f"# Filter decoding reproduction (Rafegas & Vanrell 2015) on MNIST LeNet\n",
-           f"Data: real MNIST digits, {len(xt)} train / {len(xs)} test (stratified; `kv.load_mnist` on the shared "
-           f"10k file). Network: {net.label} (MatConvNet recipe: 0-255 minus mean image, SGD lr 0.001, momentum 0.9, "
-           f"weight decay 0.0005, batch 100). Seed {args.seed}.\n"]
+    out = [
+        "# Filter decoding reproduction (Rafegas & Vanrell 2015) on MNIST LeNet\n",
+        f"Data: real MNIST digits, {len(xt)} train / {len(xs)} test (stratified; `kv.load_mnist` on the shared "
+        f"10k file). Network: {net.label} (MatConvNet recipe: 0-255 minus mean image, SGD lr 0.001, momentum 0.9, "
+        f"weight decay 0.0005, batch 100). Seed {args.seed}.\n",
+    ]
 
     table, errs = table1(model, x)
-    out += ["## Table 1: MSE between CNN and decoded responses (mean ± std over the test images)\n",
-            "Protocol: per image, one min-max normalisation of the whole (h, w, K) response tensor, separately "
-            "for CNN and decoded; MSE over elements. Transposed-filter readings decode with the kernel rotated "
-            "by 180° or matrix-transposed at every conv.\n", table, ""]
+    out += [
+        "## Table 1: MSE between CNN and decoded responses (mean ± std over the test images)\n",
+        "Protocol: per image, one min-max normalisation of the whole (h, w, K) response tensor, separately "
+        "for CNN and decoded; MSE over elements. Transposed-filter readings decode with the kernel rotated "
+        "by 180° or matrix-transposed at every conv.\n",
+        table,
+        "",
+    ]
 
     # Figure 1: decoded L7 class filters.
     df7 = kv.decode_filters(model, "conv4")
@@ -93,30 +104,60 @@ def main(argv=None):
     _, _, hit_cnn = kv.class_max_matrix(logits, ys)
     clf = float((scores.argmax(1) == ys).mean())
     agree = float((scores.argmax(1) == logits.argmax(1)).mean())
-    fig1 = save(kv.plot_class_matrix(matrix, xs[argmax], df7, hit_rate=hit, title="Decoded L7 filters (bicubic)"), "figure1_class_matrix.png")
-    out += ["## Figure 1: decoded L7 (class) filters over the test images\n",
-            f"- diagonal hit rate (decoded filters): **{hit:.2f}**; same score for the CNN's own logits: {hit_cnn:.2f}",
-            f"- decoded-filter classifier (argmax_k I ⋆ df_k): accuracy {clf:.3f}, agreement with the CNN {agree:.3f} "
-            f"(CNN accuracy {net.test_accuracy:.3f})", f"- ![Figure 1]({fig1})", ""]
+    fig1 = save(
+        kv.plot_class_matrix(matrix, xs[argmax], df7, hit_rate=hit, title="Decoded L7 filters (bicubic)"),
+        "figure1_class_matrix.png",
+    )
+    out += [
+        "## Figure 1: decoded L7 (class) filters over the test images\n",
+        f"- diagonal hit rate (decoded filters): **{hit:.2f}**; same score for the CNN's own logits: {hit_cnn:.2f}",
+        f"- decoded-filter classifier (argmax_k I ⋆ df_k): accuracy {clf:.3f}, agreement with the CNN {agree:.3f} "
+        f"(CNN accuracy {net.test_accuracy:.3f})",
+        f"- ![Figure 1]({fig1})",
+        "",
+    ]
 
     # Figure 3: responses for one image.
     i = int(np.flatnonzero(ys == 5)[0])
-    cnn = kv.activations(model, x[i:i + 1], layers=["conv1", "conv2", "conv3"])
+    cnn = kv.activations(model, x[i : i + 1], layers=["conv1", "conv2", "conv3"])
     dec = {n: kv.decoded_response(model, n, x[i]) for n in cnn}
-    fig3 = save(kv.plot_response_comparison(xs[i], {n: v[0] for n, v in cnn.items()}, dec, title="CNN vs decoded responses"), "figure3_responses.png")
+    fig3 = save(
+        kv.plot_response_comparison(xs[i], {n: v[0] for n, v in cnn.items()}, dec, title="CNN vs decoded responses"),
+        "figure3_responses.png",
+    )
     out += ["## Figure 3: CNN vs decoded responses (one test image)\n", f"![Figure 3]({fig3})", ""]
 
     # Figure 4: galleries, thresholded views, top images, Z&F deconvnet.
     figs = []
     for name, filters in [("conv1", None), ("conv2", None), ("conv4", None)]:
         df = kv.decode_filters(model, name)
-        figs.append(save(kv.plot_decoded_filters(df, labels=range(len(df)), cols=10, title=f"{L[name]} decoded filters"), f"figure4_{name}.png"))
+        figs.append(
+            save(
+                kv.plot_decoded_filters(df, labels=range(len(df)), cols=10, title=f"{L[name]} decoded filters"),
+                f"figure4_{name}.png",
+            )
+        )
     resp5 = kv.activations(model, x, layers=["conv3"])["conv3"][:, 0, 0]
     fives = np.argsort(-resp5[ys == 5].mean(0))[:7]  # L5 filters that respond most to fives
     df5 = kv.decode_filters(model, "conv3", filters=fives)
-    figs.append(save(kv.plot_decoded_filters(df5, labels=fives, title="L5 decoded filters: 7 of 500 sharing class 5"), "figure4_conv3_fives.png"))
-    figs.append(save(kv.plot_decoded_filters(df5, labels=fives, threshold=0.3, title="L5, thresholded (a)"), "figure4_conv3_thresholded.png"))
-    figs.append(save(kv.plot_decoded_filters(df7, labels=range(10), threshold=0.3, title="L7, thresholded (e)"), "figure4_conv4_thresholded.png"))
+    figs.append(
+        save(
+            kv.plot_decoded_filters(df5, labels=fives, title="L5 decoded filters: 7 of 500 sharing class 5"),
+            "figure4_conv3_fives.png",
+        )
+    )
+    figs.append(
+        save(
+            kv.plot_decoded_filters(df5, labels=fives, threshold=0.3, title="L5, thresholded (a)"),
+            "figure4_conv3_thresholded.png",
+        )
+    )
+    figs.append(
+        save(
+            kv.plot_decoded_filters(df7, labels=range(10), threshold=0.3, title="L7, thresholded (e)"),
+            "figure4_conv4_thresholded.png",
+        )
+    )
     plan = decoding_plan(model, "conv2")
     (stride, offset, _), _ = input_geometry(plan, 28, 28)
     cnn2 = kv.activations(model, x, layers=["conv2"])["conv2"]
@@ -124,16 +165,47 @@ def main(argv=None):
     for k in (0, 1):
         ci, _, cp = kv.top_locations(cnn2, k, 4)
         di, _, dp = kv.top_locations(dec2, k, 4)
-        figs.append(save(kv.plot_top_images(kv.decode_filters(model, "conv2", filters=[k])[0], xs[ci], cp, xs[di], dp,
-                                            stride=stride, offset=offset, title=f"L3 filter {k}: top-4 images"), f"figure4_top_conv2_{k}.png"))
+        figs.append(
+            save(
+                kv.plot_top_images(
+                    kv.decode_filters(model, "conv2", filters=[k])[0],
+                    xs[ci],
+                    cp,
+                    xs[di],
+                    dp,
+                    stride=stride,
+                    offset=offset,
+                    title=f"L3 filter {k}: top-4 images",
+                ),
+                f"figure4_top_conv2_{k}.png",
+            )
+        )
         proj, _ = kv.deconvnet_projection(model, "conv2", x[ci], k)
-        figs.append(save(kv.plot_deconvnet_comparison(kv.decode_filters(model, "conv2", filters=[k])[0], xs[ci], proj,
-                                                      title=f"L3 filter {k}: decoded vs Zeiler & Fergus"), f"deconvnet_conv2_{k}.png"))
+        figs.append(
+            save(
+                kv.plot_deconvnet_comparison(
+                    kv.decode_filters(model, "conv2", filters=[k])[0],
+                    xs[ci],
+                    proj,
+                    title=f"L3 filter {k}: decoded vs Zeiler & Fergus",
+                ),
+                f"deconvnet_conv2_{k}.png",
+            )
+        )
     for k in fives[:2]:
         ci, _, _ = kv.top_locations(resp5[:, None, None], int(k), 4)
         proj, _ = kv.deconvnet_projection(model, "conv3", x[ci], int(k))
-        figs.append(save(kv.plot_deconvnet_comparison(kv.decode_filters(model, "conv3", filters=[int(k)])[0], xs[ci], proj,
-                                                      title=f"L5 filter {k}: decoded vs Zeiler & Fergus"), f"deconvnet_conv3_{k}.png"))
+        figs.append(
+            save(
+                kv.plot_deconvnet_comparison(
+                    kv.decode_filters(model, "conv3", filters=[int(k)])[0],
+                    xs[ci],
+                    proj,
+                    title=f"L5 filter {k}: decoded vs Zeiler & Fergus",
+                ),
+                f"deconvnet_conv3_{k}.png",
+            )
+        )
     out += ["## Figure 4 and the Zeiler & Fergus comparison\n"] + [f"- ![{p}]({p})" for p in figs] + [""]
 
     # Supplement: the hand-built character net.
@@ -142,10 +214,17 @@ def main(argv=None):
     for method in METHODS:
         dfc = kv.decode_filters(chars, "conv4", unpool=method)
         fed = chars.predict(dfc / np.abs(dfc).max((1, 2, 3), keepdims=True) * 255, verbose=0).reshape(len(dfc), -1)
-        own = (fed.argmax(1) == np.arange(len(dfc)))
-        lines.append(f"- {method}: decoded character fed back -> its own unit is the top unit for "
-                     f"{own.sum()}/{len(own)} ({', '.join(c + ('✓' if o else '→' + list(CHARACTERS)[j]) for c, o, j in zip(CHARACTERS, own, fed.argmax(1)))})")
-    sup = save(kv.plot_decoded_filters(kv.decode_filters(chars, "conv4"), labels=list(CHARACTERS), title="character net: decoded conv4"), "supplement_characters.png")
+        own = fed.argmax(1) == np.arange(len(dfc))
+        lines.append(
+            f"- {method}: decoded character fed back -> its own unit is the top unit for "
+            f"{own.sum()}/{len(own)} ({', '.join(c + ('✓' if o else '→' + list(CHARACTERS)[j]) for c, o, j in zip(CHARACTERS, own, fed.argmax(1)))})"
+        )
+    sup = save(
+        kv.plot_decoded_filters(
+            kv.decode_filters(chars, "conv4"), labels=list(CHARACTERS), title="character net: decoded conv4"
+        ),
+        "supplement_characters.png",
+    )
     out += ["## Supplement: hand-built character net\n"] + lines + [f"- ![characters]({sup})", ""]
     out.append(f"Total time {time.time() - start:.0f} s.\n")
     text = "\n".join(out)

@@ -7,6 +7,7 @@
 Each `benchmarks/bench_*.py` module defines `BENCHMARKS = {name: function}`;
 a function takes no argument and returns a list of `_timing.row(...)` dicts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,9 @@ def main(argv=None) -> int:
         return 2
     import tensorflow as tf
 
-    print(f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, TF {tf.__version__}")
+    print(
+        f"# machine: {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, TF {tf.__version__}"
+    )
     for name, fn in chosen.items():
         print(f"\n## {name}")
         for r in fn():

@@ -4,6 +4,7 @@
 
 The public names are listed in `__all__`; see the README for a tour.
 """
+
 import os as _os
 
 from kerasviz import _tf_logs  # noqa: E402  (no TensorFlow import)
@@ -22,6 +23,12 @@ if _keras.backend.backend() != "tensorflow":
         "Set KERAS_BACKEND=tensorflow before importing keras."
     )
 
+from kerasviz import (  # noqa: E402,F401  (kv.testing.unchanged for users checking their own code)
+    data,  # noqa: E402,F401  (kv.data.X: the former module, re-exporting the names above)
+    testing,
+    widgets,
+)
+from kerasviz._config import max_steps, quick_mode  # noqa: E402
 from kerasviz.activations import (  # noqa: E402
     ActivationSummary,
     activation_summary,
@@ -31,7 +38,10 @@ from kerasviz.activations import (  # noqa: E402
     image_layers,
     token_grid,
 )
-from kerasviz._config import max_steps, quick_mode  # noqa: E402
+
+# Technique families: each package lists its public names in __all__.
+from kerasviz.attribution import *  # noqa: E402,F401,F403
+from kerasviz.concepts import *  # noqa: E402,F401,F403
 from kerasviz.core.errors import (  # noqa: E402
     ArgumentTypeError,
     DatasetUnavailableError,
@@ -44,27 +54,20 @@ from kerasviz.core.errors import (  # noqa: E402
     WeightsUnavailableError,
 )
 from kerasviz.core.layers import conv_layers, find_layer  # noqa: E402
-from kerasviz.loaders import load_mnist, load_vgg16  # noqa: E402
-from kerasviz.photos import sample_image  # noqa: E402
-from kerasviz.preprocessing import deprocess, preprocess  # noqa: E402
-from kerasviz.provenance import model_family, set_weights_label, weights_label  # noqa: E402
-from kerasviz import data  # noqa: E402,F401  (kv.data.X: the former module, re-exporting the names above)
-from kerasviz.models import lenet  # noqa: E402
-from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
-from kerasviz.plotting.signals import plot_signal_activations, plot_signal_attribution  # noqa: E402
-from kerasviz.plotting.style import Style, current_style, style  # noqa: E402
-from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
-
-# Technique families: each package lists its public names in __all__.
-from kerasviz.attribution import *  # noqa: E402,F401,F403
+from kerasviz.dataset import *  # noqa: E402,F401,F403
 from kerasviz.decoding import *  # noqa: E402,F401,F403
 from kerasviz.featurevis import *  # noqa: E402,F401,F403
 from kerasviz.featurevis.render import render  # noqa: E402,F401  (deprecated name of kv.render_objective)
-from kerasviz.dataset import *  # noqa: E402,F401,F403
+from kerasviz.loaders import load_mnist, load_vgg16  # noqa: E402
 from kerasviz.lrp import *  # noqa: E402,F401,F403
-from kerasviz.concepts import *  # noqa: E402,F401,F403
-
+from kerasviz.models import lenet  # noqa: E402
+from kerasviz.photos import sample_image  # noqa: E402
+from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters  # noqa: E402
+from kerasviz.plotting.signals import plot_signal_activations, plot_signal_attribution  # noqa: E402
+from kerasviz.plotting.style import Style, current_style, style  # noqa: E402
+from kerasviz.preprocessing import deprocess, preprocess  # noqa: E402
+from kerasviz.provenance import model_family, set_weights_label, weights_label  # noqa: E402
 from kerasviz.report import inspect_report  # noqa: E402,F401
-from kerasviz import testing, widgets  # noqa: E402,F401  (kv.testing.unchanged for users checking their own code)
+from kerasviz.weights import filter_roughness, filter_weights  # noqa: E402
 
 __version__ = "0.1.0"

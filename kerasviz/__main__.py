@@ -1,4 +1,5 @@
 """`python -m kerasviz inspect ...`: the same as the `kerasviz` command."""
+
 from kerasviz.cli import main
 
 if __name__ == "__main__":

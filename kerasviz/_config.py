@@ -41,14 +41,14 @@ import contextvars  # noqa: E402
 import html  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from typing import Callable, Iterator, Optional  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 
 BAR_DELAY = 0.5  # seconds of work before a notebook bar appears
 _REFRESH = 0.25  # seconds between two redraws of a notebook bar
 
 # (done, total, description) -> None; set by `progress_to` (a widget's status line).
 ProgressCallback = Callable[[int, int, str], None]
-_sink: contextvars.ContextVar[Optional[ProgressCallback]] = contextvars.ContextVar("kerasviz_progress_sink", default=None)
+_sink: contextvars.ContextVar[ProgressCallback | None] = contextvars.ContextVar("kerasviz_progress_sink", default=None)
 
 
 @contextlib.contextmanager
@@ -170,7 +170,7 @@ class _KernelBar(_SilentBar):
         bundle = {
             "text/plain": text,
             "text/html": f"<progress value='{self.n}' max='{self.total}' style='width:16em'></progress> "
-                         f"<code>{html.escape(text)}</code>",
+            f"<code>{html.escape(text)}</code>",
         }
         if self._handle is None:
             self._handle = display(bundle, raw=True, display_id=True)

@@ -13,7 +13,7 @@ Feature maps come out channels last, `(N, h, w, c)`, whatever the model's
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import keras
 import numpy as np
@@ -21,9 +21,9 @@ import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+from kerasviz.core.feature_maps import Reshape, check_map_layer, check_reshape, map_layers, reshaped
 from kerasviz.core.gradients import compile_function, require_graph
 from kerasviz.core.graph import cache, check_model, model_input, tap_model
-from kerasviz.core.feature_maps import Reshape, check_map_layer, check_reshape, map_layers, reshaped
 from kerasviz.core.inputs import as_model_batch, batches, chunk_count
 from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
 from kerasviz.core.layout import compile_options
@@ -99,7 +99,11 @@ def feature_extractor(
         TensorShape([1, 14, 14, 512])
     """
     taps, _ = tap_model(
-        model, _layer_specs(model, layers), pre_activation=pre_activation, logits=False, include_output=False,
+        model,
+        _layer_specs(model, layers),
+        pre_activation=pre_activation,
+        logits=False,
+        include_output=False,
         channels_last=channels_last,
     )
     return taps
@@ -108,9 +112,16 @@ def feature_extractor(
 def _compiled_extractor(model, specs: tuple, pre_activation: bool, reshape: Reshape = None, input: int = 0):
     """The cached channels-last extractor of `specs`, its input feed and its compiled call
     `(x, side) -> {key: map}` (inputs from `as_model_batch`; token layers laid out by `reshape`)."""
+
     def build():
         fx, _ = tap_model(
-            model, specs, pre_activation=pre_activation, logits=False, include_output=False, input=input, side=True,
+            model,
+            specs,
+            pre_activation=pre_activation,
+            logits=False,
+            include_output=False,
+            input=input,
+            side=True,
         )
         feed = TapFeed(fx, input)
         run = lambda x, side: {k: reshaped(v, reshape) for k, v in fx(feed.inputs(x, side), training=False).items()}
@@ -122,7 +133,7 @@ def _compiled_extractor(model, specs: tuple, pre_activation: bool, reshape: Resh
 def activations(
     model: keras.Model,
     images,
-    layers: Optional[Sequence[LayerSpec] | LayerSpec] = None,
+    layers: Sequence[LayerSpec] | LayerSpec | None = None,
     *,
     pre_activation: bool = False,
     input: InputSpec = None,

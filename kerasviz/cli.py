@@ -19,8 +19,8 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
 
 from kerasviz.cli_checks import (  # noqa: F401  (re-exported: the checks were defined here before)
     MODEL_EXTENSIONS,
@@ -39,11 +39,11 @@ from kerasviz.cli_checks import (  # noqa: F401  (re-exported: the checks were d
 DEBUG_ENV = "KERASVIZ_DEBUG"
 # --preprocess choice -> `preprocess=` of inspect_report (RGB in [0, 1] -> model input)
 PREPROCESS_CHOICES = {
-    "caffe": "caffe",        # VGG16/19, ResNet50: BGR, 0-255 minus the ImageNet mean
-    "tf": "tf",              # MobileNet, Inception, Xception: [-1, 1]
-    "torch": "torch",        # DenseNet, torchvision ports: [0, 1] minus mean over std
-    "0-1": (0.0, 1.0),       # RGB in [0, 1]
-    "0-255": (0.0, 255.0),   # RGB in [0, 255] (models starting with Rescaling(1/255))
+    "caffe": "caffe",  # VGG16/19, ResNet50: BGR, 0-255 minus the ImageNet mean
+    "tf": "tf",  # MobileNet, Inception, Xception: [-1, 1]
+    "torch": "torch",  # DenseNet, torchvision ports: [0, 1] minus mean over std
+    "0-1": (0.0, 1.0),  # RGB in [0, 1]
+    "0-255": (0.0, 255.0),  # RGB in [0, 255] (models starting with Rescaling(1/255))
 }
 
 
@@ -52,9 +52,9 @@ class LoadedModel:
     """A model with what the report needs to feed and label it."""
 
     model: object
-    preprocess: object = None                 # RGB [0, 1] -> model input (None: automatic)
-    class_names: Optional[list] = None
-    default_images: Optional[Callable] = None  # count -> (photos, names) when no images are given
+    preprocess: object = None  # RGB [0, 1] -> model input (None: automatic)
+    class_names: list | None = None
+    default_images: Callable | None = None  # count -> (photos, names) when no images are given
     notes: list = field(default_factory=list)
 
 
@@ -82,34 +82,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"kerasviz {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="command")
     inspect = commands.add_parser(
-        "inspect", help="write one self-contained HTML report on a model and a few images",
+        "inspect",
+        help="write one self-contained HTML report on a model and a few images",
         description="Write one self-contained HTML report: model summary, prediction, activations per block, "
-                    "first-layer filters, filter maximization, saliency / integrated gradients / Grad-CAM / occlusion. "
-                    "A flag you give is always used; --quick only changes the defaults.")
-    inspect.add_argument("images", nargs="*", help="image files and/or folders (default: the offline sample photos; "
-                                                   "for lenet, MNIST test digits)")
-    inspect.add_argument("--model", default="vgg16", help="vgg16 (default; untrained if ImageNet weights cannot be "
-                                                          "had), lenet, or a saved .keras / .h5 model file")
+        "first-layer filters, filter maximization, saliency / integrated gradients / Grad-CAM / occlusion. "
+        "A flag you give is always used; --quick only changes the defaults.",
+    )
+    inspect.add_argument(
+        "images",
+        nargs="*",
+        help="image files and/or folders (default: the offline sample photos; for lenet, MNIST test digits)",
+    )
+    inspect.add_argument(
+        "--model",
+        default="vgg16",
+        help="vgg16 (default; untrained if ImageNet weights cannot be had), lenet, or a saved .keras / .h5 model file",
+    )
     inspect.add_argument("-o", "--output", default="kerasviz-report.html", help="the HTML file (default: %(default)s)")
-    inspect.add_argument("--layers", action="append", help="layers for activations and filter maximization, comma "
-                                                           "separated or repeated (default: the last conv of each block)")
-    inspect.add_argument("--filters", type=_positive, help="filters maximized per layer (default 4; --quick 2) on the "
-                                                           "first, middle and last block (or every --layers layer)")
+    inspect.add_argument(
+        "--layers",
+        action="append",
+        help="layers for activations and filter maximization, comma "
+        "separated or repeated (default: the last conv of each block)",
+    )
+    inspect.add_argument(
+        "--filters",
+        type=_positive,
+        help="filters maximized per layer (default 4; --quick 2) on the "
+        "first, middle and last block (or every --layers layer)",
+    )
     inspect.add_argument("--steps", type=_positive, help="filter-maximization steps (default 32; --quick 8)")
     inspect.add_argument("--top", type=_positive, default=5, help="classes listed per image (default: %(default)s)")
-    inspect.add_argument("--max-images", type=_positive, default=8, help="use at most this many images (default: %(default)s)")
-    inspect.add_argument("--preprocess", choices=sorted(PREPROCESS_CHOICES), metavar="{caffe,tf,torch,0-1,0-255}",
-                         help="how RGB photos become model input: caffe (BGR minus the ImageNet mean), tf ([-1, 1]), "
-                              "torch (ImageNet mean/std), 0-1, 0-255 (default: per model family; vgg16 caffe)")
+    inspect.add_argument(
+        "--max-images", type=_positive, default=8, help="use at most this many images (default: %(default)s)"
+    )
+    inspect.add_argument(
+        "--preprocess",
+        choices=sorted(PREPROCESS_CHOICES),
+        metavar="{caffe,tf,torch,0-1,0-255}",
+        help="how RGB photos become model input: caffe (BGR minus the ImageNet mean), tf ([-1, 1]), "
+        "torch (ImageNet mean/std), 0-1, 0-255 (default: per model family; vgg16 caffe)",
+    )
     inspect.add_argument("--classes", metavar="FILE", help="a text file with one class name per line, in output order")
-    inspect.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default="auto",
-                         help="filter maximization's compute precision: auto (bfloat16 where this CPU runs it "
-                              "natively), float32 or bfloat16 (default: %(default)s); the header says what ran")
-    inspect.add_argument("--quick", action="store_true", help="small default settings for a fast look (also KERASVIZ_QUICK=1)")
+    inspect.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="filter maximization's compute precision: auto (bfloat16 where this CPU runs it "
+        "natively), float32 or bfloat16 (default: %(default)s); the header says what ran",
+    )
+    inspect.add_argument(
+        "--quick", action="store_true", help="small default settings for a fast look (also KERASVIZ_QUICK=1)"
+    )
     doctor = commands.add_parser(
-        "doctor", help="check what a class needs (weights, MNIST, widgets) and time this machine",
+        "doctor",
+        help="check what a class needs (weights, MNIST, widgets) and time this machine",
         description="Check ImageNet weights, MNIST, the widget front-end and the browser tools, time one VGG16 "
-                    "forward/backward pass here, and print the expected time of the notebooks' heavy cells.")
+        "forward/backward pass here, and print the expected time of the notebooks' heavy cells.",
+    )
     doctor.add_argument("--no-timing", action="store_true", help="skip the VGG16 timing (checks only)")
     return parser
 
@@ -163,6 +193,7 @@ def precheck_command_line() -> None:
 
 # --- models ------------------------------------------------------------------------------------------
 
+
 def _load_vgg16() -> LoadedModel:
     import kerasviz as kv
 
@@ -170,8 +201,11 @@ def _load_vgg16() -> LoadedModel:
         return LoadedModel(kv.load_vgg16())
     except kv.WeightsUnavailableError as err:
         first = str(err).split(". kerasviz never")[0]
-        print(f"kerasviz inspect: {first}. Using an UNTRAINED VGG16 (random weights, seed 0), labelled as such; "
-              f"set ${kv.loaders.VGG16_WEIGHTS_ENV} to the weights file for real results.", file=sys.stderr)
+        print(
+            f"kerasviz inspect: {first}. Using an UNTRAINED VGG16 (random weights, seed 0), labelled as such; "
+            f"set ${kv.loaders.VGG16_WEIGHTS_ENV} to the weights file for real results.",
+            file=sys.stderr,
+        )
         return LoadedModel(kv.load_vgg16(weights=None), notes=["ImageNet weights unavailable: untrained VGG16"])
 
 
@@ -191,11 +225,17 @@ def _load_lenet() -> LoadedModel:
     try:
         trained = kv.load_trained_lenet()
     except kv.DatasetUnavailableError as err:
-        raise CommandError(f"--model lenet needs MNIST: set ${kv.loaders.MNIST_ENV} to an MNIST .npz "
-                           f"(Keras' mnist.npz, or arrays x (N, 28, 28) uint8 and y) ({one_line(err)[:200]})") from None
+        raise CommandError(
+            f"--model lenet needs MNIST: set ${kv.loaders.MNIST_ENV} to an MNIST .npz "
+            f"(Keras' mnist.npz, or arrays x (N, 28, 28) uint8 and y) ({one_line(err)[:200]})"
+        ) from None
     mean = trained.mean
-    return LoadedModel(trained.model, preprocess=lambda grey: 255.0 * grey - mean,
-                       class_names=[str(d) for d in range(10)], default_images=_mnist_digits)
+    return LoadedModel(
+        trained.model,
+        preprocess=lambda grey: 255.0 * grey - mean,
+        class_names=[str(d) for d in range(10)],
+        default_images=_mnist_digits,
+    )
 
 
 def _load_file(path: str) -> LoadedModel:
@@ -225,7 +265,7 @@ def load_model(spec: str) -> LoadedModel:
     return _load_file(spec)
 
 
-def _layers(values: Optional[Sequence[str]]) -> Optional[list[str]]:
+def _layers(values: Sequence[str] | None) -> list[str] | None:
     names = [n.strip() for v in values or [] for n in v.split(",") if n.strip()]
     return names or None
 
@@ -259,17 +299,27 @@ def inspect(args: argparse.Namespace) -> str:
         photos, names = loaded.default_images(min(args.max_images, 2 if quick else 4))
     preprocess = PREPROCESS_CHOICES[args.preprocess] if args.preprocess else loaded.preprocess
     try:
-        return inspect_report(loaded.model, photos, args.output, names=names, preprocess=preprocess,
-                              class_names=classes or loaded.class_names, layers=_layers(args.layers),
-                              filters=args.filters, steps=args.steps, top=args.top, quick=quick, strict=True,
-                              precision=args.precision,
-                              notes=loaded.notes + ([f"preprocessing: --preprocess {args.preprocess}"]
-                                                    if args.preprocess else []))
+        return inspect_report(
+            loaded.model,
+            photos,
+            args.output,
+            names=names,
+            preprocess=preprocess,
+            class_names=classes or loaded.class_names,
+            layers=_layers(args.layers),
+            filters=args.filters,
+            steps=args.steps,
+            top=args.top,
+            quick=quick,
+            strict=True,
+            precision=args.precision,
+            notes=loaded.notes + ([f"preprocessing: --preprocess {args.preprocess}"] if args.preprocess else []),
+        )
     except kv.KerasvizError as err:
         raise CommandError(one_line(err)) from None
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `kerasviz` console script; returns the exit status."""
     args = build_parser().parse_args(argv)
     start = time.perf_counter()

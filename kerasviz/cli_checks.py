@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 MODEL_NAMES = ("vgg16", "lenet")
 MODEL_EXTENSIONS = (".keras", ".h5", ".hdf5")
@@ -26,7 +26,7 @@ def one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
 
 
-def output_path_problem(path: str) -> Optional[str]:
+def output_path_problem(path: str) -> str | None:
     """What stops a report from being written to `path` (None if nothing): checked before any work.
 
     The path must not be a folder, its folder must exist or be creatable, and
@@ -37,7 +37,9 @@ def output_path_problem(path: str) -> Optional[str]:
     path = os.fspath(path)
     full = os.path.abspath(path)
     if os.path.isdir(full):
-        return f"output path {path!r} is a folder; give a file name such as {os.path.join(path, 'kerasviz-report.html')}"
+        return (
+            f"output path {path!r} is a folder; give a file name such as {os.path.join(path, 'kerasviz-report.html')}"
+        )
     if os.path.exists(full) and not os.access(full, os.W_OK):
         return f"output file {path!r} exists and is not writable"
     folder = os.path.dirname(full)
@@ -63,26 +65,35 @@ def check_output_path(path: str) -> str:
 def _describe_bytes(path: str) -> str:
     from kerasviz.imagefiles import describe_non_image
 
-    return describe_non_image(path).replace(" not an image", " not a model").replace("an image format Pillow can decode",
-                                                                                  "a model format")
+    return (
+        describe_non_image(path)
+        .replace(" not an image", " not a model")
+        .replace("an image format Pillow can decode", "a model format")
+    )
 
 
 def check_model_file(path: str) -> None:
     """Say what is wrong with a model file before Keras reads it (Keras' own errors name the wrong thing)."""
     if os.path.isdir(path):
-        raise CommandError(f"model path {path!r} is a folder (a TensorFlow SavedModel?); save the Keras model as one "
-                           "file with model.save('model.keras')")
+        raise CommandError(
+            f"model path {path!r} is a folder (a TensorFlow SavedModel?); save the Keras model as one "
+            "file with model.save('model.keras')"
+        )
     if not os.path.isfile(path):
         raise CommandError(f"model file {path!r} does not exist")
     if not path.lower().endswith(MODEL_EXTENSIONS):
         raise CommandError(f"unsupported model file {path!r}: expected a Keras model saved as .keras (or legacy .h5)")
     if os.path.getsize(path) == 0:
-        raise CommandError(f"model file {path!r} is empty (0 bytes): the save did not complete; save it again "
-                           "with model.save('model.keras')")
+        raise CommandError(
+            f"model file {path!r} is empty (0 bytes): the save did not complete; save it again "
+            "with model.save('model.keras')"
+        )
     if path.lower().endswith(".keras"):
         if not zipfile.is_zipfile(path):
-            raise CommandError(f"model file {path!r} is not a Keras model archive (a .keras file is the zip archive "
-                               f"model.save() writes): {_describe_bytes(path)}")
+            raise CommandError(
+                f"model file {path!r} is not a Keras model archive (a .keras file is the zip archive "
+                f"model.save() writes): {_describe_bytes(path)}"
+            )
         try:
             with zipfile.ZipFile(path) as archive:
                 names = set(archive.namelist())
@@ -90,17 +101,22 @@ def check_model_file(path: str) -> None:
         except (zipfile.BadZipFile, OSError) as err:
             raise CommandError(f"model file {path!r} is a damaged zip archive ({one_line(err)})") from None
         if damaged:
-            raise CommandError(f"model file {path!r} is a damaged archive: {damaged!r} fails its checksum (truncated copy?)")
+            raise CommandError(
+                f"model file {path!r} is a damaged archive: {damaged!r} fails its checksum (truncated copy?)"
+            )
         missing = [n for n in ("config.json", "model.weights.h5") if n not in names]
         if missing:
-            raise CommandError(f"model file {path!r} is a zip archive without {' and '.join(missing)}: not a model "
-                               "written by model.save('model.keras')")
+            raise CommandError(
+                f"model file {path!r} is a zip archive without {' and '.join(missing)}: not a model "
+                "written by model.save('model.keras')"
+            )
     else:
         with open(path, "rb") as file:
             head = file.read(8)
         if head != HDF5_SIGNATURE:
-            raise CommandError(f"model file {path!r} is not an HDF5 file (legacy .h5 models are HDF5): "
-                               f"{_describe_bytes(path)}")
+            raise CommandError(
+                f"model file {path!r} is not an HDF5 file (legacy .h5 models are HDF5): {_describe_bytes(path)}"
+            )
 
 
 def _config_layer_names(config) -> set:
@@ -119,7 +135,7 @@ def _config_layer_names(config) -> set:
     return names
 
 
-def layer_names_in_archive(path: str) -> Optional[set]:
+def layer_names_in_archive(path: str) -> set | None:
     """The layer names recorded in a .keras archive's config.json (None if they cannot be read)."""
     import json
 
@@ -131,7 +147,7 @@ def layer_names_in_archive(path: str) -> Optional[set]:
     return _config_layer_names(config)
 
 
-def check_layer_names(spec: str, layers: Optional[Sequence[str]]) -> None:
+def check_layer_names(spec: str, layers: Sequence[str] | None) -> None:
     """Unknown --layers names of a .keras file, found in its config without building the model."""
     if not layers or not spec.lower().endswith(".keras") or not os.path.isfile(spec):
         return
@@ -173,12 +189,14 @@ def read_class_names(path: str) -> list[str]:
         raise CommandError(f"--classes file {path!r} is empty; expected one class name per line")
     blank = [i + 1 for i, line in enumerate(lines) if not line]
     if blank:
-        raise CommandError(f"--classes file {path!r} has an empty line {blank[0]}: one class name per line, in the "
-                           "model's output order")
+        raise CommandError(
+            f"--classes file {path!r} has an empty line {blank[0]}: one class name per line, in the "
+            "model's output order"
+        )
     return lines
 
 
-def check_images(paths: Sequence[str], limit: Optional[int]) -> None:
+def check_images(paths: Sequence[str], limit: int | None) -> None:
     """Every image path exists and every file is an image (headers only, nothing decoded)."""
     from kerasviz.core.errors import ImageReadError
     from kerasviz.imagefiles import check_image_file, photo_files

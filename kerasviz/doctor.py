@@ -19,8 +19,8 @@ import platform
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 OK, WARN, ERROR = "ok", "warn", "error"
 
@@ -32,7 +32,7 @@ class Check:
     detail: str
 
 
-def _version(package: str) -> Optional[str]:
+def _version(package: str) -> str | None:
     try:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
@@ -43,8 +43,12 @@ def check_versions() -> Check:
     import keras
     import tensorflow as tf
 
-    return Check(OK, "versions", f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-                                 f"Keras {keras.__version__}, kerasviz {_version('kerasviz') or 'source tree'}")
+    return Check(
+        OK,
+        "versions",
+        f"Python {platform.python_version()}, TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}, kerasviz {_version('kerasviz') or 'source tree'}",
+    )
 
 
 def check_weights() -> Check:
@@ -56,9 +60,13 @@ def check_weights() -> Check:
     named = os.environ.get(VGG16_WEIGHTS_ENV)
     where = os.path.join(keras_home(), "models", VGG16_FILES[True])
     problem = f"${VGG16_WEIGHTS_ENV}={named} is not a file" if named else "not found"
-    return Check(WARN, "ImageNet weights", f"{problem}. Copy {VGG16_FILES[True]} (528 MB, from a machine that ran "
-                 f"kv.load_vgg16() online) to {where}, or set ${VGG16_WEIGHTS_ENV}=/path/to/it. Without it VGG16 "
-                 "is untrained (seeded, and labelled so in every figure).")
+    return Check(
+        WARN,
+        "ImageNet weights",
+        f"{problem}. Copy {VGG16_FILES[True]} (528 MB, from a machine that ran "
+        f"kv.load_vgg16() online) to {where}, or set ${VGG16_WEIGHTS_ENV}=/path/to/it. Without it VGG16 "
+        "is untrained (seeded, and labelled so in every figure).",
+    )
 
 
 def check_mnist() -> Check:
@@ -70,15 +78,21 @@ def check_mnist() -> Check:
     if not found:
         named = os.environ.get(MNIST_ENV)
         problem = f"${MNIST_ENV}={named} is not a file" if named else "not found"
-        return Check(WARN, "MNIST", f"{problem}. Notebooks 01-06 and `kerasviz inspect --model lenet` need it: copy "
-                     f"mnist.npz to {os.path.join(keras_home(), 'datasets')}/ or set ${MNIST_ENV}=/path/to/file.npz "
-                     "(online, kv.load_mnist() downloads it once).")
+        return Check(
+            WARN,
+            "MNIST",
+            f"{problem}. Notebooks 01-06 and `kerasviz inspect --model lenet` need it: copy "
+            f"mnist.npz to {os.path.join(keras_home(), 'datasets')}/ or set ${MNIST_ENV}=/path/to/file.npz "
+            "(online, kv.load_mnist() downloads it once).",
+        )
     try:
         with np.load(found) as data:
             keys = sorted(data.files)
             count = sum(len(data[k]) for k in keys if k.startswith("y"))
     except Exception as err:
-        return Check(ERROR, "MNIST", f"{found} cannot be read: {type(err).__name__}: {' '.join(str(err).split())[:150]}")
+        return Check(
+            ERROR, "MNIST", f"{found} cannot be read: {type(err).__name__}: {' '.join(str(err).split())[:150]}"
+        )
     if not ({"x", "y"} <= set(keys) or {"x_train", "y_train", "x_test", "y_test"} <= set(keys)):
         return Check(ERROR, "MNIST", f"{found} holds {keys}; expected x_train/y_train/x_test/y_test or x/y")
     return Check(OK, "MNIST", f"{found} ({count:,} digits)")
@@ -88,11 +102,18 @@ def check_widgets() -> Check:
     widgets, lab, notebook = _version("ipywidgets"), _version("jupyterlab_widgets"), _version("widgetsnbextension")
     if not widgets:
         return Check(ERROR, "widgets", "ipywidgets is not installed: pip install 'ipywidgets>=8'")
-    fronts = [f"jupyterlab_widgets {lab} (JupyterLab)" if lab else "", f"widgetsnbextension {notebook} (Notebook)" if notebook else ""]
+    fronts = [
+        f"jupyterlab_widgets {lab} (JupyterLab)" if lab else "",
+        f"widgetsnbextension {notebook} (Notebook)" if notebook else "",
+    ]
     fronts = [f for f in fronts if f]
     if not fronts:
-        return Check(WARN, "widgets", f"ipywidgets {widgets}, but no front-end package: widgets show as text. "
-                     "pip install jupyterlab_widgets (JupyterLab) or widgetsnbextension (Notebook 6)")
+        return Check(
+            WARN,
+            "widgets",
+            f"ipywidgets {widgets}, but no front-end package: widgets show as text. "
+            "pip install jupyterlab_widgets (JupyterLab) or widgetsnbextension (Notebook 6)",
+        )
     major = widgets.split(".")[0]
     if lab and major == "8" and not lab.startswith("3."):
         return Check(WARN, "widgets", f"ipywidgets {widgets} needs jupyterlab_widgets 3.x; found {lab}")
@@ -102,7 +123,9 @@ def check_widgets() -> Check:
 def check_voila() -> Check:
     version = _version("voila")
     if version:
-        return Check(OK, "Voila", f"voila {version}: `voila notebooks/07_explorer.ipynb` serves the Explorer as a web page")
+        return Check(
+            OK, "Voila", f"voila {version}: `voila notebooks/07_explorer.ipynb` serves the Explorer as a web page"
+        )
     return Check(WARN, "Voila", "not installed (optional: pip install voila, to serve the Explorer without code)")
 
 
@@ -113,8 +136,14 @@ def check_chromium() -> Check:
     return Check(WARN, "Chromium", "not found (optional: only the two browser tests use it; apt-get install chromium)")
 
 
-CHECKS: tuple[Callable[[], Check], ...] = (check_versions, check_weights, check_mnist, check_widgets, check_voila,
-                                           check_chromium)
+CHECKS: tuple[Callable[[], Check], ...] = (
+    check_versions,
+    check_weights,
+    check_mnist,
+    check_widgets,
+    check_voila,
+    check_chromium,
+)
 
 
 def run_checks() -> list[Check]:
@@ -146,9 +175,12 @@ def doctor(timing: bool = True, out=None) -> int:
 
         start = time.perf_counter()
         step = measure_vgg16()
-        print(f"\nVGG16 (untrained, seed 0), one 224x224 image on this machine: forward {step.forward:.3f} s, "
-              f"forward+backward {step.backward:.3f} s (measured in {time.perf_counter() - start:.1f} s; "
-              f"{os.cpu_count()} CPU threads, load {_load()})", file=out)
+        print(
+            f"\nVGG16 (untrained, seed 0), one 224x224 image on this machine: forward {step.forward:.3f} s, "
+            f"forward+backward {step.backward:.3f} s (measured in {time.perf_counter() - start:.1f} s; "
+            f"{os.cpu_count()} CPU threads, load {_load()})",
+            file=out,
+        )
         print(expected_times_table(step), file=out)
     errors = [c for c in checks if c.status == ERROR]
     warnings = [c for c in checks if c.status == WARN]

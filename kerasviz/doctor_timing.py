@@ -14,7 +14,6 @@ import contextlib
 import os
 import time
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -27,7 +26,7 @@ class StepTime:
 
     forward: float
     backward: float  # forward + backward to the input
-    flops: dict      # layer name -> multiply-adds of that layer at 224 x 224 (classifier included)
+    flops: dict  # layer name -> multiply-adds of that layer at 224 x 224 (classifier included)
 
 
 def layer_flops(model) -> dict:
@@ -76,11 +75,14 @@ def measure_vgg16(model=None, repeats: int = 3) -> StepTime:
             score = tf.reduce_max(model(x, training=False), axis=-1)
         return tape.gradient(score, x)
 
-    return StepTime(_median_time(lambda: forward(x).numpy(), repeats), _median_time(lambda: backward(x).numpy(), repeats),
-                    layer_flops(model))
+    return StepTime(
+        _median_time(lambda: forward(x).numpy(), repeats),
+        _median_time(lambda: backward(x).numpy(), repeats),
+        layer_flops(model),
+    )
 
 
-def share(step: StepTime, layer: Optional[str], side: int) -> float:
+def share(step: StepTime, layer: str | None, side: int) -> float:
     """The share of a full 224 x 224 VGG16 pass run up to `layer` (None: the whole model) on `side`-px images."""
     names = list(step.flops)
     total = sum(step.flops.values())
@@ -115,19 +117,21 @@ class Workload:
     notebook: str
     cell: str
     parts: tuple
-    quick_parts: Optional[tuple] = None
+    quick_parts: tuple | None = None
 
     def _parts(self, quick: bool) -> list:
         if quick and self.quick_parts is not None:
-            return [(layer, side, images, steps, steps, backward, False)
-                    for layer, side, images, steps, _, backward in self.quick_parts]
+            return [
+                (layer, side, images, steps, steps, backward, False)
+                for layer, side, images, steps, _, backward in self.quick_parts
+            ]
         return [(*part, quick) for part in self.parts]
 
     def passes(self, quick: bool) -> int:
         return sum(images * self._steps(steps, cap, q) for _, _, images, steps, cap, _, q in self._parts(quick))
 
     @staticmethod
-    def _steps(steps: int, cap: Optional[int], quick: bool) -> int:
+    def _steps(steps: int, cap: int | None, quick: bool) -> int:
         from kerasviz._config import max_steps
 
         if not quick:
@@ -145,7 +149,7 @@ class Workload:
 
 def _octaves(side: int, steps: int, octaves: int, scale: float) -> list[tuple[int, int]]:
     """`[(side, steps)]` per octave, smallest first, as feature visualization splits them."""
-    sides = [max(8, int(round(side / scale ** k))) for k in reversed(range(octaves))]
+    sides = [max(8, int(round(side / scale**k))) for k in reversed(range(octaves))]
     return [(s, steps // octaves + (1 if k < steps % octaves else 0)) for k, s in enumerate(sides)]
 
 
@@ -156,24 +160,45 @@ def workloads() -> list[Workload]:
 
     def report(photos, filters, steps, ig, grid, size, octaves):
         """Filter maximization (at the shown size, in octaves), IG, occlusion, saliency and Grad-CAM."""
-        fv = tuple((layer, s, filters, n, n, True) for layer in report_layers for s, n in _octaves(size, steps, octaves, 2.0))
-        return fv + ((None, FULL_SIDE, photos, ig, ig, True), (None, FULL_SIDE, photos * (grid * grid + 1), 1, 1, False),
-                     (None, FULL_SIDE, 2 * photos, 1, 1, True))
+        fv = tuple(
+            (layer, s, filters, n, n, True) for layer in report_layers for s, n in _octaves(size, steps, octaves, 2.0)
+        )
+        return fv + (
+            (None, FULL_SIDE, photos, ig, ig, True),
+            (None, FULL_SIDE, photos * (grid * grid + 1), 1, 1, False),
+            (None, FULL_SIDE, 2 * photos, 1, 1, True),
+        )
 
     return [
-        Workload("00", "filter maximization, 5 blocks x 4 filters, 64 px",
-                 tuple((block, 64, 4, 256, None, True) for block in blocks)),
+        Workload(
+            "00",
+            "filter maximization, 5 blocks x 4 filters, 64 px",
+            tuple((block, 64, 4, 256, None, True) for block in blocks),
+        ),
         Workload("00", "class maximization, 1 class (visualize_classes)", ((None, FULL_SIDE, 1, 256, None, True),)),
         Workload("03", "integrated gradients, 1 image, 50 steps", ((None, FULL_SIDE, 1, 50, 16, True),)),
         Workload("03", "SmoothGrad, 1 image, 50 samples", ((None, FULL_SIDE, 1, 50, 8, True),)),
         Workload("03", "occlusion, 56 px patches (16 + 1 passes)", ((None, FULL_SIDE, 17, 1, 1, False),)),
-        Workload("04", "filter maximization, block3_conv1 x 12 filters, 96 px", (("block3_conv1", 96, 12, 256, None, True),)),
-        Workload("04", "Deep Dream, 3 octaves x 10 steps, 160 px",
-                 tuple(("block4_conv3", s, 1, 10, None, True) for s, _ in _octaves(160, 30, 3, 1.4))),
+        Workload(
+            "04", "filter maximization, block3_conv1 x 12 filters, 96 px", (("block3_conv1", 96, 12, 256, None, True),)
+        ),
+        Workload(
+            "04",
+            "Deep Dream, 3 octaves x 10 steps, 160 px",
+            tuple(("block4_conv3", s, 1, 10, None, True) for s, _ in _octaves(160, 30, 3, 1.4)),
+        ),
         Workload("04", "inversion, 4 layers, 300 steps, 96 px", (("block4_conv3", 96, 1, 300, None, True),)),
-        Workload("04", "Explorer: feature vis. block5_conv3, 4 filters, 128 steps, 64 px", (("block5_conv3", 64, 4, 128, None, True),)),
-        Workload("cli", "kerasviz inspect, 4 photos (--quick: 2)", report(4, 4, 32, 16, 7, 128, 2),
-                 quick_parts=report(2, 2, 8, 4, 3, 64, 1)),
+        Workload(
+            "04",
+            "Explorer: feature vis. block5_conv3, 4 filters, 128 steps, 64 px",
+            (("block5_conv3", 64, 4, 128, None, True),),
+        ),
+        Workload(
+            "cli",
+            "kerasviz inspect, 4 photos (--quick: 2)",
+            report(4, 4, 32, 16, 7, 128, 2),
+            quick_parts=report(2, 2, 8, 4, 3, 64, 1),
+        ),
     ]
 
 
@@ -187,11 +212,20 @@ def expected_times_table(step: StepTime) -> str:
     """The table `kerasviz doctor` prints: each heavy cell's passes and expected time, full and quick."""
     rows = [("nb", "cell", "passes", "full", "quick")]
     for w in workloads():
-        rows.append((w.notebook, w.cell, f"{w.passes(False):,}", _duration(w.seconds(step, False)),
-                     _duration(w.seconds(step, True))))
+        rows.append(
+            (
+                w.notebook,
+                w.cell,
+                f"{w.passes(False):,}",
+                _duration(w.seconds(step, False)),
+                _duration(w.seconds(step, True)),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    lines = ["\nExpected time of the heavy cells on this machine (VGG16 passes x the step time above; "
-             "a floor: optimisation overhead comes on top):"]
+    lines = [
+        "\nExpected time of the heavy cells on this machine (VGG16 passes x the step time above; "
+        "a floor: optimisation overhead comes on top):"
+    ]
     for row in rows:
         lines.append("  " + "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)

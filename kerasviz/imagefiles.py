@@ -12,7 +12,7 @@ long as the shorter side stays at least `min_side` pixels, so an
 from __future__ import annotations
 
 import os
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -24,8 +24,9 @@ MIN_SIDE = 1024  # photos are shrunk while decoding only down to this shorter si
 
 def image_files(folder: str) -> list[str]:
     """The image files under `folder` (searched recursively, sorted by path)."""
-    return sorted(os.path.join(root, f) for root, _, fs in os.walk(folder) for f in fs
-                  if f.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(
+        os.path.join(root, f) for root, _, fs in os.walk(folder) for f in fs if f.lower().endswith(IMAGE_EXTENSIONS)
+    )
 
 
 def one_line(err: BaseException, limit: int = 300) -> str:
@@ -79,14 +80,14 @@ def check_image_file(path: str) -> tuple[str, tuple[int, int]]:
         return str(image.format), tuple(image.size)
 
 
-def _reduction(size: tuple[int, int], min_side: Optional[int]) -> int:
+def _reduction(size: tuple[int, int], min_side: int | None) -> int:
     """The integer shrink factor that keeps the shorter side >= `min_side` (1: none)."""
     if not min_side:
         return 1
     return max(1, min(size) // int(min_side))
 
 
-def _decoded(image, min_side: Optional[int]):
+def _decoded(image, min_side: int | None):
     """Decode a lazily opened `PIL.Image`, shrunk on the way when it is large."""
     factor = _reduction(image.size, min_side)
     if factor >= 2 and image.format == "JPEG":
@@ -125,7 +126,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x), 0, 255).astype(np.uint8)
 
 
-def read_photo(path: str, min_side: Optional[int] = MIN_SIDE) -> np.ndarray:
+def read_photo(path: str, min_side: int | None = MIN_SIDE) -> np.ndarray:
     """One image file as uint8 `(H, W, 3)` RGB (grey repeated, alpha dropped, first frame).
 
     Args:
@@ -148,8 +149,10 @@ def read_photo(path: str, min_side: Optional[int] = MIN_SIDE) -> np.ndarray:
         try:
             array = _decoded(image, min_side)
         except (OSError, ValueError, SyntaxError) as err:  # truncated or corrupt pixel data
-            raise ImageReadError(f"cannot read image {path!r}: its image data is damaged or truncated "
-                                 f"({type(err).__name__}: {one_line(err)})") from None
+            raise ImageReadError(
+                f"cannot read image {path!r}: its image data is damaged or truncated "
+                f"({type(err).__name__}: {one_line(err)})"
+            ) from None
     if array.ndim == 2:
         array = array[..., None]
     if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4) or min(array.shape[:2]) < 1:
@@ -167,7 +170,7 @@ def _folder_files(folder: str) -> list[str]:
     return files
 
 
-def photo_files(paths: Sequence[str], limit: Optional[int] = None) -> list[tuple[str, str]]:
+def photo_files(paths: Sequence[str], limit: int | None = None) -> list[tuple[str, str]]:
     """Image files and folders (searched recursively, sorted) -> `[(file, display name)]`, at most `limit`.
 
     Raises:
@@ -184,8 +187,9 @@ def photo_files(paths: Sequence[str], limit: Optional[int] = None) -> list[tuple
     return files[:limit]
 
 
-def read_photos(paths: Sequence[str], limit: Optional[int] = None,
-                min_side: Optional[int] = MIN_SIDE) -> tuple[list[np.ndarray], list[str]]:
+def read_photos(
+    paths: Sequence[str], limit: int | None = None, min_side: int | None = MIN_SIDE
+) -> tuple[list[np.ndarray], list[str]]:
     """Image files and folders (searched recursively, sorted) -> uint8 RGB photos and names.
 
     Args:

@@ -15,7 +15,6 @@ import functools
 import os
 import random
 import socket
-from typing import Optional
 
 import numpy as np
 
@@ -26,8 +25,10 @@ VGG16_WEIGHTS_ENV = "KERASVIZ_VGG16_WEIGHTS"
 MNIST_ENV = "KERASVIZ_MNIST"
 DOWNLOAD_TIMEOUT = 60.0  # seconds without an answer before a download counts as failed
 MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"  # what keras.datasets.mnist fetches
-VGG16_FILES = {True: "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-               False: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"}  # include_top -> Keras' file name
+VGG16_FILES = {
+    True: "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
+    False: "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
+}  # include_top -> Keras' file name
 
 
 @contextlib.contextmanager
@@ -44,7 +45,9 @@ def download_timeout(seconds: float = DOWNLOAD_TIMEOUT):
 def is_download_failure(err: BaseException) -> bool:
     """Whether an exception from a Keras download means "no network / no answer"."""
     text = str(err).lower()
-    return any(s in text for s in ("url fetch failure", "name or service", "urlopen", "connection", "http", "timed out"))
+    return any(
+        s in text for s in ("url fetch failure", "name or service", "urlopen", "connection", "http", "timed out")
+    )
 
 
 def keras_home() -> str:
@@ -52,7 +55,7 @@ def keras_home() -> str:
     return os.path.expanduser(os.environ.get("KERAS_HOME") or os.path.join("~", ".keras"))
 
 
-def vgg16_weights_file(include_top: bool = True) -> Optional[str]:
+def vgg16_weights_file(include_top: bool = True) -> str | None:
     """The VGG16 ImageNet weights file kerasviz would use, or None if there is none on this machine.
 
     Looks at `$KERASVIZ_VGG16_WEIGHTS`, then Keras' cache
@@ -65,7 +68,7 @@ def vgg16_weights_file(include_top: bool = True) -> Optional[str]:
     return cached if os.path.isfile(cached) else None
 
 
-def mnist_file() -> Optional[str]:
+def mnist_file() -> str | None:
     """The MNIST file `kv.load_mnist()` would read without downloading, or None.
 
     `$KERASVIZ_MNIST` if it names a file, else Keras' cache (`$KERAS_HOME/datasets/mnist.npz`).
@@ -109,8 +112,10 @@ def mnist_availability(timeout: float = 5.0) -> tuple[bool, str]:
     online, what = can_download(MNIST_URL, timeout)
     if online:
         return True, f"downloadable from {MNIST_URL}"
-    return False, (f"real MNIST is not available (no ${MNIST_ENV}, no {os.path.join(keras_home(), 'datasets', 'mnist.npz')}, "
-                   f"and {MNIST_URL} does not answer: {what}); set ${MNIST_ENV}=/path/to/mnist.npz")
+    return False, (
+        f"real MNIST is not available (no ${MNIST_ENV}, no {os.path.join(keras_home(), 'datasets', 'mnist.npz')}, "
+        f"and {MNIST_URL} does not answer: {what}); set ${MNIST_ENV}=/path/to/mnist.npz"
+    )
 
 
 def seed_weights(model, seed: int):
@@ -150,8 +155,13 @@ def _weights_help(err: BaseException, include_top: bool) -> str:
     )
 
 
-def load_vgg16(weights: str | None = "imagenet", include_top: bool = True, input_shape=None, logits: bool = False,
-               seed: Optional[int] = 0):
+def load_vgg16(
+    weights: str | None = "imagenet",
+    include_top: bool = True,
+    input_shape=None,
+    logits: bool = False,
+    seed: int | None = 0,
+):
     """VGG16 from `keras.applications`, with a clear error when weights are missing.
 
     Args:
@@ -248,7 +258,9 @@ def read_mnist_npz(path: str, test_size: int = 2000):
         if "x_train" in data:
             return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
         if "x" not in data or "y" not in data:
-            raise DatasetUnavailableError(f"{path!r} holds {sorted(data)}; expected x_train/y_train/x_test/y_test or x/y.")
+            raise DatasetUnavailableError(
+                f"{path!r} holds {sorted(data)}; expected x_train/y_train/x_test/y_test or x/y."
+            )
         x, y = data["x"], data["y"]
     test = np.zeros(len(y), bool)
     per_class = test_size // len(np.unique(y))

@@ -32,18 +32,24 @@ def lenet(weight_decay: float = 0.0005, seed: int | None = 0) -> keras.Model:
     def conv(filters, size, name, index):
         init = keras.initializers.RandomNormal(stddev=0.01, seed=None if seed is None else seed + index)
         return keras.layers.Conv2D(
-            filters, size, padding="valid", kernel_initializer=init, bias_initializer="zeros",
-            kernel_regularizer=reg, bias_regularizer=reg, name=name,
+            filters,
+            size,
+            padding="valid",
+            kernel_initializer=init,
+            bias_initializer="zeros",
+            kernel_regularizer=reg,
+            bias_regularizer=reg,
+            name=name,
         )
 
     inputs = keras.Input((28, 28, 1), name="image")
-    x = conv(20, 5, "conv1", 1)(inputs)                  # L1
-    x = keras.layers.MaxPooling2D(2, name="pool1")(x)    # L2
-    x = conv(50, 5, "conv2", 2)(x)                       # L3
-    x = keras.layers.MaxPooling2D(2, name="pool2")(x)    # L4
-    x = conv(500, 4, "conv3", 3)(x)                      # L5
-    x = keras.layers.ReLU(name="relu3")(x)               # L6
-    x = conv(10, 1, "conv4", 4)(x)                       # L7
+    x = conv(20, 5, "conv1", 1)(inputs)  # L1
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)  # L2
+    x = conv(50, 5, "conv2", 2)(x)  # L3
+    x = keras.layers.MaxPooling2D(2, name="pool2")(x)  # L4
+    x = conv(500, 4, "conv3", 3)(x)  # L5
+    x = keras.layers.ReLU(name="relu3")(x)  # L6
+    x = conv(10, 1, "conv4", 4)(x)  # L7
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Softmax(name="softmax")(x)
     return keras.Model(inputs, outputs, name="lenet")

@@ -6,7 +6,7 @@ Chelsea, and `fit_image` centre-crops and resizes any uint8 photo.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -58,7 +58,7 @@ def sample_image(name: str = "cat", size: int | tuple | None = None) -> np.ndarr
     return image if size is None else fit_image(image, size)
 
 
-def sample_photos(count: Optional[int] = None) -> tuple[list[np.ndarray], list[str]]:
+def sample_photos(count: int | None = None) -> tuple[list[np.ndarray], list[str]]:
     """The first `count` sample photos in `SAMPLE_ORDER` (uint8 RGB, original sizes) and their names."""
     names = list(SAMPLE_ORDER[:count])
     return [sample_image(n) for n in names], names

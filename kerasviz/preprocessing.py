@@ -17,9 +17,16 @@ CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)  # ImageNet me
 TORCH_MEAN = np.array([0.485, 0.456, 0.406], np.float32)  # ImageNet mean, RGB, 0-1
 TORCH_STD = np.array([0.229, 0.224, 0.225], np.float32)
 FAMILY_MODES = {
-    "vgg16": "caffe", "vgg19": "caffe", "resnet50": "caffe", "caffe": "caffe",
-    "mobilenet_v2": "tf", "inception_v3": "tf", "xception": "tf", "tf": "tf",
-    "densenet": "torch", "torch": "torch",
+    "vgg16": "caffe",
+    "vgg19": "caffe",
+    "resnet50": "caffe",
+    "caffe": "caffe",
+    "mobilenet_v2": "tf",
+    "inception_v3": "tf",
+    "xception": "tf",
+    "tf": "tf",
+    "densenet": "torch",
+    "torch": "torch",
     "none": "none",
 }
 

@@ -15,8 +15,8 @@ from kerasviz.preprocessing import preprocessing_mode
 UNTRAINED = "untrained (random weights)"
 IMAGENET = "ImageNet weights"
 
-_labels: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
-_families: "weakref.WeakKeyDictionary[object, str]" = weakref.WeakKeyDictionary()
+_labels: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+_families: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
 def weights_label(model) -> str:

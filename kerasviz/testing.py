@@ -25,7 +25,10 @@ def nested_model(input_shape=(16, 16, 3), classes=4, seed=0, sequential=True) ->
     """`small_cnn`'s conv base ("base") inside an outer transfer-learning model."""
     inner = small_cnn(input_shape, classes, seed)
     base = keras.Model(inner.inputs, inner.get_layer("conv2").output, name="base")
-    head = [keras.layers.GlobalAveragePooling2D(name="outer_gap"), keras.layers.Dense(classes, activation="softmax", name="outer_head")]
+    head = [
+        keras.layers.GlobalAveragePooling2D(name="outer_gap"),
+        keras.layers.Dense(classes, activation="softmax", name="outer_head"),
+    ]
     if sequential:
         return keras.Sequential([keras.Input(input_shape), base] + head, name="transfer_seq")
     x = inputs = keras.Input(input_shape)
@@ -53,8 +56,10 @@ def model_state(model: keras.Model, probe: np.ndarray):
     """A snapshot of what a call must not change: weights, layer configs, predictions."""
     return (
         [w.copy() for w in model.get_weights()],
-        [(l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable, l.dtype_policy.name)
-         for l in model.layers],
+        [
+            (l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable, l.dtype_policy.name)
+            for l in model.layers
+        ],
         predictions(model, probe),
     )
 

@@ -1,8 +1,8 @@
 """Checks shared by the bad-input tests: a clear kerasviz error, and nothing global changed.
 
-    from _checks import assert_clear_error, global_state_unchanged
+from _checks import assert_clear_error, global_state_unchanged
 
-    assert_clear_error(lambda: kv.smoothgrad(model, x, noise=float("nan")), "noise")
+assert_clear_error(lambda: kv.smoothgrad(model, x, noise=float("nan")), "noise")
 """
 
 from __future__ import annotations
@@ -17,7 +17,14 @@ import numpy as np
 import kerasviz as kv
 
 # Words that betray a raw framework error leaking through instead of a kerasviz message.
-_RAW_MARKERS = ("Traceback", "tensorflow.python", "InvalidArgumentError:", "node ", "Graph execution error", "autograph")
+_RAW_MARKERS = (
+    "Traceback",
+    "tensorflow.python",
+    "InvalidArgumentError:",
+    "node ",
+    "Graph execution error",
+    "autograph",
+)
 
 
 def global_state() -> tuple:

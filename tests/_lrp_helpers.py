@@ -1,4 +1,5 @@
 """Helpers for the LRP tests: graph cuts, conservation checks, bias-free calibrated models."""
+
 from __future__ import annotations
 
 import keras
@@ -38,7 +39,11 @@ def cuts(model, output: int = 0) -> set:
                 stack.extend(c.outputs)
         return False
 
-    return {c.path for c in calls if len(c.outputs) == 1 and c.outputs[0] is not out and not reaches_output_without(c.outputs[0])}
+    return {
+        c.path
+        for c in calls
+        if len(c.outputs) == 1 and c.outputs[0] is not out and not reaches_output_without(c.outputs[0])
+    }
 
 
 def assert_conserves(result, paths, rtol: float) -> int:

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny models, a probe batch, and the real MNIST digits."""
+
 import os
 
 import numpy as np
@@ -45,8 +46,13 @@ def mnist():
 # .ci/run installs chromium and sets KERASVIZ_REQUIRE_BROWSER=1, so a missing browser fails CI
 # instead of silently skipping; on a laptop without chromium the browser tests are skipped.
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -71,7 +77,10 @@ def chromium():
     with sync_playwright() as p:
         browser = p.chromium.launch(
             # Playwright gives every launch a fresh, empty profile of its own.
-            executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
+            executable_path=executable,
+            args=CHROMIUM_ARGS,
+            timeout=60_000,
+        )
         yield browser
         browser.close()
 

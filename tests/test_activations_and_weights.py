@@ -1,4 +1,5 @@
 """Activation statistics, filter weights and their plots, loaders and preprocessing."""
+
 import keras
 import matplotlib
 import numpy as np
@@ -7,8 +8,8 @@ import pytest
 import kerasviz as kv
 from kerasviz.testing import unchanged
 
-
 # --- statistics over a dataset ----------------------------------------------
+
 
 def planted_model():
     """conv1 filter 2 has bias -1e3 (dead); filter 0 is copied into filter 1."""
@@ -40,6 +41,7 @@ def test_blank_maps_of_one_image():
 
 # --- filter weights and roughness -------------------------------------------
 
+
 def test_roughness_of_noise_smooth_and_checkerboard_filters():
     rng = np.random.default_rng(0)
     noise = rng.normal(size=(7, 7, 3, 200))
@@ -56,12 +58,14 @@ def test_trained_first_layer_filters_are_smoother_than_at_init(mnist):
     """Seed 002's reading: training turns noisy first-layer filters smooth."""
     (x, y), _ = mnist
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(16, 7, strides=2, activation="relu", name="conv1"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(16, 7, strides=2, activation="relu", name="conv1"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     before = np.median(kv.filter_roughness(kv.filter_weights(model, "conv1")))
     model.compile(keras.optimizers.Adam(3e-3), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     model.fit(x[:4000, ..., None] / 255.0, y[:4000], epochs=3, batch_size=64, verbose=0)
@@ -74,6 +78,7 @@ def test_filter_weights_is_the_kernel(cnn):
 
 
 # --- plots only draw ---------------------------------------------------------
+
 
 def test_plot_activations_marks_blank_maps(cnn, images):
     maps = kv.activations(cnn, images, "conv1")["conv1"][0]
@@ -132,13 +137,18 @@ def test_plot_filters_rejects_bad_arguments(cnn):
 
 # --- loaders -----------------------------------------------------------------
 
+
 def test_load_vgg16_explains_how_to_provide_weights(monkeypatch):
     def offline(**kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/x.h5: None -- [Errno -2] Name or service not known")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/x.h5: None -- [Errno -2] Name or service not known"
+        )
 
     monkeypatch.setattr(keras.applications, "VGG16", offline)
     monkeypatch.delenv("KERASVIZ_VGG16_WEIGHTS", raising=False)
-    with pytest.raises(kv.WeightsUnavailableError, match=r"(?s)never substitutes random.*KERASVIZ_VGG16_WEIGHTS.*weights=None"):
+    with pytest.raises(
+        kv.WeightsUnavailableError, match=r"(?s)never substitutes random.*KERASVIZ_VGG16_WEIGHTS.*weights=None"
+    ):
         kv.load_vgg16()
 
 
@@ -192,9 +202,17 @@ def test_sample_image_and_preprocessing_round_trip():
 def test_lenet_matches_the_matconvnet_layout():
     net = kv.lenet()
     assert net.count_params() == 431_080
-    shapes = {n: tuple(net.get_layer(n).output.shape[1:]) for n in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4")}
-    assert shapes == {"conv1": (24, 24, 20), "pool1": (12, 12, 20), "conv2": (8, 8, 50),
-                      "pool2": (4, 4, 50), "conv3": (1, 1, 500), "conv4": (1, 1, 10)}
+    shapes = {
+        n: tuple(net.get_layer(n).output.shape[1:]) for n in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4")
+    }
+    assert shapes == {
+        "conv1": (24, 24, 20),
+        "pool1": (12, 12, 20),
+        "conv2": (8, 8, 50),
+        "pool2": (4, 4, 50),
+        "conv3": (1, 1, 500),
+        "conv4": (1, 1, 10),
+    }
     assert net.get_layer("conv1").activation.__name__ == "linear"  # no ReLU after conv1/conv2
 
 
@@ -207,7 +225,10 @@ def test_plots_and_summaries_leave_the_model_unchanged(cnn, images):
 
 def test_activation_explorer_redraws_and_caches(cnn, images, monkeypatch):
     drawn = []
-    monkeypatch.setattr("kerasviz.widgets.activations.show_figure", lambda fig: (drawn.append(" ".join(a.get_title() for a in fig.axes)), matplotlib.pyplot.close(fig)))
+    monkeypatch.setattr(
+        "kerasviz.widgets.activations.show_figure",
+        lambda fig: (drawn.append(" ".join(a.get_title() for a in fig.axes)), matplotlib.pyplot.close(fig)),
+    )
     ex = kv.widgets.ActivationExplorer(cnn, images)
     assert ex.layer.options == ("conv1", "pool1", "conv2")
     ex.layer.value = "conv2"

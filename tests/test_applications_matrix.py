@@ -10,6 +10,7 @@ predictions). Each model is built once per module; settings are the cheapest tha
 code path (one IG step, a 2x2 occlusion grid, 2 feature-visualization steps on 2 filters), with
 chunks of the images' own batch size so that a method reuses the compiled step another already traced.
 """
+
 import contextlib
 import gc
 
@@ -39,8 +40,16 @@ FAMILIES = {
     "ConvNeXtTiny": (A.ConvNeXtTiny, 32, "convnext"),
 }
 KINDS = ("plain", "nested")
-TECHNIQUES = ("activations", "saliency", "integrated_gradients", "grad_cam", "occlusion", "filter_maximization",
-              "lrp", "top_k")
+TECHNIQUES = (
+    "activations",
+    "saliency",
+    "integrated_gradients",
+    "grad_cam",
+    "occlusion",
+    "filter_maximization",
+    "lrp",
+    "top_k",
+)
 _built: dict = {}
 
 
@@ -60,8 +69,10 @@ def built(family, kind):
             prefix, base = "", model
         else:
             base = constructor(weights=None, include_top=False, input_shape=(side, side, 3))
-            model = keras.Sequential([keras.Input((side, side, 3)), base, keras.layers.GlobalAveragePooling2D(),
-                                      keras.layers.Dense(3)], name=f"transfer_{family.lower()}")
+            model = keras.Sequential(
+                [keras.Input((side, side, 3)), base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)],
+                name=f"transfer_{family.lower()}",
+            )
             prefix = f"{base.name}/"
         layer = prefix + conv_layers(base)[-1]
         images = np.random.default_rng(0).uniform(0, 255, (2, side, side, 3)).astype("float32")
@@ -79,8 +90,10 @@ def unchanged(model, probe):
     run = _built.setdefault(("predict", id(model)), tf.function(lambda x: model(x, training=False)))
     state = lambda: (
         [w.copy() for w in model.get_weights()],
-        [(l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable, l.dtype_policy.name)
-         for l in model.layers],
+        [
+            (l.name, repr(l.get_config()), repr(getattr(l, "activation", None)), l.trainable, l.dtype_policy.name)
+            for l in model.layers
+        ],
         [np.asarray(run(tf.constant(probe)))],
     )
     before = state()
@@ -130,9 +143,12 @@ def run(technique, model, layer, images, preset):
 # the other nine families are marked slow.
 FAST = ("VGG16", "MobileNetV2")
 CELLS = [
-    pytest.param(family, kind, technique, id=f"{family}-{kind}-{technique}",
-                 marks=() if family in FAST else pytest.mark.slow)
-    for family in FAMILIES for kind in KINDS for technique in TECHNIQUES
+    pytest.param(
+        family, kind, technique, id=f"{family}-{kind}-{technique}", marks=() if family in FAST else pytest.mark.slow
+    )
+    for family in FAMILIES
+    for kind in KINDS
+    for technique in TECHNIQUES
 ]
 
 
@@ -148,12 +164,18 @@ def test_cell(family, kind, technique):
 def legacy_h5(tmp_path_factory):
     """A FER-style grayscale CNN saved in the HDF5 format of Keras 2 and loaded back with `load_model`."""
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((48, 48, 1)), keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-        keras.layers.BatchNormalization(), keras.layers.SeparableConv2D(8, 3, activation="relu", name="sep1"),
-        keras.layers.MaxPooling2D(), keras.layers.Dropout(0.25), keras.layers.Flatten(),
-        keras.layers.Dense(7, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((48, 48, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
+            keras.layers.BatchNormalization(),
+            keras.layers.SeparableConv2D(8, 3, activation="relu", name="sep1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Dropout(0.25),
+            keras.layers.Flatten(),
+            keras.layers.Dense(7, activation="softmax"),
+        ]
+    )
     path = tmp_path_factory.mktemp("h5") / "emotions.h5"
     model.save(path)
     loaded = keras.models.load_model(path, compile=False)

@@ -1,11 +1,13 @@
 """Attribution maps: exact invariants on tiny models (research/methods.md §2-4)."""
+
 import keras
 import numpy as np
 import pytest
 
 import kerasviz as kv
 import kerasviz.testing
-from kerasviz.attribution.integrated_gradients import METHODS as IG_METHODS, quadrature
+from kerasviz.attribution.integrated_gradients import METHODS as IG_METHODS
+from kerasviz.attribution.integrated_gradients import quadrature
 from kerasviz.attribution.metrics import auc
 from kerasviz.testing import unchanged
 
@@ -107,7 +109,9 @@ def test_grad_cam_plus_plus_closed_form_on_gap_head(images):
 
 
 def test_smoothgrad_reduces_to_gradient_and_is_seeded(cnn, images):
-    np.testing.assert_allclose(kv.smoothgrad(cnn, images, noise=0.0, samples=3, progress=False), kv.gradient(cnn, images), atol=1e-6)
+    np.testing.assert_allclose(
+        kv.smoothgrad(cnn, images, noise=0.0, samples=3, progress=False), kv.gradient(cnn, images), atol=1e-6
+    )
     a = kv.smoothgrad(cnn, images, samples=6, seed=4, progress=False)
     np.testing.assert_array_equal(a, kv.smoothgrad(cnn, images, samples=6, seed=4, progress=False))
     assert np.abs(a - kv.smoothgrad(cnn, images, samples=6, seed=5, progress=False)).max() > 1e-6
@@ -125,8 +129,12 @@ ALL = {
     "guided_backprop": lambda m, x, t: kv.guided_backprop(m, x, t),
     "deconvnet": lambda m, x, t: kv.deconvnet(m, x, t),
     "integrated_gradients": lambda m, x, t: kv.integrated_gradients(m, x, t, steps=8, progress=False).attributions,
-    "ig_uniform": lambda m, x, t: kv.integrated_gradients(m, x, t, steps=4, baseline="uniform", n_baselines=2, progress=False).attributions,
-    "ig_blur": lambda m, x, t: kv.integrated_gradients(m, x, t, steps=4, baseline="blur", method="trapezoid", progress=False).attributions,
+    "ig_uniform": lambda m, x, t: (
+        kv.integrated_gradients(m, x, t, steps=4, baseline="uniform", n_baselines=2, progress=False).attributions
+    ),
+    "ig_blur": lambda m, x, t: (
+        kv.integrated_gradients(m, x, t, steps=4, baseline="blur", method="trapezoid", progress=False).attributions
+    ),
     "grad_cam": lambda m, x, t: kv.grad_cam(m, x, t),
     "grad_cam_plus_plus": lambda m, x, t: kv.grad_cam_plus_plus(m, x, t),
     "guided_grad_cam": lambda m, x, t: kv.guided_grad_cam(m, x, t),
@@ -150,7 +158,9 @@ def test_randomization_check_batch_equals_one_at_a_time(cnn, images):
     batch = kv.randomization_check(cnn, images[:3], "gradient", progress=False)
     singles = [kv.randomization_check(cnn, images[i], "gradient", progress=False) for i in range(3)]
     for metric in ("spearman_abs", "spearman", "ssim"):
-        np.testing.assert_allclose(getattr(batch, metric), np.concatenate([getattr(r, metric) for r in singles], 1), atol=1e-5)
+        np.testing.assert_allclose(
+            getattr(batch, metric), np.concatenate([getattr(r, metric) for r in singles], 1), atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("name", ["saliency", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion"])
@@ -158,7 +168,9 @@ def test_explicit_minus_one_entries_mean_the_predicted_class(cnn, images, name):
     predicted = np.argmax(cnn.predict(images, verbose=0), -1)
     mixed = [2, -1, 0, -1, 3]
     expected = np.where(np.array(mixed) < 0, predicted, mixed).tolist()
-    np.testing.assert_allclose(np.asarray(ALL[name](cnn, images, mixed)), np.asarray(ALL[name](cnn, images, expected)), atol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ALL[name](cnn, images, mixed)), np.asarray(ALL[name](cnn, images, expected)), atol=1e-6
+    )
 
 
 @pytest.fixture(scope="module")
@@ -189,16 +201,28 @@ def test_callable_score_target_on_an_autoencoder(autoencoder):
     with tf.GradientTape() as tape:
         tape.watch(xt)
         score = region_brightness(autoencoder(xt, training=False))
-    np.testing.assert_allclose(kv.gradient(autoencoder, x, region_brightness), tape.gradient(score, xt).numpy(), atol=1e-6)
+    np.testing.assert_allclose(
+        kv.gradient(autoencoder, x, region_brightness), tape.gradient(score, xt).numpy(), atol=1e-6
+    )
     score_of = lambda images: region_brightness(autoencoder(images, training=False)).numpy()
     ig = kv.integrated_gradients(autoencoder, x, region_brightness, steps=64, method="midpoint", progress=False)
     np.testing.assert_allclose(ig.delta, score_of(x) - score_of(np.zeros_like(x)), rtol=1e-4, atol=1e-6)
     assert (ig.targets == -1).all() and ig.convergence_error.max() < 0.05
     # one window covering everything: every pixel's drop is score(x) - score(baseline)
     whole = kv.occlusion(autoencoder, x, region_brightness, patch=12, stride=12, baseline=0.0, progress=False)
-    np.testing.assert_allclose(whole, np.broadcast_to((score_of(x) - score_of(np.zeros_like(x)))[:, None, None], whole.shape), atol=1e-5)
+    np.testing.assert_allclose(
+        whole, np.broadcast_to((score_of(x) - score_of(np.zeros_like(x)))[:, None, None], whole.shape), atol=1e-5
+    )
     with unchanged(autoencoder, x):
-        for name in ("saliency", "smoothgrad", "guided_backprop", "integrated_gradients", "grad_cam", "grad_cam_plus_plus", "occlusion"):
+        for name in (
+            "saliency",
+            "smoothgrad",
+            "guided_backprop",
+            "integrated_gradients",
+            "grad_cam",
+            "grad_cam_plus_plus",
+            "occlusion",
+        ):
             batch = np.asarray(ALL[name](autoencoder, x, region_brightness))
             singles = np.stack([np.asarray(ALL[name](autoencoder, x[i], region_brightness)) for i in range(len(x))])
             assert batch.shape[:3] == (3, 12, 12) and np.isfinite(batch).all(), name
@@ -245,7 +269,12 @@ def test_deletion_order_by_signed_contribution_is_optimal_on_linear_model(linear
     contribution = (weights_of(linear, 0) * x[0]).sum(-1)
     best = kv.deletion_auc(linear, x, contribution, target=0, steps=30, progress=False)
     rng = np.random.default_rng(0)
-    others = [kv.deletion_auc(linear, x, rng.permutation(contribution.ravel()).reshape(6, 5), target=0, steps=30, progress=False) for _ in range(20)]
+    others = [
+        kv.deletion_auc(
+            linear, x, rng.permutation(contribution.ravel()).reshape(6, 5), target=0, steps=30, progress=False
+        )
+        for _ in range(20)
+    ]
     assert best <= min(others) + 1e-6
 
 

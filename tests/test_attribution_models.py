@@ -437,11 +437,28 @@ def test_registry_lists_every_method_once():
     from kerasviz.attribution.registry import get_method, method_names, methods
 
     assert method_names() == [
-        "gradient", "saliency", "gradient_x_input", "smoothgrad", "vargrad", "integrated_gradients",
-        "guided_backprop", "deconvnet",
-        "grad_cam", "grad_cam_plus_plus", "guided_grad_cam", "hires_cam", "xgrad_cam", "layer_cam", "eigen_cam",
-        "score_cam", "ablation_cam",
-        "occlusion", "rise", "lime", "kernel_shap", "sobol_attribution",
+        "gradient",
+        "saliency",
+        "gradient_x_input",
+        "smoothgrad",
+        "vargrad",
+        "integrated_gradients",
+        "guided_backprop",
+        "deconvnet",
+        "grad_cam",
+        "grad_cam_plus_plus",
+        "guided_grad_cam",
+        "hires_cam",
+        "xgrad_cam",
+        "layer_cam",
+        "eigen_cam",
+        "score_cam",
+        "ablation_cam",
+        "occlusion",
+        "rise",
+        "lime",
+        "kernel_shap",
+        "sobol_attribution",
         "lrp",
     ]
     labels = [m.label for m in methods().values()]

@@ -1,12 +1,14 @@
 """Attribution invariants that need a trained model: IG completeness, deletion /
 insertion vs random order, and Adebayo's randomization check (research/methods.md
 §3.4, §5.3, §6.1, with the thresholds calibrated there)."""
+
 import keras
 import numpy as np
 import pytest
 
 import kerasviz as kv
 from kerasviz.testing import unchanged
+
 
 def _shapes(side=9):
     """Class templates: horizontal bar, vertical bar, diagonal, anti-diagonal."""
@@ -93,7 +95,10 @@ def test_cascading_randomization_decorrelates_gradient_ig_gradcam_not_guided_bac
         results = {
             name: kv.randomization_check(model, x[:12], name, method_kwargs=kwargs, progress=False)
             for name, kwargs in [
-                ("gradient", {}), ("grad_cam", {}), ("guided_backprop", {}), ("deconvnet", {}),
+                ("gradient", {}),
+                ("grad_cam", {}),
+                ("guided_backprop", {}),
+                ("deconvnet", {}),
                 ("smoothgrad", {"samples": 8}),
                 ("integrated_gradients", {"steps": 16, "method": "midpoint"}),
             ]

@@ -12,7 +12,7 @@ import pytest
 from _checks import assert_clear_error
 
 import kerasviz as kv
-from kerasviz.testing import model_state, assert_model_unchanged
+from kerasviz.testing import assert_model_unchanged, model_state
 
 RNG = np.random.default_rng(0)
 X = RNG.uniform(0, 1, (2, 8, 8, 3)).astype("float32")

@@ -1,4 +1,5 @@
 """Bad input to the CAM variants, black-box methods and faithfulness metrics: clear kerasviz errors."""
+
 import keras
 import numpy as np
 import pytest

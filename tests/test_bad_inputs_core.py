@@ -1,4 +1,5 @@
 """Bad input to the shared argument checkers: clear kerasviz errors that name the argument."""
+
 import numpy as np
 import pytest
 from _checks import assert_clear_error

@@ -1,4 +1,5 @@
 """Bad input to kv.crp and kv.relevance_maximization: a clear kerasviz error naming the argument, model unchanged."""
+
 import keras
 import numpy as np
 import pytest
@@ -43,60 +44,69 @@ def _relmax(**kw):
 def _no_labels():
     def stream():
         yield X[:3]
+
     return kv.relevance_maximization(M, "conv2", stream(), target="labels", progress=False)
 
 
-@pytest.mark.parametrize("call, argument", [
-    # crp
-    (_crp(model="model"), "model"),
-    (_crp(layer=[1]), "layer"),
-    (_crp(model=keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]),
-          layer=None), "layer"),
-    (_crp(layer="conv9"), "conv9"),
-    (_crp(layer=2.5), "layer"),
-    (_crp(model=BN, images=X, layer="bn"), "layer"),       # folded into the conv before it: no relevance of its own
-    (_crp(filters=16), "filters"),
-    (_crp(filters=[0, 1.5]), "filters"),
-    (_crp(filters=[]), "filters"),
-    (_crp(filters="all"), "filters"),
-    (_crp(top=0), "top"),
-    (_crp(top=2.5), "top"),
-    (_crp(filter_batch_size=0), "filter_batch_size"),
-    (_crp(batch_size=0), "batch_size"),
-    (_crp(images=None), "images"),
-    (_crp(images=X[..., :1]), "images"),
-    (_crp(images=NAN), "images"),
-    (_crp(images=X[:, :8]), "images"),
-    (_crp(target=4), "target"),
-    (_crp(target=[0, 1]), "target"),
-    (_crp(target="cat"), "target"),
-    (_crp(rule="nope"), "rule"),
-    (_crp(epsilon=-1.0), "epsilon"),
-    (_crp(epsilon=float("nan")), "epsilon"),
-    (_crp(output="nope"), "output"),
-    (_crp(images=np.zeros((24000, 16, 16, 3), np.float32)), "filters"),  # 24000 x 16 heatmaps: above 1 GiB
-    # relevance_maximization
-    (_relmax(model=None), "model"),
-    (_relmax(layer="conv9"), "conv9"),
-    (_relmax(model=BN, layer="bn"), "layer"),
-    (_relmax(k=0), "k"),
-    (_relmax(k="9"), "k"),
-    (_relmax(reduce="mean"), "reduce"),
-    (_relmax(normalize="yes"), "normalize"),
-    (_relmax(target="label"), "target"),
-    (_relmax(target=Y[:3]), "target"),
-    (_relmax(target=9), "target"),
-    (_relmax(target="labels"), "target"),                  # array data without labels
-    (_no_labels, "target"),                                 # a stream without labels
-    (_relmax(data=None), "data"),
-    (_relmax(data=X[..., :1]), "data"),
-    (_relmax(data=NAN), "data"),
-    (_relmax(labels=Y[:2]), "labels"),
-    (_relmax(batch_size=0), "batch_size"),
-    (_relmax(field_method="magic"), "field_method"),
-    (_relmax(rule="nope"), "rule"),
-    (_relmax(gamma=-0.5), "gamma"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        # crp
+        (_crp(model="model"), "model"),
+        (_crp(layer=[1]), "layer"),
+        (
+            _crp(
+                model=keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]),
+                layer=None,
+            ),
+            "layer",
+        ),
+        (_crp(layer="conv9"), "conv9"),
+        (_crp(layer=2.5), "layer"),
+        (_crp(model=BN, images=X, layer="bn"), "layer"),  # folded into the conv before it: no relevance of its own
+        (_crp(filters=16), "filters"),
+        (_crp(filters=[0, 1.5]), "filters"),
+        (_crp(filters=[]), "filters"),
+        (_crp(filters="all"), "filters"),
+        (_crp(top=0), "top"),
+        (_crp(top=2.5), "top"),
+        (_crp(filter_batch_size=0), "filter_batch_size"),
+        (_crp(batch_size=0), "batch_size"),
+        (_crp(images=None), "images"),
+        (_crp(images=X[..., :1]), "images"),
+        (_crp(images=NAN), "images"),
+        (_crp(images=X[:, :8]), "images"),
+        (_crp(target=4), "target"),
+        (_crp(target=[0, 1]), "target"),
+        (_crp(target="cat"), "target"),
+        (_crp(rule="nope"), "rule"),
+        (_crp(epsilon=-1.0), "epsilon"),
+        (_crp(epsilon=float("nan")), "epsilon"),
+        (_crp(output="nope"), "output"),
+        (_crp(images=np.zeros((24000, 16, 16, 3), np.float32)), "filters"),  # 24000 x 16 heatmaps: above 1 GiB
+        # relevance_maximization
+        (_relmax(model=None), "model"),
+        (_relmax(layer="conv9"), "conv9"),
+        (_relmax(model=BN, layer="bn"), "layer"),
+        (_relmax(k=0), "k"),
+        (_relmax(k="9"), "k"),
+        (_relmax(reduce="mean"), "reduce"),
+        (_relmax(normalize="yes"), "normalize"),
+        (_relmax(target="label"), "target"),
+        (_relmax(target=Y[:3]), "target"),
+        (_relmax(target=9), "target"),
+        (_relmax(target="labels"), "target"),  # array data without labels
+        (_no_labels, "target"),  # a stream without labels
+        (_relmax(data=None), "data"),
+        (_relmax(data=X[..., :1]), "data"),
+        (_relmax(data=NAN), "data"),
+        (_relmax(labels=Y[:2]), "labels"),
+        (_relmax(batch_size=0), "batch_size"),
+        (_relmax(field_method="magic"), "field_method"),
+        (_relmax(rule="nope"), "rule"),
+        (_relmax(gamma=-0.5), "gamma"),
+    ],
+)
 def test_clear_errors(call, argument):
     with unchanged(M, X[:2]):
         assert_clear_error(call, argument)

@@ -5,6 +5,7 @@ One row per bad-input class and function. Every call must raise a
 leaving the model and global state (dtype policy, floatx, random state,
 rcParams) unchanged.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -72,10 +73,16 @@ DATASET_ROWS = [
     ("top data list of shapes", lambda m: kv.top_activating(m, "conv2", [X[:4], X[:4, :12]]), "data"),
     ("top data list of strings", lambda m: kv.top_activating(m, "conv2", ["a.jpg", "b.jpg"]), "data"),
     ("top data generator NaN", lambda m: kv.top_activating(m, "conv2", _nan_generator(), progress=False), "data"),
-    ("top data empty dataset", lambda m: kv.top_activating(m, "conv2", tf.data.Dataset.from_tensor_slices(X[:0]),
-                                                           progress=False), "data"),
-    ("top dataset of strings", lambda m: kv.top_activating(m, "conv2", tf.data.Dataset.from_tensor_slices(["a"])),
-     "data"),
+    (
+        "top data empty dataset",
+        lambda m: kv.top_activating(m, "conv2", tf.data.Dataset.from_tensor_slices(X[:0]), progress=False),
+        "data",
+    ),
+    (
+        "top dataset of strings",
+        lambda m: kv.top_activating(m, "conv2", tf.data.Dataset.from_tensor_slices(["a"])),
+        "data",
+    ),
     ("top labels length", lambda m: kv.top_activating(m, "conv2", X, labels=Y[:5]), "labels"),
     ("top labels one-hot", lambda m: kv.top_activating(m, "conv2", X, labels=np.eye(4)[Y]), "labels"),
     ("top labels negative", lambda m: kv.top_activating(m, "conv2", X, labels=Y - 5), "labels"),
@@ -114,8 +121,11 @@ DATASET_ROWS = [
     ("similarity Dense", lambda m: kv.redundant_filters(m, "head"), "layer"),
     ("similarity data NaN", lambda m: kv.filter_similarity(m, "conv1", NAN), "data"),
     ("redundant cosine > 1", lambda m: kv.redundant_filters(m, "conv1", cosine_threshold=1.5), "cosine_threshold"),
-    ("redundant correlation NaN", lambda m: kv.redundant_filters(m, "conv1", X, correlation_threshold=float("nan")),
-     "correlation_threshold"),
+    (
+        "redundant correlation NaN",
+        lambda m: kv.redundant_filters(m, "conv1", X, correlation_threshold=float("nan")),
+        "correlation_threshold",
+    ),
     # embedding_grid
     ("grid display too few", lambda m: kv.embedding_grid(m, "gap", X, display=X[:10]), "display"),
     ("grid display too many", lambda m: kv.embedding_grid(m, "gap", X[:10], display=X), "display"),
@@ -133,8 +143,11 @@ DATASET_ROWS = [
     ("rf layer float", lambda m: kv.receptive_field(m, 2.5), "layer"),
     ("rf input_size", lambda m: kv.receptive_field(m, "conv2", input_size=(0, 5)), "input_size"),
     ("rf no spatial output", lambda m: kv.receptive_field(m, "gap"), "spatial"),
-    ("class_selectivity threshold", lambda m: kv.class_selectivity(np.zeros((2, 3), int), np.ones((2, 3)), 2.0),
-     "threshold"),
+    (
+        "class_selectivity threshold",
+        lambda m: kv.class_selectivity(np.zeros((2, 3), int), np.ones((2, 3)), 2.0),
+        "threshold",
+    ),
     ("class_selectivity float labels", lambda m: kv.class_selectivity(np.full((2, 3), 0.5), np.ones((2, 3))), "labels"),
     ("grid_assignment NaN", lambda m: kv.grid_assignment(np.array([[0.0, np.nan], [1.0, 1.0]])), "points"),
     ("grid_assignment shape", lambda m: kv.grid_assignment(np.zeros((5, 2)), (2, 2)), "shape"),
@@ -159,16 +172,28 @@ DECODING_ROWS = [
     ("response images NaN", lambda n: kv.decoded_response(n, "conv2", np.full((2, 28, 28, 1), np.nan)), "images"),
     ("response images channels", lambda n: kv.decoded_response(n, "conv2", np.zeros((2, 28, 28, 3))), "images"),
     ("response images None", lambda n: kv.decoded_response(n, "conv2"), "images"),
-    ("response decoded shape", lambda n: kv.decoded_response(n, "conv2", np.zeros((2, 28, 28, 1)),
-                                                             decoded=np.zeros((3, 14, 14, 1))), "decoded"),
+    (
+        "response decoded shape",
+        lambda n: kv.decoded_response(n, "conv2", np.zeros((2, 28, 28, 1)), decoded=np.zeros((3, 14, 14, 1))),
+        "decoded",
+    ),
     ("response unpool", lambda n: kv.decoded_response(n, "conv2", np.zeros((2, 28, 28, 1)), unpool="area"), "unpool"),
     ("transposed kernel_op", lambda n: kv.decode_filters_transposed(n, "conv2", "flip"), "kernel_op"),
-    ("deconvnet filter_index range", lambda n: kv.deconvnet_projection(n, "conv2", np.zeros((1, 28, 28, 1)), 99),
-     "filter_index"),
-    ("deconvnet filter_index float", lambda n: kv.deconvnet_projection(n, "conv2", np.zeros((1, 28, 28, 1)), 1.5),
-     "filter_index"),
-    ("deconvnet images NaN", lambda n: kv.deconvnet_projection(n, "conv2", np.full((1, 28, 28, 1), np.nan), 0),
-     "images"),
+    (
+        "deconvnet filter_index range",
+        lambda n: kv.deconvnet_projection(n, "conv2", np.zeros((1, 28, 28, 1)), 99),
+        "filter_index",
+    ),
+    (
+        "deconvnet filter_index float",
+        lambda n: kv.deconvnet_projection(n, "conv2", np.zeros((1, 28, 28, 1)), 1.5),
+        "filter_index",
+    ),
+    (
+        "deconvnet images NaN",
+        lambda n: kv.deconvnet_projection(n, "conv2", np.full((1, 28, 28, 1), np.nan), 0),
+        "images",
+    ),
     ("decoding_error shapes", lambda n: kv.decoding_error(np.zeros((2, 4, 4, 3)), np.zeros((2, 4, 4, 2))), "decoded"),
 ]
 

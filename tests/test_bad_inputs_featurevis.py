@@ -1,4 +1,5 @@
 """Bad input to feature visualization: a clear kerasviz error naming the argument, before any model work."""
+
 import keras
 import numpy as np
 import pytest
@@ -50,7 +51,11 @@ CASES = [
     ("dream-step-size-nan", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", step_size=NAN, **F), "step_size"),
     ("dream-step-size-neg", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", step_size=-0.01, **F), "step_size"),
     ("dream-octave-scale-1", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", octave_scale=1.0, **F), "octave_scale"),
-    ("dream-octave-scale-nan", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", octave_scale=NAN, **F), "octave_scale"),
+    (
+        "dream-octave-scale-nan",
+        lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", octave_scale=NAN, **F),
+        "octave_scale",
+    ),
     ("dream-jitter-neg", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", jitter=-2, **F), "jitter"),
     ("dream-jitter-float", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", jitter=2.5, **F), "jitter"),
     ("dream-weight-nan", lambda m: kv.deep_dream(m["fcn"], PHOTO, {"conv1": NAN}, **F), "layers"),
@@ -61,16 +66,22 @@ CASES = [
     ("filters-octaves-0", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], octaves=0, **F), "octaves"),
     ("filters-octaves-float", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], octaves=2.0, **F), "octaves"),
     ("filters-octaves-huge", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], octaves=10**6, **F), "octaves"),
-    ("filters-octaves-too-small", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], size=16, octaves=5, **F),
-     "octaves"),
+    (
+        "filters-octaves-too-small",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], size=16, octaves=5, **F),
+        "octaves",
+    ),
     ("dream-octaves-0", lambda m: kv.deep_dream(m["fcn"], PHOTO, "conv1", octaves=0, **F), "octaves"),
     # size: zero, float, huge
     ("filters-size-0", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], size=0, **F), "size"),
     ("filters-size-float", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], size=32.0, **F), "size"),
     ("filters-size-huge", lambda m: kv.visualize_filters(m["fcn"], "conv2", [0], size=4096, **F), "size"),
     ("filters-size-triple", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], size=(8, 8, 8), **F), "size"),
-    ("filters-batch-0", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], filter_batch_size=0, **F),
-     "filter_batch_size"),
+    (
+        "filters-batch-0",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], filter_batch_size=0, **F),
+        "filter_batch_size",
+    ),
     # filters and classes through the one index validator
     ("filters-out-of-range", lambda m: kv.visualize_filters(m["cnn"], "conv2", [16], **F), "filters"),
     ("filters-empty", lambda m: kv.visualize_filters(m["cnn"], "conv2", [], **F), "filters"),
@@ -84,19 +95,40 @@ CASES = [
     ("filters-layer-input", lambda m: kv.visualize_filters(m["cnn"], m["cnn"].layers[0].name, [0], **F), "layer"),
     ("filters-layer-float", lambda m: kv.visualize_filters(m["cnn"], 1.5, [0], **F), "layer"),
     ("filters-layer-list", lambda m: kv.visualize_filters(m["cnn"], [], [0], **F), "layer"),
-    ("filters-neuron-dense", lambda m: kv.visualize_filters(m["cnn"], "head", [0], objective="neuron", **F), "objective"),
-    ("filters-objective-unknown", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], objective="bogus", **F),
-     "objective"),
+    (
+        "filters-neuron-dense",
+        lambda m: kv.visualize_filters(m["cnn"], "head", [0], objective="neuron", **F),
+        "objective",
+    ),
+    (
+        "filters-objective-unknown",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], objective="bogus", **F),
+        "objective",
+    ),
     ("invert-layers-empty", lambda m: kv.invert(m["fcn"], PHOTO, [], **F), "layer"),
     ("invert-layer-input", lambda m: kv.invert(m["fcn"], PHOTO, m["fcn"].layers[0].name, **F), "layer"),
     # options with the wrong type or value
     ("filters-param", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], param="cppn", **F), "param"),
-    ("filters-transforms", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], transforms="lucid", **F), "transforms"),
-    ("filters-regularizers", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], regularizers=[0.1], **F),
-     "regularizers"),
-    ("filters-preprocessing", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], preprocessing="imagenet", **F),
-     "preprocessing"),
-    ("filters-precision", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], precision="float16", **F), "precision"),
+    (
+        "filters-transforms",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], transforms="lucid", **F),
+        "transforms",
+    ),
+    (
+        "filters-regularizers",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], regularizers=[0.1], **F),
+        "regularizers",
+    ),
+    (
+        "filters-preprocessing",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], preprocessing="imagenet", **F),
+        "preprocessing",
+    ),
+    (
+        "filters-precision",
+        lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], precision="float16", **F),
+        "precision",
+    ),
     ("filters-callback", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], callback="print", **F), "callback"),
     ("filters-unknown-option", lambda m: kv.visualize_filters(m["cnn"], "conv2", [0], stpes=3, **F), "stpes"),
     ("classes-output-bad", lambda m: kv.visualize_classes(m["cnn"], [0], output=3, **F), "output"),

@@ -2,6 +2,7 @@
 
 One row per class of bad input.
 """
+
 import keras
 import numpy as np
 import pytest

@@ -21,7 +21,11 @@ def model():
 
 ROWS = {  # name: (keyword arguments replacing the defaults, the argument the message must name, a regex it must match)
     "NaN photo": (dict(images=[np.full((8, 8, 3), np.nan, np.float32)]), "images", "NaN"),
-    "Inf in a batch": (dict(images=np.stack([np.zeros((8, 8, 3)), np.full((8, 8, 3), np.inf)])), "images", "NaN or Inf"),
+    "Inf in a batch": (
+        dict(images=np.stack([np.zeros((8, 8, 3)), np.full((8, 8, 3), np.inf)])),
+        "images",
+        "NaN or Inf",
+    ),
     "preprocessed input instead of photos": (dict(images=[np.full((8, 8, 3), -100.0)]), "images", "preprocess"),
     "wrong photo shape": (dict(images=[np.zeros((8, 8, 5), np.uint8)]), "images", r"\(H, W, 3\)"),
     "text instead of photos": (dict(images="cat.jpg"), "images", None),
@@ -51,9 +55,8 @@ def test_bad_input_gives_a_clear_error(name, model, tmp_path):
 
 def test_layers_by_index_and_layer_object_name_the_same_layers(model):
     """Indices and Layer objects are resolved to the layer's path, nested layers included."""
-    from kerasviz.report.build import resolve_layers
-
     from kerasviz.core.layers import child_layers
+    from kerasviz.report.build import resolve_layers
 
     base = model.get_layer("base")
     conv = [layer for layer in base.layers if "conv" in layer.name][-1]

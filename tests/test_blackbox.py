@@ -1,4 +1,5 @@
 """Black-box attributions (RISE, LIME, KernelSHAP): literal formulas and closed forms on linear models."""
+
 import itertools
 from math import factorial
 
@@ -35,7 +36,9 @@ def contributions(v, labels, image, baseline, k):
     """a_m = sum_c v[m, c, k] * mean over segment m of (x_c - b_c)."""
     m = labels.max() + 1
     diff = (image - baseline).reshape(-1, C)
-    means = np.stack([np.bincount(labels.ravel(), diff[:, c], m) / np.bincount(labels.ravel(), None, m) for c in range(C)], -1)
+    means = np.stack(
+        [np.bincount(labels.ravel(), diff[:, c], m) / np.bincount(labels.ravel(), None, m) for c in range(C)], -1
+    )
     return (means * v[:, :, k]).sum(1)
 
 
@@ -49,6 +52,7 @@ STRIPES = np.tile(np.arange(W) // 2, (H, 1))  # 6 segments
 
 # ---------------------------------------------------------------- KernelSHAP and LIME
 
+
 @pytest.mark.parametrize("labels, samples", [(STRIPES, None), (np.tile(np.arange(W), (H, 1)), 300)])
 def test_kernel_shap_gives_each_segment_its_linear_contribution_and_is_efficient(images, labels, samples):
     model, v = segment_mean_model(labels)
@@ -58,9 +62,14 @@ def test_kernel_shap_gives_each_segment_its_linear_contribution_and_is_efficient
         a = contributions(v, labels, images[i], baseline, k)
         np.testing.assert_allclose(phi.coefficients[i], a, atol=1e-5)
         np.testing.assert_allclose(np.asarray(phi)[i], a[labels], atol=1e-5)
-        f_x, f_b = logits(model, images[i : i + 1])[0, k], logits(model, np.full((1, H, W, C), baseline, "float32"))[0, k]
+        f_x, f_b = (
+            logits(model, images[i : i + 1])[0, k],
+            logits(model, np.full((1, H, W, C), baseline, "float32"))[0, k],
+        )
         np.testing.assert_allclose(phi.coefficients[i].sum(), f_x - f_b, atol=1e-5)
-        np.testing.assert_allclose([phi.scores[i], phi.baseline_scores[i], phi.intercept[i]], [f_x, f_b, f_b], atol=1e-5)
+        np.testing.assert_allclose(
+            [phi.scores[i], phi.baseline_scores[i], phi.intercept[i]], [f_x, f_b, f_b], atol=1e-5
+        )
 
 
 def test_kernel_shap_enumeration_equals_brute_force_shapley_values_of_a_nonlinear_cnn():
@@ -92,7 +101,9 @@ def test_lime_recovers_the_linear_coefficients(images):
     for i in range(2):
         a = contributions(v, STRIPES, images[i], 0.0, 1)
         np.testing.assert_allclose(exact.coefficients[i], a, atol=1e-5)
-        np.testing.assert_allclose(exact.intercept[i], logits(model, np.zeros((1, H, W, C), "float32"))[0, 1], atol=1e-5)
+        np.testing.assert_allclose(
+            exact.intercept[i], logits(model, np.zeros((1, H, W, C), "float32"))[0, 1], atol=1e-5
+        )
         # the ridge penalty shrinks the coefficients a little, keeping their pattern
         assert np.linalg.norm(shrunk.coefficients[i]) < np.linalg.norm(a)
         assert np.linalg.norm(shrunk.coefficients[i] - a) < 0.3 * np.linalg.norm(a)
@@ -114,8 +125,15 @@ def test_weighted_ridge_matches_scikit_learn():
 def test_segment_mean_baseline_is_blind_to_a_model_of_segment_means(images):
     model, _ = segment_mean_model(STRIPES)
     for method in (kv.lime, kv.kernel_shap):
-        e = method(model, images, 0, segments=STRIPES, baseline="segment_mean", progress=False, **(
-            {"alpha": 0.0, "samples": 100} if method is kv.lime else {}))
+        e = method(
+            model,
+            images,
+            0,
+            segments=STRIPES,
+            baseline="segment_mean",
+            progress=False,
+            **({"alpha": 0.0, "samples": 100} if method is kv.lime else {}),
+        )
         assert np.abs(np.asarray(e)).max() < 1e-5
 
 
@@ -129,14 +147,26 @@ def test_superpixels_label_each_image_from_zero():
 
 # ---------------------------------------------------------------- RISE
 
+
 def test_rise_is_the_literal_mask_weighted_average(images):
     model, _ = segment_mean_model(STRIPES)
     masks = kv.attribution.blackbox.rise_masks(20, (H, W), grid_size=3, keep_probability=0.4, seed=5)
     assert masks.shape == (20, H, W) and 0 <= masks.min() and masks.max() <= 1
     baseline = 0.5
     for normalization in ("expected", "observed"):
-        got = kv.rise(model, images, 1, samples=20, grid_size=3, keep_probability=0.4, seed=5, baseline=baseline,
-                      normalization=normalization, mask_batch_size=7, progress=False)
+        got = kv.rise(
+            model,
+            images,
+            1,
+            samples=20,
+            grid_size=3,
+            keep_probability=0.4,
+            seed=5,
+            baseline=baseline,
+            normalization=normalization,
+            mask_batch_size=7,
+            progress=False,
+        )
         for i in range(2):
             rows = images[i] * masks[..., None] + baseline * (1 - masks[..., None])
             scores = logits(model, rows)[:, 1]
@@ -156,8 +186,17 @@ def test_rise_on_a_linear_model_approaches_the_weights_as_masks_grow():
     expected = bias + p * wx.sum() + (1 - p) * wx
     errors = []
     for samples in (500, 20000):
-        got = kv.rise(model, image, 0, samples=samples, grid_size=8, keep_probability=p, seed=1, mask_batch_size=256,
-                      progress=False)
+        got = kv.rise(
+            model,
+            image,
+            0,
+            samples=samples,
+            grid_size=8,
+            keep_probability=p,
+            seed=1,
+            mask_batch_size=256,
+            progress=False,
+        )
         errors.append(np.linalg.norm(got - expected) / np.linalg.norm(expected - expected.mean()))
         if samples == 20000:
             assert np.corrcoef(got.ravel(), wx.ravel())[0, 1] > 0.99
@@ -199,6 +238,7 @@ def test_batch_targets_output_seed_and_nothing_changed(name):
 
 # ---------------------------------------------------------------- Sobol
 
+
 def test_sobol_total_indices_of_an_additive_model_are_its_squared_cell_contributions():
     """f = sum_i M_i a_i + c (masks constant per cell, inpainting to 0): S_T,i = a_i^2 / sum_j a_j^2."""
     keras.utils.set_random_seed(8)
@@ -211,5 +251,7 @@ def test_sobol_total_indices_of_an_additive_model_are_its_squared_cell_contribut
     np.testing.assert_allclose(result.indices, a**2 / (a**2).sum(), atol=0.03)
     np.testing.assert_allclose(np.asarray(result), np.kron(result.indices, np.ones((2, 2))), atol=0)
     assert result.forward_passes == 1024 * 6
-    again = kv.sobol_attribution(model, np.stack([image, image[::-1]]), [1, 1], grid_size=2, designs=1024, progress=False)
+    again = kv.sobol_attribution(
+        model, np.stack([image, image[::-1]]), [1, 1], grid_size=2, designs=1024, progress=False
+    )
     np.testing.assert_allclose(again.indices[0], result.indices, atol=1e-6)

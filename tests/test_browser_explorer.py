@@ -7,6 +7,7 @@ Activations tab's figure, picks another layer in its dropdown and waits for the 
 change. A screenshot is kept in the artifact folder. Every wait is bounded by one deadline,
 and the server and its kernels are always stopped.
 """
+
 import json
 import os
 import signal
@@ -61,8 +62,11 @@ def free_port() -> int:
 def write_app(folder) -> str:
     kernels = folder / "jupyter" / "kernels" / "python3"
     kernels.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (this test's interpreter)", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (this test's interpreter)",
+        "language": "python",
+    }
     (kernels / "kernel.json").write_text(json.dumps(spec))
     nb = nbformat.v4.new_notebook(cells=APP_CELLS)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": spec["display_name"], "language": "python"}
@@ -74,9 +78,13 @@ def server_env(folder) -> dict:
     env = dict(os.environ)
     env["MPLBACKEND"] = "Agg"  # widgets render their own PNGs, so even a non-inline backend shows figures
     env.update(
-        KERASVIZ_QUICK="1", TF_CPP_MIN_LOG_LEVEL="3", TF_ENABLE_ONEDNN_OPTS="0", CUDA_VISIBLE_DEVICES="-1",
+        KERASVIZ_QUICK="1",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TF_ENABLE_ONEDNN_OPTS="0",
+        CUDA_VISIBLE_DEVICES="-1",
         JUPYTER_PATH=os.pathsep.join(filter(None, [str(folder / "jupyter"), env.get("JUPYTER_PATH")])),
-        JUPYTER_CONFIG_DIR=str(folder / "config"), JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+        JUPYTER_CONFIG_DIR=str(folder / "config"),
+        JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -111,9 +119,20 @@ def voila_app(tmp_path):
     notebook, port = write_app(tmp_path), free_port()
     log = open(tmp_path / "voila.log", "w+")
     process = subprocess.Popen(
-        [sys.executable, "-m", "voila", notebook, "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-         "--show_tracebacks=True"],
-        cwd=tmp_path, env=server_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            notebook,
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--show_tracebacks=True",
+        ],
+        cwd=tmp_path,
+        env=server_env(tmp_path),
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         start = time.monotonic()
@@ -164,7 +183,8 @@ def drive(page, url, artifact_dir):
     page.wait_for_function(
         "old => { const now = [...document.querySelectorAll('.widget-output img')].map(e => e.src);"
         " return now.length > 0 && now.some(src => !old.includes(src)); }",
-        arg=before, timeout=deadline.ms(),
+        arg=before,
+        timeout=deadline.ms(),
     )
     page.get_by_text("activations: updated in").wait_for(timeout=deadline.ms())  # both outputs redrawn
     after = figure_sources(page)

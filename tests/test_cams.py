@@ -1,4 +1,5 @@
 """CAM variants and gradient statistics: exact invariants on tiny models (closed forms, literal loops)."""
+
 import keras
 import numpy as np
 import pytest
@@ -53,14 +54,19 @@ def two_heads():
 
 # ---------------------------------------------------------------- closed forms on conv -> GAP -> Dense
 
+
 def test_hires_xgrad_and_grad_cam_equal_cam_over_z_on_gap_head(gap, x, acts):
     w, _ = head(gap)
     cam = np.einsum("nhwk,k->nhw", acts, w[:, 2]) / 64  # Zhou et al.'s CAM divided by Z = 8 * 8
     for name in ("hires_cam", "xgrad_cam"):
         np.testing.assert_allclose(call(name, gap, x, 2, layer="conv2", **RAW), cam, atol=1e-6, err_msg=name)
-    np.testing.assert_allclose(kv.grad_cam(gap, x, 2, layer="conv2", relu=False, normalize=False, upsample=False), cam, atol=1e-6)
+    np.testing.assert_allclose(
+        kv.grad_cam(gap, x, 2, layer="conv2", relu=False, normalize=False, upsample=False), cam, atol=1e-6
+    )
     # after ReLU and normalisation they are the same picture
-    maps = [call(n, gap, x, 2, layer="conv2") for n in ("hires_cam", "xgrad_cam")] + [kv.grad_cam(gap, x, 2, layer="conv2")]
+    maps = [call(n, gap, x, 2, layer="conv2") for n in ("hires_cam", "xgrad_cam")] + [
+        kv.grad_cam(gap, x, 2, layer="conv2")
+    ]
     np.testing.assert_allclose(maps[0], maps[1], atol=1e-6)
     np.testing.assert_allclose(maps[0], maps[2], atol=1e-6)
 
@@ -74,7 +80,8 @@ def test_layer_cam_keeps_positive_weights_and_equals_hires_with_positive_gradien
     positive.set_weights(gap.get_weights())
     positive.get_layer("head").kernel.assign(np.abs(w).astype("float32"))  # all gradients dS/dA = |w| / Z >= 0
     np.testing.assert_allclose(
-        call("layer_cam", positive, x, 1, layer="conv2"), call("hires_cam", positive, x, 1, layer="conv2"), atol=1e-6)
+        call("layer_cam", positive, x, 1, layer="conv2"), call("hires_cam", positive, x, 1, layer="conv2"), atol=1e-6
+    )
 
 
 def test_hires_and_xgrad_sum_to_logit_minus_bias_on_flatten_head_where_grad_cam_does_not():
@@ -106,7 +113,9 @@ def test_eigen_cam_is_numpy_first_right_singular_vector_with_documented_sign(gap
         projection *= np.sign(projection @ flat.sum(1))  # the documented sign rule
         np.testing.assert_allclose(m.ravel(), projection, atol=1e-5)
     # class-agnostic: the target does not change the map
-    np.testing.assert_array_equal(call("eigen_cam", gap, x, 0, layer="conv2"), call("eigen_cam", gap, x, 3, layer="conv2"))
+    np.testing.assert_array_equal(
+        call("eigen_cam", gap, x, 0, layer="conv2"), call("eigen_cam", gap, x, 3, layer="conv2")
+    )
 
 
 def test_eigen_cam_recovers_a_rank_one_pattern_with_positive_sign():
@@ -122,13 +131,16 @@ def test_eigen_cam_recovers_a_rank_one_pattern_with_positive_sign():
 
 # ---------------------------------------------------------------- literal per-channel loops
 
+
 def literal_score_cam(model, layer, images, target, probabilities=False):
     acts = kv.activations(model, images, layer)[layer].astype(np.float64)
     maps = []
     for img, a in zip(images, acts):
         scores = []
         for k in range(a.shape[-1]):
-            up = tf.image.resize(a[None, :, :, k, None].astype("float32"), img.shape[:2], method="bilinear")[0, ..., 0].numpy()
+            up = tf.image.resize(a[None, :, :, k, None].astype("float32"), img.shape[:2], method="bilinear")[
+                0, ..., 0
+            ].numpy()
             span = up.max() - up.min()
             mask = (up - up.min()) / span if span > 0 else np.zeros_like(up)
             logits = kv.core.gradients.model_outputs(model, (img * mask[..., None])[None])[0].astype(np.float64)
@@ -147,8 +159,11 @@ def test_score_cam_matches_a_literal_per_channel_loop(gap, x):
     got = call("score_cam", gap, x[:1], 1, layer="conv2", weighting="probability", **RAW)
     np.testing.assert_allclose(got, literal_score_cam(gap, "conv2", x[:1], 1, probabilities=True), rtol=1e-4, atol=1e-6)
     # Faster Score-CAM with every channel kept is Score-CAM
-    np.testing.assert_allclose(call("score_cam", gap, x[:2], 1, layer="conv2", max_channels=16, **RAW), got_all := call(
-        "score_cam", gap, x[:2], 1, layer="conv2", **RAW), atol=1e-7)
+    np.testing.assert_allclose(
+        call("score_cam", gap, x[:2], 1, layer="conv2", max_channels=16, **RAW),
+        got_all := call("score_cam", gap, x[:2], 1, layer="conv2", **RAW),
+        atol=1e-7,
+    )
     assert got_all.shape == (2, 8, 8)
 
 
@@ -170,6 +185,7 @@ def test_ablation_cam_matches_a_literal_per_channel_loop(skip):
     acts = kv.activations(model, images, ["pre", "cut"])
     expected = []
     for i in range(2):
+
         def logit(cut_value):  # the layers after "cut", called by hand
             h = cut_value + acts["pre"][i : i + 1] if skip else cut_value
             h = model.get_layer("post")(h)
@@ -197,6 +213,7 @@ def test_ablation_cam_on_gap_head_weights_channels_by_mean_activation(gap, x, ac
 
 # ---------------------------------------------------------------- shared behaviour of every new map method
 
+
 @pytest.mark.parametrize("name", CAMS + ["gradient_x_input", "vargrad"])
 def test_batch_targets_output_and_nothing_changed(name, gap, x, two_heads):
     extra = dict(samples=4) if name == "vargrad" else {}
@@ -207,11 +224,13 @@ def test_batch_targets_output_and_nothing_changed(name, gap, x, two_heads):
         np.testing.assert_allclose(batch[i], call(name, gap, x[i], int(t), **extra), atol=1e-6, rtol=1e-5)
     np.testing.assert_allclose(call(name, gap, x, None, **extra), call(name, gap, x, predicted, **extra), atol=1e-6)
     np.testing.assert_allclose(
-        call(name, gap, x, lambda logits: logits[:, 2], **extra), call(name, gap, x, 2, **extra), atol=1e-6, rtol=1e-5)
+        call(name, gap, x, lambda logits: logits[:, 2], **extra), call(name, gap, x, 2, **extra), atol=1e-6, rtol=1e-5
+    )
     both, aux = two_heads
     with unchanged(aux, x):  # shares every layer of `both` (testing.unchanged reads one output)
         np.testing.assert_allclose(
-            call(name, both, x, 1, output="aux", **extra), call(name, aux, x, 1, **extra), atol=1e-6, rtol=1e-5)
+            call(name, both, x, 1, output="aux", **extra), call(name, aux, x, 1, **extra), atol=1e-6, rtol=1e-5
+        )
     if name != "eigen_cam":  # class-agnostic
         assert not np.allclose(call(name, gap, x, 0, **extra), call(name, gap, x, 1, **extra))
 
@@ -230,6 +249,7 @@ def test_cams_work_inside_a_nested_model(nested_fn, x):
 
 # ---------------------------------------------------------------- gradient x input and VarGrad
 
+
 def test_gradient_x_input_equals_lrp_zero_on_bias_free_relu_net():
     keras.utils.set_random_seed(2)
     inputs = keras.Input((12, 12, 2))
@@ -239,7 +259,9 @@ def test_gradient_x_input_equals_lrp_zero_on_bias_free_relu_net():
     model = keras.Model(inputs, keras.layers.Dense(3, use_bias=False)(keras.layers.Flatten()(h)))
     images = np.random.default_rng(0).uniform(0, 1, (3, 12, 12, 2)).astype("float32")
     gxi = kv.gradient_x_input(model, images, 1)
-    np.testing.assert_allclose(gxi, np.asarray(kv.lrp(model, images, 1, rule="zero", progress=False)), atol=1e-6, rtol=1e-4)
+    np.testing.assert_allclose(
+        gxi, np.asarray(kv.lrp(model, images, 1, rule="zero", progress=False)), atol=1e-6, rtol=1e-4
+    )
     np.testing.assert_allclose(gxi.sum((1, 2, 3)), kv.core.gradients.model_outputs(model, images)[:, 1], rtol=1e-5)
     np.testing.assert_allclose(kv.gradient_x_input(model, images, 1, reduce="sum"), gxi.sum(-1), rtol=1e-6)
 

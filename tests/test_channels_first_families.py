@@ -1,6 +1,7 @@
 """Channels-first models in the families beyond attribution: feature visualization and the decoding baseline
 give what the channels-last twin (same weights) gives; LRP and the concept methods refuse with the one
 layout message."""
+
 import keras
 import numpy as np
 import pytest
@@ -29,12 +30,16 @@ def twins():
     return last, first
 
 
-@pytest.mark.parametrize("call", [
-    lambda m: kv.visualize_filters(m, "conv2", [0, 3], steps=4, progress=False),
-    lambda m: kv.visualize_classes(m, [1], steps=4, progress=False),
-    lambda m: kv.deep_dream(m, PHOTO, "conv2", steps=3, octaves=1, progress=False),
-    lambda m: kv.invert(m, PHOTO, "conv2", steps=3, progress=False),
-], ids=["visualize_filters", "visualize_classes", "deep_dream", "invert"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m: kv.visualize_filters(m, "conv2", [0, 3], steps=4, progress=False),
+        lambda m: kv.visualize_classes(m, [1], steps=4, progress=False),
+        lambda m: kv.deep_dream(m, PHOTO, "conv2", steps=3, octaves=1, progress=False),
+        lambda m: kv.invert(m, PHOTO, "conv2", steps=3, progress=False),
+    ],
+    ids=["visualize_filters", "visualize_classes", "deep_dream", "invert"],
+)
 def test_feature_visualization_equals_the_channels_last_twin(twins, call):
     last, first = twins
     np.testing.assert_allclose(np.asarray(call(first)), np.asarray(call(last)), atol=1e-5)  # XLA vs not: float noise
@@ -51,13 +56,20 @@ def test_estimate_and_decoding_baseline_on_channels_first(twins):
     np.testing.assert_allclose(np.asarray(got), np.asarray(want), atol=1e-6)
 
 
-@pytest.mark.parametrize("name, call", [
-    ("kv.lrp", lambda m, x: kv.lrp(m, x)),
-    ("kv.crp", lambda m, x: kv.crp(m, x, progress=False)),
-    ("Concept-based explanation", lambda m, x: kv.tcav(m, "conv2", x, x, random_images=np.concatenate([x] * 6),
-                                                       random_sets=2, progress=False)),
-    ("Concept-based explanation", lambda m, x: kv.caricature(m, "conv2", x[0], steps=2, progress=False)),
-])
+@pytest.mark.parametrize(
+    "name, call",
+    [
+        ("kv.lrp", lambda m, x: kv.lrp(m, x)),
+        ("kv.crp", lambda m, x: kv.crp(m, x, progress=False)),
+        (
+            "Concept-based explanation",
+            lambda m, x: kv.tcav(
+                m, "conv2", x, x, random_images=np.concatenate([x] * 6), random_sets=2, progress=False
+            ),
+        ),
+        ("Concept-based explanation", lambda m, x: kv.caricature(m, "conv2", x[0], steps=2, progress=False)),
+    ],
+)
 def test_lrp_and_concepts_refuse_channels_first_with_the_layout_message(twins, name, call):
     x = PHOTO.transpose(2, 0, 1)[None].repeat(2, 0)
     error = assert_clear_error(lambda: call(twins[1], x), None, match="channels_first")

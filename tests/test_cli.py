@@ -16,8 +16,14 @@ import pytest
 from kerasviz.report import inspect_report, sections
 from kerasviz.testing import nested_model, unchanged
 
-SECTIONS = ["section-model", "section-prediction", "section-activations", "section-weights",
-            "section-featurevis", "section-attribution"]
+SECTIONS = [
+    "section-model",
+    "section-prediction",
+    "section-activations",
+    "section-weights",
+    "section-featurevis",
+    "section-attribution",
+]
 TIMEOUT = 300  # seconds per command; quick VGG16 takes well under a minute on idle cores
 
 
@@ -56,7 +62,9 @@ def write_photos(folder, rng):
     (folder / "sub").mkdir()
     skimage.io.imsave(folder / "rgb.png", rng.integers(0, 256, (40, 30, 3), dtype=np.uint8), check_contrast=False)
     skimage.io.imsave(folder / "grey.png", rng.integers(0, 256, (20, 20), dtype=np.uint8), check_contrast=False)
-    skimage.io.imsave(folder / "sub" / "rgba.png", rng.integers(0, 256, (24, 32, 4), dtype=np.uint8), check_contrast=False)
+    skimage.io.imsave(
+        folder / "sub" / "rgba.png", rng.integers(0, 256, (24, 32, 4), dtype=np.uint8), check_contrast=False
+    )
     (folder / "notes.txt").write_text("not an image, ignored")
 
 
@@ -130,7 +138,10 @@ ERROR_CASES = {  # name: (arguments, with {dir} and {model} filled in; text of t
     "classes file missing": (["--model", "{model}", "--classes", "{dir}/none.txt"], "does not exist"),
     "classes with a blank line": (["--model", "{model}", "--classes", "{dir}/classes-blank.txt"], "empty line 2"),
     "classes file empty": (["--model", "{model}", "--classes", "{dir}/classes-empty.txt"], "is empty"),
-    "classes of the wrong length": (["--model", "{model}", "--classes", "{model_dir}/classes3.txt"], "3 names; the model has 4"),
+    "classes of the wrong length": (
+        ["--model", "{model}", "--classes", "{model_dir}/classes3.txt"],
+        "3 names; the model has 4",
+    ),
 }
 
 
@@ -174,8 +185,17 @@ def test_cli_lenet_without_mnist_says_how_to_provide_it(tmp_path, monkeypatch, c
 def test_cli_errors_exit_nonzero_as_a_command(bad_inputs, saved_model):
     """Two error cases through the real command (exit status, no traceback), run side by side."""
     names = ["unreadable image", "unknown model name"]
-    running = {n: subprocess.Popen(command(*error_args(n, bad_inputs, saved_model)), cwd=bad_inputs, env=cli_env(),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for n in names}
+    running = {
+        n: subprocess.Popen(
+            command(*error_args(n, bad_inputs, saved_model)),
+            cwd=bad_inputs,
+            env=cli_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in names
+    }
     for name, process in running.items():
         try:
             _, stderr = process.communicate(timeout=TIMEOUT)
@@ -220,8 +240,24 @@ def test_explicit_flags_win_over_quick_and_the_header_says_what_ran(saved_model,
     classes = tmp_path / "classes.txt"
     classes.write_text("apple\nbanana\ncherry\ndate\n")
     out = tmp_path / "r.html"
-    code = main(["inspect", "--model", str(saved_model), "-o", str(out), "--quick", "--steps", "5", "--filters", "3",
-                 "--preprocess", "0-255", "--classes", str(classes)])
+    code = main(
+        [
+            "inspect",
+            "--model",
+            str(saved_model),
+            "-o",
+            str(out),
+            "--quick",
+            "--steps",
+            "5",
+            "--filters",
+            "3",
+            "--preprocess",
+            "0-255",
+            "--classes",
+            str(classes),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err[-1500:]
     assert err.index("loading model") < err.index("kerasviz inspect:", err.index("loading model") + 1)  # said first
@@ -267,8 +303,10 @@ def test_report_in_a_real_browser(vgg_report, page, artifact_dir):
     for section in SECTIONS:
         locator = page.locator(f"#{section}")
         assert locator.is_visible(), section
-        counts = locator.evaluate("s => [s.querySelectorAll('img').length, "
-                                  "[...s.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth > 0).length]")
+        counts = locator.evaluate(
+            "s => [s.querySelectorAll('img').length, "
+            "[...s.querySelectorAll('img')].filter(i => i.complete && i.naturalWidth > 0).length]"
+        )
         assert counts[0] == counts[1], (section, counts)
         if section not in ("section-model",):
             assert counts[0] > 0, section

@@ -1,4 +1,5 @@
 """Activation atlas and caricatures: sampling, binning, cell means, whitening, objectives reached."""
+
 import keras
 import numpy as np
 import pytest
@@ -41,8 +42,18 @@ def test_binning_puts_each_point_in_one_cell():
 
 def test_atlas_cells_and_icons(cnn, data):
     with unchanged(cnn, data[:2]), global_state_unchanged():
-        atlas = kv.activation_atlas(cnn, "conv2", data, grid=3, samples_per_image=4, min_count=5, steps=12,
-                                    max_samples=1000, batch_size=16, progress=False)
+        atlas = kv.activation_atlas(
+            cnn,
+            "conv2",
+            data,
+            grid=3,
+            samples_per_image=4,
+            min_count=5,
+            steps=12,
+            max_samples=1000,
+            batch_size=16,
+            progress=False,
+        )
     n = len(atlas.samples)
     assert n == 240 and atlas.layout.shape == (240, 2) and atlas.samples.shape == (240, 16)
     flat = atlas.sample_cells[:, 0] * 3 + atlas.sample_cells[:, 1]
@@ -59,8 +70,18 @@ def test_atlas_cells_and_icons(cnn, data):
     assert atlas.icons.shape == (len(kept), 16, 16, 3)
     assert (atlas.scores > atlas.initial_scores).all()  # each icon moved along its cell's direction
     assert atlas.image.shape == (48, 48, 3)
-    again = kv.activation_atlas(cnn, "conv2", data, grid=3, samples_per_image=4, min_count=5, steps=12,
-                                max_samples=1000, batch_size=16, progress=False)
+    again = kv.activation_atlas(
+        cnn,
+        "conv2",
+        data,
+        grid=3,
+        samples_per_image=4,
+        min_count=5,
+        steps=12,
+        max_samples=1000,
+        batch_size=16,
+        progress=False,
+    )
     np.testing.assert_array_equal(again.icons, atlas.icons)
 
 
@@ -68,12 +89,21 @@ def test_atlas_whitening_tsne_and_streams(cnn, data):
     whitened = kv.activation_atlas(cnn, "conv2", data, grid=2, min_count=1, whiten=True, steps=2, progress=False)
     plain = kv.activation_atlas(cnn, "conv2", data, grid=2, min_count=1, steps=2, progress=False)
     second = whitened.samples.T.astype(np.float64) @ whitened.samples / len(whitened.samples)
-    np.testing.assert_allclose(whitened.directions, plain.directions @ np.linalg.pinv(second, hermitian=True),
-                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(
+        whitened.directions, plain.directions @ np.linalg.pinv(second, hermitian=True), rtol=1e-4, atol=1e-6
+    )
     tsne = kv.activation_atlas(cnn, "conv2", data, grid=2, min_count=1, method="tsne", steps=2, progress=False)
     assert tsne.method == "tsne" and tsne.layout.shape == (60, 2)
-    streamed = kv.activation_atlas(cnn, "conv2", (data[i : i + 25] for i in range(0, 60, 25)), grid=2, min_count=1,
-                                   max_samples=40, steps=2, progress=False)
+    streamed = kv.activation_atlas(
+        cnn,
+        "conv2",
+        (data[i : i + 25] for i in range(0, 60, 25)),
+        grid=2,
+        min_count=1,
+        max_samples=40,
+        steps=2,
+        progress=False,
+    )
     assert len(streamed.samples) == 40 and streamed.sample_images.max() < 60
     dense = kv.activation_atlas(cnn, "gap", data, grid=2, min_count=1, steps=2, progress=False)
     assert dense.samples.shape == (60, 16)
@@ -116,8 +146,12 @@ def test_concept_plots(cnn, data):
     concepts = kv.nmf_concepts(cnn, "conv2", data, 3, top=4, progress=False)
     drawn = kv.caricature(cnn, "conv2", data[:2], steps=2, progress=False)
     with global_state_unchanged():
-        figures = [kv.plot_activation_atlas(atlas), kv.plot_nmf_concepts(concepts),
-                   kv.plot_nmf_concepts(concepts, images=data[:2], concepts=[0, 2]), kv.plot_caricature(drawn, data[:2])]
+        figures = [
+            kv.plot_activation_atlas(atlas),
+            kv.plot_nmf_concepts(concepts),
+            kv.plot_nmf_concepts(concepts, images=data[:2], concepts=[0, 2]),
+            kv.plot_caricature(drawn, data[:2]),
+        ]
     assert [len(f.axes) for f in figures] == [2, 12, 6, 4]
     for f in figures:
         plt.close(f)

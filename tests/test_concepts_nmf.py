@@ -1,4 +1,5 @@
 """NMF concept discovery: planted factors, the heatmap sum, reconstruction vs k, streaming, top images."""
+
 import keras
 import numpy as np
 import pytest
@@ -34,7 +35,9 @@ def _match(found, true):
     """Permutation of `found` rows best matching `true` rows by cosine (Hungarian)."""
     from scipy.optimize import linear_sum_assignment
 
-    cos = (found / np.linalg.norm(found, axis=1, keepdims=True)) @ (true / np.linalg.norm(true, axis=1, keepdims=True)).T
+    cos = (found / np.linalg.norm(found, axis=1, keepdims=True)) @ (
+        true / np.linalg.norm(true, axis=1, keepdims=True)
+    ).T
     rows, cols = linear_sum_assignment(-cos)
     return rows[np.argsort(cols)], cos[rows, cols]
 

@@ -1,4 +1,5 @@
 """CAV / TCAV on a model whose class logit rises along a known direction of a layer."""
+
 import keras
 import numpy as np
 import pytest
@@ -36,8 +37,16 @@ def planted():
     head.set_weights([np.stack([np.concatenate([u, w]), -np.concatenate([u, w])], 1), np.zeros(2, "float32")])
     d = u / np.linalg.norm(u)
     noise = lambda n: rng.normal(size=(n, SIZE, SIZE, C)).astype("float32")
-    return dict(model=model, d=d, noise=noise, concept=noise(16) + 1.0 * d, opposite=noise(16) - 1.0 * d,
-                pool=noise(16 * 11), images=noise(24), fake=noise(16))
+    return dict(
+        model=model,
+        d=d,
+        noise=noise,
+        concept=noise(16) + 1.0 * d,
+        opposite=noise(16) - 1.0 * d,
+        pool=noise(16 * 11),
+        images=noise(24),
+        fake=noise(16),
+    )
 
 
 def test_cav_recovers_the_planted_direction(planted):
@@ -56,8 +65,9 @@ def test_tcav_scores_and_significance(planted):
     model = planted["model"]
     concepts = {"along": planted["concept"], "opposite": planted["opposite"], "random": planted["fake"]}
     with unchanged(model, planted["images"][:2]), global_state_unchanged():
-        result = kv.tcav(model, "feat", concepts, planted["images"], 0, random_images=planted["pool"],
-                         random_sets=10, progress=False)
+        result = kv.tcav(
+            model, "feat", concepts, planted["images"], 0, random_images=planted["pool"], random_sets=10, progress=False
+        )
     assert result.concepts == ["along", "opposite", "random"]
     np.testing.assert_array_equal(result.scores[0], 1.0)  # exactly: S(x) = |u| cos / positions > 0 for all x
     np.testing.assert_array_equal(result.scores[1], 0.0)
@@ -77,8 +87,20 @@ def test_tcav_single_concept_explicit_sets_and_seed(planted):
     result = kv.tcav(model, "feat", planted["concept"], planted["images"], 0, random_sets=sets, progress=False)
     assert isinstance(result.score, float) and result.score == 1.0 and isinstance(result.significant, bool)
     assert result.scores.shape == (3,) and result.derivatives.shape == (3, 24)
-    twice = [kv.tcav(model, "feat", planted["fake"], planted["images"], 0, random_images=planted["pool"],
-                     random_sets=3, seed=5, progress=False) for _ in range(2)]
+    twice = [
+        kv.tcav(
+            model,
+            "feat",
+            planted["fake"],
+            planted["images"],
+            0,
+            random_images=planted["pool"],
+            random_sets=3,
+            seed=5,
+            progress=False,
+        )
+        for _ in range(2)
+    ]
     np.testing.assert_array_equal(twice[0].derivatives, twice[1].derivatives)
     assert twice[0].p_value == twice[1].p_value
 
@@ -98,8 +120,16 @@ def test_plot_tcav(planted):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    result = kv.tcav(planted["model"], "feat", {"along": planted["concept"], "random": planted["fake"]},
-                     planted["images"], 0, random_images=planted["pool"], random_sets=10, progress=False)
+    result = kv.tcav(
+        planted["model"],
+        "feat",
+        {"along": planted["concept"], "random": planted["fake"]},
+        planted["images"],
+        0,
+        random_images=planted["pool"],
+        random_sets=10,
+        progress=False,
+    )
     with global_state_unchanged():
         fig = kv.plot_tcav(result)
     texts = [t.get_text() for t in fig.axes[0].texts]

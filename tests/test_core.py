@@ -1,4 +1,5 @@
 """Model plumbing: layer lookup, multi-output extractors, targets, non-mutation."""
+
 import keras
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ def manual_forward(layers, x):
 
 # --- layer lookup -----------------------------------------------------------
 
+
 def test_find_layer_by_name_path_index_and_object(nested_seq):
     inner = nested_seq.get_layer("base").get_layer("conv1")
     assert kv.find_layer(nested_seq, "conv1") is inner
@@ -39,7 +41,9 @@ def test_unknown_layer_lists_closest_names(nested_seq):
 
 def test_ambiguous_name_asks_for_a_path():
     def block(name):
-        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same", name="conv")], name=name)
+        return keras.Sequential(
+            [keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same", name="conv")], name=name
+        )
 
     a, b = block("a"), block("b")
     outer = keras.Sequential([keras.Input((8, 8, 1)), a, b], name="outer")
@@ -61,6 +65,7 @@ def test_non_conv_layer_error_lists_convs(cnn):
 
 # --- extractors on every kind of model --------------------------------------
 
+
 def test_functional_extractor_equals_manual_forward(cnn, images):
     acts = kv.activations(cnn, images, ["conv1", "pool1", "conv2"])
     layers = [cnn.get_layer(n) for n in ("conv1", "pool1", "conv2")]
@@ -80,13 +85,15 @@ def test_nested_extractor_equals_inner_submodel(fixture, request, images):
 
 
 def test_sequential_loaded_from_keras_file_never_called(tmp_path, images):
-    model = keras.Sequential([
-        keras.Input((16, 16, 3)),
-        keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
-        keras.layers.MaxPooling2D(name="p1"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(3, name="d"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="c1"),
+            keras.layers.MaxPooling2D(name="p1"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="d"),
+        ]
+    )
     path = tmp_path / "seq.keras"
     model.save(path)
     loaded = keras.models.load_model(path)  # never called: .input/.output raise
@@ -143,6 +150,7 @@ def test_batched_equals_one_at_a_time(cnn, images):
 
 # --- targets on logits ------------------------------------------------------
 
+
 def test_softmax_head_is_linearised_on_a_copy(cnn, images):
     tap, _ = tap_model(cnn, [], logits=True)
     logits = np.asarray(tap(images)["__output__"])
@@ -173,11 +181,14 @@ def test_gradient_of_linear_model_is_its_weight():
     np.testing.assert_array_equal(g.input, np.stack([w, w]))
 
 
-@pytest.mark.parametrize("bad, message", [
-    (7, r"out of range.*4 outputs"),
-    ([1, 2], "2 entries for 5 images"),
-    ("cat", "must be None, a class index"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        (7, r"out of range.*4 outputs"),
+        ([1, 2], "2 entries for 5 images"),
+        ("cat", "must be None, a class index"),
+    ],
+)
 def test_bad_targets_fail_clearly(cnn, images, bad, message):
     with pytest.raises((ValueError, TypeError), match=message):
         score_gradients(cnn, images, bad)
@@ -204,6 +215,7 @@ def test_relu_rules_change_only_the_backward_pass(cnn, images):
 
 # --- input validation -------------------------------------------------------
 
+
 def test_single_image_and_batch_are_both_accepted(cnn, images):
     one = kv.activations(cnn, images[0], "conv1")["conv1"]
     assert one.shape == (16, 16, 8)  # one image in, one result out: the batch axis is dropped
@@ -218,17 +230,20 @@ def test_uint8_images_equal_their_float_values(cnn):
     np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("bad, error, message", [
-    (np.zeros((2, 16, 16, 1)), ValueError, "expects 3 channel"),
-    (np.zeros((2, 8, 8, 3)), ValueError, "16x16 pixels"),
-    (np.zeros((16,)), ValueError, r"one image \(16, 16, 3\) or a batch"),
-    (np.zeros((1, 2, 16, 16, 3)), ValueError, r"one image \(16, 16, 3\) or a batch"),
-    (np.full((1, 16, 16, 3), np.nan), ValueError, "NaN or Inf"),
-    (np.full((1, 16, 16, 3), np.inf), ValueError, "NaN or Inf"),
-    (np.zeros((1, 16, 16, 3), bool), TypeError, "booleans"),
-    (np.array([["a"]]), TypeError, "must hold numbers"),
-    (np.zeros((0, 16, 16, 3)), ValueError, "is empty"),
-])
+@pytest.mark.parametrize(
+    "bad, error, message",
+    [
+        (np.zeros((2, 16, 16, 1)), ValueError, "expects 3 channel"),
+        (np.zeros((2, 8, 8, 3)), ValueError, "16x16 pixels"),
+        (np.zeros((16,)), ValueError, r"one image \(16, 16, 3\) or a batch"),
+        (np.zeros((1, 2, 16, 16, 3)), ValueError, r"one image \(16, 16, 3\) or a batch"),
+        (np.full((1, 16, 16, 3), np.nan), ValueError, "NaN or Inf"),
+        (np.full((1, 16, 16, 3), np.inf), ValueError, "NaN or Inf"),
+        (np.zeros((1, 16, 16, 3), bool), TypeError, "booleans"),
+        (np.array([["a"]]), TypeError, "must hold numbers"),
+        (np.zeros((0, 16, 16, 3)), ValueError, "is empty"),
+    ],
+)
 def test_bad_images_fail_clearly(cnn, bad, error, message):
     with pytest.raises(error, match=message):
         kv.activations(cnn, bad, "conv1")
@@ -242,6 +257,7 @@ def test_grayscale_batch_without_channel_axis():
 
 
 # --- the user's model is never changed --------------------------------------
+
 
 def test_no_call_changes_the_model(nested_seq, images):
     with unchanged(nested_seq, images):
@@ -262,12 +278,15 @@ def test_rebuild_shares_weights_and_sees_later_updates(cnn, images):
 
 # --- tap_model(pre_activation=True) computes each tapped layer once; standalone activations ---
 
+
 def test_pre_activation_tap_calls_the_conv_once_and_keeps_outputs(cnn, images, monkeypatch):
     plain, _ = tap_model(cnn, ["conv1"])
     tapped, _ = tap_model(cnn, ["conv1"], pre_activation=True)
     calls = []
     original = keras.layers.Conv2D.call
-    monkeypatch.setattr(keras.layers.Conv2D, "call", lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k))
+    monkeypatch.setattr(
+        keras.layers.Conv2D, "call", lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k)
+    )
     out = tapped(images)
     assert sorted(calls) == ["conv1", "conv2"]  # conv1 once (pre-activation), not twice
     np.testing.assert_allclose(out["__output__"], plain(images)["__output__"], atol=1e-6)
@@ -278,7 +297,12 @@ def test_pre_activation_tap_calls_the_conv_once_and_keeps_outputs(cnn, images, m
 def test_standalone_activation_layers_have_no_fused_activation():
     from kerasviz.core.graph import has_fused_activation
 
-    for layer in [keras.layers.Activation("relu"), keras.layers.ReLU(), keras.layers.Softmax(), keras.layers.LeakyReLU()]:
+    for layer in [
+        keras.layers.Activation("relu"),
+        keras.layers.ReLU(),
+        keras.layers.Softmax(),
+        keras.layers.LeakyReLU(),
+    ]:
         assert not has_fused_activation(layer), layer
     assert has_fused_activation(keras.layers.Conv2D(2, 3, activation="relu"))
     assert not has_fused_activation(keras.layers.Conv2D(2, 3))
@@ -292,6 +316,7 @@ def test_standalone_activation_layers_have_no_fused_activation():
 
 
 # --- explicit "predicted" targets and the forward-only scorer (attribution, issue 4) ---
+
 
 def test_target_vector_accepts_explicit_predicted_entries_on_request():
     from kerasviz.core.targets import target_vector
@@ -356,12 +381,17 @@ def test_output_selects_one_output_of_a_multi_output_model():
         tape.watch(xt)
         y = reg_only(xt)[:, 1]
     expected_grad = tape.gradient(y, xt).numpy()
-    for model, names in ((keras.Model(inp, [cls, reg]), ("reg", 1, -1)), (keras.Model(inp, {"klass": cls, "box": reg}), ("reg", "box"))):
+    for model, names in (
+        (keras.Model(inp, [cls, reg]), ("reg", 1, -1)),
+        (keras.Model(inp, {"klass": cls, "box": reg}), ("reg", "box")),
+    ):
         with pytest.raises(InvalidArgumentError, match="2 outputs"):
             forward_scores(model, x)
         for name in names:
             scores, _ = forward_scores(model, x, 1, output=name)
             np.testing.assert_allclose(scores, y.numpy(), rtol=1e-6)
-            np.testing.assert_allclose(score_gradients(model, x, 1, output=name).input, expected_grad, rtol=1e-5, atol=1e-7)
+            np.testing.assert_allclose(
+                score_gradients(model, x, 1, output=name).input, expected_grad, rtol=1e-5, atol=1e-7
+            )
         with pytest.raises(InvalidArgumentError, match="not an output"):
             forward_scores(model, x, 0, output="nope")

@@ -1,5 +1,6 @@
 """Core behaviours the families rely on: one-output probabilities after a retrace, model snapshots of
 multi-output and multi-input models, gradients of tapped layers that do not reach the score."""
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -74,8 +75,10 @@ def test_tapped_layer_that_does_not_reach_the_score_has_zero_gradient():
     inputs = keras.Input((8, 8, 3))
     a = keras.layers.Conv2D(2, 3, name="a")(inputs)
     b = keras.layers.Conv2D(2, 3, name="b")(inputs)
-    heads = [keras.layers.Dense(3, name="head_a")(keras.layers.Flatten()(a)),
-             keras.layers.Dense(2, name="head_b")(keras.layers.Flatten()(b))]
+    heads = [
+        keras.layers.Dense(3, name="head_a")(keras.layers.Flatten()(a)),
+        keras.layers.Dense(2, name="head_b")(keras.layers.Flatten()(b)),
+    ]
     model = keras.Model(inputs, heads)
     scores, classes, grad_x, acts, grads = gradient_step(model, ["a", "b"], output=0)(tf.constant(X[:2]))
     assert grads[1] is not None and grads[1].shape == acts[1].shape
@@ -91,8 +94,10 @@ def test_one_mosaic_helper_behind_the_figures_and_the_embedding_grid():
     tiles = np.random.default_rng(2).uniform(size=(7, 4, 5, 3))
     assert embedding.grid_shape(7) == core.grid_shape(7) == grid.grid_shape(7, max_cols=0) == (3, 3)
     assert grid.normalize_tiles is core.normalize_tiles
-    for kwargs in (dict(cols=2), dict(cells=np.array([[0, 1], [2, 2], [1, 0], [0, 0], [1, 1], [2, 0], [0, 2]]),
-                                      shape=(3, 3), pad=0)):
+    for kwargs in (
+        dict(cols=2),
+        dict(cells=np.array([[0, 1], [2, 2], [1, 0], [0, 0], [1, 1], [2, 0], [0, 2]]), shape=(3, 3), pad=0),
+    ):
         mine, origins = grid.mosaic(tiles, **kwargs)
         np.testing.assert_array_equal(mine, core.mosaic(tiles, **kwargs)[0])
     # the embedding grid's mosaic: one min-max scale, tiles at their cells, white elsewhere (a literal loop)
@@ -111,8 +116,12 @@ def test_widgets_and_plots_check_images_with_the_one_normaliser():
 
     model = kv.testing.small_cnn()
     x = np.random.default_rng(3).uniform(size=(2, 16, 16, 3)).astype("float32")
-    for widget in (kv.widgets.ActivationExplorer, kv.widgets.AttributionExplorer, kv.widgets.LRPExplorer,
-                   kv.widgets.DecodingExplorer):
+    for widget in (
+        kv.widgets.ActivationExplorer,
+        kv.widgets.AttributionExplorer,
+        kv.widgets.LRPExplorer,
+        kv.widgets.DecodingExplorer,
+    ):
         assert_clear_error(lambda: widget(model, x[..., :2]), "images")  # wrong channels, before any work
         assert_clear_error(lambda: widget(model, x, display=x[:1]), "display")  # one display image for two
         assert_clear_error(lambda: widget(model, x, display=np.full_like(x, np.nan)), "display")

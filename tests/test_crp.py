@@ -1,4 +1,5 @@
 """Concept relevance (`kv.crp`): conditional heatmaps compared as maps with plain LRP and a literal loop."""
+
 import keras
 import numpy as np
 import pytest
@@ -179,7 +180,10 @@ def test_modern_layers_and_mixed_precision():
     with global_state_unchanged(), unchanged(mixed, images):
         low = kv.crp(mixed, images, layer="dw", filters=[0, 5], rule="mobilenet_v3", progress=False)
     assert low.heatmaps.dtype == np.float32
-    _close(low.heatmaps, kv.crp(plain, images, layer="dw", filters=[0, 5], rule="mobilenet_v3", progress=False).heatmaps,
-           1e-3)
+    _close(
+        low.heatmaps,
+        kv.crp(plain, images, layer="dw", filters=[0, 5], rule="mobilenet_v3", progress=False).heatmaps,
+        1e-3,
+    )
     for layer in ("bn", "rescale", "gate"):  # folded into the conv, into the pixel layer; a gate gets no relevance
         assert_clear_error(lambda: kv.crp(plain, images, layer=layer, progress=False), "layer")

@@ -1,4 +1,5 @@
 """Relevance maximization: the streaming top-k equals a literal loop over the data with plain `kv.lrp`."""
+
 import keras
 import numpy as np
 import pytest
@@ -29,14 +30,18 @@ def _literal(model, layer, target, rule, reduce, normalize, k):
     return order, np.take_along_axis(values, order, 1), np.take_along_axis(where, order, 1)
 
 
-@pytest.mark.parametrize("layer, reduce, normalize, rule", [
-    ("conv2", "sum", True, "epsilon"),
-    ("conv1", "max", False, "gamma"),
-])
+@pytest.mark.parametrize(
+    "layer, reduce, normalize, rule",
+    [
+        ("conv2", "sum", True, "epsilon"),
+        ("conv1", "max", False, "gamma"),
+    ],
+)
 def test_top_k_equals_a_literal_loop(layer, reduce, normalize, rule):
     with unchanged(M, X[:2]), global_state_unchanged():
-        top = kv.relevance_maximization(M, layer, X, k=5, target=Y, rule=rule, reduce=reduce, normalize=normalize,
-                                        batch_size=6, progress=False)
+        top = kv.relevance_maximization(
+            M, layer, X, k=5, target=Y, rule=rule, reduce=reduce, normalize=normalize, batch_size=6, progress=False
+        )
     order, values, where = _literal(M, layer, Y, rule, reduce, normalize, 5)
     np.testing.assert_array_equal(top.indices, order)
     np.testing.assert_allclose(top.values, values, rtol=1e-4, atol=1e-6 * np.abs(values).max())
@@ -85,8 +90,9 @@ def test_dense_units_callable_target_and_plot():
     with pytest.warns(UserWarning, match="keeping the top 23"):
         many = kv.relevance_maximization(M, "conv2", X, k=40, progress=False)
     assert many.k == 23
-    fig = kv.plot_relevance_maximization(many, filters=[0, 2], activating=kv.top_activating(M, "conv2", X, k=4,
-                                                                                            progress=False))
+    fig = kv.plot_relevance_maximization(
+        many, filters=[0, 2], activating=kv.top_activating(M, "conv2", X, k=4, progress=False)
+    )
     assert len(fig.axes) == 2
     plt.close(fig)
     fig = kv.plot_top_activating(top)  # a TopRelevant is a TopActivating

@@ -11,11 +11,38 @@ from kerasviz import data, imagefiles, loaders, photos, preprocessing, provenanc
 
 
 def test_every_old_name_still_imports_from_kerasviz_data():
-    old = ["DOWNLOAD_TIMEOUT", "IMAGE_EXTENSIONS", "MNIST_ENV", "VGG16_WEIGHTS_ENV", "deprocess", "fit_image",
-           "image_files", "load_mnist", "load_vgg16", "model_family", "preprocess", "read_photo", "sample_image",
-           "set_weights_label", "takes_bgr", "weights_label", "ImageReadError", "DatasetUnavailableError",
-           "WeightsUnavailableError", "_download_timeout", "_SAMPLES", "_CAFFE_MEAN_BGR", "_TORCH_MEAN", "_TORCH_STD",
-           "_mode", "_FAMILY_MODE", "_load_npz", "_to_uint8", "_one_line", "_is_download_failure"]
+    old = [
+        "DOWNLOAD_TIMEOUT",
+        "IMAGE_EXTENSIONS",
+        "MNIST_ENV",
+        "VGG16_WEIGHTS_ENV",
+        "deprocess",
+        "fit_image",
+        "image_files",
+        "load_mnist",
+        "load_vgg16",
+        "model_family",
+        "preprocess",
+        "read_photo",
+        "sample_image",
+        "set_weights_label",
+        "takes_bgr",
+        "weights_label",
+        "ImageReadError",
+        "DatasetUnavailableError",
+        "WeightsUnavailableError",
+        "_download_timeout",
+        "_SAMPLES",
+        "_CAFFE_MEAN_BGR",
+        "_TORCH_MEAN",
+        "_TORCH_STD",
+        "_mode",
+        "_FAMILY_MODE",
+        "_load_npz",
+        "_to_uint8",
+        "_one_line",
+        "_is_download_failure",
+    ]
     assert [name for name in old if not hasattr(data, name)] == []
     assert data.load_vgg16 is loaders.load_vgg16 is kv.load_vgg16
     assert data._SAMPLES is photos.SAMPLE_PHOTOS and data._mode is preprocessing.preprocessing_mode
@@ -42,11 +69,17 @@ def test_unknown_names_say_what_is_known():
     assert_clear_error(lambda: kv.preprocess(np.zeros((2, 2, 3)), "alexnet"), "family", match="Unknown model family")
 
 
-@pytest.mark.parametrize("content, says", [
-    (b"", "the file is empty (0 bytes)"),
-    (b"hello, this is a text file", "it is a text file, not an image (it starts with 'hello, this is a text file')"),
-    (bytes(range(200, 256)) * 2, "not in an image format Pillow can decode (it starts with bytes c8 c9"),
-])
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (
+            b"hello, this is a text file",
+            "it is a text file, not an image (it starts with 'hello, this is a text file')",
+        ),
+        (bytes(range(200, 256)) * 2, "not in an image format Pillow can decode (it starts with bytes c8 c9"),
+    ],
+)
 def test_a_file_that_is_not_an_image_says_what_it_is(tmp_path, content, says):
     path = tmp_path / "photo.jpg"
     path.write_bytes(content)
@@ -67,7 +100,7 @@ def test_truncated_image_data_is_named(tmp_path):
 def test_modes_become_uint8_rgb(tmp_path):
     from PIL import Image
 
-    grey16 = (np.arange(40 * 30, dtype=np.uint16).reshape(40, 30) * 50)
+    grey16 = np.arange(40 * 30, dtype=np.uint16).reshape(40, 30) * 50
     Image.fromarray(grey16).save(tmp_path / "g16.png")
     Image.fromarray(np.arange(256, dtype=np.uint8).reshape(16, 16)).convert("P").save(tmp_path / "pal.png")
     Image.fromarray(np.full((5, 6, 4), 200, np.uint8), "RGBA").save(tmp_path / "rgba.png")
@@ -93,7 +126,9 @@ def test_large_photos_shrink_while_decoding_and_fit_like_small_ones(tmp_path):
     assert imagefiles.read_photo(str(tmp_path / "big.jpg"), min_side=None).shape == (h, w, 3)
     small = photos.fit_image(gradient, 48)  # box-reduced by 10, then resized
     left = (w - h) // 2
-    expected = photos.fit_image(np.ascontiguousarray(gradient[:, left:left + h][::21, ::21]), 48)  # the same crop, subsampled
+    expected = photos.fit_image(
+        np.ascontiguousarray(gradient[:, left : left + h][::21, ::21]), 48
+    )  # the same crop, subsampled
     assert np.abs(small.astype(int) - expected.astype(int)).max() <= 3
 
 

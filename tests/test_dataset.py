@@ -4,6 +4,7 @@ Invariants: the receptive field equals the gradient's support; streaming
 top-k equals a brute-force argsort; planted dead and duplicate filters are
 found; the grid assignment is a bijection that recovers a grid.
 """
+
 import warnings
 
 import keras

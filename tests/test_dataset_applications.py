@@ -6,6 +6,7 @@ is then traced along the spatial path and reported as "local". The other
 families trace exactly. Models are untrained (weights=None) at small input
 sizes, built once per module.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -37,8 +38,10 @@ def built(family):
     if family not in _built:
         constructor, side, _ = FAMILIES[family]
         base = constructor(weights=None, include_top=False, input_shape=(side, side, 3))
-        transfer = keras.Sequential([keras.Input((side, side, 3)), base, keras.layers.GlobalAveragePooling2D(),
-                                     keras.layers.Dense(3)], name=f"transfer_{family.lower()}")
+        transfer = keras.Sequential(
+            [keras.Input((side, side, 3)), base, keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)],
+            name=f"transfer_{family.lower()}",
+        )
         images = np.random.default_rng(0).uniform(0, 255, (4, side, side, 3)).astype("float32")
         _built[family] = (base, transfer, images)
     return _built[family]

@@ -8,6 +8,7 @@
 - Embeddings are computed in float32 under mixed precision.
 - t-SNE on duplicate images, a dead layer or constant features never kills the interpreter.
 """
+
 import inspect
 import os
 import subprocess
@@ -57,8 +58,9 @@ VIEWS = {  # labels= only where the view uses them
     "dead_filters": lambda m, d, **kw: kv.dead_filters(m, None, d, progress=False),
     "activation_summary": lambda m, d, **kw: kv.activation_summary(m, ["conv1", "gap"], d, progress=False),
     "filter_similarity": lambda m, d, **kw: kv.filter_similarity(m, "conv2", d, progress=False),
-    "redundant_filters": lambda m, d, **kw: kv.redundant_filters(m, "conv1", d, correlation_threshold=0.5,
-                                                                 progress=False),
+    "redundant_filters": lambda m, d, **kw: kv.redundant_filters(
+        m, "conv1", d, correlation_threshold=0.5, progress=False
+    ),
     "embedding_grid": lambda m, d, **kw: kv.embedding_grid(m, "gap", d, max_iter=250, progress=False),
 }
 
@@ -89,8 +91,13 @@ def test_every_view_takes_every_source(model, name):
             result = _fingerprint(name, VIEWS[name](model, data, **(extra if labelled else {})))
         for a, b in zip(reference, result):
             tolerance = 1e-3 if name == "embedding_grid" else 1e-5
-            np.testing.assert_allclose(np.asarray(b, np.float64), np.asarray(a, np.float64), rtol=tolerance,
-                                       atol=tolerance, err_msg=f"{name} from {source_name}")
+            np.testing.assert_allclose(
+                np.asarray(b, np.float64),
+                np.asarray(a, np.float64),
+                rtol=tolerance,
+                atol=tolerance,
+                err_msg=f"{name} from {source_name}",
+            )
 
 
 def test_unbatched_single_images_and_uint8_batches(model):
@@ -121,22 +128,46 @@ def test_grayscale_images_with_or_without_a_channel_axis():
 
 
 OLD_CALLS = [
-    ("dead_filters(model, data)", lambda m: kv.dead_filters(m, X, progress=False),
-     lambda m: kv.dead_filters(m, None, X, progress=False)),
-    ("dead_filters(model, data, layer=)", lambda m: kv.dead_filters(m, X, layer=["conv1"], progress=False),
-     lambda m: kv.dead_filters(m, ["conv1"], X, progress=False)),
-    ("dead_filters(model, data, layer)", lambda m: kv.dead_filters(m, X, "conv2", progress=False),
-     lambda m: kv.dead_filters(m, "conv2", X, progress=False)),
-    ("activation_summary(model, images, layer)", lambda m: kv.activation_summary(m, X, "conv1", progress=False),
-     lambda m: kv.activation_summary(m, "conv1", X, progress=False)),
-    ("activation_summary(images=, layer=)", lambda m: kv.activation_summary(m, images=X, layer="conv1", progress=False),
-     lambda m: kv.activation_summary(m, layer="conv1", data=X, progress=False)),
-    ("embedding_grid(model, images, layer)", lambda m: kv.embedding_grid(m, X, "gap", max_iter=250, progress=False),
-     lambda m: kv.embedding_grid(m, "gap", X, max_iter=250, progress=False)),
-    ("top_activating(..., k positional)", lambda m: kv.top_activating(m, "conv2", X, 5, progress=False),
-     lambda m: kv.top_activating(m, "conv2", X, k=5, progress=False)),
-    ("neuron_feature(..., k positional)", lambda m: kv.neuron_feature(m, "conv2", X, 5, progress=False),
-     lambda m: kv.neuron_feature(m, "conv2", X, k=5, progress=False)),
+    (
+        "dead_filters(model, data)",
+        lambda m: kv.dead_filters(m, X, progress=False),
+        lambda m: kv.dead_filters(m, None, X, progress=False),
+    ),
+    (
+        "dead_filters(model, data, layer=)",
+        lambda m: kv.dead_filters(m, X, layer=["conv1"], progress=False),
+        lambda m: kv.dead_filters(m, ["conv1"], X, progress=False),
+    ),
+    (
+        "dead_filters(model, data, layer)",
+        lambda m: kv.dead_filters(m, X, "conv2", progress=False),
+        lambda m: kv.dead_filters(m, "conv2", X, progress=False),
+    ),
+    (
+        "activation_summary(model, images, layer)",
+        lambda m: kv.activation_summary(m, X, "conv1", progress=False),
+        lambda m: kv.activation_summary(m, "conv1", X, progress=False),
+    ),
+    (
+        "activation_summary(images=, layer=)",
+        lambda m: kv.activation_summary(m, images=X, layer="conv1", progress=False),
+        lambda m: kv.activation_summary(m, layer="conv1", data=X, progress=False),
+    ),
+    (
+        "embedding_grid(model, images, layer)",
+        lambda m: kv.embedding_grid(m, X, "gap", max_iter=250, progress=False),
+        lambda m: kv.embedding_grid(m, "gap", X, max_iter=250, progress=False),
+    ),
+    (
+        "top_activating(..., k positional)",
+        lambda m: kv.top_activating(m, "conv2", X, 5, progress=False),
+        lambda m: kv.top_activating(m, "conv2", X, k=5, progress=False),
+    ),
+    (
+        "neuron_feature(..., k positional)",
+        lambda m: kv.neuron_feature(m, "conv2", X, 5, progress=False),
+        lambda m: kv.neuron_feature(m, "conv2", X, k=5, progress=False),
+    ),
 ]
 
 
@@ -179,8 +210,19 @@ def test_old_keyword_names_still_work(model):
     np.testing.assert_array_equal(old, kv.decoded_response(net, "conv2", x, unpool="nearest", progress=False))
 
 
-@pytest.mark.parametrize("fn", [kv.top_activating, kv.neuron_feature, kv.dead_filters, kv.activation_summary,
-                                kv.filter_similarity, kv.redundant_filters, kv.embedding_grid, kv.decoded_response])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        kv.top_activating,
+        kv.neuron_feature,
+        kv.dead_filters,
+        kv.activation_summary,
+        kv.filter_similarity,
+        kv.redundant_filters,
+        kv.embedding_grid,
+        kv.decoded_response,
+    ],
+)
 def test_signatures_follow_the_convention(fn):
     params = list(inspect.signature(fn).parameters.values())
     assert [p.name for p in params[:3]] == ["model", "layer", "images" if fn is kv.decoded_response else "data"]
@@ -253,7 +295,12 @@ def test_embedding_codes_are_computed_in_float32_under_mixed_precision():
     reference.set_weights(mixed.get_weights())
     data = np.abs(X[:30]) * 255
     assert np.abs(kv.activations(reference, data, "codes")["codes"]).max() > 0  # float16 would flush these to 0
-    np.testing.assert_allclose(kv.activations(mixed, data, "codes")["codes"], kv.activations(reference, data, "codes")["codes"], rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(
+        kv.activations(mixed, data, "codes")["codes"],
+        kv.activations(reference, data, "codes")["codes"],
+        rtol=1e-4,
+        atol=1e-12,
+    )
     with unchanged(mixed, data[:2]):
         grid = kv.embedding_grid(mixed, "codes", data, max_iter=250, progress=False)
     expected = kv.embedding_grid(reference, "codes", data, max_iter=250, progress=False)
@@ -300,8 +347,10 @@ def test_tsne_on_degenerate_codes_raises_instead_of_crashing():
     assert done.returncode == 0, f"the process died (status {done.returncode}): {done.stderr[-2000:]}"
     outcome = {line.rsplit(" ", 2)[0]: line.rsplit(" ", 2)[1:] for line in done.stdout.strip().splitlines()}
     assert outcome == {
-        "all duplicates": ["error", "True"], "dead layer": ["error", "True"],
-        "two duplicated images": ["error", "True"], "half duplicates": ["ok", "True"],
+        "all duplicates": ["error", "True"],
+        "dead layer": ["error", "True"],
+        "two duplicated images": ["error", "True"],
+        "half duplicates": ["ok", "True"],
         "constant images": ["error", "True"],
     }, done.stdout
 
@@ -312,8 +361,14 @@ def test_layer_and_data_tells_a_layer_from_data():
     def view(model, layer, data=None):
         return layer_and_data(layer, data, "view", several=True)
 
-    cases = [("conv1", X), (np.int64(2), tf.constant(X)), (["conv1", "conv2"], [X[:4], X[4:]]),
-             ("conv1", (b for b in [X])), ("conv1", tf.data.Dataset.from_tensor_slices(X)), (None, X)]
+    cases = [
+        ("conv1", X),
+        (np.int64(2), tf.constant(X)),
+        (["conv1", "conv2"], [X[:4], X[4:]]),
+        ("conv1", (b for b in [X])),
+        ("conv1", tf.data.Dataset.from_tensor_slices(X)),
+        (None, X),
+    ]
     for layer, data in cases:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -322,5 +377,6 @@ def test_layer_and_data_tells_a_layer_from_data():
         assert same_layer is layer and same_data is data
         assert new_layer is layer and new_data is data
         assert [str(w.message) for w in caught] == [
-            "view: `data` now comes after `layer`; call view(model, layer, data, *, ...)."]
+            "view: `data` now comes after `layer`; call view(model, layer, data, *, ...)."
+        ]
         assert caught[0].filename == __file__

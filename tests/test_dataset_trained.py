@@ -5,6 +5,7 @@ The trustworthiness of t-SNE on trained features beats a random layout by
 together far above chance. A MirroredStrategy scan over two logical CPU
 devices equals the single-device scan.
 """
+
 import json
 import subprocess
 import sys
@@ -23,16 +24,19 @@ def trained(mnist):
     """A tiny CNN trained for one epoch on 4000 digits (a few seconds), and 300 test digits."""
     (x_train, y_train), (x_test, y_test) = mnist
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-        keras.layers.MaxPooling2D(name="pool1"),
-        keras.layers.Conv2D(16, 3, activation="relu", name="conv2"),
-        keras.layers.MaxPooling2D(name="pool2"),
-        keras.layers.Flatten(name="flatten"),
-        keras.layers.Dense(32, activation="relu", name="code"),
-        keras.layers.Dense(10, name="logits"),
-    ], name="tiny_mnist")
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(name="pool1"),
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(name="pool2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(32, activation="relu", name="code"),
+            keras.layers.Dense(10, name="logits"),
+        ],
+        name="tiny_mnist",
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     pick = np.random.default_rng(0).permutation(len(x_train))[:4000]
     model.fit(x_train[pick, ..., None] / 255.0, y_train[pick], epochs=1, batch_size=64, verbose=0)
@@ -44,7 +48,10 @@ def test_tsne_of_trained_codes_is_trustworthy(trained):
     model, x, y, raw = trained
     with unchanged(model, x[:2]):
         grid = kv.embedding_grid(model, "code", x, display=raw, seed=0, progress=False)
-    assert grid.trustworthiness >= grid.random_trustworthiness + 0.2, (grid.trustworthiness, grid.random_trustworthiness)
+    assert grid.trustworthiness >= grid.random_trustworthiness + 0.2, (
+        grid.trustworthiness,
+        grid.random_trustworthiness,
+    )
     assert len({tuple(c) for c in grid.cells}) == len(x)  # a bijection onto grid cells
     assert grid.shape == (17, 18) and grid.mosaic.shape == (17 * 28, 18 * 28, 1)
     # Quality: 4-neighbours on the grid share a label far above chance (~0.1).

@@ -5,6 +5,7 @@ positions, filters and channels in float64 numpy, with its own `imresize`
 (weights computed per output pixel, mirrored borders): it shares no code with
 `kerasviz.decoding`, so agreement to round-off is evidence, not tautology.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -91,7 +92,11 @@ def literal_decode(layers, k, method):
 def lenet_layers(net, name):
     order = ["conv4", "pool2x", "conv3", "pool2", "conv2", "pool1", "conv1"]
     chain = {"conv4": order, "conv3": order[2:], "conv2": order[4:], "conv1": order[6:]}[name]
-    return [("pool", (2, 2), None) if n.startswith("pool") else ("conv", net.get_layer(n).kernel.numpy(), (1, 1)) for n in chain if n != "pool2x"]
+    return [
+        ("pool", (2, 2), None) if n.startswith("pool") else ("conv", net.get_layer(n).kernel.numpy(), (1, 1))
+        for n in chain
+        if n != "pool2x"
+    ]
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -151,7 +156,11 @@ def test_decoder_equals_literal_with_strides_same_padding_and_batchnorm(odd_net)
 
 def test_decoded_sizes_match_receptive_fields(net):
     assert [kv.decode_filters(net, n).shape for n in ["conv1", "conv2", "conv3", "conv4"]] == [
-        (20, 5, 5, 1), (50, 14, 14, 1), (500, 28, 28, 1), (10, 28, 28, 1)]
+        (20, 5, 5, 1),
+        (50, 14, 14, 1),
+        (500, 28, 28, 1),
+        (10, 28, 28, 1),
+    ]
 
 
 # ----------------------------------------------------------------------------- the kernel is not flipped
@@ -206,12 +215,14 @@ def test_nearest_decoded_response_is_the_linear_surrogate(net):
 def test_decoded_response_matches_cnn_with_same_padding_and_strides():
     """A linear net (no pools) with 'same' padding and strides: exact away from borders."""
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([
-        keras.Input((20, 20, 3)),
-        keras.layers.Conv2D(4, 3, padding="same", use_bias=False),
-        keras.layers.Conv2D(5, 3, strides=2, padding="same", use_bias=False, name="c2"),
-        keras.layers.Conv2D(6, 3, padding="same", use_bias=False, name="c3"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((20, 20, 3)),
+            keras.layers.Conv2D(4, 3, padding="same", use_bias=False),
+            keras.layers.Conv2D(5, 3, strides=2, padding="same", use_bias=False, name="c2"),
+            keras.layers.Conv2D(6, 3, padding="same", use_bias=False, name="c3"),
+        ]
+    )
     x = np.random.default_rng(0).normal(size=(2, 20, 20, 3)).astype("float32")
     response = kv.decoded_response(model, "c3", x)
     cnn = model.predict(x, verbose=0)
@@ -320,7 +331,9 @@ def test_deconvnet_projection_uses_switches_and_rectification(net):
     act = kv.activations(net, x, layers=["conv2"])["conv2"][..., 7]
     for n in range(2):
         assert act[n][tuple(where[n])] == act[n].max()
-    plain = kv.core.gradients.score_gradients(net, x, target=list(where[:, 0] * 8 * 50 + where[:, 1] * 50 + 7), score_layer="conv2")
+    plain = kv.core.gradients.score_gradients(
+        net, x, target=list(where[:, 0] * 8 * 50 + where[:, 1] * 50 + 7), score_layer="conv2"
+    )
     np.testing.assert_allclose(proj, plain.input, rtol=1e-5, atol=1e-6)
     assert (np.count_nonzero(proj[0]) <= 14 * 14 // 4 * 4) and np.count_nonzero(proj[0]) > 0
     deconv4, _ = kv.deconvnet_projection(net, "conv4", x, 3)
@@ -347,8 +360,10 @@ def test_decoding_explorer_and_figures(net):
     df = kv.decode_filters(net, "conv4")
     matrix, argmax, hit = kv.class_max_matrix(np.random.default_rng(0).normal(size=(30, 10)), np.arange(30) % 10)
     assert matrix.shape == argmax.shape == (10, 10) and 0 <= hit <= 1
-    for fig in (kv.plot_decoded_filters(df, labels=range(10), threshold=0.3),
-                kv.plot_class_matrix(matrix, x[argmax % 12][..., 0], df, hit_rate=hit)):
+    for fig in (
+        kv.plot_decoded_filters(df, labels=range(10), threshold=0.3),
+        kv.plot_class_matrix(matrix, x[argmax % 12][..., 0], df, hit_rate=hit),
+    ):
         assert fig.axes
     plt.close("all")
 

@@ -1,4 +1,5 @@
 """The MatConvNet LeNet recipe: a capped quick run learns, and the cache round-trips (no 20-epoch run in CI)."""
+
 import numpy as np
 
 import kerasviz as kv

@@ -1,4 +1,5 @@
 """The direction objective holds its table as data: one compiled step serves every table of the same width."""
+
 import numpy as np
 
 import kerasviz as kv
@@ -28,8 +29,14 @@ def test_a_second_atlas_does_not_retrace_and_the_cache_does_not_grow():
     assert _traces(model) == traces and cache.entries(model) == entries
     # the reused step read the second table: the icons equal a rendering on a cold cache
     cold = small_cnn(name="atlas_cold")
-    fresh = kv.render_objective(cold, O.direction("conv2", second.directions), np.arange(len(second.directions)),
-                                steps=4, seed=0, progress=False)
+    fresh = kv.render_objective(
+        cold,
+        O.direction("conv2", second.directions),
+        np.arange(len(second.directions)),
+        steps=4,
+        seed=0,
+        progress=False,
+    )
     np.testing.assert_allclose(second.icons, fresh.images, atol=1e-5)
 
 
@@ -50,6 +57,7 @@ def test_tables_follow_the_objective_they_belong_to():
     mixed = kv.render_objective(model, both, units, steps=3, **FAST)
     reused = kv.render_objective(model, swapped, units, steps=3, **FAST)
     cold = small_cnn(name="direction_cold")
-    np.testing.assert_allclose(reused.images, kv.render_objective(cold, swapped, units, steps=3, **FAST).images,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        reused.images, kv.render_objective(cold, swapped, units, steps=3, **FAST).images, atol=1e-6
+    )
     assert not np.allclose(mixed.images, reused.images)

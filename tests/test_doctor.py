@@ -68,8 +68,14 @@ def test_measure_counts_multiply_adds_and_times_a_pass():
     """On a tiny model (the real command times VGG16): positive times and the conv/dense multiply-adds."""
     import keras
 
-    model = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3, name="block1_conv1"),
-                              keras.layers.Flatten(), keras.layers.Dense(5, name="predictions")])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Conv2D(4, 3, name="block1_conv1"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(5, name="predictions"),
+        ]
+    )
     step = T.measure_vgg16(model, repeats=1)
     assert step.forward > 0 and step.backward > 0
     assert step.flops == {"block1_conv1": 6 * 6 * 3 * 3 * 3 * 4, "predictions": 6 * 6 * 4 * 5}

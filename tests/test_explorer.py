@@ -1,4 +1,5 @@
 """kv.widgets.Explorer: lazy tabs (nothing computed at construction), cached, figures shown, errors shown in the tab."""
+
 import keras
 import matplotlib
 import numpy as np
@@ -136,7 +137,11 @@ def test_error_while_updating_a_control_is_shown_in_its_tab(cnn, images, monkeyp
     assert explorer.panels["Activations"].error is None
     monkeypatch.undo()
     activations.image.comm.handle_msg({"content": {"data": {"method": "update", "state": {"value": 1}}}})
-    assert activations.error is None and "activations: updated in" in activations.status.value and activations.draws > draws
+    assert (
+        activations.error is None
+        and "activations: updated in" in activations.status.value
+        and activations.draws > draws
+    )
 
 
 def test_widget_error_in_a_nested_tab_stays_in_that_widget(cnn, images):
@@ -199,8 +204,13 @@ def test_lenet_trained_on_mnist(mnist):
     net = kv.train_lenet(xt[:3000], yt[:3000], xs[:200], ys[:200], epochs=1)
     digits = xs[::100][:8]
     with unchanged(net.model, net.prepare(digits[:2])):
-        explorer = kv.widgets.Explorer(net.model, net.prepare(digits), display=digits[..., None], labels=ys[::100][:8],
-                                       class_names=[str(d) for d in range(10)])
+        explorer = kv.widgets.Explorer(
+            net.model,
+            net.prepare(digits),
+            display=digits[..., None],
+            labels=ys[::100][:8],
+            class_names=[str(d) for d in range(10)],
+        )
         states = walk(explorer)
     assert all(built and error is None for built, error in states.values()), states
     assert "LeNet" in explorer.header.value and "test acc" in explorer.header.value

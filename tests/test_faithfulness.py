@@ -1,4 +1,5 @@
 """Faithfulness and robustness metrics: closed forms on linear models, literal formulas, oracle vs random."""
+
 import keras
 import numpy as np
 import pytest
@@ -40,9 +41,13 @@ def test_mu_fidelity_of_the_exact_map_of_a_linear_model_is_one(linear, x):
     baseline = 0.1
     exact = weights(linear) * (x - baseline)
     for correlation in ("spearman", "pearson"):
-        got = kv.mu_fidelity(linear, x, exact, 0, baseline=baseline, samples=40, correlation=correlation, progress=False)
+        got = kv.mu_fidelity(
+            linear, x, exact, 0, baseline=baseline, samples=40, correlation=correlation, progress=False
+        )
         np.testing.assert_allclose(got, 1.0, atol=1e-5)
-        flipped = kv.mu_fidelity(linear, x, -exact, 0, baseline=baseline, samples=40, correlation=correlation, progress=False)
+        flipped = kv.mu_fidelity(
+            linear, x, -exact, 0, baseline=baseline, samples=40, correlation=correlation, progress=False
+        )
         np.testing.assert_allclose(flipped, -1.0, atol=1e-5)
     noisy = kv.mu_fidelity(linear, x, np.random.default_rng(1).normal(size=x.shape), 0, samples=40, progress=False)
     assert np.all(np.abs(noisy) < 0.7)
@@ -74,7 +79,11 @@ def test_pointing_game_hits_by_distance_and_averages_over_classes():
     masks[2, 29:32, 29:32] = True
     np.testing.assert_array_equal(kv.pointing_game(maps, masks, tolerance=0).hits, at_zero.hits)
     per_class = kv.pointing_game(maps, boxes, tolerance=0, classes=[0, 0, 1])
-    assert per_class.per_class == {0: 0.5, 1: 1.0} and per_class.accuracy == 0.75 and at_zero.accuracy == pytest.approx(2 / 3)
+    assert (
+        per_class.per_class == {0: 0.5, 1: 1.0}
+        and per_class.accuracy == 0.75
+        and at_zero.accuracy == pytest.approx(2 / 3)
+    )
     assert kv.pointing_game(maps, boxes).tolerance == pytest.approx(15 * 40 / 224)
 
 
@@ -90,16 +99,24 @@ def test_infidelity_is_zero_for_exact_maps_and_the_literal_formula_otherwise(lin
     delta = (noise * w).sum((2, 3, 4))  # f(x) - f(x - I) = w . I
     expected = (((noise * maps[:, None]).sum((2, 3, 4)) - delta) ** 2).mean(1)
     np.testing.assert_allclose(got, expected, rtol=1e-4)
-    beta = ((noise * maps[:, None]).sum((2, 3, 4)) * delta).mean(1) / ((noise * maps[:, None]).sum((2, 3, 4)) ** 2).mean(1)
+    beta = ((noise * maps[:, None]).sum((2, 3, 4)) * delta).mean(1) / (
+        (noise * maps[:, None]).sum((2, 3, 4)) ** 2
+    ).mean(1)
     normalized = kv.infidelity(linear, x, maps, 0, noise=0.2, samples=6, seed=4, normalize=True)
-    np.testing.assert_allclose(normalized, (((noise * maps[:, None]).sum((2, 3, 4)) * beta[:, None] - delta) ** 2).mean(1), rtol=1e-4)
+    np.testing.assert_allclose(
+        normalized, (((noise * maps[:, None]).sum((2, 3, 4)) * beta[:, None] - delta) ** 2).mean(1), rtol=1e-4
+    )
 
 
 def test_max_sensitivity_of_gradient_x_input_on_a_linear_model_is_exact(linear, x):
     w = weights(linear)
     got = kv.max_sensitivity(linear, x, "gradient_x_input", 0, radius=0.05, samples=7, seed=2)
-    deltas = metric_noise(7, SHAPE, 2, kind="uniform") * 0.05 * np.ptp(x.reshape(4, -1), axis=1)[:, None, None, None, None]
-    expected = np.linalg.norm((w * deltas).reshape(4, 7, -1), axis=2).max(1) / np.linalg.norm((w * x).reshape(4, -1), axis=1)
+    deltas = (
+        metric_noise(7, SHAPE, 2, kind="uniform") * 0.05 * np.ptp(x.reshape(4, -1), axis=1)[:, None, None, None, None]
+    )
+    expected = np.linalg.norm((w * deltas).reshape(4, 7, -1), axis=2).max(1) / np.linalg.norm(
+        (w * x).reshape(4, -1), axis=1
+    )
     np.testing.assert_allclose(got, expected, rtol=1e-3)
     assert kv.max_sensitivity(linear, x, kv.gradient, 0).max() < 1e-6  # the gradient of a linear model never moves
     bound = 0.05 * np.ptp(x.reshape(4, -1), axis=1) * np.linalg.norm(w) / np.linalg.norm((w * x).reshape(4, -1), axis=1)
@@ -116,12 +133,20 @@ def test_an_oracle_map_beats_a_random_map_on_every_metric(linear, x):
     oracle = lambda m, images, t, **k: weights(m) * np.asarray(images)  # exact contributions w * (x - 0)
     rng = np.random.default_rng(6)
     noise = lambda m, images, t, **k: rng.normal(size=np.shape(images))  # a fresh random map at every call
-    gt = (oracle(model, x, 0).sum(-1) >= np.sort(oracle(model, x, 0).sum(-1).reshape(4, -1), 1)[:, -3][:, None, None])
+    gt = oracle(model, x, 0).sum(-1) >= np.sort(oracle(model, x, 0).sum(-1).reshape(4, -1), 1)[:, -3][:, None, None]
     with unchanged(model, x), global_state_unchanged():
         table = kv.attribution_metrics(
-            model, x, {"oracle": oracle, "random": noise}, 0, ground_truth=gt, progress=False,
-            options={"insertion": {"substrate": 0.0}, "infidelity": {"multiply_by_inputs": True},
-                     "mu_fidelity": {"samples": 30}},
+            model,
+            x,
+            {"oracle": oracle, "random": noise},
+            0,
+            ground_truth=gt,
+            progress=False,
+            options={
+                "insertion": {"substrate": 0.0},
+                "infidelity": {"multiply_by_inputs": True},
+                "mu_fidelity": {"samples": 30},
+            },
         )
     assert table.metrics == list(kv.attribution.metrics_table.METRICS)
     for metric in table.metrics:
@@ -137,11 +162,19 @@ def test_an_oracle_map_beats_a_random_map_on_every_metric(linear, x):
 def test_precomputed_maps_skip_max_sensitivity_and_batch_equals_single(x):
     model = small_cnn(input_shape=SHAPE, seed=1)
     maps = kv.gradient_x_input(model, x, reduce="sum")
-    table = kv.attribution_metrics(model, x, {"gxi": maps, "saliency": "saliency"}, metrics=["mu_fidelity", "max_sensitivity"],
-                                   options={"mu_fidelity": {"samples": 12}}, progress=False)
+    table = kv.attribution_metrics(
+        model,
+        x,
+        {"gxi": maps, "saliency": "saliency"},
+        metrics=["mu_fidelity", "max_sensitivity"],
+        options={"mu_fidelity": {"samples": 12}},
+        progress=False,
+    )
     assert np.isnan(table.value("gxi", "max_sensitivity")) and not np.isnan(table.value("saliency", "max_sensitivity"))
     batch = kv.mu_fidelity(model, x, maps, samples=12, progress=False)
     assert isinstance(kv.mu_fidelity(model, x[1], maps[1], samples=12, progress=False), float)
     np.testing.assert_allclose(batch[1], kv.mu_fidelity(model, x[1], maps[1], samples=12, progress=False), atol=1e-5)
     np.testing.assert_allclose(kv.infidelity(model, x, maps)[2], kv.infidelity(model, x[2], maps[2]), rtol=1e-5)
-    np.testing.assert_allclose(kv.average_drop(model, x, maps).drop[3], kv.average_drop(model, x[3], maps[3]).drop, rtol=1e-5)
+    np.testing.assert_allclose(
+        kv.average_drop(model, x, maps).drop[3], kv.average_drop(model, x[3], maps[3]).drop, rtol=1e-5
+    )

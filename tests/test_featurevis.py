@@ -1,4 +1,5 @@
 """Feature visualization invariants: objectives rise, parameterizations fit, batching is exact, results are seeded."""
+
 import keras
 import numpy as np
 import pytest
@@ -38,11 +39,19 @@ def _run(model, objective, units, steps=12, **kw):
     return kv.render_objective(model, objective, units, steps=steps, **{**FAST, **kw})
 
 
-@pytest.mark.parametrize("make", [
-    lambda: O.channel("conv2"), lambda: O.feature_map_norm("conv2"), lambda: O.neuron("conv2"),
-    lambda: O.class_logit(), lambda: O.direction("conv2", np.random.default_rng(0).normal(size=(3, 16))),
-    lambda: O.deepdream("conv1"), lambda: O.channel("conv2") + 0.1 * O.diversity("conv2") - 0.5 * O.deepdream("conv1"),
-], ids=["channel", "l2", "neuron", "class_logit", "direction", "deepdream", "composite"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: O.channel("conv2"),
+        lambda: O.feature_map_norm("conv2"),
+        lambda: O.neuron("conv2"),
+        lambda: O.class_logit(),
+        lambda: O.direction("conv2", np.random.default_rng(0).normal(size=(3, 16))),
+        lambda: O.deepdream("conv1"),
+        lambda: O.channel("conv2") + 0.1 * O.diversity("conv2") - 0.5 * O.deepdream("conv1"),
+    ],
+    ids=["channel", "l2", "neuron", "class_logit", "direction", "deepdream", "composite"],
+)
 def test_objective_rises(cnn, make):
     result = _run(cnn, make(), [0, 1, 2], warmup_steps=0)
     assert np.all(result.scores > result.initial_scores), (result.initial_scores, result.scores)
@@ -159,7 +168,9 @@ def test_tv_and_alpha_gradients_match_finite_differences(beta):
         for idx in np.ndindex(x.shape):
             d = np.zeros_like(x)
             d[idx] = 1e-6
-            numeric[idx] = (float(tf.reduce_sum(fn(tf.constant(x + d)))) - float(tf.reduce_sum(fn(tf.constant(x - d))))) / 2e-6
+            numeric[idx] = (
+                float(tf.reduce_sum(fn(tf.constant(x + d)))) - float(tf.reduce_sum(fn(tf.constant(x - d))))
+            ) / 2e-6
         np.testing.assert_allclose(grad, numeric, rtol=1e-3, atol=1e-7)
 
 
@@ -171,8 +182,16 @@ def test_blur_regularizer_every_k_steps():
 
 
 def test_octaves_regularizers_and_classes(cnn):
-    result = kv.visualize_filters(cnn, "conv2", [0, 1], steps=9, octaves=3, param="pixels",
-                                  regularizers=[R.TV(0.05), R.Blur(), R.Lp(0.01)], **FAST)
+    result = kv.visualize_filters(
+        cnn,
+        "conv2",
+        [0, 1],
+        steps=9,
+        octaves=3,
+        param="pixels",
+        regularizers=[R.TV(0.05), R.Blur(), R.Lp(0.01)],
+        **FAST,
+    )
     assert result.images.shape == (2, 16, 16, 3) and len(result.history) == 9
     with unchanged(cnn, np.zeros((1, 16, 16, 3), "float32")):
         classes = kv.visualize_classes(cnn, [0, 3], steps=10, progress=False)
@@ -233,6 +252,7 @@ def test_plots_and_widget(cnn):
 
 # --- performance by design: one filter computed per image; many steps per compiled call ---
 
+
 def _conv_zoo():
     x = inputs = keras.Input((13, 11, 3))
     x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="same")(x)
@@ -276,8 +296,9 @@ def test_sliced_and_full_rendering_agree_and_history_is_complete(cnn):
 
     result = kv.visualize_filters(cnn, "conv2", [1, 5, 9], steps=20, precision="float32", **FAST)  # two compiled calls
     assert result.history.shape == (20, 3) and np.isfinite(result.history).all()
-    renderer = Renderer(cnn, O.channel("conv2"), P.Fourier(), T.standard_transforms(16), [], None, 0.05, 16,
-                        unit_slicing=False)
+    renderer = Renderer(
+        cnn, O.channel("conv2"), P.Fourier(), T.standard_transforms(16), [], None, 0.05, 16, unit_slicing=False
+    )
     assert isinstance(renderer.probe, Probe)
     seeds = P.element_seeds(0, [1, 5, 9])
     images, scores, _, history = renderer.run([1, 5, 9], seeds, (16, 16), 20, steps_per_call=7)

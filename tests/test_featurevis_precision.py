@@ -1,4 +1,5 @@
 """Feature visualization in bfloat16, under a mixed policy, with callbacks, a cost model and multi-output models."""
+
 import inspect
 import warnings
 
@@ -62,9 +63,13 @@ def test_dream_and_inversion_in_bfloat16_match_float32():
     fcn = small_cnn(input_shape=(None, None, 3), softmax=False, name="fcn_bf16")
     photo = kv.sample_image("cat", 32)
     with unchanged(fcn, PROBE), global_state_unchanged():
-        inv = {p: kv.invert(fcn, photo, "conv2", steps=60, progress=False, precision=p) for p in ("float32", "bfloat16")}
-        dream = {p: kv.deep_dream(fcn, photo, "conv2", octaves=2, steps=4, progress=False, precision=p)
-                 for p in ("float32", "bfloat16")}
+        inv = {
+            p: kv.invert(fcn, photo, "conv2", steps=60, progress=False, precision=p) for p in ("float32", "bfloat16")
+        }
+        dream = {
+            p: kv.deep_dream(fcn, photo, "conv2", octaves=2, steps=4, progress=False, precision=p)
+            for p in ("float32", "bfloat16")
+        }
     assert inv["bfloat16"].precision == "bfloat16" and inv["bfloat16"].errors.dtype == np.float32
     assert abs(inv["bfloat16"].errors[0] - inv["float32"].errors[0]) < 0.05 * inv["float32"].history[0, 0]
     gain = {p: d.losses[-1][-1, 0] / d.losses[0][0, 0] for p, d in dream.items()}
@@ -73,10 +78,25 @@ def test_dream_and_inversion_in_bfloat16_match_float32():
 
 def test_callback_streams_snapshots(cnn):
     snapshots = []
-    result = kv.visualize_filters(cnn, "conv2", [0, 3, 5], steps=10, callback=snapshots.append, callback_every=4,
-                                  filter_batch_size=2, precision="float32", **FAST)
-    assert [(s.step, tuple(s.units)) for s in snapshots] == [(4, (0, 3)), (8, (0, 3)), (10, (0, 3)),
-                                                              (4, (5,)), (8, (5,)), (10, (5,))]
+    result = kv.visualize_filters(
+        cnn,
+        "conv2",
+        [0, 3, 5],
+        steps=10,
+        callback=snapshots.append,
+        callback_every=4,
+        filter_batch_size=2,
+        precision="float32",
+        **FAST,
+    )
+    assert [(s.step, tuple(s.units)) for s in snapshots] == [
+        (4, (0, 3)),
+        (8, (0, 3)),
+        (10, (0, 3)),
+        (4, (5,)),
+        (8, (5,)),
+        (10, (5,)),
+    ]
     assert snapshots[0].images.shape == (2, 16, 16, 3) and snapshots[0].images.dtype == np.float32
     assert snapshots[-1].fraction == 1.0 and 0 < snapshots[0].fraction < snapshots[1].fraction
     np.testing.assert_allclose(snapshots[2].images, result.images[:2], atol=1e-6)  # the last snapshot is the result
@@ -85,8 +105,9 @@ def test_callback_streams_snapshots(cnn):
 
 def test_filter_chunks_do_not_change_images(cnn):
     one = kv.visualize_filters(cnn, "conv2", [1, 4, 9, 12, 15], steps=6, precision="float32", **FAST)
-    chunked = kv.visualize_filters(cnn, "conv2", [1, 4, 9, 12, 15], steps=6, precision="float32",
-                                   filter_batch_size=2, **FAST)
+    chunked = kv.visualize_filters(
+        cnn, "conv2", [1, 4, 9, 12, 15], steps=6, precision="float32", filter_batch_size=2, **FAST
+    )
     np.testing.assert_allclose(chunked.images, one.images, atol=1e-4)
     from kerasviz.featurevis.settings import default_batch
 
@@ -97,25 +118,31 @@ def test_estimate_seconds_scales_with_the_work(cnn):
     base = kv.estimate_seconds(cnn, "conv2", [0, 1], steps=10, size=16, precision="float32")
     assert base > 0
     assert kv.estimate_seconds(cnn, "conv2", [0, 1], steps=20, size=16, precision="float32") == pytest.approx(2 * base)
-    assert kv.estimate_seconds(cnn, "conv2", [0, 1, 2, 3], steps=10, size=16, precision="float32") == pytest.approx(2 * base)
+    assert kv.estimate_seconds(cnn, "conv2", [0, 1, 2, 3], steps=10, size=16, precision="float32") == pytest.approx(
+        2 * base
+    )
     assert kv.estimate_seconds(cnn, "conv1", [0, 1], steps=10, size=16, precision="float32") < base
     assert kv.estimate_seconds(cnn, None, [0, 1], steps=10, size=16, precision="float32") > base  # the whole model
     fcn = small_cnn(input_shape=(None, None, 3), name="fcn_cost")
     small = kv.estimate_seconds(fcn, "conv2", [0], steps=10, size=32, precision="float32")
-    assert kv.estimate_seconds(fcn, "conv2", [0], steps=10, size=64, precision="float32") == pytest.approx(4 * small, rel=0.01)
+    assert kv.estimate_seconds(fcn, "conv2", [0], steps=10, size=64, precision="float32") == pytest.approx(
+        4 * small, rel=0.01
+    )
 
 
 def test_visualize_classes_on_a_multi_output_model():
     inputs = keras.Input((16, 16, 3))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv")(inputs)
     x = keras.layers.GlobalAveragePooling2D(name="gap")(x)
-    model = keras.Model(inputs, [keras.layers.Dense(3, name="cls")(x), keras.layers.Dense(5, activation="softmax",
-                                                                                          name="aux")(x)])
+    model = keras.Model(
+        inputs, [keras.layers.Dense(3, name="cls")(x), keras.layers.Dense(5, activation="softmax", name="aux")(x)]
+    )
     with pytest.raises(kv.InvalidArgumentError, match="output"):
         kv.visualize_classes(model, [0], steps=3, **FAST)
     result = kv.visualize_classes(model, [4, 1], output="aux", steps=8, precision="float32", **FAST)
-    logits_model = keras.Model(inputs, model.get_layer("aux").input @ model.get_layer("aux").kernel
-                               + model.get_layer("aux").bias)
+    logits_model = keras.Model(
+        inputs, model.get_layer("aux").input @ model.get_layer("aux").kernel + model.get_layer("aux").bias
+    )
     logits = logits_model.predict(result.images, verbose=0)
     np.testing.assert_allclose(result.scores, logits[[0, 1], [4, 1]], rtol=1e-4, atol=1e-5)
 

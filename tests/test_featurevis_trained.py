@@ -1,4 +1,5 @@
 """Quality on a trained model: the optimised image beats 1,000 natural images."""
+
 import keras
 import numpy as np
 import pytest
@@ -15,14 +16,16 @@ def full_steps(monkeypatch):
 def digits_cnn(mnist):
     (x, y), (xt, _) = mnist
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(16, 3, activation="relu", name="conv2"),
-        keras.layers.GlobalAveragePooling2D(),
-        keras.layers.Dense(10, name="logits"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv2"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, name="logits"),
+        ]
+    )
     model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(x[..., None] / 255.0, y, epochs=1, batch_size=64, verbose=0)
     return model, xt[:1000, ..., None] / 255.0

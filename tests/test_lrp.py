@@ -4,6 +4,7 @@ BatchNorm folding, batching, non-mutation, unsupported layers, residual Add.
 All in float32: on these small bias-free nets the measured conservation error is
 ~1e-7 relative, well inside the 1e-5 threshold, so float64 is not needed.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -116,7 +117,9 @@ def test_epsilon_conservation_error_shrinks_with_epsilon(bias_free, probe):
 def test_zplus_with_nonnegative_inputs_gives_nonnegative_relevance(probe):
     model = kv.testing.small_cnn((12, 12, 3), classes=5, seed=4)
     rng = np.random.default_rng(1)
-    model.set_weights([rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()])  # mixed-sign biases too
+    model.set_weights(
+        [rng.normal(0, 0.3, w.shape).astype("float32") for w in model.get_weights()]
+    )  # mixed-sign biases too
     logits = model_outputs(model, probe)
     target = logits.argmax(axis=1)
     assert (logits.max(axis=1) > 0).all()
@@ -177,7 +180,10 @@ def test_nested_model_paths(nested_fn, images):
 
 @pytest.mark.parametrize(
     "layer, kind",
-    [(keras.layers.Conv2DTranspose(4, 3, name="up"), "Conv2DTranspose"), (keras.layers.Lambda(lambda t: t * t, name="sq"), "Lambda")],
+    [
+        (keras.layers.Conv2DTranspose(4, 3, name="up"), "Conv2DTranspose"),
+        (keras.layers.Lambda(lambda t: t * t, name="sq"), "Lambda"),
+    ],
 )
 def test_unsupported_layer_fails_clearly(layer, kind):
     x = inputs = keras.Input((8, 8, 3))

@@ -1,5 +1,6 @@
 """kv.lrp's conventions: keyword-only settings, output= on multi-output models, the result type,
 mixed precision, and the model and global state left as found."""
+
 import inspect
 
 import keras
@@ -60,7 +61,9 @@ def test_output_picks_the_explained_head(as_dict):
     for output, name in choices:
         single = keras.Model(model.inputs, model.get_layer(name).output)
         result = kv.lrp(model, images, 1, rule="epsilon_gamma", output=output, return_layers=True, progress=False)
-        np.testing.assert_allclose(result.input, kv.lrp(single, images, 1, rule="epsilon_gamma", progress=False), rtol=1e-5)
+        np.testing.assert_allclose(
+            result.input, kv.lrp(single, images, 1, rule="epsilon_gamma", progress=False), rtol=1e-5
+        )
         assert name in result.layers and ({"cls", "aux"} - {name}).isdisjoint(result.layers)
 
 
@@ -103,6 +106,11 @@ def test_families_listed():
     names = kv.composite_names()
     for preset in ("vgg", "resnet", "mobilenet", "mobilenet_v3", "efficientnet", "convnext", "xception", "densenet"):
         assert preset in names
-    assert {"DepthwiseConv2D", "SeparableConv2D", "LayerNormalization", "Multiply", "Rescaling", "Normalization"} <= set(
-        kv.supported_layers()
-    )
+    assert {
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "LayerNormalization",
+        "Multiply",
+        "Rescaling",
+        "Normalization",
+    } <= set(kv.supported_layers())

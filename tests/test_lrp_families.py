@@ -6,6 +6,7 @@ relevance across every cut of the graph (the residual Adds, the block outputs), 
 piecewise-linear Xception (ReLU only) it is gradient × input. MobileNetV2's ReLU6, EfficientNet's
 swish and ConvNeXt's GELU pass relevance through, so there only conservation holds.
 """
+
 import keras
 import numpy as np
 import pytest

@@ -2,6 +2,7 @@
 
 The totals of a rule can agree while its maps are wrong, so every check here compares maps.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -124,7 +125,9 @@ def test_gamma_zero_is_lrp0_and_nonnegative_case_is_montavons_rule():
     image = np.random.default_rng(6).normal(0, 1, (5, 5, 2)).astype("float32")
     np.testing.assert_allclose(
         kv.lrp(model, image, 1, rule="gamma", gamma=0.0, progress=False),
-        kv.lrp(model, image, 1, rule="zero", progress=False), rtol=1e-4, atol=1e-6,
+        kv.lrp(model, image, 1, rule="zero", progress=False),
+        rtol=1e-4,
+        atol=1e-6,
     )
     # a ≥ 0 and z > 0 everywhere on a positive-weight layer: generalised γ == w + γw⁺ (hand formula)
     x = inputs = keras.Input((3,))

@@ -5,6 +5,7 @@ conserves relevance across every cut of the graph; each model below puts a group
 on that test. LayerNorm and gates are not piecewise linear: they are checked by conservation and
 against their rule written out in NumPy.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -46,7 +47,9 @@ def _structure():
     x = L.MaxPooling2D(2, name="pool")(x)
     a = L.Conv2D(4, 3, padding="same", activation="relu", use_bias=False, name="a")(x)
     b = L.Conv2D(4, 3, padding="same", activation="relu", use_bias=False, name="b")(x)
-    merged = L.Concatenate(name="cat")([L.Maximum(name="max")([a, b]), L.Average(name="avg")([a, b]), L.Subtract(name="sub")([a, b])])
+    merged = L.Concatenate(name="cat")(
+        [L.Maximum(name="max")([a, b]), L.Average(name="avg")([a, b]), L.Subtract(name="sub")([a, b])]
+    )
     x = L.Dense(5, activation="relu", use_bias=False, name="dense4d")(merged)  # Dense on (N, H, W, C)
     x = L.Reshape((25, 1, 5), name="reshape")(L.AveragePooling2D(2, name="avg_pool")(x))
     x = L.GlobalMaxPooling2D(name="gmp")(x)
@@ -146,7 +149,9 @@ def test_depthwise_equals_block_diagonal_conv(rule):
     for target in (0, 17):
         np.testing.assert_allclose(
             kv.lrp(depthwise, images, target, rule=rule, progress=False),
-            kv.lrp(conv, images, target, rule=rule, progress=False), rtol=1e-4, atol=1e-6,
+            kv.lrp(conv, images, target, rule=rule, progress=False),
+            rtol=1e-4,
+            atol=1e-6,
         )
 
 

@@ -1,4 +1,5 @@
 """LRP figures and widget: they draw what kv.lrp computed and react to their controls."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -19,7 +20,9 @@ def test_heatmap_is_signed_and_scaled():
 
 def test_plot_lrp_and_flow(cnn, images):
     res = kv.lrp(cnn, images[:2], rule="small", return_layers=True, progress=False)
-    fig = kv.plot_lrp(images[0], {"small": res.input[0], "zero": kv.lrp(cnn, images[0], rule="zero", progress=False)}, title="t")
+    fig = kv.plot_lrp(
+        images[0], {"small": res.input[0], "zero": kv.lrp(cnn, images[0], rule="zero", progress=False)}, title="t"
+    )
     assert len(fig.axes) == 3
     plt.close(fig)
     flow = res.flow(1)

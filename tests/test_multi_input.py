@@ -5,6 +5,7 @@ image i's metadata baked in as a constant. A method that held the side input fix
 every expanded batch (path points, noisy copies, occluded copies, masks), gives exactly the twin's
 map; one that mixed rows between images, or dropped the side input, does not.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -80,8 +81,9 @@ def test_gradient_equals_a_manual_tape_with_the_side_input_fixed(model, data):
     expected = tape.gradient(score, image).numpy()
     with unchanged(model, [x[:1], meta[:1]]):
         np.testing.assert_allclose(kv.gradient(model, [x, meta], 1, progress=False), expected, atol=1e-6)
-        np.testing.assert_allclose(kv.gradient(model, {"meta": meta, "image": x}, 1, progress=False), expected,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            kv.gradient(model, {"meta": meta, "image": x}, 1, progress=False), expected, atol=1e-6
+        )
 
 
 METHODS = {
@@ -152,19 +154,22 @@ def test_input_is_chosen_by_index_or_name(model, data):
     np.testing.assert_array_equal(kv.saliency(model, [x, meta], 0, input=0, progress=False), by_default)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda m, x, meta: kv.saliency(m, [x, meta[:2]]), "images['meta']"),
-    (lambda m, x, meta: kv.saliency(m, [x, meta[:, :3]]), "images['meta']"),
-    (lambda m, x, meta: kv.saliency(m, {"image": x, "metadata": meta}), "images"),
-    (lambda m, x, meta: kv.saliency(m, {"meta": meta}), "images"),
-    (lambda m, x, meta: kv.saliency(m, [x, meta], input="pixels"), "input"),
-    (lambda m, x, meta: kv.saliency(m, [x, meta], input=2), "input"),
-    (lambda m, x, meta: kv.saliency(m, [x, meta], input=1.5), "input"),
-    (lambda m, x, meta: kv.saliency(m, x), "images"),  # the head reads the metadata: it must be given
-    (lambda m, x, meta: kv.saliency(m, [x, meta], input="meta"), None),  # a vector input has no positions
-    (lambda m, x, meta: kv.score_cam(m, [x, meta], layer="conv"), None),  # reads the head without the side input
-    (lambda m, x, meta: kv.mu_fidelity(m, [x, meta], np.ones((N, SIDE, SIDE))), None),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda m, x, meta: kv.saliency(m, [x, meta[:2]]), "images['meta']"),
+        (lambda m, x, meta: kv.saliency(m, [x, meta[:, :3]]), "images['meta']"),
+        (lambda m, x, meta: kv.saliency(m, {"image": x, "metadata": meta}), "images"),
+        (lambda m, x, meta: kv.saliency(m, {"meta": meta}), "images"),
+        (lambda m, x, meta: kv.saliency(m, [x, meta], input="pixels"), "input"),
+        (lambda m, x, meta: kv.saliency(m, [x, meta], input=2), "input"),
+        (lambda m, x, meta: kv.saliency(m, [x, meta], input=1.5), "input"),
+        (lambda m, x, meta: kv.saliency(m, x), "images"),  # the head reads the metadata: it must be given
+        (lambda m, x, meta: kv.saliency(m, [x, meta], input="meta"), None),  # a vector input has no positions
+        (lambda m, x, meta: kv.score_cam(m, [x, meta], layer="conv"), None),  # reads the head without the side input
+        (lambda m, x, meta: kv.mu_fidelity(m, [x, meta], np.ones((N, SIDE, SIDE))), None),
+    ],
+)
 def test_bad_multi_input_calls_fail_clearly(model, data, call, argument):
     x, meta = data
     assert_clear_error(lambda: call(model, x, meta), argument)
@@ -181,5 +186,7 @@ def test_dict_inputs_with_the_image_second_and_a_nested_multi_input_model(data):
     np.testing.assert_allclose(kv.saliency(inner, [meta, x], 1, progress=False)[0], expected, atol=1e-6)
     cam = kv.grad_cam(outer, [x, meta], layer="inner/conv", progress=False)
     assert cam.shape == (N, SIDE, SIDE)
-    np.testing.assert_allclose(kv.activations(outer, x, ["inner/conv"], progress=False)["inner/conv"],
-                               kv.activations(inner, {"photo": x, "age": meta}, ["conv"], progress=False)["conv"])
+    np.testing.assert_allclose(
+        kv.activations(outer, x, ["inner/conv"], progress=False)["inner/conv"],
+        kv.activations(inner, {"photo": x, "age": meta}, ["conv"], progress=False)["conv"],
+    )

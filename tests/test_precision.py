@@ -1,4 +1,5 @@
 """Compute precision: bfloat16 variants share the user's weights, change nothing, and `auto` follows the hardware."""
+
 import keras
 import numpy as np
 import pytest
@@ -32,10 +33,17 @@ def test_auto_follows_native_support(monkeypatch):
     assert P.resolve_precision("auto", keras.Model(inputs, Custom()(inputs))) == "float32"
 
 
-@pytest.mark.parametrize("flags, onednn, native", [
-    ({"avx2", "avx512_bf16"}, True, True), ({"amx_bf16"}, True, True), ({"bf16", "asimd"}, True, True),
-    ({"avx2", "avx512f"}, True, False), ({"avx512_bf16"}, False, False), (set(), True, False),
-])
+@pytest.mark.parametrize(
+    "flags, onednn, native",
+    [
+        ({"avx2", "avx512_bf16"}, True, True),
+        ({"amx_bf16"}, True, True),
+        ({"bf16", "asimd"}, True, True),
+        ({"avx2", "avx512f"}, True, False),
+        ({"avx512_bf16"}, False, False),
+        (set(), True, False),
+    ],
+)
 def test_cpu_detection(monkeypatch, flags, onednn, native):
     monkeypatch.setattr(P, "_cpu_flags", lambda: flags)
     monkeypatch.setattr(P, "onednn_enabled", lambda: onednn)
@@ -44,8 +52,11 @@ def test_cpu_detection(monkeypatch, flags, onednn, native):
     assert result is native and isinstance(reason, str)
 
 
-@pytest.mark.parametrize("make", [small_cnn, lambda: nested_model(sequential=True), lambda: nested_model(sequential=False)],
-                         ids=["functional", "nested-sequential", "nested-functional"])
+@pytest.mark.parametrize(
+    "make",
+    [small_cnn, lambda: nested_model(sequential=True), lambda: nested_model(sequential=False)],
+    ids=["functional", "nested-sequential", "nested-functional"],
+)
 def test_bfloat16_variant_shares_weights_and_changes_nothing(make):
     model = make()
     with unchanged(model, X), global_state_unchanged():

@@ -1,4 +1,5 @@
 """Score-CAM, Ablation-CAM, RISE and occlusion in bfloat16: the float32 ranking, float32 scores, nothing changed."""
+
 import keras
 import numpy as np
 import pytest
@@ -53,8 +54,11 @@ def test_auto_follows_the_hardware(net, monkeypatch):
 
 
 def _dtypes(variant):
-    return {layer.name: layer.compute_dtype for _, layer in iter_layers(variant)
-            if not is_model(layer) and not isinstance(layer, keras.layers.InputLayer)}
+    return {
+        layer.name: layer.compute_dtype
+        for _, layer in iter_layers(variant)
+        if not is_model(layer) and not isinstance(layer, keras.layers.InputLayer)
+    }
 
 
 def test_rebuilt_graphs_of_a_variant_compute_in_bfloat16():
@@ -78,8 +82,13 @@ def test_the_head_of_a_perturbation_variant_stays_float32():
     with unchanged(model, X[:2]), global_state_unchanged():
         variant = P.compute_variant(model, "bfloat16", float32_head=True)
         out = variant(X)
-    assert _dtypes(variant) == {"conv1": "bfloat16", "pool1": "bfloat16", "conv2": "bfloat16", "gap": "bfloat16",
-                                "head": "float32"}
+    assert _dtypes(variant) == {
+        "conv1": "bfloat16",
+        "pool1": "bfloat16",
+        "conv2": "bfloat16",
+        "gap": "bfloat16",
+        "head": "float32",
+    }
     assert out.dtype == tf.float32 and variant is not P.compute_variant(model, "bfloat16")
     assert {id(v) for v in variant.weights} == {id(v) for v in model.weights}
     np.testing.assert_allclose(out.numpy(), model.predict(X, verbose=0), atol=2e-2)
@@ -92,8 +101,14 @@ def test_the_head_of_a_perturbation_variant_stays_float32():
     probs = keras.layers.Activation("softmax", name="probs")(pooled)
     fcn = keras.Model(inputs, [probs, keras.layers.Dense(2, name="aux")(keras.layers.Flatten(name="flat")(x))])
     dtypes = _dtypes(P.compute_variant(fcn, "bfloat16", float32_head=True))
-    assert dtypes == {"c": "bfloat16", "score": "float32", "pool": "float32", "probs": "float32",
-                      "flat": "bfloat16", "aux": "float32"}
+    assert dtypes == {
+        "c": "bfloat16",
+        "score": "float32",
+        "pool": "float32",
+        "probs": "float32",
+        "flat": "bfloat16",
+        "aux": "float32",
+    }
     nested = nested_model(sequential=False)
     dtypes = _dtypes(P.compute_variant(nested, "bfloat16", float32_head=True))
     assert dtypes["outer_head"] == "float32" and dtypes["conv2"] == "bfloat16"

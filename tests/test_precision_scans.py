@@ -1,4 +1,5 @@
 """Dataset scans in bfloat16: float32 results, the same top-k images (near-ties aside), nothing changed."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -80,8 +81,9 @@ def test_filter_correlation_in_bfloat16(net, data):
     np.testing.assert_array_equal(np.isnan(fast.correlation), np.isnan(exact.correlation))
     np.testing.assert_allclose(fast.correlation, exact.correlation, atol=0.01)
     np.testing.assert_array_equal(fast.cosine, exact.cosine)  # kernels: never through the model
-    pairs = kv.redundant_filters(net, "conv2", data[:120], correlation_threshold=0.5, precision="bfloat16",
-                                 progress=False)
+    pairs = kv.redundant_filters(
+        net, "conv2", data[:120], correlation_threshold=0.5, precision="bfloat16", progress=False
+    )
     assert all(-1 <= p.score <= 1 for p in pairs)
 
 
@@ -95,15 +97,25 @@ def test_auto_follows_the_hardware(net, data, monkeypatch):
     assert kv.top_activating(net, "conv2", data[:20], k=2, progress=False).precision == "float32"
 
 
-@pytest.mark.parametrize("call", [
-    lambda m, x, p: kv.top_activating(m, "conv2", x, precision=p),
-    lambda m, x, p: kv.neuron_feature(m, "conv2", x, precision=p),
-    lambda m, x, p: kv.activation_summary(m, "conv2", x, precision=p),
-    lambda m, x, p: kv.dead_filters(m, None, x, precision=p),
-    lambda m, x, p: kv.filter_similarity(m, "conv2", x, precision=p),
-    lambda m, x, p: kv.redundant_filters(m, "conv2", x, precision=p),
-], ids=["top_activating", "neuron_feature", "activation_summary", "dead_filters", "filter_similarity",
-        "redundant_filters"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda m, x, p: kv.top_activating(m, "conv2", x, precision=p),
+        lambda m, x, p: kv.neuron_feature(m, "conv2", x, precision=p),
+        lambda m, x, p: kv.activation_summary(m, "conv2", x, precision=p),
+        lambda m, x, p: kv.dead_filters(m, None, x, precision=p),
+        lambda m, x, p: kv.filter_similarity(m, "conv2", x, precision=p),
+        lambda m, x, p: kv.redundant_filters(m, "conv2", x, precision=p),
+    ],
+    ids=[
+        "top_activating",
+        "neuron_feature",
+        "activation_summary",
+        "dead_filters",
+        "filter_similarity",
+        "redundant_filters",
+    ],
+)
 @pytest.mark.parametrize("value", ["float16", "BF16", None, 16])
 def test_bad_precision_is_refused_before_any_work(net, data, call, value):
     assert_clear_error(lambda: call(net, data[:4], value), "precision")

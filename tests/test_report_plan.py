@@ -5,10 +5,9 @@ model's own size), leaves the model unchanged, and a model whose layers need
 the fixed size falls back to running as it is.
 """
 
+import keras
 import numpy as np
 import pytest
-
-import keras
 
 import kerasviz as kv
 from kerasviz.report import sections as S
@@ -41,13 +40,16 @@ def test_open_size_view_shares_the_weights_and_changes_nothing():
     assert tap.shape == (2, 16, 16, 6)
 
 
-@pytest.mark.parametrize("side, size, octaves, opened, described", [
-    (64, 32, None, True, ""),                       # 32 / 2 < 48: one octave, at 32 px on the open view
-    (224, 128, None, True, ", 2 octaves: 64, 128 px"),
-    (64, 64, None, False, ""),                      # the shown size is the model's: nothing to gain
-    (32, 64, None, False, ""),                      # larger than the model's input: resized down as before
-    (224, 128, 3, True, ", 3 octaves: 32, 64, 128 px"),
-])
+@pytest.mark.parametrize(
+    "side, size, octaves, opened, described",
+    [
+        (64, 32, None, True, ""),  # 32 / 2 < 48: one octave, at 32 px on the open view
+        (224, 128, None, True, ", 2 octaves: 64, 128 px"),
+        (64, 64, None, False, ""),  # the shown size is the model's: nothing to gain
+        (32, 64, None, False, ""),  # larger than the model's input: resized down as before
+        (224, 128, 3, True, ", 3 octaves: 32, 64, 128 px"),
+    ],
+)
 def test_plan(side, size, octaves, opened, described):
     model = fixed_cnn(side)
     plan = plan_featurevis(model, size, octaves)
@@ -63,7 +65,9 @@ def test_a_model_that_needs_its_fixed_size_falls_back(tmp_path):
     probe = np.random.default_rng(2).uniform(0, 255, (1, 32, 32, 3)).astype("float32")
     with unchanged(model, probe):
         ins = prepare_inspection(model, photos, quick=True, layers=["conv1"], filters=2, steps=2)
-        ins = S.Inspection(**{**ins.__dict__, "settings": S.Settings(**{**ins.settings.__dict__, "featurevis_size": 16})})
+        ins = S.Inspection(
+            **{**ins.__dict__, "settings": S.Settings(**{**ins.settings.__dict__, "featurevis_size": 16})}
+        )
         part = S.featurevis_section(ins)
     assert part.data["octaves"] == 1 and part.data["scores"]["conv1"].shape == (2,)
     assert "octaves" not in part.facts[0]
@@ -75,6 +79,7 @@ def test_the_report_header_says_octaves_and_steps(monkeypatch):
     photos = np.random.default_rng(3).integers(0, 256, (1, 50, 60, 3), dtype=np.uint8)
     ins = prepare_inspection(model, photos, quick=False, layers=["conv2"], filters=2, steps=4, precision="float32")
     part = S.featurevis_section(ins)
-    assert part.facts == ["filter maximization: 2 filter(s) per layer on 1 layer(s), 4 steps, 2 octaves: 112, 224 px, "
-                          "in float32"]
+    assert part.facts == [
+        "filter maximization: 2 filter(s) per layer on 1 layer(s), 4 steps, 2 octaves: 112, 224 px, in float32"
+    ]
     assert part.data["scores"]["conv2"].shape == (2,)

@@ -4,6 +4,7 @@ A linear Conv1D classifier has a constant gradient `w_eff[t, c]`, computed here 
 with NumPy: gradient × input is each time step's contribution to the logit, integrated gradients
 from 0 equal it, and occluding one time step removes exactly its summed contribution.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -18,10 +19,15 @@ T, C, F, K, CLASSES = 24, 2, 3, 5, 4
 @pytest.fixture(scope="module")
 def linear():
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((T, C)), keras.layers.Conv1D(F, K, name="conv"), keras.layers.Flatten(),
-        keras.layers.Dense(CLASSES, name="head"),
-    ], name="linear_1d")
+    return keras.Sequential(
+        [
+            keras.Input((T, C)),
+            keras.layers.Conv1D(F, K, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(CLASSES, name="head"),
+        ],
+        name="linear_1d",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -67,10 +73,14 @@ def test_one_signal_in_one_map_out_and_batch_equals_one_at_a_time(linear, signal
 
 def test_grad_cam_over_time_is_the_class_activation_map(signals):
     keras.utils.set_random_seed(1)
-    model = keras.Sequential([
-        keras.Input((T, C)), keras.layers.Conv1D(F, K, activation="relu", name="conv"),
-        keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(CLASSES, name="head"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((T, C)),
+            keras.layers.Conv1D(F, K, activation="relu", name="conv"),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(CLASSES, name="head"),
+        ]
+    )
     acts = kv.activations(model, signals, ["conv"], progress=False)["conv"]  # (N, t, F)
     w = model.get_layer("head").get_weights()[0][:, 1]
     cam = kv.grad_cam(model, signals, 1, layer="conv", relu=False, normalize=False, upsample=False, progress=False)
@@ -90,12 +100,18 @@ def test_activations_over_time_equal_the_convolution(linear, signals):
 
 def bias_free_relu_1d():
     keras.utils.set_random_seed(2)
-    return keras.Sequential([
-        keras.Input((T, C)), keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
-        keras.layers.MaxPooling1D(2), keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
-        keras.layers.AveragePooling1D(2), keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
-        keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(CLASSES, use_bias=False),
-    ])
+    return keras.Sequential(
+        [
+            keras.Input((T, C)),
+            keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
+            keras.layers.MaxPooling1D(2),
+            keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
+            keras.layers.AveragePooling1D(2),
+            keras.layers.Conv1D(6, 3, activation="relu", use_bias=False),
+            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.Dense(CLASSES, use_bias=False),
+        ]
+    )
 
 
 def test_lrp_zero_on_conv1d_pooling_is_gradient_times_input_and_conserves(signals):
@@ -108,8 +124,10 @@ def test_lrp_zero_on_conv1d_pooling_is_gradient_times_input_and_conserves(signal
 
 
 def test_plots_draw_a_signal_with_its_heat_strips(linear, signals):
-    maps = {"saliency": kv.saliency(linear, signals, progress=False)[0],
-            "IG": kv.integrated_gradients(linear, signals, steps=2, progress=False).attributions[0]}
+    maps = {
+        "saliency": kv.saliency(linear, signals, progress=False)[0],
+        "IG": kv.integrated_gradients(linear, signals, steps=2, progress=False).attributions[0],
+    }
     fig = kv.plot_signal_attribution(signals[0], maps, title="linear", channel_names=["x", "y"])
     assert len(fig.axes) == 3 and fig.axes[2].images[0].get_array().shape == (C, T)
     acts = kv.activations(linear, signals, "conv", progress=False)["conv"][0]
@@ -120,10 +138,14 @@ def test_plots_draw_a_signal_with_its_heat_strips(linear, signals):
 
 def test_conv3d_gradients_occlusion_and_grad_cam():
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([
-        keras.Input((6, 8, 8, 1)), keras.layers.Conv3D(4, 3, activation="relu", use_bias=False, name="conv"),
-        keras.layers.GlobalAveragePooling3D(), keras.layers.Dense(3, use_bias=False),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 8, 8, 1)),
+            keras.layers.Conv3D(4, 3, activation="relu", use_bias=False, name="conv"),
+            keras.layers.GlobalAveragePooling3D(),
+            keras.layers.Dense(3, use_bias=False),
+        ]
+    )
     volumes = np.random.default_rng(0).uniform(0, 1, (2, 6, 8, 8, 1)).astype("float32")
     gradient = kv.gradient(model, volumes, 1, progress=False)
     assert gradient.shape == volumes.shape
@@ -137,23 +159,32 @@ def test_conv3d_gradients_occlusion_and_grad_cam():
     np.testing.assert_allclose(relevance, volumes * gradient, atol=1e-6)
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda m, x: kv.saliency(m, x[:, :-1]), "images"),          # wrong length
-    (lambda m, x: kv.saliency(m, x[..., :1]), "images"),         # wrong channels
-    (lambda m, x: kv.occlusion(m, x, patch=(2, 2)), "patch"),     # one window side per position axis
-    (lambda m, x: kv.occlusion(m, x, patch=T + 1), "patch"),
-    (lambda m, x: kv.rise(m, x, samples=4), None),                # 2-D masks: images only
-    (lambda m, x: kv.lime(m, x), None),
-    (lambda m, x: kv.deletion_auc(m, x, np.ones((3, T))), None),
-    (lambda m, x: kv.top_activating(m, "conv", x, k=1), None),
-    (lambda m, x: kv.visualize_filters(m, "conv", [0], steps=2), "layer"),
-    (lambda m, x: kv.grad_cam(m, x, layer="head"), "layer"),       # not a feature map over time
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda m, x: kv.saliency(m, x[:, :-1]), "images"),  # wrong length
+        (lambda m, x: kv.saliency(m, x[..., :1]), "images"),  # wrong channels
+        (lambda m, x: kv.occlusion(m, x, patch=(2, 2)), "patch"),  # one window side per position axis
+        (lambda m, x: kv.occlusion(m, x, patch=T + 1), "patch"),
+        (lambda m, x: kv.rise(m, x, samples=4), None),  # 2-D masks: images only
+        (lambda m, x: kv.lime(m, x), None),
+        (lambda m, x: kv.deletion_auc(m, x, np.ones((3, T))), None),
+        (lambda m, x: kv.top_activating(m, "conv", x, k=1), None),
+        (lambda m, x: kv.visualize_filters(m, "conv", [0], steps=2), "layer"),
+        (lambda m, x: kv.grad_cam(m, x, layer="head"), "layer"),  # not a feature map over time
+    ],
+)
 def test_bad_calls_on_signals_fail_clearly(linear, signals, call, argument):
     assert_clear_error(lambda: call(linear, signals), argument)
 
 
 def test_channels_first_signals_are_refused_clearly(signals):
-    model = keras.Sequential([keras.Input((C, T)), keras.layers.Conv1D(3, 3, data_format="channels_first"),
-                              keras.layers.GlobalAveragePooling1D(data_format="channels_first"), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [
+            keras.Input((C, T)),
+            keras.layers.Conv1D(3, 3, data_format="channels_first"),
+            keras.layers.GlobalAveragePooling1D(data_format="channels_first"),
+            keras.layers.Dense(2),
+        ]
+    )
     assert_clear_error(lambda: kv.saliency(model, np.moveaxis(signals, 1, 2)), match="channels_first")

@@ -30,22 +30,34 @@ a Python warning written to stderr
 
 def user_env(**extra):
     """The environment a user has: no quick mode or TF settings from the root conftest."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERASVIZ_QUICK", "PYTHONPATH")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERASVIZ_QUICK", "PYTHONPATH")
+    }
     env["PYTHONPATH"] = os.pathsep.join([ROOT] + ([os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []))
     env.update(extra)
     return env
 
 
 def run(args, **env):
-    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=TIMEOUT, env=user_env(**env),
-                          cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=TIMEOUT, env=user_env(**env), cwd=ROOT
+    )
 
 
 def test_filter_keeps_errors_and_drops_what_the_level_hides():
     kept = filter_startup_lines(STARTUP, 2)
     assert "real error" in kept and "a Python warning" in kept  # errors and non-TensorFlow lines stay
-    for noise in ("absl::InitializeLog", "oneDNN", "cuda drivers", "cpu_feature_guard", "To enable", "a warning", "cuInit"):
+    for noise in (
+        "absl::InitializeLog",
+        "oneDNN",
+        "cuda drivers",
+        "cpu_feature_guard",
+        "To enable",
+        "a warning",
+        "cuInit",
+    ):
         assert noise not in kept, noise
     everything = filter_startup_lines(STARTUP, 0)
     assert everything == STARTUP  # level 0: the user asked for every line
@@ -72,8 +84,10 @@ def test_an_import_error_still_shows(tmp_path):
     """A TensorFlow that fails to load: its own stderr line and the Python traceback both reach the user."""
     fake = tmp_path / "tensorflow"
     fake.mkdir()
-    (fake / "__init__.py").write_text("import os\nos.write(2, b'E0000 00:00:1.0 1 loader.cc:1] libtensorflow is broken\\n')\n"
-                                      "raise ImportError('simulated broken install')\n")
+    (fake / "__init__.py").write_text(
+        "import os\nos.write(2, b'E0000 00:00:1.0 1 loader.cc:1] libtensorflow is broken\\n')\n"
+        "raise ImportError('simulated broken install')\n"
+    )
     result = run(["-c", "import kerasviz"], PYTHONPATH=os.pathsep.join([str(tmp_path), ROOT]))
     assert result.returncode == 1
     assert "libtensorflow is broken" in result.stderr
@@ -89,10 +103,14 @@ def test_help_and_argument_errors_answer_without_tensorflow(tmp_path):
     failed = run(["-X", "importtime", "-m", "kerasviz", "inspect", str(text), "-o", str(tmp_path / "r.html")])
     assert failed.returncode == 1
     errors = [line for line in failed.stderr.splitlines() if not line.startswith("import time:")]
-    assert errors == [f"kerasviz inspect: error: cannot read image {str(text)!r}: it is a text file, not an image "
-                      "(it starts with 'not a photo')"], errors
+    assert errors == [
+        f"kerasviz inspect: error: cannot read image {str(text)!r}: it is a text file, not an image "
+        "(it starts with 'not a photo')"
+    ], errors
     for result in (helped, failed):
-        imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
+        imported = [
+            line.split("|")[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")
+        ]
         assert "argparse" in imported and not any(name.startswith("tensorflow") for name in imported)
 
 
@@ -115,8 +133,10 @@ def test_a_fresh_kernels_first_cell_has_no_stderr():
             elif kind == "error":
                 errors.append(content["ename"] + ": " + content["evalue"])
 
-        code = ("import sys, kerasviz as kv, numpy as np\n"
-                "print(sys.executable == %r, kv.lenet()(np.zeros((1, 28, 28, 1))).shape)" % sys.executable)
+        code = (
+            "import sys, kerasviz as kv, numpy as np\n"
+            "print(sys.executable == %r, kv.lenet()(np.zeros((1, 28, 28, 1))).shape)" % sys.executable
+        )
         reply = client.execute_interactive(code, timeout=TIMEOUT, output_hook=collect)
         assert reply["content"]["status"] == "ok", errors
         assert streams["stdout"].strip() == "True (1, 10)", streams

@@ -1,4 +1,5 @@
 """kv.style: kerasviz's own figure defaults, applied to kerasviz figures only, never to matplotlib's globals."""
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -88,15 +89,18 @@ def test_colorbars_off():
             assert bool(bars) == on and any(t.get_text() for t in fig.texts) == on
 
 
-@pytest.mark.parametrize("call, argument", [
-    (lambda: kv.style("projector"), "name"),
-    (lambda: kv.style("slides", font=12), "font"),
-    (lambda: kv.style(dpi=-1), "dpi"),
-    (lambda: kv.style(dpi=float("nan")), "dpi"),
-    (lambda: kv.style(tiles_per_row=0), "tiles_per_row"),
-    (lambda: kv.style(tiles_per_row=2.5), "tiles_per_row"),
-    (lambda: kv.style(colorbars="yes"), "colorbars"),
-])
+@pytest.mark.parametrize(
+    "call, argument",
+    [
+        (lambda: kv.style("projector"), "name"),
+        (lambda: kv.style("slides", font=12), "font"),
+        (lambda: kv.style(dpi=-1), "dpi"),
+        (lambda: kv.style(dpi=float("nan")), "dpi"),
+        (lambda: kv.style(tiles_per_row=0), "tiles_per_row"),
+        (lambda: kv.style(tiles_per_row=2.5), "tiles_per_row"),
+        (lambda: kv.style(colorbars="yes"), "colorbars"),
+    ],
+)
 def test_bad_style_arguments(call, argument):
     assert_clear_error(call, argument)
     assert kv.current_style().name == "notebook"

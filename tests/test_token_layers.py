@@ -5,6 +5,7 @@ one transformer block (LayerNorm, multi-head attention, MLP), and a head on the 
 Grad-CAM at the block's first LayerNorm (as pytorch-grad-cam does for ViTs: the last block's
 output only feeds the class token) equals the formula computed by hand on a gradient tape.
 """
+
 import keras
 import numpy as np
 import pytest
@@ -60,15 +61,25 @@ def test_grad_cam_on_tokens_equals_the_formula_on_a_tape(vit, images):
     acts = tokens.numpy()[:, 1:].reshape(2, GRID, GRID, DIM)
     expected = np.einsum("nhwk,nk->nhw", acts, grads.mean((1, 2)))
     with unchanged(vit, images[:1]):
-        cam = kv.grad_cam(vit, images, 3, layer="norm1", reshape=(GRID, GRID), relu=False, normalize=False,
-                          upsample=False, progress=False)
+        cam = kv.grad_cam(
+            vit,
+            images,
+            3,
+            layer="norm1",
+            reshape=(GRID, GRID),
+            relu=False,
+            normalize=False,
+            upsample=False,
+            progress=False,
+        )
     np.testing.assert_allclose(cam, expected, atol=1e-5)
     assert np.abs(expected).max() > 1e-4  # the patch tokens do get gradient through the attention
     full = kv.grad_cam(vit, images, 3, layer="norm1", reshape=(GRID, GRID), progress=False)
     assert full.shape == (2, SIDE, SIDE) and full.max() == pytest.approx(1.0)
     as_function = lambda t: tf.reshape(t[:, 1:], (-1, GRID, GRID, DIM))  # pytorch-grad-cam's reshape_transform
-    np.testing.assert_allclose(kv.grad_cam(vit, images, 3, layer="norm1", reshape=as_function, progress=False),
-                               full, atol=1e-6)
+    np.testing.assert_allclose(
+        kv.grad_cam(vit, images, 3, layer="norm1", reshape=as_function, progress=False), full, atol=1e-6
+    )
 
 
 def test_activations_of_token_layers_as_grids(vit, images):
@@ -105,15 +116,18 @@ def test_lrp_epsilon_through_a_token_mlp_conserves_at_every_token_layer(images):
     assert cam.shape == (2, SIDE, SIDE)
 
 
-@pytest.mark.parametrize("call, argument, match", [
-    (lambda m, x: kv.grad_cam(m, x, layer="norm1"), "layer", r"reshape=\(4, 4\)"),  # suggests the grid
-    (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape=(5, 5)), "reshape", "25 tokens"),
-    (lambda m, x: kv.grad_cam(m, x, layer="patches", reshape=(4, 4)), "reshape", "already a feature map"),
-    (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape=(4, 0)), "reshape", None),
-    (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape="4x4"), "reshape", None),
-    (lambda m, x: kv.activations(m, x, ["class_token"], reshape=(4, 4)), "reshape", None),
-    (lambda m, x: kv.token_grid(np.zeros((2, 10, 3)), (4, 4)), "reshape", None),
-])
+@pytest.mark.parametrize(
+    "call, argument, match",
+    [
+        (lambda m, x: kv.grad_cam(m, x, layer="norm1"), "layer", r"reshape=\(4, 4\)"),  # suggests the grid
+        (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape=(5, 5)), "reshape", "25 tokens"),
+        (lambda m, x: kv.grad_cam(m, x, layer="patches", reshape=(4, 4)), "reshape", "already a feature map"),
+        (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape=(4, 0)), "reshape", None),
+        (lambda m, x: kv.grad_cam(m, x, layer="norm1", reshape="4x4"), "reshape", None),
+        (lambda m, x: kv.activations(m, x, ["class_token"], reshape=(4, 4)), "reshape", None),
+        (lambda m, x: kv.token_grid(np.zeros((2, 10, 3)), (4, 4)), "reshape", None),
+    ],
+)
 def test_bad_token_settings_fail_clearly(vit, images, call, argument, match):
     assert_clear_error(lambda: call(vit, images), argument, match=match)
 

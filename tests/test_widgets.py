@@ -4,6 +4,7 @@ Controls are driven as the browser drives them: a comm "update" message whose
 state holds the synced trait (`value` for sliders and text boxes, `index` for
 dropdowns), so the same code path runs as in JupyterLab or Voila.
 """
+
 import matplotlib
 import numpy as np
 import pytest
@@ -113,7 +114,10 @@ def test_static_fallback_is_one_line(cnn, images):
     for name, make in _widgets(cnn, images[:2]).items():
         widget = make()
         bundle = widget._repr_mimebundle_()
-        assert bundle["text/plain"] == f"{type(widget).__name__}: an interactive kerasviz widget; run the notebook to use it."
+        assert (
+            bundle["text/plain"]
+            == f"{type(widget).__name__}: an interactive kerasviz widget; run the notebook to use it."
+        )
         assert "children=" not in bundle["text/plain"] and "application/vnd.jupyter.widget-view+json" in bundle, name
     matplotlib.pyplot.close("all")
 
@@ -124,8 +128,13 @@ def timing(cnn, monkeypatch):
     """A fixed, known speed for `cnn` (so estimates are exact): 1 s per forward + backward pass."""
     from kerasviz.core import cost
 
-    fixed = B.ModelTiming(forward=0.5, gradient=1.0, trace=0.0, input_pixels=16 * 16,
-                          depth={"conv1": 0.25, "pool1": 0.25, "conv2": 1.0, "gap": 1.0, "logits": 1.0})
+    fixed = B.ModelTiming(
+        forward=0.5,
+        gradient=1.0,
+        trace=0.0,
+        input_pixels=16 * 16,
+        depth={"conv1": 0.25, "pool1": 0.25, "conv2": 1.0, "gap": 1.0, "logits": 1.0},
+    )
     monkeypatch.setattr(cost, "model_timing", lambda model: fixed)
     return fixed
 
@@ -148,7 +157,9 @@ def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing
     warm = 4 * 10 * 1.0 * 4 * passes  # filters x steps x 1 s per pass x 4x the pixels x passes
     assert cost.seconds == pytest.approx(warm + 0.0) and "4 filter(s) x 10 steps on conv1" in cost.what  # trace 0 here
     timing.trace = 1.0
-    assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False).seconds == pytest.approx(warm + 3.0)
+    assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32), traced=False).seconds == pytest.approx(
+        warm + 3.0
+    )
     warm_cost = B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32))
     B.record_featurevis(cnn, warm_cost, warm + 2.5, traced=False)  # a first run teaches the tracing time
     assert timing.traces["featurevis"] == pytest.approx(2.5)
@@ -157,7 +168,9 @@ def test_featurevis_cost_counts_steps_filters_depth_size_and_tracing(cnn, timing
     B.record_featurevis(cnn, warm_cost, 2 * warm, traced=True)  # a warm run: twice the estimate
     assert B.featurevis_cost(cnn, "conv1", [0, 1, 2, 3], 10, (32, 32)).seconds == pytest.approx(2 * warm)
     # kv.estimate_seconds is the same model (warm, float32)
-    assert kv.estimate_seconds(cnn, "conv1", [0, 1, 2, 3], steps=10, size=32, precision="float32") == pytest.approx(2 * warm)
+    assert kv.estimate_seconds(cnn, "conv1", [0, 1, 2, 3], steps=10, size=32, precision="float32") == pytest.approx(
+        2 * warm
+    )
     timing.trace = 0.0
     timing.ratios.clear()
     timing.traces.clear()
@@ -188,7 +201,9 @@ def test_occlusion_patch_slider_stops_where_the_cost_explodes():
     from kerasviz.testing import small_cnn
 
     model = small_cnn(input_shape=(64, 64, 3))
-    widget = kv.widgets.AttributionExplorer(model, np.random.default_rng(0).uniform(0, 1, (1, 64, 64, 3)).astype("float32"))
+    widget = kv.widgets.AttributionExplorer(
+        model, np.random.default_rng(0).uniform(0, 1, (1, 64, 64, 3)).astype("float32")
+    )
     assert (widget.patch.min, widget.patch.value, widget.patch.max) == (2, 8, 32)  # 1/32, 1/8, 1/2 of the side
 
 
@@ -196,7 +211,9 @@ def test_featurevis_opens_on_the_deepest_layer_within_the_budget(cnn, timing, mo
     monkeypatch.delenv("KERASVIZ_QUICK", raising=False)  # the estimate counts the steps that will run
     monkeypatch.setattr(kv.core.cost, "record", lambda *args, **kwargs: None)  # keep the fixed speed
     previews = []
-    monkeypatch.setattr(kv.widgets.FeatureVisExplorer, "_preview", lambda self, snapshot: previews.append(snapshot.step))
+    monkeypatch.setattr(
+        kv.widgets.FeatureVisExplorer, "_preview", lambda self, snapshot: previews.append(snapshot.step)
+    )
     # per filter and step: (0.06 + 2.2 x depth) passes of 1 s at 16 px: conv1 0.61 s, conv2 2.26 s
     per_step = {layer: B.FEATUREVIS_BASE + B.FEATUREVIS_OVERHEAD * timing.depth[layer] for layer in ("conv1", "conv2")}
     widget = kv.widgets.FeatureVisExplorer(cnn, steps=8, size=16, budget=4 * 8 * per_step["conv1"] + 1)

@@ -2,6 +2,7 @@
 
 Controls are driven as the browser drives them (a comm "update" message), as in test_widgets.py.
 """
+
 import keras
 import matplotlib
 import pytest
@@ -35,7 +36,11 @@ def test_every_registry_method_renders_in_the_widget(cnn, images):
         assert list(widget.method.options) == [m.label for m in methods().values()]  # all of them, in order
         for option, control in widget.controls.items():
             if option.name in CHEAP:
-                control.value = min(max(CHEAP[option.name], control.min), control.max) if hasattr(control, "min") else CHEAP[option.name]
+                control.value = (
+                    min(max(CHEAP[option.name], control.min), control.max)
+                    if hasattr(control, "min")
+                    else CHEAP[option.name]
+                )
         for index, label in enumerate(widget.method.options):
             draws = widget.draws
             send(widget.method, index=index)
@@ -49,8 +54,13 @@ def test_every_registry_method_renders_in_the_widget(cnn, images):
 @pytest.fixture
 def timing(cnn, monkeypatch):
     """A fixed speed for `cnn`: 0.5 s per forward pass, 1 s per forward + backward; conv2 halfway."""
-    fixed = cost.ModelTiming(forward=0.5, gradient=1.0, trace=0.0, input_pixels=16 * 16,
-                             depth={"conv1": 0.25, "pool1": 0.25, "conv2": 0.5, "gap": 0.5, "head": 1.0})
+    fixed = cost.ModelTiming(
+        forward=0.5,
+        gradient=1.0,
+        trace=0.0,
+        input_pixels=16 * 16,
+        depth={"conv1": 0.25, "pool1": 0.25, "conv2": 0.5, "gap": 0.5, "head": 1.0},
+    )
     monkeypatch.setattr(cost, "model_timing", lambda model: fixed)
     return fixed
 

@@ -1,6 +1,7 @@
 """The Explorer's Concepts tab: lazy sub-tabs (TCAV, NMF concepts, CRP, activation atlas, caricature), each
 cached per setting, errors shown inside, work above the budget asked first; driven as the browser drives it
 (comm "update" messages and button clicks)."""
+
 import matplotlib
 import numpy as np
 import pytest
@@ -92,8 +93,13 @@ def test_crp_bars_click_a_channel_and_references():
 @pytest.fixture
 def slow(monkeypatch):
     """A slow machine for MODEL: every pass takes 1 s, so the atlas asks first."""
-    fixed = cost.ModelTiming(forward=0.5, gradient=1.0, trace=1.0, input_pixels=16 * 16,
-                             depth={"conv1": 0.25, "pool1": 0.25, "conv2": 0.9, "gap": 0.9, "head": 1.0})
+    fixed = cost.ModelTiming(
+        forward=0.5,
+        gradient=1.0,
+        trace=1.0,
+        input_pixels=16 * 16,
+        depth={"conv1": 0.25, "pool1": 0.25, "conv2": 0.9, "gap": 0.9, "head": 1.0},
+    )
     monkeypatch.setattr(cost, "model_timing", lambda model: fixed)
     return fixed
 
@@ -127,7 +133,10 @@ def test_a_failing_sub_tab_stays_in_its_panel(monkeypatch):
     monkeypatch.setattr(crp_module.CRPView, "__init__", lambda self, *a, **k: 1 / 0)
     _, tabs = concepts_tab()
     tabs.select("CRP")
-    assert isinstance(tabs.panels["CRP"].error, ZeroDivisionError) and "ZeroDivisionError" in tabs.panels["CRP"].status.value
+    assert (
+        isinstance(tabs.panels["CRP"].error, ZeroDivisionError)
+        and "ZeroDivisionError" in tabs.panels["CRP"].status.value
+    )
     assert tabs.select("NMF concepts").error is None
 
 

@@ -1,8 +1,7 @@
 """Progress bars: shown only for more than one chunk, updated in place, and nothing left in a saved notebook."""
+
 import json
 import sys
-
-import pytest
 
 from kerasviz import _config
 from kerasviz._config import progress_bar, progress_to
@@ -82,8 +81,11 @@ def test_saved_notebook_keeps_no_bar(tmp_path, monkeypatch):
 
     kernels = tmp_path / "jupyter" / "kernels" / "python3"
     kernels.mkdir(parents=True)
-    spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "this test's interpreter", "language": "python"}
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "this test's interpreter",
+        "language": "python",
+    }
     (kernels / "kernel.json").write_text(json.dumps(spec))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     # The module under test, loaded on its own (no TensorFlow import: the kernel starts in a second).
@@ -100,7 +102,9 @@ def test_saved_notebook_keeps_no_bar(tmp_path, monkeypatch):
     assert nb.cells[0].outputs[0]["text"].strip() == _config.__file__
     long_work = [o for o in nb.cells[1].outputs if o["output_type"] == "display_data"]
     assert long_work and all(o["data"] == {"text/plain": ""} for o in long_work)  # shown, then emptied
-    assert [o["text"] for o in nb.cells[1].outputs if o["output_type"] == "stream" and o["name"] == "stdout"] == ["done\n"]
+    assert [o["text"] for o in nb.cells[1].outputs if o["output_type"] == "stream" and o["name"] == "stdout"] == [
+        "done\n"
+    ]
     for cell in nb.cells[2:]:
         assert not [o for o in cell.outputs if o["output_type"] == "display_data"]
     saved = json.dumps([cell.outputs for cell in nb.cells])

@@ -17,8 +17,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -65,7 +65,7 @@ class Prepared:
         return iter((self.x, self.single, self.targets))
 
 
-def step_for(model, target: Target, *, rule: Optional[str] = None, layers=(), output=0, input=0):
+def step_for(model, target: Target, *, rule: str | None = None, layers=(), output=0, input=0):
     """The cached compiled gradient step for a target kind (and optional ReLU rule)."""
     if rule:
         require_graph(model, f"{rule} backpropagation")
@@ -91,7 +91,7 @@ def prepare(model, images, target: Target, output=None, input=None) -> Prepared:
     return Prepared(model, x, single, targets, index, side, batch.index)
 
 
-def resolve_targets(model, x: tf.Tensor, targets, output=0, *, side: Optional[SideInputs] = NO_SIDE, input=0):
+def resolve_targets(model, x: tf.Tensor, targets, output=0, *, side: SideInputs | None = NO_SIDE, input=0):
     """Scores on the clean images `(N,)` and the targets with -1 replaced by
     the class predicted there (one forward pass; callables pass through)."""
     scores, classes = forward_scores(model, x, targets, output=output, prepared=True, side=side, input=input)
@@ -111,9 +111,19 @@ def check_rows(model, x: tf.Tensor, rows_per_call: int, n_rows: int, name: str) 
 
 
 def row_scores(
-    model, make_rows: Callable[[np.ndarray], tf.Tensor], n_rows: int, targets, *,
-    probabilities: bool = False, batch_size: int = 64, progress: bool = False, desc: str = "scores", output=0,
-    side: Optional[SideInputs] = None, image_of: Optional[Callable[[np.ndarray], np.ndarray]] = None, input=0,
+    model,
+    make_rows: Callable[[np.ndarray], tf.Tensor],
+    n_rows: int,
+    targets,
+    *,
+    probabilities: bool = False,
+    batch_size: int = 64,
+    progress: bool = False,
+    desc: str = "scores",
+    output=0,
+    side: SideInputs | None = None,
+    image_of: Callable[[np.ndarray], np.ndarray] | None = None,
+    input=0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Forward-only scores of `n_rows` generated rows, chunk by chunk through one compiled call.
 
@@ -178,7 +188,7 @@ def accumulate_gradients(
     batch_size: int = 32,
     progress: bool = False,
     desc: str = "gradients",
-    side: Optional[SideInputs] = None,
+    side: SideInputs | None = None,
 ) -> np.ndarray:
     """`acc[i] = sum_r weight(r) * grad(row r)` over the rows r of image i.
 
@@ -219,12 +229,12 @@ def per_row(values, like: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.constant(np.asarray(values, np.float32)), (-1,) + (1,) * (len(like.shape) - 1))
 
 
-def check_reduce(reduce) -> Optional[str]:
+def check_reduce(reduce) -> str | None:
     """`reduce` is None or one of `REDUCTIONS`."""
     return check_optional_choice(reduce, "reduce", REDUCTIONS)
 
 
-def reduce_channels(maps: np.ndarray, reduce: Optional[str]) -> np.ndarray:
+def reduce_channels(maps: np.ndarray, reduce: str | None) -> np.ndarray:
     """`(N, H, W, C)` -> `(N, H, W)` (`(N, T, C)` -> `(N, T)`) by `reduce`; None keeps the channels.
 
     "max_abs" (Simonyan), "sum_abs" (PAIR's grayscale), "sum" (signed),
@@ -258,7 +268,16 @@ def finish(array: np.ndarray, single: bool, model=None) -> np.ndarray:
 
 
 def signed_gradients(
-    model, images, target, *, rule=None, reduce=None, batch_size=32, progress=True, output=None, input=None,
+    model,
+    images,
+    target,
+    *,
+    rule=None,
+    reduce=None,
+    batch_size=32,
+    progress=True,
+    output=None,
+    input=None,
 ):
     """d score / d input on a model variant (`rule` = ReLU backward rule): the
     shared body of gradient, saliency, guided backprop and deconvnet."""
@@ -268,9 +287,17 @@ def signed_gradients(
     batch_size = check_rows(model, p.x, batch_size, len(p.x), "batch_size")
     step = step_for(model, p.targets, rule=rule, output=p.output, input=p.input)
     grads = accumulate_gradients(
-        step, lambda rows: tf.gather(p.x, rows), len(p.x), lambda rows: rows,
-        lambda rows: np.ones(len(rows), np.float32), len(p.x), p.targets,
-        batch_size=batch_size, progress=progress, desc=rule or "gradient", side=p.side,
+        step,
+        lambda rows: tf.gather(p.x, rows),
+        len(p.x),
+        lambda rows: rows,
+        lambda rows: np.ones(len(rows), np.float32),
+        len(p.x),
+        p.targets,
+        batch_size=batch_size,
+        progress=progress,
+        desc=rule or "gradient",
+        side=p.side,
     )
     return finish(reduce_channels(grads, reduce), p.single, model)
 

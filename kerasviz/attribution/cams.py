@@ -33,15 +33,18 @@ absolute sum, gets weight 0 instead of an exploding one.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.attribution.support import (
-    check_batch_size, feature_map_layer, finish, prepare, scale_to_unit, upsample,
+    check_batch_size,
+    feature_map_layer,
+    finish,
+    prepare,
+    scale_to_unit,
+    upsample,
 )
 from kerasviz.core.gradients import compile_function, gradient_step
 from kerasviz.core.graph import cache, tap_model
@@ -108,7 +111,18 @@ class GradientCamStep:
 
 
 def _gradient_cam(
-    method, model, images, target, layer, output, relu, normalize, do_upsample, batch_size, progress, input=None,
+    method,
+    model,
+    images,
+    target,
+    layer,
+    output,
+    relu,
+    normalize,
+    do_upsample,
+    batch_size,
+    progress,
+    input=None,
 ):
     batch_size = check_batch_size(batch_size)
     p = prepare(model, images, target, output, input)
@@ -116,8 +130,9 @@ def _gradient_cam(
     path = feature_map_layer(model, layer)
     score = targets if callable(targets) else None
     key = ("gradient_cam", method, path, score, out, bool(relu), bool(normalize), bool(do_upsample), p.input)
-    step = cache.get(model, key, lambda: GradientCamStep(
-        model, path, score, method, out, relu, normalize, do_upsample, p.input))
+    step = cache.get(
+        model, key, lambda: GradientCamStep(model, path, score, method, out, relu, normalize, do_upsample, p.input)
+    )
     classes = np.full(len(x), -1, np.int32) if score is not None else targets
     chunks = list(batches(len(x), batch_size))
     parts = []
@@ -157,9 +172,18 @@ _ARGS_DOC = """
 
 
 def hires_cam(
-    model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
-    upsample: bool = True, batch_size: int = 32, progress: bool = False,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    layer: LayerSpec | None = None,
+    output: OutputSpec = None,
+    input: InputSpec = None,
+    relu: bool = True,
+    normalize: bool = True,
+    upsample: bool = True,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """HiResCAM (Draelos & Carin 2020): `relu(sum_k dy/dA^k * A^k)`, element-wise.
 
@@ -176,9 +200,18 @@ def hires_cam(
 
 
 def xgrad_cam(
-    model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
-    upsample: bool = True, batch_size: int = 32, progress: bool = False,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    layer: LayerSpec | None = None,
+    output: OutputSpec = None,
+    input: InputSpec = None,
+    relu: bool = True,
+    normalize: bool = True,
+    upsample: bool = True,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """XGradCAM (Fu et al. 2020): channel weights `sum(g * A) / sum(A)`, map `relu(sum_k a_k A^k)`.
 
@@ -196,9 +229,18 @@ def xgrad_cam(
 
 
 def layer_cam(
-    model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
-    upsample: bool = True, batch_size: int = 32, progress: bool = False,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    layer: LayerSpec | None = None,
+    output: OutputSpec = None,
+    input: InputSpec = None,
+    relu: bool = True,
+    normalize: bool = True,
+    upsample: bool = True,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """LayerCAM (Jiang et al. 2021): `relu(sum_k relu(dy/dA^k) * A^k)`, element-wise.
 
@@ -220,6 +262,7 @@ for _fn in (hires_cam, xgrad_cam, layer_cam):
 
 
 # ---------------------------------------------------------------- Eigen-CAM
+
 
 def first_component(acts: tf.Tensor) -> tf.Tensor:
     """Eigen-CAM's map `(N, h, w)` before ReLU: the channel-centred activations
@@ -253,9 +296,18 @@ class EigenCamStep:
 
 
 def eigen_cam(
-    model: keras.Model, images, target: Target = None, *, layer: Optional[LayerSpec] = None,
-    output: OutputSpec = None, input: InputSpec = None, relu: bool = True, normalize: bool = True,
-    upsample: bool = True, batch_size: int = 32, progress: bool = False,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    layer: LayerSpec | None = None,
+    output: OutputSpec = None,
+    input: InputSpec = None,
+    relu: bool = True,
+    normalize: bool = True,
+    upsample: bool = True,
+    batch_size: int = 32,
+    progress: bool = False,
 ) -> np.ndarray:
     """Eigen-CAM (Muhammad & Yeasin 2020): the first principal component of the layer's activations.
 

@@ -17,14 +17,19 @@ from kerasviz.core.cost import Work, layer_share
 NOISE = Option("noise", 0.15, "float", 0.0, 0.5, 0.05)
 SAMPLES = Option("samples", 16, "int", 2, 64, 1)
 STEPS = Option("steps", 32, "int", 2, 256, 1, label="IG steps")
-PATCH = Option("patch", lambda side: max(2, side // 8), "int", lambda side: max(1, side // 32),
-               lambda side: max(1, side // 2), 1)
+PATCH = Option(
+    "patch", lambda side: max(2, side // 8), "int", lambda side: max(1, side // 32), lambda side: max(1, side // 2), 1
+)
 MASKS = Option("samples", 1000, "int", 100, 8000, 100, label="masks")
 GRID = Option("grid_size", 7, "int", 2, 16, 1, label="grid")
 SEGMENTS = Option("n_segments", 50, "int", 4, 200, 1, label="segments")
-MAX_CHANNELS = Option("max_channels", None, "choice",
-                      choices=(("all", None), ("16", 16), ("32", 32), ("64", 64), ("128", 128), ("256", 256)),
-                      label="channels")
+MAX_CHANNELS = Option(
+    "max_channels",
+    None,
+    "choice",
+    choices=(("all", None), ("16", 16), ("32", 32), ("64", 64), ("128", 128), ("256", 256)),
+    label="channels",
+)
 
 
 def _lrp_rules() -> tuple:
@@ -75,7 +80,7 @@ def _occlusion(model, size, o) -> Work:
 def _kernel_shap(model, size, o) -> Work:
     m = int(o.get("n_segments") or 50)  # SLIC gives about this many segments
     budget = int(o["samples"]) if o.get("samples") is not None else 2 * m + 2048
-    coalitions = min(2**min(m, 40) - 2, budget)
+    coalitions = min(2 ** min(m, 40) - 2, budget)
     return Work("forward", coalitions + 2, f"KernelSHAP: {coalitions:,} coalitions of {m} segments")
 
 
@@ -105,48 +110,145 @@ def builtin_methods() -> list:
         Method("gradient", "gradient", gradient, signed=True, channels=True),
         Method("saliency", "saliency", saliency, signed=False),
         Method("gradient_x_input", "gradient × input", gradient_x_input, signed=True, channels=True),
-        Method("smoothgrad", "SmoothGrad", smoothgrad, signed=True, channels=True, seeded=True,
-               options=(NOISE, SAMPLES), cost="samples forward + backward passes",
-               passes=_gradients(samples, lambda o: f"SmoothGrad: {o['samples']} samples")),
-        Method("vargrad", "VarGrad", vargrad, signed=False, seeded=True, options=(NOISE, SAMPLES),
-               cost="samples forward + backward passes",
-               passes=_gradients(samples, lambda o: f"VarGrad: {o['samples']} samples")),
-        Method("integrated_gradients", "integrated gradients", integrated_gradients, signed=True, channels=True,
-               result=lambda r: r.attributions, options=(STEPS,), cost="steps + 1 forward + backward passes",
-               passes=_gradients(lambda o: o["steps"] + 1, lambda o: f"integrated gradients: {o['steps']} steps")),
+        Method(
+            "smoothgrad",
+            "SmoothGrad",
+            smoothgrad,
+            signed=True,
+            channels=True,
+            seeded=True,
+            options=(NOISE, SAMPLES),
+            cost="samples forward + backward passes",
+            passes=_gradients(samples, lambda o: f"SmoothGrad: {o['samples']} samples"),
+        ),
+        Method(
+            "vargrad",
+            "VarGrad",
+            vargrad,
+            signed=False,
+            seeded=True,
+            options=(NOISE, SAMPLES),
+            cost="samples forward + backward passes",
+            passes=_gradients(samples, lambda o: f"VarGrad: {o['samples']} samples"),
+        ),
+        Method(
+            "integrated_gradients",
+            "integrated gradients",
+            integrated_gradients,
+            signed=True,
+            channels=True,
+            result=lambda r: r.attributions,
+            options=(STEPS,),
+            cost="steps + 1 forward + backward passes",
+            passes=_gradients(lambda o: o["steps"] + 1, lambda o: f"integrated gradients: {o['steps']} steps"),
+        ),
         Method("guided_backprop", "guided backprop", guided_backprop, signed=True, gradient_only=False, channels=True),
         Method("deconvnet", "deconvnet", deconvnet, signed=True, gradient_only=False, channels=True),
         Method("grad_cam", "Grad-CAM", grad_cam, **cam),
         Method("grad_cam_plus_plus", "Grad-CAM++", grad_cam_plus_plus, **cam),
-        Method("guided_grad_cam", "guided Grad-CAM", guided_grad_cam, **{**cam, "signed": True}, channels=True,
-               cost="2 forward + backward passes", passes=_gradients(lambda o: 2, lambda o: "guided Grad-CAM")),
+        Method(
+            "guided_grad_cam",
+            "guided Grad-CAM",
+            guided_grad_cam,
+            **{**cam, "signed": True},
+            channels=True,
+            cost="2 forward + backward passes",
+            passes=_gradients(lambda o: 2, lambda o: "guided Grad-CAM"),
+        ),
         Method("hires_cam", "HiResCAM", hires_cam, **cam),
         Method("xgrad_cam", "XGradCAM", xgrad_cam, **cam),
         Method("layer_cam", "LayerCAM", layer_cam, **cam),
-        Method("eigen_cam", "Eigen-CAM (class-agnostic)", eigen_cam, **cam, cost="1 forward pass",
-               passes=lambda model, size, o: Work("forward", 1, "Eigen-CAM: one forward pass")),
-        Method("score_cam", "Score-CAM", score_cam, **cam, options=(MAX_CHANNELS,),
-               cost="one forward pass per channel of the layer", passes=_score_cam),
-        Method("ablation_cam", "Ablation-CAM", ablation_cam, **cam,
-               cost="channels x the layers after the cut", passes=_ablation_cam),
-        Method("occlusion", "occlusion", occlusion, signed=True, family="perturbation", black_box=True,
-               options=(PATCH,), cost="one forward pass per window", passes=_occlusion),
-        Method("rise", "RISE", rise, signed=False, **box, options=(MASKS, GRID), cost="samples forward passes",
-               passes=lambda model, size, o: Work("forward", o["samples"] + 1, f"RISE: {o['samples']:,} masks")),
-        Method("lime", "LIME", lime, signed=True, **box,
-               options=(SEGMENTS, Option("samples", 500, "int", 50, 5000, 50)), cost="samples forward passes",
-               passes=lambda model, size, o: Work("forward", o["samples"] + 1, f"LIME: {o['samples']:,} samples")),
-        Method("kernel_shap", "KernelSHAP", kernel_shap, signed=True, **box,
-               options=(SEGMENTS, Option("samples", 1024, "int", 64, 8192, 64, label="coalitions")),
-               cost="2^segments - 2 coalitions up to `samples` (default 2 x segments + 2048)", passes=_kernel_shap),
-        Method("sobol_attribution", "Sobol", sobol_attribution, signed=False, **box,
-               options=(Option("grid_size", 8, "int", 2, 16, 1, label="grid"),
-                        Option("designs", 32, "choice", choices=tuple((str(d), d) for d in (8, 16, 32, 64, 128)))),
-               cost="designs x (grid_size^2 + 2) forward passes", passes=_sobol),
-        Method("lrp", "LRP", lrp, signed=True, gradient_only=False, channels=True, family="lrp",
-               options=(Option("rule", "epsilon", "choice", choices=_lrp_rules()),),
-               cost="about 2 forward + backward passes",
-               passes=lambda model, size, o: Work("lrp", 2.0, f"LRP ({o['rule']})", unit="gradient")),
+        Method(
+            "eigen_cam",
+            "Eigen-CAM (class-agnostic)",
+            eigen_cam,
+            **cam,
+            cost="1 forward pass",
+            passes=lambda model, size, o: Work("forward", 1, "Eigen-CAM: one forward pass"),
+        ),
+        Method(
+            "score_cam",
+            "Score-CAM",
+            score_cam,
+            **cam,
+            options=(MAX_CHANNELS,),
+            cost="one forward pass per channel of the layer",
+            passes=_score_cam,
+        ),
+        Method(
+            "ablation_cam",
+            "Ablation-CAM",
+            ablation_cam,
+            **cam,
+            cost="channels x the layers after the cut",
+            passes=_ablation_cam,
+        ),
+        Method(
+            "occlusion",
+            "occlusion",
+            occlusion,
+            signed=True,
+            family="perturbation",
+            black_box=True,
+            options=(PATCH,),
+            cost="one forward pass per window",
+            passes=_occlusion,
+        ),
+        Method(
+            "rise",
+            "RISE",
+            rise,
+            signed=False,
+            **box,
+            options=(MASKS, GRID),
+            cost="samples forward passes",
+            passes=lambda model, size, o: Work("forward", o["samples"] + 1, f"RISE: {o['samples']:,} masks"),
+        ),
+        Method(
+            "lime",
+            "LIME",
+            lime,
+            signed=True,
+            **box,
+            options=(SEGMENTS, Option("samples", 500, "int", 50, 5000, 50)),
+            cost="samples forward passes",
+            passes=lambda model, size, o: Work("forward", o["samples"] + 1, f"LIME: {o['samples']:,} samples"),
+        ),
+        Method(
+            "kernel_shap",
+            "KernelSHAP",
+            kernel_shap,
+            signed=True,
+            **box,
+            options=(SEGMENTS, Option("samples", 1024, "int", 64, 8192, 64, label="coalitions")),
+            cost="2^segments - 2 coalitions up to `samples` (default 2 x segments + 2048)",
+            passes=_kernel_shap,
+        ),
+        Method(
+            "sobol_attribution",
+            "Sobol",
+            sobol_attribution,
+            signed=False,
+            **box,
+            options=(
+                Option("grid_size", 8, "int", 2, 16, 1, label="grid"),
+                Option("designs", 32, "choice", choices=tuple((str(d), d) for d in (8, 16, 32, 64, 128))),
+            ),
+            cost="designs x (grid_size^2 + 2) forward passes",
+            passes=_sobol,
+        ),
+        Method(
+            "lrp",
+            "LRP",
+            lrp,
+            signed=True,
+            gradient_only=False,
+            channels=True,
+            family="lrp",
+            options=(Option("rule", "epsilon", "choice", choices=_lrp_rules()),),
+            cost="about 2 forward + backward passes",
+            passes=lambda model, size, o: Work("lrp", 2.0, f"LRP ({o['rule']})", unit="gradient"),
+        ),
     ]
 
 
@@ -164,7 +266,9 @@ def _auc(insert: bool):
 def _mu_fidelity(i: MetricInputs, **options):
     from kerasviz.attribution.faithfulness import mu_fidelity
 
-    return mu_fidelity(i.model, i.images, i.maps, i.target, **{"seed": i.seed, "progress": False, **i.routed, **options})
+    return mu_fidelity(
+        i.model, i.images, i.maps, i.target, **{"seed": i.seed, "progress": False, **i.routed, **options}
+    )
 
 
 def _average(field_name: str):

@@ -24,8 +24,9 @@ perturbed copy goes through one compiled forward pass in chunks of
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, ClassVar, Optional, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -33,7 +34,13 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution.support import (
-    check_batch_size, check_seed, clean_scores, fill_images, prepare, stream_scores, to_nhw,
+    check_batch_size,
+    check_seed,
+    clean_scores,
+    fill_images,
+    prepare,
+    stream_scores,
+    to_nhw,
 )
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
@@ -51,7 +58,11 @@ def metric_noise(samples: int, shape: tuple, seed: int, kind: str = "normal") ->
     """The perturbations the metrics use: `(samples, *shape)` float64, standard normal or
     uniform in [-1, 1], from `np.random.default_rng(seed)` (global state untouched)."""
     rng = np.random.default_rng(seed)
-    return rng.standard_normal((samples,) + tuple(shape)) if kind == "normal" else rng.uniform(-1, 1, (samples,) + tuple(shape))
+    return (
+        rng.standard_normal((samples,) + tuple(shape))
+        if kind == "normal"
+        else rng.uniform(-1, 1, (samples,) + tuple(shape))
+    )
 
 
 def _value_range(x: np.ndarray) -> np.ndarray:
@@ -83,10 +94,20 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mu_fidelity(
-    model: keras.Model, images, maps, target: Target = None, *, output: OutputSpec = None,
-    grid_size: int = 9, subset_fraction: float = 0.2, samples: Optional[int] = None,
-    baseline: Union[float, str, np.ndarray] = 0.0, correlation: str = "spearman",
-    seed: int = 0, batch_size: int = 64, progress: bool = True,
+    model: keras.Model,
+    images,
+    maps,
+    target: Target = None,
+    *,
+    output: OutputSpec = None,
+    grid_size: int = 9,
+    subset_fraction: float = 0.2,
+    samples: int | None = None,
+    baseline: float | str | np.ndarray = 0.0,
+    correlation: str = "spearman",
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = True,
 ):
     """MuFidelity: correlation between removed attribution and score drop over random subsets.
 
@@ -135,8 +156,9 @@ def mu_fidelity(
         r = tf.gather(removed_t, sample_ids[rows])[..., None]
         return tf.gather(x, image_ids[rows]) * (1 - r) + tf.gather(fill, image_ids[rows]) * r
 
-    scores = stream_scores(model, make_rows, image_ids, targets, out, batch_size=batch_size, progress=progress,
-                           desc="mu_fidelity").reshape(n, samples)
+    scores = stream_scores(
+        model, make_rows, image_ids, targets, out, batch_size=batch_size, progress=progress, desc="mu_fidelity"
+    ).reshape(n, samples)
     drops = clean[:, None].astype(np.float64) - scores
     attributed = np.einsum("nhw,shw->ns", phi, removed.astype(np.float64))
     corr = _spearman if correlation == "spearman" else _pearson
@@ -166,8 +188,15 @@ class AverageDrop(ArrayResult):
 
 
 def average_drop(
-    model: keras.Model, images, maps, target: Target = None, *, output: OutputSpec = None,
-    probabilities: bool = True, absolute: bool = False, baseline: Union[float, str, np.ndarray] = 0.0,
+    model: keras.Model,
+    images,
+    maps,
+    target: Target = None,
+    *,
+    output: OutputSpec = None,
+    probabilities: bool = True,
+    absolute: bool = False,
+    baseline: float | str | np.ndarray = 0.0,
     batch_size: int = 64,
 ) -> AverageDrop:
     """Average Drop and Average Increase in confidence (Chattopadhay et al. 2018, Grad-CAM++).
@@ -200,30 +229,52 @@ def average_drop(
     low, high = phi.min((1, 2), keepdims=True), phi.max((1, 2), keepdims=True)
     constant = (high - low)[:, 0, 0] == 0
     if constant.any():
-        warnings.warn(f"{int(constant.sum())} constant map(s) have no order; their mask is all ones (O = Y).", stacklevel=2)
+        warnings.warn(
+            f"{int(constant.sum())} constant map(s) have no order; their mask is all ones (O = Y).", stacklevel=2
+        )
     mask = np.where(high > low, (phi - low) / np.where(high > low, high - low, 1), 1.0).astype(np.float32)
     fill = fill_images(x, baseline)
     prob = probabilities and not callable(targets)
     y, targets = clean_scores(model, x, targets, out, probabilities=prob)
     mask_t = tf.constant(mask)[..., None]
-    make_rows = lambda rows: tf.gather(x, rows) * tf.gather(mask_t, rows) + tf.gather(fill, rows) * (1 - tf.gather(mask_t, rows))
+    make_rows = lambda rows: (
+        tf.gather(x, rows) * tf.gather(mask_t, rows) + tf.gather(fill, rows) * (1 - tf.gather(mask_t, rows))
+    )
     o = stream_scores(model, make_rows, np.arange(n), targets, out, probabilities=prob, batch_size=batch_size)
     y64, o64 = y.astype(np.float64), o.astype(np.float64)
     if (y64 <= 0).any():
-        warnings.warn("Average Drop needs positive scores; images with Y <= 0 get NaN (use probabilities=True).", stacklevel=2)
+        warnings.warn(
+            "Average Drop needs positive scores; images with Y <= 0 get NaN (use probabilities=True).", stacklevel=2
+        )
     drop = np.where(y64 > 0, np.maximum(y64 - o64, 0) / np.where(y64 > 0, y64, 1), np.nan)
     increase = o64 > y64
-    result = AverageDrop(drop.astype(np.float32), increase, y, o, float(np.nanmean(drop)) if (y64 > 0).any() else float("nan"),
-                         float(increase.mean()))
+    result = AverageDrop(
+        drop.astype(np.float32),
+        increase,
+        y,
+        o,
+        float(np.nanmean(drop)) if (y64 > 0).any() else float("nan"),
+        float(increase.mean()),
+    )
     if single:
         return AverageDrop(result.drop[0], result.increase[0], y[0], o[0], result.average_drop, result.average_increase)
     return result
 
 
 def infidelity(
-    model: keras.Model, images, maps, target: Target = None, *, output: OutputSpec = None,
-    noise: float = 0.1, samples: int = 10, normalize: bool = False, multiply_by_inputs: bool = False,
-    seed: int = 0, batch_size: int = 64, progress: bool = True,
+    model: keras.Model,
+    images,
+    maps,
+    target: Target = None,
+    *,
+    output: OutputSpec = None,
+    noise: float = 0.1,
+    samples: int = 10,
+    normalize: bool = False,
+    multiply_by_inputs: bool = False,
+    seed: int = 0,
+    batch_size: int = 64,
+    progress: bool = True,
 ):
     """Infidelity (Yeh et al. 2019): `E_I[(I . phi - (f(x) - f(x - I)))^2]`.
 
@@ -257,12 +308,15 @@ def infidelity(
     n = len(xs)
     phi = _channel_maps(maps, xs)
     clean, targets = clean_scores(model, x, targets, out)
-    perturbations = metric_noise(samples, xs.shape[1:], seed)[None] * (noise * _value_range(xs))[:, None, None, None, None]
+    perturbations = (
+        metric_noise(samples, xs.shape[1:], seed)[None] * (noise * _value_range(xs))[:, None, None, None, None]
+    )
     pert_t = tf.constant(perturbations.reshape((-1,) + xs.shape[1:]), tf.float32)
     image_ids = np.repeat(np.arange(n), samples)
     make_rows = lambda rows: tf.gather(x, image_ids[rows]) - tf.gather(pert_t, rows)
-    scores = stream_scores(model, make_rows, image_ids, targets, out, batch_size=batch_size, progress=progress,
-                           desc="infidelity").reshape(n, samples)
+    scores = stream_scores(
+        model, make_rows, image_ids, targets, out, batch_size=batch_size, progress=progress, desc="infidelity"
+    ).reshape(n, samples)
     delta = clean[:, None].astype(np.float64) - scores
     if multiply_by_inputs:
         perturbations = np.divide(perturbations, xs[:, None], out=np.zeros_like(perturbations), where=xs[:, None] != 0)
@@ -274,8 +328,16 @@ def infidelity(
 
 
 def max_sensitivity(
-    model: keras.Model, images, method: Union[str, Callable], target: Target = None, *, output: OutputSpec = None,
-    radius: float = 0.02, samples: int = 10, method_kwargs: Optional[dict] = None, seed: int = 0,
+    model: keras.Model,
+    images,
+    method: str | Callable,
+    target: Target = None,
+    *,
+    output: OutputSpec = None,
+    radius: float = 0.02,
+    samples: int = 10,
+    method_kwargs: dict | None = None,
+    seed: int = 0,
 ):
     """Max-sensitivity (Yeh et al. 2019): `max_d ||phi(x + d) - phi(x)|| / ||phi(x)||`.
 
@@ -314,11 +376,16 @@ def max_sensitivity(
     kwargs = dict(method_kwargs or {})
     if output is not None:
         if not accepts_output(fn):
-            raise InvalidArgumentError(f"`output`: the method {getattr(fn, '__name__', fn)!r} takes no output= argument.")
+            raise InvalidArgumentError(
+                f"`output`: the method {getattr(fn, '__name__', fn)!r} takes no output= argument."
+            )
         kwargs["output"] = output
     run = lambda batch, t: np.asarray(fn(model, batch, t, **kwargs), np.float64).reshape(len(batch), -1)
     reference = run(xs, targets)
-    deltas = metric_noise(samples, xs.shape[1:], seed, kind="uniform")[None] * (radius * _value_range(xs))[:, None, None, None, None]
+    deltas = (
+        metric_noise(samples, xs.shape[1:], seed, kind="uniform")[None]
+        * (radius * _value_range(xs))[:, None, None, None, None]
+    )
     perturbed = (xs[:, None] + deltas).reshape((-1,) + xs.shape[1:]).astype(np.float32)
     moved = run(perturbed, targets if callable(targets) else np.repeat(targets, samples)).reshape(n, samples, -1)
     norms = np.linalg.norm(reference, axis=1)

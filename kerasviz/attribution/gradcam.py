@@ -10,15 +10,19 @@ not be Grad-CAM).
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.attribution._common import (
-    accumulate_gradients, check_reduce, check_rows, finish, prepare, reduce_channels, step_for,
+    accumulate_gradients,
+    check_reduce,
+    check_rows,
+    finish,
+    prepare,
+    reduce_channels,
+    step_for,
 )
 from kerasviz.core.errors import UnsupportedLayerError
 from kerasviz.core.feature_maps import Reshape, check_map_layer, map_layers, position_axes, reshaped, upsample_maps
@@ -65,7 +69,7 @@ def default_cam_layer(model: keras.Model, input: InputSpec = None) -> str:
     )
 
 
-def _cam_layer(model, layer: Optional[LayerSpec], reshape: Reshape = None, input: InputSpec = None):
+def _cam_layer(model, layer: LayerSpec | None, reshape: Reshape = None, input: InputSpec = None):
     """`(path, reshape)`: the checked CAM layer and its token reshape (None for feature maps)."""
     from kerasviz.core.feature_maps import check_reshape, position_rank
 
@@ -75,8 +79,9 @@ def _cam_layer(model, layer: Optional[LayerSpec], reshape: Reshape = None, input
         if check_reshape(reshape) is not None:
             raise UnsupportedLayerError("`reshape` lays out a token layer: name it with `layer=`.")
         return default_cam_layer(model, input), None
-    found, reshape = check_map_layer(model, layer, reshape=reshape, purpose="Grad-CAM",
-                                     rank=position_rank(model, input))
+    found, reshape = check_map_layer(
+        model, layer, reshape=reshape, purpose="Grad-CAM", rank=position_rank(model, input)
+    )
     return (layer if isinstance(layer, str) else layer_path(model, found)), reshape
 
 
@@ -109,8 +114,17 @@ class CamStep:
     """
 
     def __init__(
-        self, model, path: str, score, weighting: str, relu: bool, normalize: bool, upsample: bool, output: int = 0,
-        reshape: Reshape = None, input: int = 0,
+        self,
+        model,
+        path: str,
+        score,
+        weighting: str,
+        relu: bool,
+        normalize: bool,
+        upsample: bool,
+        output: int = 0,
+        reshape: Reshape = None,
+        input: int = 0,
     ):
         step = gradient_step(model, (path,), score=score, output=output, input=input)  # shares its rebuilt tap
         self.tap, self.key, self.num_outputs, self.feed = step.tap, step.keys[0], step.num_outputs, step.feed
@@ -143,8 +157,20 @@ class CamStep:
 
 
 def _class_activation_map(
-    model, images, target, layer, weighting, *, relu, normalize, upsample, batch_size, output, progress,
-    reshape=None, input=None,
+    model,
+    images,
+    target,
+    layer,
+    weighting,
+    *,
+    relu,
+    normalize,
+    upsample,
+    batch_size,
+    output,
+    progress,
+    reshape=None,
+    input=None,
 ):
     relu, normalize = check_bool(relu, "relu"), check_bool(normalize, "normalize")
     upsample, progress = check_bool(upsample, "upsample"), check_bool(progress, "progress")
@@ -158,8 +184,11 @@ def _class_activation_map(
 def _cam_maps(model, p, path, weighting, relu, normalize, upsample, batch_size, progress, reshape=None) -> np.ndarray:
     score = p.targets if callable(p.targets) else None
     key = ("cam_step", path, score, weighting, relu, normalize, upsample, p.output, reshape, p.input)
-    step = cache.get(model, key, lambda: CamStep(
-        model, path, score, weighting, relu, normalize, upsample, p.output, reshape, p.input))
+    step = cache.get(
+        model,
+        key,
+        lambda: CamStep(model, path, score, weighting, relu, normalize, upsample, p.output, reshape, p.input),
+    )
     targets = np.full(len(p.x), -1, np.int32) if score is not None else p.targets
     parts = []
     with progress_bar(chunk_count(len(p.x), batch_size), weighting.replace("_", " "), progress) as bar:
@@ -174,7 +203,7 @@ def grad_cam(
     images,
     target: Target = None,
     *,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     reshape: Reshape = None,
@@ -223,8 +252,19 @@ def grad_cam(
         >>> cam = kv.grad_cam(vgg, x, layer="block5_conv3")
     """
     return _class_activation_map(
-        model, images, target, layer, "grad_cam", relu=relu, normalize=normalize, upsample=upsample,
-        batch_size=batch_size, output=output, progress=progress, reshape=reshape, input=input,
+        model,
+        images,
+        target,
+        layer,
+        "grad_cam",
+        relu=relu,
+        normalize=normalize,
+        upsample=upsample,
+        batch_size=batch_size,
+        output=output,
+        progress=progress,
+        reshape=reshape,
+        input=input,
     )
 
 
@@ -233,7 +273,7 @@ def grad_cam_plus_plus(
     images,
     target: Target = None,
     *,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     reshape: Reshape = None,
@@ -252,8 +292,19 @@ def grad_cam_plus_plus(
         >>> cam = kv.grad_cam_plus_plus(model, images)
     """
     return _class_activation_map(
-        model, images, target, layer, "grad_cam_plus_plus", relu=relu, normalize=normalize, upsample=upsample,
-        batch_size=batch_size, output=output, progress=progress, reshape=reshape, input=input,
+        model,
+        images,
+        target,
+        layer,
+        "grad_cam_plus_plus",
+        relu=relu,
+        normalize=normalize,
+        upsample=upsample,
+        batch_size=batch_size,
+        output=output,
+        progress=progress,
+        reshape=reshape,
+        input=input,
     )
 
 
@@ -262,11 +313,11 @@ def guided_grad_cam(
     images,
     target: Target = None,
     *,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     reshape: Reshape = None,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     batch_size: int = 32,
     progress: bool = True,
 ) -> np.ndarray:
@@ -287,9 +338,17 @@ def guided_grad_cam(
     batch_size = check_rows(model, p.x, batch_size, len(p.x), "batch_size")
     step = step_for(model, p.targets, rule="guided", output=p.output, input=p.input)
     gbp = accumulate_gradients(
-        step, lambda rows: tf.gather(p.x, rows), len(p.x), lambda rows: rows,
-        lambda rows: np.ones(len(rows), np.float32), len(p.x), p.targets, batch_size=batch_size, progress=progress,
-        desc="guided", side=p.side,
+        step,
+        lambda rows: tf.gather(p.x, rows),
+        len(p.x),
+        lambda rows: rows,
+        lambda rows: np.ones(len(rows), np.float32),
+        len(p.x),
+        p.targets,
+        batch_size=batch_size,
+        progress=progress,
+        desc="guided",
+        side=p.side,
     )
     cam = _cam_maps(model, p, path, "grad_cam", True, True, True, batch_size, progress, reshape)
     return finish(reduce_channels(gbp * cam[..., None], reduce), p.single, model)

@@ -16,8 +16,6 @@ biased estimate.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 import tensorflow as tf
@@ -35,13 +33,16 @@ REDUCTIONS = ("max_abs", "sum_abs", "sum", "mean", "l2")
 DEFAULT_SAMPLES = 50
 
 
-def reduce_channels(maps: np.ndarray, reduce: Optional[str]) -> np.ndarray:
+def reduce_channels(maps: np.ndarray, reduce: str | None) -> np.ndarray:
     """`(N, H, W, C)` -> `(N, H, W)` by `reduce`; None keeps the channels."""
     if reduce is None:
         return maps
     return {
-        "max_abs": lambda m: np.abs(m).max(-1), "sum_abs": lambda m: np.abs(m).sum(-1),
-        "sum": lambda m: m.sum(-1), "mean": lambda m: m.mean(-1), "l2": lambda m: np.sqrt(np.square(m).sum(-1)),
+        "max_abs": lambda m: np.abs(m).max(-1),
+        "sum_abs": lambda m: np.abs(m).sum(-1),
+        "sum": lambda m: m.sum(-1),
+        "mean": lambda m: m.mean(-1),
+        "l2": lambda m: np.sqrt(np.square(m).sum(-1)),
     }[reduce](maps)
 
 
@@ -73,7 +74,7 @@ def gradient_x_input(
     *,
     output: OutputSpec = None,
     input: InputSpec = None,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     batch_size: int = 32,
     progress: bool = False,
 ) -> np.ndarray:
@@ -126,9 +127,9 @@ def vargrad(
     output: OutputSpec = None,
     input: InputSpec = None,
     noise: float = 0.15,
-    samples: Optional[int] = None,
+    samples: int | None = None,
     unbiased: bool = True,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     seed: int = 0,
     sample_batch_size: int = 32,
     progress: bool = True,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -30,8 +30,17 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
-    accumulate_gradients, check_reduce, check_rows, finish, gaussian_blur, image_like, per_row, prepare,
-    reduce_channels, resolve_targets, step_for,
+    accumulate_gradients,
+    check_reduce,
+    check_rows,
+    finish,
+    gaussian_blur,
+    image_like,
+    per_row,
+    prepare,
+    reduce_channels,
+    resolve_targets,
+    step_for,
 )
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import forward_scores
@@ -42,7 +51,13 @@ from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import (
-    check_bool, check_choice, check_finite_array, check_int, check_number, check_positive, check_seed,
+    check_bool,
+    check_choice,
+    check_finite_array,
+    check_int,
+    check_number,
+    check_positive,
+    check_seed,
     renamed_arguments,
 )
 
@@ -103,7 +118,13 @@ def quadrature(method: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_baselines(
-    x: tf.Tensor, baseline, n_baselines: int = 1, *, blur_sigma: Optional[float] = None, seed: int = 0, model=None,
+    x: tf.Tensor,
+    baseline,
+    n_baselines: int = 1,
+    *,
+    blur_sigma: float | None = None,
+    seed: int = 0,
+    model=None,
 ) -> np.ndarray:
     """Baselines `(N, B, H, W, C)` (channels last) for images `x` `(N, H, W, C)`.
 
@@ -189,12 +210,12 @@ def integrated_gradients(
     images,
     target: Target = None,
     *,
-    baseline: Union[None, str, float, np.ndarray] = None,
-    steps: Optional[int] = None,
+    baseline: None | str | float | np.ndarray = None,
+    steps: int | None = None,
     method: str = "gausslegendre",
     n_baselines: int = 1,
-    blur_sigma: Optional[float] = None,
-    reduce: Optional[str] = None,
+    blur_sigma: float | None = None,
+    reduce: str | None = None,
     seed: int = 0,
     output: OutputSpec = None,
     input: InputSpec = None,
@@ -250,8 +271,11 @@ def integrated_gradients(
         >>> ig.attributions.sum(axis=(1, 2, 3))  # ~ ig.delta
     """
     path_batch_size = renamed_arguments(
-        "integrated_gradients", renamed, {"batch_size": "path_batch_size"},
-        {"path_batch_size": path_batch_size}, {"path_batch_size": 32},
+        "integrated_gradients",
+        renamed,
+        {"batch_size": "path_batch_size"},
+        {"path_batch_size": path_batch_size},
+        {"path_batch_size": 32},
     )["path_batch_size"]
     steps = max_steps(DEFAULT_STEPS, quick=16) if steps is None else check_int(steps, "steps", minimum=1)
     rule = Quadrature(method, steps)
@@ -287,8 +311,16 @@ def integrated_gradients(
     step = step_for(model, targets, output=p.output, input=p.input)
     seg_targets = targets if callable(targets) else targets[base_image]
     path_grads = accumulate_gradients(
-        step, make_rows, n_rows, lambda rows: rows // points, lambda rows: rule.weight(rows % points),
-        n * n_base, seg_targets, batch_size=path_batch_size, progress=progress, desc="integrated gradients",
+        step,
+        make_rows,
+        n_rows,
+        lambda rows: rows // points,
+        lambda rows: rule.weight(rows % points),
+        n * n_base,
+        seg_targets,
+        batch_size=path_batch_size,
+        progress=progress,
+        desc="integrated gradients",
         side=p.side.take(base_image),
     )
     per_base = (tf.gather(x, base_image).numpy() - bases.reshape(path_grads.shape)) * path_grads
@@ -311,7 +343,9 @@ def integrated_gradients(
     targets_out = np.full(n, -1, np.int32) if callable(targets) else targets
     return IntegratedGradients(
         attributions=finish(reduce_channels(attributions, reduce), p.single, model),
-        convergence_error=finish(error, p.single), delta=finish(delta, p.single), scores=finish(scores, p.single),
+        convergence_error=finish(error, p.single),
+        delta=finish(delta, p.single),
+        scores=finish(scores, p.single),
         targets=targets_out[0] if p.single else targets_out,
         baselines=np.moveaxis(bases, -1, 2) if is_channels_first(model) else bases,
     )

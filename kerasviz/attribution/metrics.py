@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional, Union, overload
+from typing import Literal, overload
 
 import keras
 import numpy as np
@@ -21,7 +21,14 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
-    RowTargets, check_rows, finish, gaussian_blur, image_like, prepare, resolve_targets, row_scores,
+    RowTargets,
+    check_rows,
+    finish,
+    gaussian_blur,
+    image_like,
+    prepare,
+    resolve_targets,
+    row_scores,
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.inputs import is_channels_first
@@ -35,6 +42,7 @@ SUBSTRATES = ("blur", "mean")
 
 
 # ---------------------------------------------------------------- deletion / insertion
+
 
 def to_nhw(maps, x: tf.Tensor, absolute: bool, model, name: str = "maps") -> np.ndarray:
     """Maps `(N, H, W)` or with channels in the images' layout (batch axis optional) as `(N, H, W)`;
@@ -59,8 +67,7 @@ def to_nhw(maps, x: tf.Tensor, absolute: bool, model, name: str = "maps") -> np.
     return maps.reshape(n, h, w)
 
 
-
-def _substrate(x: tf.Tensor, substrate, blur_sigma: Optional[float], model) -> tf.Tensor:
+def _substrate(x: tf.Tensor, substrate, blur_sigma: float | None, model) -> tf.Tensor:
     if isinstance(substrate, str):
         if substrate == "blur":
             sigma = blur_sigma if blur_sigma is not None else max(1.0, 5.0 * max(x.shape[1:3]) / 224)
@@ -80,9 +87,19 @@ def auc(curve: np.ndarray) -> np.ndarray:
 
 
 def perturbation_curve(
-    model, images, maps, target: Target = None, *, insert: bool, substrate=0.0,
-    steps: Optional[int] = None, blur_sigma: Optional[float] = None, mask_batch_size: int = 64, progress: bool = True,
-    output: OutputSpec = None, input: InputSpec = None,
+    model,
+    images,
+    maps,
+    target: Target = None,
+    *,
+    insert: bool,
+    substrate=0.0,
+    steps: int | None = None,
+    blur_sigma: float | None = None,
+    mask_batch_size: int = 64,
+    progress: bool = True,
+    output: OutputSpec = None,
+    input: InputSpec = None,
 ) -> np.ndarray:
     """Class probability `(N, steps + 1)` (`(steps + 1,)` for one image) as pixels are
     deleted (or inserted) in the map's order.
@@ -127,9 +144,18 @@ def perturbation_curve(
 
     row_targets = targets if callable(targets) else RowTargets(targets, lambda rows: rows // points)
     probs, _ = row_scores(
-        model, make_rows, n * points, row_targets, probabilities=not callable(targets),
-        batch_size=mask_batch_size, progress=progress, desc="insertion" if insert else "deletion", output=p.output,
-        side=p.side, image_of=lambda rows: rows // points, input=p.input,
+        model,
+        make_rows,
+        n * points,
+        row_targets,
+        probabilities=not callable(targets),
+        batch_size=mask_batch_size,
+        progress=progress,
+        desc="insertion" if insert else "deletion",
+        output=p.output,
+        side=p.side,
+        image_of=lambda rows: rows // points,
+        input=p.input,
     )
     return finish(probs.reshape(n, points), p.single)
 
@@ -148,9 +174,9 @@ def deletion_auc(
     maps=None,
     target: Target = None,
     *,
-    substrate: Union[float, str, np.ndarray] = 0.0,
-    steps: Optional[int] = None,
-    blur_sigma: Optional[float] = None,
+    substrate: float | str | np.ndarray = 0.0,
+    steps: int | None = None,
+    blur_sigma: float | None = None,
     return_curves: bool = False,
     output: OutputSpec = None,
     input: InputSpec = None,
@@ -198,9 +224,23 @@ def deletion_auc(
         >>> kv.deletion_auc(model, x, kv.saliency(model, x)).mean()
     """
     return _perturbation_auc(
-        "deletion_auc", model, images, maps, target, False, return_curves, renamed,
-        dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, mask_batch_size=mask_batch_size,
-             progress=progress, output=output, input=input),
+        "deletion_auc",
+        model,
+        images,
+        maps,
+        target,
+        False,
+        return_curves,
+        renamed,
+        dict(
+            substrate=substrate,
+            steps=steps,
+            blur_sigma=blur_sigma,
+            mask_batch_size=mask_batch_size,
+            progress=progress,
+            output=output,
+            input=input,
+        ),
     )
 
 
@@ -218,9 +258,9 @@ def insertion_auc(
     maps=None,
     target: Target = None,
     *,
-    substrate: Union[float, str, np.ndarray] = "blur",
-    steps: Optional[int] = None,
-    blur_sigma: Optional[float] = None,
+    substrate: float | str | np.ndarray = "blur",
+    steps: int | None = None,
+    blur_sigma: float | None = None,
     return_curves: bool = False,
     output: OutputSpec = None,
     input: InputSpec = None,
@@ -238,17 +278,34 @@ def insertion_auc(
         >>> kv.insertion_auc(model, x, kv.grad_cam(model, x)).mean()
     """
     return _perturbation_auc(
-        "insertion_auc", model, images, maps, target, True, return_curves, renamed,
-        dict(substrate=substrate, steps=steps, blur_sigma=blur_sigma, mask_batch_size=mask_batch_size,
-             progress=progress, output=output, input=input),
+        "insertion_auc",
+        model,
+        images,
+        maps,
+        target,
+        True,
+        return_curves,
+        renamed,
+        dict(
+            substrate=substrate,
+            steps=steps,
+            blur_sigma=blur_sigma,
+            mask_batch_size=mask_batch_size,
+            progress=progress,
+            output=output,
+            input=input,
+        ),
     )
 
 
 def _perturbation_auc(function, model, images, maps, target, insert: bool, return_curves, renamed: dict, options: dict):
     """The shared body of `deletion_auc` and `insertion_auc`: curves, then their areas."""
     names = renamed_arguments(
-        function, renamed, {"batch_size": "mask_batch_size", "attributions": "maps"},
-        {"mask_batch_size": options["mask_batch_size"], "maps": maps}, {"mask_batch_size": 64, "maps": None},
+        function,
+        renamed,
+        {"batch_size": "mask_batch_size", "attributions": "maps"},
+        {"mask_batch_size": options["mask_batch_size"], "maps": maps},
+        {"mask_batch_size": 64, "maps": None},
     )
     options["mask_batch_size"] = names["mask_batch_size"]
     if names["maps"] is None:
@@ -263,5 +320,7 @@ def _perturbation_auc(function, model, images, maps, target, insert: bool, retur
 
 
 from kerasviz.attribution.randomization import (  # noqa: E402,F401  (public names of this module)
-    RandomizationResult, randomizable_layers, randomization_check,
+    RandomizationResult,
+    randomizable_layers,
+    randomization_check,
 )

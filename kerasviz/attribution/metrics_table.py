@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
-from typing import Optional
 
 import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
 from kerasviz.attribution.faithfulness import accepts_output, resolve_method
-from kerasviz.attribution.registry import MetricInputs, get_metric, metrics as registered_metrics
+from kerasviz.attribution.registry import MetricInputs, get_metric
+from kerasviz.attribution.registry import metrics as registered_metrics
 from kerasviz.attribution.support import clean_scores, prepare
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.outputs import OutputSpec
@@ -63,7 +63,9 @@ class MetricsTable:
 
     def to_dict(self) -> dict:
         """`{method: {metric: mean}}`."""
-        return {m: {k: float(self.values[i, j]) for j, k in enumerate(self.metrics)} for i, m in enumerate(self.methods)}
+        return {
+            m: {k: float(self.values[i, j]) for j, k in enumerate(self.metrics)} for i, m in enumerate(self.methods)
+        }
 
     def __repr__(self) -> str:
         heads = [f"{k} ({'^' if self.higher_is_better[k] else 'v'})" for k in self.metrics]
@@ -93,9 +95,9 @@ def attribution_metrics(
     target: Target = None,
     *,
     output: OutputSpec = None,
-    metrics: Optional[list] = None,
+    metrics: list | None = None,
     ground_truth=None,
-    options: Optional[dict] = None,
+    options: dict | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> MetricsTable:
@@ -136,7 +138,9 @@ def attribution_metrics(
     table = registered_metrics()
     unknown = [k for k in list(options) + list(metrics or []) if k not in table]
     if unknown:
-        raise InvalidArgumentError(f"`metrics` / `options` name unknown metric(s) {unknown}; choose from {list(table)}.")
+        raise InvalidArgumentError(
+            f"`metrics` / `options` name unknown metric(s) {unknown}; choose from {list(table)}."
+        )
     if metrics is None:
         metrics = [m for m in table if table[m].needs != "ground_truth" or ground_truth is not None]
     metrics = list(metrics)
@@ -166,5 +170,9 @@ def attribution_metrics(
             bar.update(1)
     with warnings.catch_warnings():  # a metric that does not apply to a method is NaN for all images
         warnings.simplefilter("ignore", RuntimeWarning)
-        values = np.stack([np.nanmean(per_image[m], axis=1) for m in metrics], axis=1) if metrics else np.zeros((len(methods), 0))
+        values = (
+            np.stack([np.nanmean(per_image[m], axis=1) for m in metrics], axis=1)
+            if metrics
+            else np.zeros((len(methods), 0))
+        )
     return MetricsTable(list(methods), metrics, values, per_image, {m: table[m].higher_is_better for m in metrics})

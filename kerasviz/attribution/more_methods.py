@@ -9,11 +9,20 @@ metric. Both are read from the one registry when this module is imported.
 
 from __future__ import annotations
 
-from kerasviz.attribution.registry import methods as _methods, metrics as _metrics
+from kerasviz.attribution.registry import methods as _methods
+from kerasviz.attribution.registry import metrics as _metrics
 
 METHODS = {
-    name: dict(function=m.function, label=m.label, signed=m.signed, needs_layer=m.needs_layer, black_box=m.black_box,
-               seeded=m.seeded, cost=m.cost, options={o.name: o.default for o in m.options if not callable(o.default)})
+    name: dict(
+        function=m.function,
+        label=m.label,
+        signed=m.signed,
+        needs_layer=m.needs_layer,
+        black_box=m.black_box,
+        seeded=m.seeded,
+        cost=m.cost,
+        options={o.name: o.default for o in m.options if not callable(o.default)},
+    )
     for name, m in _methods().items()
 }
 

@@ -15,14 +15,19 @@ their averages stay float32 / float64.
 from __future__ import annotations
 
 import numbers
-from typing import Union
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.attribution._common import (
-    RowTargets, check_rows, finish, image_like, prepare, resolve_targets, row_scores,
+    RowTargets,
+    check_rows,
+    finish,
+    image_like,
+    prepare,
+    resolve_targets,
+    row_scores,
 )
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.model_inputs import InputSpec
@@ -73,9 +78,9 @@ def occlusion(
     images,
     target: Target = None,
     *,
-    patch: Union[int, tuple] = None,
-    stride: Union[int, tuple] = None,
-    baseline: Union[float, str, np.ndarray] = 0.0,
+    patch: int | tuple = None,
+    stride: int | tuple = None,
+    baseline: float | str | np.ndarray = 0.0,
     output: OutputSpec = None,
     input: InputSpec = None,
     mask_batch_size: int = 64,
@@ -127,8 +132,11 @@ def occlusion(
         >>> heat = kv.occlusion(model, images, patch=8, stride=4)
     """
     mask_batch_size = renamed_arguments(
-        "occlusion", renamed, {"batch_size": "mask_batch_size"},
-        {"mask_batch_size": mask_batch_size}, {"mask_batch_size": 64},
+        "occlusion",
+        renamed,
+        {"batch_size": "mask_batch_size"},
+        {"mask_batch_size": mask_batch_size},
+        {"mask_batch_size": 64},
     )["mask_batch_size"]
     progress = check_bool(progress, "progress")
     precision = check_precision(precision)
@@ -149,8 +157,9 @@ def occlusion(
     _, scoring = perturbation_variant(model, precision)
     clean, targets = resolve_targets(model, x, p.targets, p.output, side=p.side, input=p.input)
     rank = len(sizes)
-    coords = [tf.reshape(tf.range(v), [1] + [v if j == i else 1 for j in range(rank)] + [1])
-              for i, v in enumerate(sizes)]
+    coords = [
+        tf.reshape(tf.range(v), [1] + [v if j == i else 1 for j in range(rank)] + [1]) for i, v in enumerate(sizes)
+    ]
 
     def make_rows(rows):  # row = (image rows // k, window rows % k)
         inside = None
@@ -164,8 +173,17 @@ def occlusion(
 
     row_targets = targets if callable(targets) else RowTargets(targets, lambda rows: rows // k)
     occluded, _ = row_scores(
-        scoring, make_rows, n * k, row_targets, batch_size=mask_batch_size, progress=progress, desc="occlusion",
-        output=p.output, side=p.side, image_of=lambda rows: rows // k, input=p.input,
+        scoring,
+        make_rows,
+        n * k,
+        row_targets,
+        batch_size=mask_batch_size,
+        progress=progress,
+        desc="occlusion",
+        output=p.output,
+        side=p.side,
+        image_of=lambda rows: rows // k,
+        input=p.input,
     )
     drops = clean[:, None] - occluded.reshape(n, k)
     heat, count = np.zeros((n,) + sizes, np.float64), np.zeros(sizes, np.float64)

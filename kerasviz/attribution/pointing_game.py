@@ -6,7 +6,7 @@ Model-free: it compares maps with ground-truth masks or boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import numpy as np
 
@@ -39,7 +39,9 @@ def _ground_truth_masks(ground_truth, n: int, h: int, w: int) -> np.ndarray:
     if isinstance(ground_truth, np.ndarray) and ground_truth.dtype != object and ground_truth.ndim in (2, 3):
         masks = ground_truth.reshape((1,) + ground_truth.shape) if ground_truth.ndim == 2 else ground_truth
         if masks.shape != (n, h, w):
-            raise InvalidArgumentError(f"`ground_truth` masks have shape {ground_truth.shape}; expected ({n}, {h}, {w}).")
+            raise InvalidArgumentError(
+                f"`ground_truth` masks have shape {ground_truth.shape}; expected ({n}, {h}, {w})."
+            )
         return masks.astype(bool)
     if not isinstance(ground_truth, (list, tuple)) or len(ground_truth) != n:
         raise ArgumentTypeError(
@@ -51,12 +53,14 @@ def _ground_truth_masks(ground_truth, n: int, h: int, w: int) -> np.ndarray:
         boxes = np.asarray(boxes, np.float64).reshape(-1, 4) if len(np.shape(boxes)) else np.zeros((0, 4))
         for x0, y0, x1, y1 in boxes:
             if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
-                raise InvalidArgumentError(f"`ground_truth` box {(x0, y0, x1, y1)} of image {i} is empty or outside {w}x{h}.")
+                raise InvalidArgumentError(
+                    f"`ground_truth` box {(x0, y0, x1, y1)} of image {i} is empty or outside {w}x{h}."
+                )
             masks[i, int(y0) : int(np.ceil(y1)), int(x0) : int(np.ceil(x1))] = True
     return masks
 
 
-def pointing_game(maps, ground_truth, *, tolerance: Optional[float] = None, classes=None) -> PointingGame:
+def pointing_game(maps, ground_truth, *, tolerance: float | None = None, classes=None) -> PointingGame:
     """The pointing game (Zhang et al. 2018): a hit if the map's maximum falls on the object.
 
     As TorchRay's benchmark: a hit when some ground-truth pixel is at a
@@ -91,9 +95,9 @@ def pointing_game(maps, ground_truth, *, tolerance: Optional[float] = None, clas
         raise InvalidArgumentError(f"`ground_truth` is empty for image(s) {np.flatnonzero(empty).tolist()}.")
     flat = array.reshape(n, -1).argmax(1)
     points = np.stack([flat // w, flat % w], 1)
-    hits = np.array([
-        masks[i, r, c] or distance_transform_edt(~masks[i])[r, c] < tolerance for i, (r, c) in enumerate(points)
-    ])
+    hits = np.array(
+        [masks[i, r, c] or distance_transform_edt(~masks[i])[r, c] < tolerance for i, (r, c) in enumerate(points)]
+    )
     per_class = {}
     if classes is not None:
         classes = np.asarray(classes)

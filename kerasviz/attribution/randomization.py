@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence, Union
 
 import keras
 import numpy as np
@@ -27,6 +27,7 @@ from kerasviz.core.layers import LayerSpec, find_layer, is_model, iter_layers
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
 from kerasviz.core.validate import check_bool, check_seed
+
 
 @dataclass
 class RandomizationResult:
@@ -171,12 +172,12 @@ def _stage_layers(clone, layers) -> list:
 def randomization_check(
     model: keras.Model,
     images,
-    method: Union[str, Callable] = "gradient",
+    method: str | Callable = "gradient",
     target: Target = None,
     *,
-    layers: Optional[Sequence[LayerSpec]] = None,
+    layers: Sequence[LayerSpec] | None = None,
     independent: bool = False,
-    method_kwargs: Optional[dict] = None,
+    method_kwargs: dict | None = None,
     seed: int = 0,
     output: OutputSpec = None,
     progress: bool = True,
@@ -275,6 +276,11 @@ def randomization_check(
     nan_count = int(np.isnan(sims).sum())
     sims = np.nan_to_num(sims, nan=0.0)  # constant maps (dead random models) carry no rank information
     return RandomizationResult(
-        stages=[l.name for l in stages], spearman_abs=sims[0], spearman=sims[1], ssim=sims[2],
-        maps=np.stack(all_maps), method=name, nan_count=nan_count,
+        stages=[l.name for l in stages],
+        spearman_abs=sims[0],
+        spearman=sims[1],
+        ssim=sims[2],
+        maps=np.stack(all_maps),
+        method=name,
+        nan_count=nan_count,
     )

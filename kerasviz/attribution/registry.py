@@ -21,8 +21,9 @@ metrics with `register_metric(Metric(...))`. The built-in entries are in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 
@@ -101,20 +102,20 @@ class Method:
     gradient_only: bool = True
     channels: bool = False
     defaults: dict = field(default_factory=dict)
-    result: Optional[Callable] = None
+    result: Callable | None = None
     family: str = "gradient"
     black_box: bool = False
     seeded: bool = False
     options: tuple = ()
     cost: str = "1 forward + backward pass"
-    passes: Optional[Callable] = None
+    passes: Callable | None = None
 
     def __call__(self, model, images, target=None, **options) -> np.ndarray:
         """The method's map as a float32 array (result objects unwrapped)."""
         out = self.function(model, images, target, **{**self.defaults, **options})
         return np.asarray(self.result(out) if self.result is not None else out, np.float32)
 
-    def work(self, model, size: tuple, options: Optional[dict] = None) -> Work:
+    def work(self, model, size: tuple, options: dict | None = None) -> Work:
         """The passes one image of `size` (H, W) costs with `options` (`core.cost.Work`)."""
         counted = self.passes or _one_gradient
         work = counted(model, tuple(size), {**self.option_defaults(min(size)), **(options or {})})
@@ -143,7 +144,7 @@ class MetricInputs:
     model: Any
     images: Any
     maps: np.ndarray
-    method: Optional[Callable]
+    method: Callable | None
     target: Any
     seed: int = 0
     routed: dict = field(default_factory=dict)
@@ -270,7 +271,17 @@ def get_metric(name: str) -> Metric:
 
 
 __all__ = [
-    "Method", "Option", "Metric", "MetricInputs", "FAMILIES",
-    "register", "methods", "method_names", "get_method",
-    "register_metric", "metrics", "metric_names", "get_metric",
+    "Method",
+    "Option",
+    "Metric",
+    "MetricInputs",
+    "FAMILIES",
+    "register",
+    "methods",
+    "method_names",
+    "get_method",
+    "register_metric",
+    "metrics",
+    "metric_names",
+    "get_metric",
 ]

@@ -10,8 +10,6 @@ detectors more than class explanations. `kv.randomization_check` shows it.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 
@@ -26,7 +24,7 @@ def guided_backprop(
     images,
     target: Target = None,
     *,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     batch_size: int = 32,
@@ -55,7 +53,14 @@ def guided_backprop(
         >>> gbp = kv.guided_backprop(model, images, reduce="sum_abs")
     """
     return signed_gradients(
-        model, images, target, rule="guided", reduce=reduce, batch_size=batch_size, progress=progress, output=output,
+        model,
+        images,
+        target,
+        rule="guided",
+        reduce=reduce,
+        batch_size=batch_size,
+        progress=progress,
+        output=output,
         input=input,
     )
 
@@ -65,7 +70,7 @@ def deconvnet(
     images,
     target: Target = None,
     *,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     batch_size: int = 32,
@@ -94,6 +99,13 @@ def deconvnet(
         >>> dc = kv.deconvnet(model, images, target=281)
     """
     return signed_gradients(
-        model, images, target, rule="deconvnet", reduce=reduce, batch_size=batch_size, progress=progress,
-        output=output, input=input,
+        model,
+        images,
+        target,
+        rule="deconvnet",
+        reduce=reduce,
+        batch_size=batch_size,
+        progress=progress,
+        output=output,
+        input=input,
     )

@@ -6,8 +6,6 @@ change of each pixel would change the score.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 
@@ -22,7 +20,7 @@ def gradient(
     images,
     target: Target = None,
     *,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     output: OutputSpec = None,
     input: InputSpec = None,
     batch_size: int = 32,
@@ -57,7 +55,14 @@ def gradient(
         >>> g = kv.gradient(model, images, target=3)
     """
     return signed_gradients(
-        model, images, target, reduce=reduce, batch_size=batch_size, progress=progress, output=output, input=input,
+        model,
+        images,
+        target,
+        reduce=reduce,
+        batch_size=batch_size,
+        progress=progress,
+        output=output,
+        input=input,
     )
 
 

@@ -20,15 +20,19 @@ clean scores and the weighting are computed in float32.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasviz._config import progress_bar
 from kerasviz.attribution.cams import finish_cam
 from kerasviz.attribution.support import (
-    check_batch_size, feature_map_layer, finish, prepare, stream_scores, upsample,
+    check_batch_size,
+    feature_map_layer,
+    finish,
+    prepare,
+    stream_scores,
+    upsample,
 )
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, tap_model
@@ -39,7 +43,6 @@ from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.precision import check_precision, perturbation_variant, to_float32, variant_layer
 from kerasviz.core.targets import Target, target_scores
 from kerasviz.core.validate import check_choice, check_int
-from kerasviz._config import progress_bar
 
 
 class LayerScores:
@@ -82,7 +85,7 @@ def _score_cam_rows(x, acts, image_ids, channel_ids):
     return tf.gather(x, image_ids) * masks[..., None]
 
 
-def _channels(acts: np.ndarray, max_channels: Optional[int]) -> np.ndarray:
+def _channels(acts: np.ndarray, max_channels: int | None) -> np.ndarray:
     """`(N, K')` channel indices per image: all, or the `max_channels` with the
     largest spatial standard deviation (Faster Score-CAM), in channel order."""
     n, k = acts.shape[0], acts.shape[-1]
@@ -104,10 +107,10 @@ def score_cam(
     images,
     target: Target = None,
     *,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     output: OutputSpec = None,
     weighting: str = "softmax",
-    max_channels: Optional[int] = None,
+    max_channels: int | None = None,
     relu: bool = True,
     normalize: bool = True,
     upsample: bool = True,
@@ -174,10 +177,21 @@ def score_cam(
     image_ids = np.repeat(np.arange(n), kept).astype(np.int32)
     channel_ids = channels.reshape(-1).astype(np.int32)
     make_rows = lambda rows: _score_cam_rows(x, acts_t, tf.constant(image_ids[rows]), tf.constant(channel_ids[rows]))
-    scores = stream_scores(
-        scoring, make_rows, image_ids, targets, out, probabilities=probabilities,
-        batch_size=mask_batch_size, progress=progress, desc="score_cam",
-    ).reshape(n, kept).astype(np.float64)
+    scores = (
+        stream_scores(
+            scoring,
+            make_rows,
+            image_ids,
+            targets,
+            out,
+            probabilities=probabilities,
+            batch_size=mask_batch_size,
+            progress=progress,
+            desc="score_cam",
+        )
+        .reshape(n, kept)
+        .astype(np.float64)
+    )
     if weighting == "softmax":
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         scores /= scores.sum(axis=1, keepdims=True)
@@ -209,7 +223,7 @@ def ablation_cam(
     images,
     target: Target = None,
     *,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     output: OutputSpec = None,
     relu: bool = True,
     normalize: bool = True,
@@ -274,8 +288,11 @@ def ablation_cam(
     path = feature_map_layer(model, layer)
     score = targets if callable(targets) else None
     dtype, scoring = perturbation_variant(model, "float32" if precision == "auto" else precision)
-    step = cache.get(model, ("ablation_step", path, score, out, dtype),
-                     lambda: AblationStep(scoring, variant_layer(model, scoring, path), score, out))
+    step = cache.get(
+        model,
+        ("ablation_step", path, score, out, dtype),
+        lambda: AblationStep(scoring, variant_layer(model, scoring, path), score, out),
+    )
     acts_t, _ = layer_scores(model, path, targets, out)(x, targets, mask_batch_size)
     n, k = acts_t.shape[0], acts_t.shape[-1]
     classes = np.full(n, -1, np.int32) if score is not None else targets

@@ -15,15 +15,20 @@ r % samples), so `samples=10**8` runs in bounded memory, with a progress bar.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution._common import (
-    accumulate_gradients, check_reduce, check_rows, finish, prepare, reduce_channels, resolve_targets, step_for,
+    accumulate_gradients,
+    check_reduce,
+    check_rows,
+    finish,
+    prepare,
+    reduce_channels,
+    resolve_targets,
+    step_for,
 )
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
@@ -54,9 +59,9 @@ def smoothgrad(
     target: Target = None,
     *,
     noise: float = 0.15,
-    samples: Optional[int] = None,
+    samples: int | None = None,
     squared: bool = False,
-    reduce: Optional[str] = None,
+    reduce: str | None = None,
     seed: int = 0,
     output: OutputSpec = None,
     input: InputSpec = None,
@@ -100,8 +105,11 @@ def smoothgrad(
         >>> sg = kv.smoothgrad(model, images, noise=0.15, samples=50, reduce="max_abs")
     """
     sample_batch_size = renamed_arguments(
-        "smoothgrad", renamed, {"batch_size": "sample_batch_size"},
-        {"sample_batch_size": sample_batch_size}, {"sample_batch_size": 32},
+        "smoothgrad",
+        renamed,
+        {"batch_size": "sample_batch_size"},
+        {"sample_batch_size": sample_batch_size},
+        {"sample_batch_size": 32},
     )["sample_batch_size"]
     samples = max_steps(DEFAULT_SAMPLES, quick=8) if samples is None else check_int(samples, "samples", minimum=1)
     noise = check_number(noise, "noise", minimum=0.0)
@@ -115,8 +123,17 @@ def smoothgrad(
     sigma = (noise * (tf.reduce_max(flat, 1) - tf.reduce_min(flat, 1))).numpy()
     step = step_for(model, targets, output=p.output, input=p.input)
     total = accumulate_gradients(  # row r = (image r // samples, noise sample r % samples)
-        step, lambda rows: noise_rows(p.x, sigma, rows // samples, rows % samples, seed),
-        n * samples, lambda rows: rows // samples, lambda rows: np.full(len(rows), 1.0 / samples, np.float32),
-        n, targets, square=squared, batch_size=sample_batch_size, progress=progress, desc="smoothgrad", side=p.side,
+        step,
+        lambda rows: noise_rows(p.x, sigma, rows // samples, rows % samples, seed),
+        n * samples,
+        lambda rows: rows // samples,
+        lambda rows: np.full(len(rows), 1.0 / samples, np.float32),
+        n,
+        targets,
+        square=squared,
+        batch_size=sample_batch_size,
+        progress=progress,
+        desc="smoothgrad",
+        side=p.side,
     )
     return finish(reduce_channels(total, reduce), p.single, model)

@@ -14,14 +14,18 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
 from kerasviz.core.errors import (
-    ArgumentTypeError, InvalidArgumentError, KerasvizError, LayerNotFoundError, UnsupportedModelError,
+    ArgumentTypeError,
+    InvalidArgumentError,
+    KerasvizError,
+    LayerNotFoundError,
+    UnsupportedModelError,
 )
 from kerasviz.core.gradients import forward_scorer
 from kerasviz.core.inputs import as_model_batch, batches
@@ -55,7 +59,9 @@ def check_target(target, n: int, num_outputs: int):
     if callable(target):
         return target
     if isinstance(target, (bool, np.bool_)):
-        raise ArgumentTypeError(f"`target` must be None, a class index, a list of indices or a callable; got {target!r}.")
+        raise ArgumentTypeError(
+            f"`target` must be None, a class index, a list of indices or a callable; got {target!r}."
+        )
     try:
         return target_vector(target, n, num_outputs, allow_predicted=True)
     except (ValueError, TypeError) as err:
@@ -104,12 +110,23 @@ def prepare(model, images, target, output=None, input=None, *, images_only: bool
 
 
 def clean_scores(
-    model, x: tf.Tensor, targets, output: int, *, probabilities: bool = False, batch_size: int = 64,
-    side: Optional[SideInputs] = None, input: int = 0,
+    model,
+    x: tf.Tensor,
+    targets,
+    output: int,
+    *,
+    probabilities: bool = False,
+    batch_size: int = 64,
+    side: SideInputs | None = None,
+    input: int = 0,
 ):
     """Scores on the clean images `(N,)` and the targets with -1 resolved (callables pass through)."""
     scorer = forward_scorer(
-        model, targets if callable(targets) else None, probabilities=probabilities, output=output, input=input,
+        model,
+        targets if callable(targets) else None,
+        probabilities=probabilities,
+        output=output,
+        input=input,
     )
     fixed = np.full(len(x), -1, np.int32) if callable(targets) else targets
     scores, classes = [], []
@@ -121,10 +138,19 @@ def clean_scores(
 
 
 def stream_scores(
-    model, make_rows: Callable[[np.ndarray], tf.Tensor], image_ids: np.ndarray, targets, output: int, *,
-    probabilities: bool = False, batch_size: int = 32, progress: bool = False, desc: str = "scores",
-    consume: Optional[Callable[[np.ndarray, tf.Tensor], None]] = None,
-    side: Optional[SideInputs] = None, input: int = 0,
+    model,
+    make_rows: Callable[[np.ndarray], tf.Tensor],
+    image_ids: np.ndarray,
+    targets,
+    output: int,
+    *,
+    probabilities: bool = False,
+    batch_size: int = 32,
+    progress: bool = False,
+    desc: str = "scores",
+    consume: Callable[[np.ndarray, tf.Tensor], None] | None = None,
+    side: SideInputs | None = None,
+    input: int = 0,
 ) -> np.ndarray:
     """Forward-only target scores of generated rows, chunk by chunk through one compiled call.
 
@@ -142,7 +168,11 @@ def stream_scores(
     """
     callable_target = callable(targets)
     scorer = forward_scorer(
-        model, targets if callable_target else None, probabilities=probabilities, output=output, input=input,
+        model,
+        targets if callable_target else None,
+        probabilities=probabilities,
+        output=output,
+        input=input,
     )
     out = np.empty(len(image_ids), np.float32)
     chunks = list(batches(len(image_ids), batch_size))
@@ -158,7 +188,7 @@ def stream_scores(
     return out
 
 
-def feature_map_layer(model, layer: Optional[LayerSpec]) -> str:
+def feature_map_layer(model, layer: LayerSpec | None) -> str:
     """The path of a 4-D feature-map layer (default: `default_cam_layer`), with clear errors."""
     from kerasviz.activations import image_layers
     from kerasviz.attribution.gradcam import default_cam_layer
@@ -168,7 +198,11 @@ def feature_map_layer(model, layer: Optional[LayerSpec]) -> str:
             return default_cam_layer(model)
         except (ValueError, TypeError) as err:
             raise _as_kerasviz_error(err, "layer") from None
-    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (str, int, np.integer)) and not hasattr(layer, "output"):
+    if (
+        isinstance(layer, (bool, np.bool_))
+        or not isinstance(layer, (str, int, np.integer))
+        and not hasattr(layer, "output")
+    ):
         raise ArgumentTypeError(f"`layer` must be a layer name, path, index or Layer; got {layer!r}.")
     try:
         found = find_layer(model, int(layer) if isinstance(layer, np.integer) else layer)

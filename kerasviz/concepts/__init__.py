@@ -11,6 +11,7 @@
 
 Plots are in `kerasviz.plotting.concepts` and re-exported here.
 """
+
 from kerasviz.concepts.atlas import ActivationAtlas, activation_atlas
 from kerasviz.concepts.caricature import Caricature, caricature
 from kerasviz.concepts.cav import CAV, cav
@@ -18,8 +19,14 @@ from kerasviz.concepts.crp import ConceptRelevance, crp
 from kerasviz.concepts.nmf import NMFConcepts, nmf_concepts
 from kerasviz.concepts.relmax import TopRelevant, relevance_maximization
 from kerasviz.concepts.tcav import TCAV, tcav
-from kerasviz.plotting.concepts import plot_activation_atlas, plot_caricature, plot_nmf_concepts, plot_tcav
-from kerasviz.plotting.concepts import plot_crp, plot_relevance_maximization
+from kerasviz.plotting.concepts import (
+    plot_activation_atlas,
+    plot_caricature,
+    plot_crp,
+    plot_nmf_concepts,
+    plot_relevance_maximization,
+    plot_tcav,
+)
 
 __all__ = [
     "ActivationAtlas",

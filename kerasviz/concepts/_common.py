@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import numbers
-from typing import Iterator, Optional
+from collections.abc import Iterator
 
 import keras
 import numpy as np
@@ -62,8 +62,11 @@ def check_model(model) -> keras.Model:
     if not isinstance(model, keras.Model):
         raise ArgumentTypeError(f"`model` must be a keras.Model; got {type(model).__name__}.")
     # the concept methods read feature maps and layer shapes channels last
-    require_channels_last(model, "Concept-based explanation (kv.tcav, kv.cav, kv.nmf_concepts, kv.crp, "
-                                 "kv.relevance_maximization, kv.activation_atlas, kv.caricature)")
+    require_channels_last(
+        model,
+        "Concept-based explanation (kv.tcav, kv.cav, kv.nmf_concepts, kv.crp, "
+        "kv.relevance_maximization, kv.activation_atlas, kv.caricature)",
+    )
     return model
 
 
@@ -152,7 +155,7 @@ def describe(value) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def optional_int(value, name: str, minimum: int, default: int, quick: Optional[int] = None) -> int:
+def optional_int(value, name: str, minimum: int, default: int, quick: int | None = None) -> int:
     """A count whose default is None: the documented value (capped in quick mode), or the user's value."""
     from kerasviz._config import quick_mode
 

@@ -16,20 +16,26 @@ times the inverse uncentred second moment of the activations) is `whiten=True`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
 from kerasviz.activations import activations
+from kerasviz.concepts._common import (
+    check_batch_size,
+    check_layer,
+    check_model,
+    check_seed,
+    host_threads,
+    optional_int,
+    rng_for,
+)
+from kerasviz.concepts.scan import Scan
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_choice, check_int
-from kerasviz.concepts._common import (
-    check_batch_size, check_layer, check_model, check_seed, host_threads, optional_int, rng_for,
-)
-from kerasviz.concepts.scan import Scan
 from kerasviz.featurevis import objectives
 from kerasviz.featurevis.render import render
 
@@ -86,8 +92,8 @@ class Reservoir:
 
     def __init__(self, size: int, rng: np.random.Generator):
         self.size, self.rng, self.seen = size, rng, 0
-        self.rows: Optional[np.ndarray] = None
-        self.tags: Optional[np.ndarray] = None
+        self.rows: np.ndarray | None = None
+        self.tags: np.ndarray | None = None
 
     def add(self, rows: np.ndarray, tags: np.ndarray) -> None:
         free = max(0, min(self.size - (0 if self.rows is None else len(self.rows)), len(rows)))
@@ -111,7 +117,8 @@ def check_render_options(options: dict) -> None:
     unknown = sorted(set(options) - set(RENDER_OPTIONS))
     if unknown:
         raise ArgumentTypeError(
-            f"`{unknown[0]}` is not an option here; rendering options are {', '.join(RENDER_OPTIONS)}.")
+            f"`{unknown[0]}` is not an option here; rendering options are {', '.join(RENDER_OPTIONS)}."
+        )
 
 
 def sample_positions(shape: tuple, n: int, per_image: int, rng: np.random.Generator) -> np.ndarray:
@@ -129,7 +136,7 @@ def layout_2d(vectors: np.ndarray, method: str, seed: int) -> np.ndarray:
     from sklearn.decomposition import PCA
 
     centred = vectors - vectors.mean(axis=0)
-    if float(np.sum(centred ** 2)) <= 1e-12 * max(float(np.sum(vectors ** 2)), 1e-30) or len(vectors) < 3:
+    if float(np.sum(centred**2)) <= 1e-12 * max(float(np.sum(vectors**2)), 1e-30) or len(vectors) < 3:
         raise InvalidArgumentError(
             f"`data`: the {len(vectors)} sampled activation vectors are (nearly) identical, so there is no layout "
             "to draw; use more varied images or another layer."
@@ -161,13 +168,13 @@ def activation_atlas(
     layer,
     data,
     *,
-    grid: Optional[int] = None,
+    grid: int | None = None,
     method: str = "pca",
     samples_per_image: int = 1,
-    max_samples: Optional[int] = None,
+    max_samples: int | None = None,
     min_count: int = 3,
     whiten: bool = False,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     size=None,
     seed: int = 0,
     batch_size: int = 64,
@@ -240,20 +247,42 @@ def activation_atlas(
         counts = np.bincount(flat, minlength=grid * grid)
         kept = np.flatnonzero(counts >= min_count)
         if not len(kept):
-            raise InvalidArgumentError(f"`min_count`: no cell of the {grid}x{grid} grid has {min_count} or more of the "
-                                       f"{len(vectors)} sampled vectors; lower `min_count` or `grid`, or give more data.")
+            raise InvalidArgumentError(
+                f"`min_count`: no cell of the {grid}x{grid} grid has {min_count} or more of the "
+                f"{len(vectors)} sampled vectors; lower `min_count` or `grid`, or give more data."
+            )
         sums = np.zeros((grid * grid, vectors.shape[1]))
         np.add.at(sums, flat, vectors)
         directions = sums[kept] / counts[kept, None]
         if whiten:
             inverse = np.linalg.pinv(second / max(reservoir.seen, 1), hermitian=True)
             directions = directions @ inverse
-    result = render(model, objectives.direction(spec, directions.astype(np.float32)), np.arange(len(kept)), steps=steps,
-                    size=size, seed=seed, progress=progress, layer_name=key, batch_size=icon_batch_size, **render_options)
+    result = render(
+        model,
+        objectives.direction(spec, directions.astype(np.float32)),
+        np.arange(len(kept)),
+        steps=steps,
+        size=size,
+        seed=seed,
+        progress=progress,
+        layer_name=key,
+        batch_size=icon_batch_size,
+        **render_options,
+    )
     return ActivationAtlas(
-        icons=result.images, cells=np.stack(np.divmod(kept, grid), axis=1), counts=counts[kept],
-        directions=directions.astype(np.float32), scores=result.scores, initial_scores=result.initial_scores,
-        samples=vectors.astype(np.float32), layout=unit.astype(np.float32), sample_cells=sample_cells,
+        icons=result.images,
+        cells=np.stack(np.divmod(kept, grid), axis=1),
+        counts=counts[kept],
+        directions=directions.astype(np.float32),
+        scores=result.scores,
+        initial_scores=result.initial_scores,
+        samples=vectors.astype(np.float32),
+        layout=unit.astype(np.float32),
+        sample_cells=sample_cells,
         sample_images=tags[:, 0],
-        sample_positions=tags[:, 1:], grid=grid, layer=key, method=method, label=result.label,
+        sample_positions=tags[:, 1:],
+        grid=grid,
+        layer=key,
+        method=method,
+        label=result.label,
     )

@@ -21,19 +21,19 @@ image reuses the traced step.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz.activations import activations
+from kerasviz.concepts._common import check_images, check_layer, check_model, check_seed, optional_int
+from kerasviz.concepts.atlas import check_render_options
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.graph import cache, model_input
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number
-from kerasviz.concepts._common import check_images, check_layer, check_model, check_seed, optional_int
-from kerasviz.concepts.atlas import check_render_options
 from kerasviz.featurevis.objectives import Objective
 from kerasviz.featurevis.render import fit_to_model, input_mapping, render
 
@@ -54,7 +54,7 @@ class Caricature(ArrayResult):
 
     array_field: ClassVar[str] = "images"
     images: np.ndarray
-    similarity: Union[float, np.ndarray]
+    similarity: float | np.ndarray
     scores: np.ndarray
     initial_scores: np.ndarray
     history: np.ndarray
@@ -64,8 +64,16 @@ class Caricature(ArrayResult):
 
 def _targets_variable(model, key: str, shape: tuple) -> tf.Variable:
     """The per-(model, layer) store of target activations, any number of rows."""
-    return cache.get(model, ("caricature_targets", key, shape), lambda: tf.Variable(
-        tf.zeros((1,) + shape), shape=tf.TensorShape([None] + list(shape)), trainable=False, name="caricature_targets"))
+    return cache.get(
+        model,
+        ("caricature_targets", key, shape),
+        lambda: tf.Variable(
+            tf.zeros((1,) + shape),
+            shape=tf.TensorShape([None] + list(shape)),
+            trainable=False,
+            name="caricature_targets",
+        ),
+    )
 
 
 def caricature_objective(spec, key: str, store: tf.Variable, power: float) -> Objective:
@@ -83,8 +91,9 @@ def caricature_objective(spec, key: str, store: tf.Variable, power: float) -> Ob
             score = score * tf.pow(tf.maximum(cos, 0.1), power)
         return score
 
-    return Objective(fn, (spec,), ("caricature", key, tuple(store.shape.as_list()[1:]), float(power)),
-                     f"caricature at {key}")
+    return Objective(
+        fn, (spec,), ("caricature", key, tuple(store.shape.as_list()[1:]), float(power)), f"caricature at {key}"
+    )
 
 
 def caricature(
@@ -137,18 +146,30 @@ def caricature(
     fixed = tuple(model_input(model).shape[1:3])
     if None in fixed:
         if size is not None and tuple(np.broadcast_to(size, (2,))) != tuple(x.shape[1:3]):
-            raise InvalidArgumentError(f"`size` {size!r} differs from the images' {tuple(x.shape[1:3])}: model "
-                                       f"{model.name!r} takes any size, so its activations would not match the photo's.")
+            raise InvalidArgumentError(
+                f"`size` {size!r} differs from the images' {tuple(x.shape[1:3])}: model "
+                f"{model.name!r} takes any size, so its activations would not match the photo's."
+            )
         size = tuple(int(s) for s in x.shape[1:3])
     targets = next(iter(activations(model, x, [spec]).values()))
     if not np.any(targets):
         raise InvalidArgumentError(
-            f"`images`: the activations at {key!r} are all zero; there is no pattern to exaggerate.")
+            f"`images`: the activations at {key!r} are all zero; there is no pattern to exaggerate."
+        )
     store = _targets_variable(model, key, tuple(int(s) for s in shape))
     store.assign(targets)
-    result = render(model, caricature_objective(spec, key, store, power), np.arange(len(targets)), steps=steps,
-                    size=size, seed=seed, progress=progress, layer_name=key, batch_size=image_batch_size,
-                    **render_options)
+    result = render(
+        model,
+        caricature_objective(spec, key, store, power),
+        np.arange(len(targets)),
+        steps=steps,
+        size=size,
+        seed=seed,
+        progress=progress,
+        layer_name=key,
+        batch_size=image_batch_size,
+        **render_options,
+    )
     to_model = input_mapping(model, render_options.get("preprocess"))
     rgb = tf.constant(result.images)  # grey models: the mapping averages the repeated channels back
     final = next(iter(activations(model, to_model(fit_to_model(rgb, fixed)), [spec]).values()))
@@ -157,6 +178,9 @@ def caricature(
     return Caricature(
         images=result.images[0] if single else result.images,
         similarity=float(similarity[0]) if single else similarity.astype(np.float32),
-        scores=result.scores, initial_scores=result.initial_scores, history=result.history, layer=key,
+        scores=result.scores,
+        initial_scores=result.initial_scores,
+        history=result.history,
+        layer=key,
         label=result.label,
     )

@@ -19,12 +19,19 @@ import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
+from kerasviz.concepts._common import (
+    check_batch_size,
+    check_images,
+    check_layer,
+    check_model,
+    check_seed,
+    flat_activations,
+    host_threads,
+    rng_for,
+)
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_choice, check_number
-from kerasviz.concepts._common import (
-    check_batch_size, check_images, check_layer, check_model, check_seed, flat_activations, host_threads, rng_for,
-)
 
 CLASSIFIERS = ("sgd", "logistic", "svm")
 
@@ -70,8 +77,15 @@ def make_classifier(kind: str, seed: int):
     return LinearSVC(C=1.0, max_iter=5000, random_state=seed)
 
 
-def fit_cav(concept: np.ndarray, random: np.ndarray, *, classifier: str = "sgd", test_fraction: float = 0.33,
-            seed: int = 0, what: str = "concept_images") -> tuple[np.ndarray, float, float, tuple]:
+def fit_cav(
+    concept: np.ndarray,
+    random: np.ndarray,
+    *,
+    classifier: str = "sgd",
+    test_fraction: float = 0.33,
+    seed: int = 0,
+    what: str = "concept_images",
+) -> tuple[np.ndarray, float, float, tuple]:
     """Train one CAV on flattened activations `(n, D)` and `(m, D)`.
 
     Returns:
@@ -184,6 +198,7 @@ def cav(
         random_acts = flat_activations(model, spec, random, batch_size)
         bar.update(1)
         vector, accuracy, intercept, counts = fit_cav(
-            concept_acts, random_acts, classifier=classifier, test_fraction=test_fraction, seed=seed)
+            concept_acts, random_acts, classifier=classifier, test_fraction=test_fraction, seed=seed
+        )
         bar.update(1)
     return CAV(vector.reshape(shape), key, accuracy, intercept, classifier, counts)

@@ -19,13 +19,14 @@ never retraces. The mechanism is `kerasviz.lrp.layer_lrp`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
+from kerasviz.concepts._common import argument_errors, check_batch_size, check_images, check_layer, check_model
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
@@ -33,7 +34,6 @@ from kerasviz.core.layers import conv_layers
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_indices, check_int
-from kerasviz.concepts._common import argument_errors, check_batch_size, check_images, check_layer, check_model
 from kerasviz.lrp import LayerLRP, layer_lrp
 
 _HEATMAP_BYTES_LIMIT = 1 << 30
@@ -117,12 +117,12 @@ def crp(
     *,
     layer=None,
     filters=None,
-    top: Optional[int] = None,
+    top: int | None = None,
     rule="epsilon",
-    epsilon: Optional[float] = None,
-    gamma: Optional[float] = None,
-    alpha: Optional[float] = None,
-    beta: Optional[float] = None,
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
     bounds=None,
     output=None,
     batch_size: int = 16,
@@ -185,8 +185,18 @@ def crp(
     filter_batch_size = check_int(filter_batch_size, "filter_batch_size", minimum=1)
     x, single = check_images(model, images, "images", single=True)
     with argument_errors("layer"):
-        step = layer_lrp(model, spec, rule=rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta,
-                         bounds=bounds, output=output, score=target if callable(target) else None)
+        step = layer_lrp(
+            model,
+            spec,
+            rule=rule,
+            epsilon=epsilon,
+            gamma=gamma,
+            alpha=alpha,
+            beta=beta,
+            bounds=bounds,
+            output=output,
+            score=target if callable(target) else None,
+        )
     n = int(x.shape[0])
     with argument_errors("target"):
         targets = target_vector(None if callable(target) else target, n, step.num_outputs, allow_predicted=True)
@@ -195,7 +205,8 @@ def crp(
     if size > _HEATMAP_BYTES_LIMIT:
         raise InvalidArgumentError(
             f"`filters`: {n} images x {count} channels of heatmaps would take {size / 2**30:.1f} GiB; explain "
-            f"fewer channels (`filters=[...]` or `top=`) or fewer images per call.")
+            f"fewer channels (`filters=[...]` or `top=`) or fewer images per call."
+        )
 
     steps = (-(-n // batch_size) if top is not None else 0) + -(-n * count // filter_batch_size)
     with progress_bar(steps, f"CRP {key}", progress and steps > 1) as bar:
@@ -207,17 +218,28 @@ def crp(
         else:
             per_image = np.broadcast_to(chosen, (n, count))
         heatmaps, scores, classes, rows_relevance = _heatmaps(
-            model, step, x, targets, per_image, channels, filter_batch_size, bar)
+            model, step, x, targets, per_image, channels, filter_batch_size, bar
+        )
     if relevance is None:
         relevance = rows_relevance
     result = ConceptRelevance(
-        heatmaps=heatmaps, filters=np.ascontiguousarray(per_image), relevance=relevance.astype(np.float32),
-        scores=scores, targets=classes, layer=key, rule=step.setup.composite.name,
+        heatmaps=heatmaps,
+        filters=np.ascontiguousarray(per_image),
+        relevance=relevance.astype(np.float32),
+        scores=scores,
+        targets=classes,
+        layer=key,
+        rule=step.setup.composite.name,
     )
     if single:
         result = ConceptRelevance(
-            heatmaps=heatmaps[0], filters=result.filters[0], relevance=result.relevance[0], scores=scores[0],
-            targets=classes[0], layer=key, rule=result.rule,
+            heatmaps=heatmaps[0],
+            filters=result.filters[0],
+            relevance=result.relevance[0],
+            scores=scores[0],
+            targets=classes[0],
+            layer=key,
+            rule=result.rule,
         )
     return result
 
@@ -253,8 +275,9 @@ def _heatmaps(model, step: LayerLRP, x, targets, per_image: np.ndarray, channels
         first, last = int(image[0]), int(image[-1])
         masks = np.zeros((len(rows), channels), np.float32)
         masks[np.arange(len(rows)), flat_channels[rows]] = 1.0
-        out = run(x[first : last + 1], tf.constant(image - first, tf.int32), tf.constant(targets[image]),
-                  tf.constant(masks))
+        out = run(
+            x[first : last + 1], tf.constant(image - first, tf.int32), tf.constant(targets[image]), tf.constant(masks)
+        )
         row_scores, row_classes, maps, row_relevance = (t.numpy() for t in out)
         heatmaps.reshape((n * count,) + heatmaps.shape[2:])[rows] = maps
         scores[image], classes[image], relevance[image] = row_scores, row_classes, row_relevance

@@ -105,9 +105,15 @@ class ConceptStep:
         else:
             importance = tf.zeros((tf.shape(x)[0], tf.shape(w)[0]))
         return dict(
-            mean=tf.reduce_mean(u, axis=1), peak=tf.reduce_max(u, axis=1),
-            where=tf.argmax(u, axis=1, output_type=tf.int32), importance=importance, classes=classes,
-            residual=residual, norm=tf.reduce_sum(tf.square(clipped)), low=tf.reduce_min(v), high=tf.reduce_max(tf.abs(v)),
+            mean=tf.reduce_mean(u, axis=1),
+            peak=tf.reduce_max(u, axis=1),
+            where=tf.argmax(u, axis=1, output_type=tf.int32),
+            importance=importance,
+            classes=classes,
+            residual=residual,
+            norm=tf.reduce_sum(tf.square(clipped)),
+            low=tf.reduce_min(v),
+            high=tf.reduce_max(tf.abs(v)),
         )
 
     def _project(self, x, w):
@@ -129,5 +135,8 @@ class ConceptStep:
 def concept_step(model, spec, key: str, *, importance: bool, score=None, output: int = 0) -> ConceptStep:
     """The cached `ConceptStep` (one trace per layer, importance and target kind; any k)."""
     spec_key = spec if isinstance(spec, (str, int)) else id(spec)
-    return cache.get(model, ("concept_step", spec_key, importance, score, output),
-                     lambda: ConceptStep(model, spec, key, importance=importance, score=score, output=output))
+    return cache.get(
+        model,
+        ("concept_step", spec_key, importance, score, output),
+        lambda: ConceptStep(model, spec, key, importance=importance, score=score, output=output),
+    )

@@ -27,23 +27,30 @@ running top images.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
 from kerasviz.activations import activations
-from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
-from kerasviz.core.outputs import resolve_output
-from kerasviz.core.results import ArrayResult
-from kerasviz.core.validate import check_int
 from kerasviz.concepts._common import (
-    check_batch_size, check_images, check_layer, check_model, check_seed, crop_box, host_threads, optional_int,
+    check_batch_size,
+    check_images,
+    check_layer,
+    check_model,
+    check_seed,
+    crop_box,
+    host_threads,
+    optional_int,
     rng_for,
 )
 from kerasviz.concepts.factor import concept_step
 from kerasviz.concepts.scan import RunningTop, Scan, check_data_target
+from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.outputs import resolve_output
+from kerasviz.core.results import ArrayResult
+from kerasviz.core.validate import check_int
 from kerasviz.dataset.receptive_field import ReceptiveField
 
 
@@ -83,10 +90,10 @@ class NMFConcepts(ArrayResult):
     top_indices: np.ndarray
     top_values: np.ndarray
     top_locations: np.ndarray
-    boxes: Optional[np.ndarray]
-    labels: Optional[np.ndarray]
+    boxes: np.ndarray | None
+    labels: np.ndarray | None
     layer: str
-    receptive_field: Optional[ReceptiveField]
+    receptive_field: ReceptiveField | None
     count: int
     fit_vectors: int
     _project: object = field(repr=False, default=None)
@@ -118,11 +125,15 @@ class NMFConcepts(ArrayResult):
         """`(n, top, rf_h, rf_w, C)` receptive-field crops around each concept's peaks."""
         if self.boxes is None:
             raise UnsupportedLayerError(
-                f"The receptive field of {self.layer!r} is unknown; use .top_indices and .image().")
+                f"The receptive field of {self.layer!r} is unknown; use .top_indices and .image()."
+            )
         concepts = range(self.k) if concepts is None else concepts
-        return np.stack([
-            np.stack([crop_box(self.image(i), b, pad_value) for i, b in zip(self.top_indices[j], self.boxes[j])])
-            for j in concepts])
+        return np.stack(
+            [
+                np.stack([crop_box(self.image(i), b, pad_value) for i, b in zip(self.top_indices[j], self.boxes[j])])
+                for j in concepts
+            ]
+        )
 
     @property
     def patches(self) -> np.ndarray:
@@ -181,8 +192,8 @@ def nmf_concepts(
     importance: bool = True,
     labels=None,
     top: int = 9,
-    fit_images: Optional[int] = None,
-    max_vectors: Optional[int] = None,
+    fit_images: int | None = None,
+    max_vectors: int | None = None,
     max_iter: int = 200,
     seed: int = 0,
     batch_size: int = 64,
@@ -248,8 +259,10 @@ def nmf_concepts(
         total = sum(int(b.shape[0]) for b in fit_batches) * positions
         chosen = np.sort(rng_for(seed, 4).choice(total, min(max_vectors, total), replace=False))
         if len(chosen) < k:
-            raise InvalidArgumentError(f"`k` = {k} concepts need at least {k} activation vectors; the fit sample has "
-                                       f"{len(chosen)} (raise `fit_images` or `max_vectors`).")
+            raise InvalidArgumentError(
+                f"`k` = {k} concepts need at least {k} activation vectors; the fit sample has "
+                f"{len(chosen)} (raise `fit_images` or `max_vectors`)."
+            )
         sample, start = [], 0
         for batch in fit_batches:
             acts = next(iter(activations(model, batch, [spec], batch_size=batch_size).values()))
@@ -259,13 +272,16 @@ def nmf_concepts(
             start = stop
         sample = np.concatenate(sample).astype(np.float64)
         if not sample.any():
-            raise InvalidArgumentError(f"`layer` {key!r} is all zeros on the fit images: there is nothing to factorise.")
+            raise InvalidArgumentError(
+                f"`layer` {key!r} is all zeros on the fit images: there is nothing to factorise."
+            )
         nmf, fit_error = _fit(sample, k, max_iter, seed)
         bar.update(1)
 
         running = RunningTop(k, top)
-        step = concept_step(model, spec, key, importance=importance, score=target if callable(target) else None,
-                            output=output_index)
+        step = concept_step(
+            model, spec, key, importance=importance, score=target if callable(target) else None, output=output_index
+        )
         w = nmf.components_.astype(np.float32)
         coefficients, image_importance, classes = [], [], []
         residual = norm = 0.0
@@ -297,10 +313,22 @@ def nmf_concepts(
 
     values, indices, with_labels = running.result()
     return NMFConcepts(
-        components=nmf.components_.astype(np.float32), coefficients=np.concatenate(coefficients).astype(np.float32),
-        importance=image_importance.mean(axis=0), image_importance=image_importance, classes=np.concatenate(classes),
-        reconstruction_error=float(np.sqrt(residual / max(norm, 1e-30))), fit_error=fit_error,
-        top_indices=indices, top_values=values.astype(np.float32), top_locations=locations, boxes=boxes,
-        labels=with_labels, layer=key, receptive_field=rf, count=scan.count, fit_vectors=len(sample),
-        _project=maps, _scan=scan,
+        components=nmf.components_.astype(np.float32),
+        coefficients=np.concatenate(coefficients).astype(np.float32),
+        importance=image_importance.mean(axis=0),
+        image_importance=image_importance,
+        classes=np.concatenate(classes),
+        reconstruction_error=float(np.sqrt(residual / max(norm, 1e-30))),
+        fit_error=fit_error,
+        top_indices=indices,
+        top_values=values.astype(np.float32),
+        top_locations=locations,
+        boxes=boxes,
+        labels=with_labels,
+        layer=key,
+        receptive_field=rf,
+        count=scan.count,
+        fit_vectors=len(sample),
+        _project=maps,
+        _scan=scan,
     )

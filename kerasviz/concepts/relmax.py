@@ -21,20 +21,19 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
+from kerasviz.concepts._common import argument_errors, check_layer, check_model
+from kerasviz.concepts.crp import layer_step
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_choice, check_int
-from kerasviz.concepts._common import argument_errors, check_layer, check_model
-from kerasviz.concepts.crp import layer_step
 from kerasviz.dataset.receptive_field import METHODS, receptive_field
 from kerasviz.dataset.streaming import data_source
 from kerasviz.dataset.topk import TopActivating, reachable_frame, whole_image
@@ -54,7 +53,7 @@ class TopRelevant(TopActivating):
         normalize: whether values were divided by the summed |relevance| of all channels.
     """
 
-    targets: Optional[np.ndarray] = None
+    targets: np.ndarray | None = None
     rule: str = ""
     reduce: str = "sum"
     normalize: bool = True
@@ -70,8 +69,13 @@ def _merge(state, values, positions, classes, offset, labels, k):
     n = tf.shape(values)[0]
     channels = tf.shape(state[0])[0]
     index = offset + tf.range(tf.cast(n, tf.int64), dtype=tf.int64)
-    batch = (tf.transpose(values), tf.broadcast_to(index[None], (channels, n)), tf.transpose(positions),
-             tf.broadcast_to(labels[None], (channels, n)), tf.broadcast_to(classes[None], (channels, n)))
+    batch = (
+        tf.transpose(values),
+        tf.broadcast_to(index[None], (channels, n)),
+        tf.transpose(positions),
+        tf.broadcast_to(labels[None], (channels, n)),
+        tf.broadcast_to(classes[None], (channels, n)),
+    )
     candidates = [tf.concat([kept, new], 1) for kept, new in zip(state, batch)]
     best = tf.math.top_k(candidates[0], k=tf.minimum(k, tf.shape(candidates[0])[1]), sorted=True).indices
     return tuple(tf.gather(c, best, batch_dims=1) for c in candidates)
@@ -98,10 +102,12 @@ def _batch_targets(target, batch, source, num_outputs: int) -> np.ndarray:
         if batch.labels is None:
             raise InvalidArgumentError(
                 f"`target`='labels' needs labels; images {batch.offset}..{batch.offset + n - 1} of `data` have none "
-                "(give (images, labels), `labels=`, or a dataset of (images, labels)).")
+                "(give (images, labels), `labels=`, or a dataset of (images, labels))."
+            )
         if (batch.labels >= num_outputs).any():
-            raise InvalidArgumentError(f"`target`='labels': label {int(batch.labels.max())} is out of range for "
-                                       f"{num_outputs} classes.")
+            raise InvalidArgumentError(
+                f"`target`='labels': label {int(batch.labels.max())} is out of range for {num_outputs} classes."
+            )
         return batch.labels.astype(np.int32)
     if isinstance(target, np.ndarray) and target.ndim == 1:
         return target[batch.offset : batch.offset + n]
@@ -112,11 +118,13 @@ def _check_target(target, source, num_outputs: int):
     """The target as data: "labels", an int32 scalar or a per-image vector (-1: predicted class)."""
     if isinstance(target, str):
         if target != "labels":
-            raise InvalidArgumentError(f"`target` must be None, a class, one class per image, 'labels' or a callable; "
-                                       f"got {target!r}.")
+            raise InvalidArgumentError(
+                f"`target` must be None, a class, one class per image, 'labels' or a callable; got {target!r}."
+            )
         if source.indexable and source.labels is None:
             raise InvalidArgumentError(
-                "`target`='labels' needs labels: give `data` as (images, labels) or pass `labels=`.")
+                "`target`='labels' needs labels: give `data` as (images, labels) or pass `labels=`."
+            )
         return target
     if target is None or callable(target):
         return np.int32(-1)
@@ -125,8 +133,9 @@ def _check_target(target, source, num_outputs: int):
         with argument_errors("target"):
             return target_vector(target, 1, num_outputs, allow_predicted=True)[0]
     if not source.indexable:
-        raise InvalidArgumentError("`target` with one class per image needs array data; give one int, None or "
-                                   "'labels' for a stream.")
+        raise InvalidArgumentError(
+            "`target` with one class per image needs array data; give one int, None or 'labels' for a stream."
+        )
     with argument_errors("target"):
         return target_vector(target, source.count, num_outputs, allow_predicted=True)
 
@@ -140,10 +149,10 @@ def relevance_maximization(
     target=None,
     labels=None,
     rule="epsilon",
-    epsilon: Optional[float] = None,
-    gamma: Optional[float] = None,
-    alpha: Optional[float] = None,
-    beta: Optional[float] = None,
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
     bounds=None,
     output=None,
     reduce: str = "sum",
@@ -199,17 +208,33 @@ def relevance_maximization(
     if not isinstance(normalize, (bool, np.bool_)):
         raise InvalidArgumentError(f"`normalize` must be True or False; got {normalize!r}.")
     source = data_source(data, model, batch_size=batch_size, labels=labels)
-    step = layer_lrp(model, spec, rule=rule, epsilon=epsilon, gamma=gamma, alpha=alpha, beta=beta, bounds=bounds,
-                     output=output, score=target if callable(target) else None)
+    step = layer_lrp(
+        model,
+        spec,
+        rule=rule,
+        epsilon=epsilon,
+        gamma=gamma,
+        alpha=alpha,
+        beta=beta,
+        bounds=bounds,
+        output=output,
+        score=target if callable(target) else None,
+    )
     target = _check_target(target, source, step.num_outputs)
     if source.count is not None and k > source.count:
-        warnings.warn(f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per channel.",
-                      stacklevel=2)
+        warnings.warn(
+            f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per channel.", stacklevel=2
+        )
         k = source.count
     run = _ranking_step(model, step, reduce, bool(normalize))
     channels = step.channels
-    state = (tf.zeros((channels, 0), tf.float32), tf.zeros((channels, 0), tf.int64), tf.zeros((channels, 0), tf.int32),
-             tf.zeros((channels, 0), tf.int64), tf.zeros((channels, 0), tf.int32))
+    state = (
+        tf.zeros((channels, 0), tf.float32),
+        tf.zeros((channels, 0), tf.int64),
+        tf.zeros((channels, 0), tf.int32),
+        tf.zeros((channels, 0), tf.int64),
+        tf.zeros((channels, 0), tf.int32),
+    )
     kept: dict = {}
     count, any_labels, k_tensor = 0, False, tf.constant(k, tf.int32)
     with progress_bar(source.num_batches, f"relevance top-{k} {key}", progress) as bar:
@@ -229,18 +254,32 @@ def relevance_maximization(
     values, indices, positions, top_labels, classes = (t.numpy() for t in state)
     image_size = source.image_size
     if len(shape) == 3:
-        probes = np.stack([source.image(i) if source.indexable else np.asarray(kept[i], np.float32)
-                           for i in sorted(set(indices[:, 0].tolist()))[:2]])
+        probes = np.stack(
+            [
+                source.image(i) if source.indexable else np.asarray(kept[i], np.float32)
+                for i in sorted(set(indices[:, 0].tolist()))[:2]
+            ]
+        )
         rf = receptive_field(model, spec, input_size=image_size, method=field_method, probes=probes)
         width = int(shape[1])
     else:
         rf, width = whole_image(image_size), 1
     locations = np.stack(np.divmod(positions.astype(np.int64), width), axis=-1)
     return TopRelevant(
-        layer=key, indices=indices, values=values, locations=locations, boxes=rf.boxes(locations),
-        labels=top_labels if any_labels and (top_labels >= 0).all() else None, receptive_field=rf, count=count,
-        frame=reachable_frame(rf), _source=source if source.indexable else kept, targets=classes,
-        rule=step.setup.composite.name, reduce=reduce, normalize=bool(normalize),
+        layer=key,
+        indices=indices,
+        values=values,
+        locations=locations,
+        boxes=rf.boxes(locations),
+        labels=top_labels if any_labels and (top_labels >= 0).all() else None,
+        receptive_field=rf,
+        count=count,
+        frame=reachable_frame(rf),
+        _source=source if source.indexable else kept,
+        targets=classes,
+        rule=step.setup.composite.name,
+        reduce=reduce,
+        normalize=bool(normalize),
     )
 
 

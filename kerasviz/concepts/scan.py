@@ -12,15 +12,13 @@ highest, so memory is O(units x top) whatever the dataset size.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import tensorflow as tf
 
+from kerasviz.concepts._common import argument_errors
 from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.outputs import output_tensors, resolve_output
 from kerasviz.core.targets import target_vector
-from kerasviz.concepts._common import argument_errors
 from kerasviz.dataset.receptive_field import ReceptiveField, receptive_field
 from kerasviz.dataset.streaming import data_source
 
@@ -46,10 +44,10 @@ class Scan:
         self.target = None
 
     @property
-    def size(self) -> Optional[int]:
+    def size(self) -> int | None:
         return self.source.count
 
-    def total_batches(self) -> Optional[int]:
+    def total_batches(self) -> int | None:
         """Progress steps: one for the fit, one per batch (None for streams of unknown length)."""
         count = self.source.num_batches
         return None if count is None else count + 1
@@ -59,8 +57,10 @@ class Scan:
         if self.indexable:
             n = self.source.count
             chosen = np.sort(rng.choice(n, min(n, fit_images), replace=False))
-            return [tf.constant(np.stack([self.source.image(i) for i in chosen[s : s + self.batch_size]]))
-                    for s in range(0, len(chosen), self.batch_size)]
+            return [
+                tf.constant(np.stack([self.source.image(i) for i in chosen[s : s + self.batch_size]]))
+                for s in range(0, len(chosen), self.batch_size)
+            ]
         self._stream = iter(self.source)
         seen = 0
         for batch in self._stream:
@@ -137,8 +137,10 @@ class RunningTop:
         index = np.broadcast_to(offset + np.arange(n), (units, n))
         lab = np.broadcast_to(np.full(n, -1) if labels is None else np.asarray(labels).reshape(-1), (units, n))
         self.any_labels |= labels is not None
-        cand = [np.concatenate([a, b], axis=1) for a, b in
-                ((self.values, values), (self.indices, index), (self.positions, positions), (self.labels, lab))]
+        cand = [
+            np.concatenate([a, b], axis=1)
+            for a, b in ((self.values, values), (self.indices, index), (self.positions, positions), (self.labels, lab))
+        ]
         best = np.argsort(-cand[0], axis=1, kind="stable")[:, : self.top]
         self.values, self.indices, self.positions, self.labels = (np.take_along_axis(c, best, 1) for c in cand)
 
@@ -161,7 +163,8 @@ def check_data_target(model, target, scan: Scan, output):
         return scan.target
     if not scan.indexable:
         raise InvalidArgumentError(
-            "`target` with one class per image needs array data; give one int (or None) for a stream.")
+            "`target` with one class per image needs array data; give one int (or None) for a stream."
+        )
     with argument_errors("target"):
         scan.target = target_vector(target, scan.size, outputs, allow_predicted=True)
     return scan.target

@@ -23,23 +23,32 @@ chunks of `batch_size`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
 
 from kerasviz._config import progress_bar
+from kerasviz.concepts._common import (
+    argument_errors,
+    check_batch_size,
+    check_images,
+    check_layer,
+    check_model,
+    check_seed,
+    chunks,
+    flat_activations,
+    host_threads,
+    optional_int,
+    rng_for,
+)
+from kerasviz.concepts.cav import check_cav_settings, fit_cav
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import score_gradients
 from kerasviz.core.outputs import output_tensors, resolve_output
 from kerasviz.core.results import ArrayResult
 from kerasviz.core.targets import target_vector
 from kerasviz.core.validate import check_choice, check_fraction, check_int
-from kerasviz.concepts._common import (
-    argument_errors, check_batch_size, check_images, check_layer, check_model, check_seed, chunks, flat_activations,
-    host_threads, optional_int, rng_for,
-)
-from kerasviz.concepts.cav import check_cav_settings, fit_cav
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,9 @@ class TCAV(ArrayResult):
     """
 
     array_field: ClassVar[str] = "score"
-    score: Union[float, np.ndarray]
-    p_value: Union[float, np.ndarray]
-    significant: Union[bool, np.ndarray]
+    score: float | np.ndarray
+    p_value: float | np.ndarray
+    significant: bool | np.ndarray
     scores: np.ndarray
     random_scores: np.ndarray
     accuracies: np.ndarray
@@ -114,19 +123,26 @@ def _random_sets(model, random_images, random_sets, set_size, concept_sizes, see
     """R + 1 random image sets: given explicitly, or disjoint draws from a pool."""
     if isinstance(random_sets, (list, tuple)):
         if random_images is not None:
-            raise InvalidArgumentError("Give either `random_sets` as a list of image sets or `random_images` as a "
-                                       "pool with `random_sets` an int, not both.")
+            raise InvalidArgumentError(
+                "Give either `random_sets` as a list of image sets or `random_images` as a "
+                "pool with `random_sets` an int, not both."
+            )
         if len(random_sets) < 3:
-            raise InvalidArgumentError(f"`random_sets` needs at least 3 sets (one reference and 2 runs); got "
-                                       f"{len(random_sets)}.")
+            raise InvalidArgumentError(
+                f"`random_sets` needs at least 3 sets (one reference and 2 runs); got {len(random_sets)}."
+            )
         return [check_images(model, s, f"random_sets[{i}]") for i, s in enumerate(random_sets)]
     if random_sets is not None and (isinstance(random_sets, (str, bytes)) or not hasattr(random_sets, "__index__")):
-        raise ArgumentTypeError(f"`random_sets` must be an int (runs drawn from `random_images`) or a list of "
-                                f"image sets; got {type(random_sets).__name__}.")
+        raise ArgumentTypeError(
+            f"`random_sets` must be an int (runs drawn from `random_images`) or a list of "
+            f"image sets; got {type(random_sets).__name__}."
+        )
     runs = optional_int(random_sets, "random_sets", 2, 10, quick=4)
     if random_images is None:
-        raise InvalidArgumentError("`random_images` is needed: a pool of images without the concept from which "
-                                   f"{runs + 1} disjoint random sets are drawn (or give `random_sets` as a list of sets).")
+        raise InvalidArgumentError(
+            "`random_images` is needed: a pool of images without the concept from which "
+            f"{runs + 1} disjoint random sets are drawn (or give `random_sets` as a list of sets)."
+        )
     pool = check_images(model, random_images, "random_images")
     available = int(pool.shape[0]) // (runs + 1)
     size = min(max(concept_sizes), available) if set_size is None else check_int(set_size, "set_size", minimum=2)
@@ -242,15 +258,22 @@ def tcav(
             bar.update(1)
             for c, acts in enumerate(concept_acts + [reference]):
                 vectors[c, i - 1], accuracies[c, i - 1], _, _ = fit_cav(
-                    acts, counter, classifier=classifier, test_fraction=test_fraction, seed=seed + i, what=whats[c])
+                    acts, counter, classifier=classifier, test_fraction=test_fraction, seed=seed + i, what=whats[c]
+                )
                 bar.update(1)
             del counter
         table = vectors.reshape(-1, vectors.shape[-1])  # rows: concept 0 runs 1..R, ..., then the chance runs
         derivatives, classes = [], []
         for s in grad_chunks:
             with argument_errors("target"):
-                g = score_gradients(model, x[s], targets if callable(targets) else targets[s], layers=[spec],
-                                    output=output, batch_size=batch_size)
+                g = score_gradients(
+                    model,
+                    x[s],
+                    targets if callable(targets) else targets[s],
+                    layers=[spec],
+                    output=output,
+                    batch_size=batch_size,
+                )
             derivatives.append(g.layer_gradients[key].reshape(s.stop - s.start, -1) @ table.T)
             classes.append(g.targets)
             bar.update(1)
@@ -263,10 +286,18 @@ def tcav(
     score, p_value, significant = fractions[:-1].mean(axis=1), p, p < threshold
     pick = (lambda a: a[0]) if single else (lambda a: a)
     return TCAV(
-        score=float(score[0]) if single else score, p_value=float(p[0]) if single else p_value,
+        score=float(score[0]) if single else score,
+        p_value=float(p[0]) if single else p_value,
         significant=bool(significant[0]) if single else significant,
-        scores=pick(fractions[:-1]), random_scores=fractions[-1], accuracies=pick(accuracies[:-1]),
-        random_accuracies=accuracies[-1], derivatives=pick(derivatives[:-1]),
-        vectors=pick(mean_cav.reshape((len(names),) + shape).astype(np.float32)), concepts=names, layer=key,
-        classes=np.concatenate(classes), alpha=threshold, correction=correction,
+        scores=pick(fractions[:-1]),
+        random_scores=fractions[-1],
+        accuracies=pick(accuracies[:-1]),
+        random_accuracies=accuracies[-1],
+        derivatives=pick(derivatives[:-1]),
+        vectors=pick(mean_cav.reshape((len(names),) + shape).astype(np.float32)),
+        concepts=names,
+        layer=key,
+        classes=np.concatenate(classes),
+        alpha=threshold,
+        correction=correction,
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 
@@ -41,7 +41,7 @@ class ModelCache:
     """
 
     def __init__(self, callable_entries: int = CALLABLE_ENTRIES):
-        self._store: "weakref.WeakKeyDictionary[keras.Model, tuple[dict, OrderedDict]]" = weakref.WeakKeyDictionary()
+        self._store: weakref.WeakKeyDictionary[keras.Model, tuple[dict, OrderedDict]] = weakref.WeakKeyDictionary()
         self.callable_entries = callable_entries
 
     def get(self, model, key, build: Callable[[], object]):

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -65,7 +64,7 @@ class Cost:
     def describe(self) -> str:
         return self.what or "this computation"
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.seconds + other.seconds, " + ".join(w for w in (self.what, other.what) if w))
 
 
@@ -91,7 +90,7 @@ class ModelTiming:
     ratios: dict = field(default_factory=dict)
     traces: dict = field(default_factory=dict)
 
-    def layer_fraction(self, layer: Optional[str]) -> float:
+    def layer_fraction(self, layer: str | None) -> float:
         """The share of a full pass spent up to `layer` (1.0 for None or an unknown path)."""
         return 1.0 if layer is None else self.depth.get(layer, 1.0)
 
@@ -163,7 +162,10 @@ def measure_timing(model, batch: int = 1) -> ModelTiming:
     total = max(counts.values(), default=0) or 1
     pixels = int(shape[0] * shape[1]) if len(shape) == 3 else 1  # H x W of an image input
     return ModelTiming(
-        forward=FORWARD_SHARE * warm, gradient=warm, trace=max(runs[0] - runs[1], 0.0), input_pixels=pixels,
+        forward=FORWARD_SHARE * warm,
+        gradient=warm,
+        trace=max(runs[0] - runs[1], 0.0),
+        input_pixels=pixels,
         depth={path: count / total for path, count in counts.items()},
     )
 
@@ -186,8 +188,16 @@ def layer_share(model, layer) -> float:
     return model_timing(model).layer_fraction(layer)
 
 
-def estimate(model, kind: str, passes: float, what: str = "", *, unit: Optional[str] = None,
-             pixels: Optional[float] = None, traced: bool = True) -> Cost:
+def estimate(
+    model,
+    kind: str,
+    passes: float,
+    what: str = "",
+    *,
+    unit: str | None = None,
+    pixels: float | None = None,
+    traced: bool = True,
+) -> Cost:
     """The cost of `passes` passes of one image for work of `kind` on `model`.
 
     Args:
@@ -248,18 +258,26 @@ class Work:
     kind: str
     passes: float
     what: str = ""
-    unit: Optional[str] = None
-    pixels: Optional[float] = None
+    unit: str | None = None
+    pixels: float | None = None
 
     def cost(self, model, traced: bool = True) -> Cost:
         """The estimated `Cost` on `model` (plus the kind's tracing time if not `traced`)."""
         return estimate(model, self.kind, self.passes, self.what, unit=self.unit, pixels=self.pixels, traced=traced)
 
-    def __mul__(self, factor: float) -> "Work":
+    def __mul__(self, factor: float) -> Work:
         return Work(self.kind, self.passes * factor, self.what, self.unit, self.pixels)
 
 
 __all__ = [
-    "Cost", "ModelTiming", "Work", "estimate", "record", "model_timing", "measure_timing", "multiply_adds",
-    "layer_share", "FORWARD_SHARE",
+    "Cost",
+    "ModelTiming",
+    "Work",
+    "estimate",
+    "record",
+    "model_timing",
+    "measure_timing",
+    "multiply_adds",
+    "layer_share",
+    "FORWARD_SHARE",
 ]

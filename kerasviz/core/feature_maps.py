@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
 import keras
 import numpy as np
@@ -40,7 +41,7 @@ def position_rank(model, input=None) -> int:
     return len(model_input(model, input).shape) - 2
 
 
-def map_layers(model, rank: Optional[int] = None) -> list[str]:
+def map_layers(model, rank: int | None = None) -> list[str]:
     """Paths of every leaf layer whose output is a feature map with `rank` position axes.
 
     Args:
@@ -58,7 +59,7 @@ def map_layers(model, rank: Optional[int] = None) -> list[str]:
     return paths
 
 
-def token_grid_size(tokens: int) -> Optional[tuple]:
+def token_grid_size(tokens: int) -> tuple | None:
     """A likely `(h, w)` for `tokens` tokens: a square grid after 0, 1 or a few leading tokens."""
     for extra in (1, 0, 2, 4, 5):
         side = math.isqrt(max(tokens - extra, 0))
@@ -89,12 +90,17 @@ def reshaped(tensor, reshape: Reshape):
     if callable(reshape):
         return reshape(tensor)
     h, w = reshape
-    return tf.reshape(tensor[:, -h * w:, :], (-1, h, w, tensor.shape[-1]))
+    return tf.reshape(tensor[:, -h * w :, :], (-1, h, w, tensor.shape[-1]))
 
 
 def check_map_layer(
-    model, layer: LayerSpec, *, reshape: Reshape = None, name: str = "layer", purpose: str = "This technique",
-    rank: Optional[int] = None,
+    model,
+    layer: LayerSpec,
+    *,
+    reshape: Reshape = None,
+    name: str = "layer",
+    purpose: str = "This technique",
+    rank: int | None = None,
 ):
     """The layer, checked to give a feature map (directly, or through `reshape=` for tokens).
 
@@ -174,6 +180,13 @@ def upsample_maps(maps: tf.Tensor, size) -> tf.Tensor:
 
 
 __all__ = [
-    "Reshape", "position_rank", "map_layers", "token_grid_size", "check_reshape", "reshaped", "check_map_layer",
-    "position_axes", "upsample_maps",
+    "Reshape",
+    "position_rank",
+    "map_layers",
+    "token_grid_size",
+    "check_reshape",
+    "reshaped",
+    "check_map_layer",
+    "position_axes",
+    "upsample_maps",
 ]

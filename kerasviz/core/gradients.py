@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -137,11 +137,11 @@ class GradientStep:
         model,
         layers: Iterable[LayerSpec] = (),
         *,
-        score: Optional[Callable] = None,
-        score_layer: Optional[LayerSpec] = None,
+        score: Callable | None = None,
+        score_layer: LayerSpec | None = None,
         logits: bool = True,
         pre_activation: bool = False,
-        substitute: Optional[Substitute] = None,
+        substitute: Substitute | None = None,
         output: int = 0,
         input: int = 0,
     ):
@@ -154,9 +154,15 @@ class GradientStep:
             self.num_outputs = None
         else:
             self.tap, keys = tap_model(
-                model, layers + ([score_layer] if score_layer is not None else []),
-                pre_activation=pre_activation, logits=logits, substitute=substitute,
-                include_output=score_layer is None, output=output, input=input, side=True,
+                model,
+                layers + ([score_layer] if score_layer is not None else []),
+                pre_activation=pre_activation,
+                logits=logits,
+                substitute=substitute,
+                include_output=score_layer is None,
+                output=output,
+                input=input,
+                side=True,
             )
             self.keys = keys[: len(layers)]
             self.output_key = keys[-1] if score_layer is not None else "__output__"
@@ -178,7 +184,7 @@ class GradientStep:
         grads = tape.gradient(scores, [x] + acts, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return scores, classes, grads[0], acts, grads[1:]
 
-    def __call__(self, x, targets=None, side: Optional[SideInputs] = None):
+    def __call__(self, x, targets=None, side: SideInputs | None = None):
         """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`, the other
         inputs' rows `side` (a multi-input model; `SideInputs.take(image_of(rows))`)."""
         values = self.feed.values(side)
@@ -189,8 +195,17 @@ class GradientStep:
 
 
 def gradient_step(
-    model, layers=(), *, score=None, score_layer=None, logits=True, pre_activation=False, substitute=None, key=None,
-    output: int = 0, input: int = 0,
+    model,
+    layers=(),
+    *,
+    score=None,
+    score_layer=None,
+    logits=True,
+    pre_activation=False,
+    substitute=None,
+    key=None,
+    output: int = 0,
+    input: int = 0,
 ):
     """A cached `GradientStep` (one trace per model variant; `key` names the variant).
 
@@ -199,8 +214,15 @@ def gradient_step(
     a subclassed model the user's spec itself, resolved on its outputs).
     """
     build = lambda: GradientStep(
-        model, layers, score=score, score_layer=score_layer, logits=logits,
-        pre_activation=pre_activation, substitute=substitute, output=output, input=input,
+        model,
+        layers,
+        score=score,
+        score_layer=score_layer,
+        logits=logits,
+        pre_activation=pre_activation,
+        substitute=substitute,
+        output=output,
+        input=input,
     )
     if substitute is not None and key is None:
         return build()
@@ -209,8 +231,15 @@ def gradient_step(
 
 
 def model_outputs(
-    model, images, *, logits=True, batch_size=64, output: OutputSpec = None, prepared: bool = False, input=None,
-    side: Optional[SideInputs] = None,
+    model,
+    images,
+    *,
+    logits=True,
+    batch_size=64,
+    output: OutputSpec = None,
+    prepared: bool = False,
+    input=None,
+    side: SideInputs | None = None,
 ) -> np.ndarray:
     """The model's outputs `(N, K)` (logits by default) for a batch (the other inputs of a
     multi-input model in `images`, or in `side` for a prepared batch)."""
@@ -221,9 +250,14 @@ def model_outputs(
         scorer = forward_scorer(model, output=resolve_output(model, output), input=index)
         return np.concatenate([scorer.outputs(x[s], side[s]).numpy() for s in batches(len(x), batch_size)])
     step = gradient_step(model, logits=False, output=resolve_output(model, output), input=index)
-    run = cache.get(model, ("model_outputs", resolve_output(model, output), index), lambda: compile_function(
-        lambda t, v: flat_outputs(step.tap(step.feed.inputs(t, v), training=False)["__output__"]),
-        **compile_options(model)))
+    run = cache.get(
+        model,
+        ("model_outputs", resolve_output(model, output), index),
+        lambda: compile_function(
+            lambda t, v: flat_outputs(step.tap(step.feed.inputs(t, v), training=False)["__output__"]),
+            **compile_options(model),
+        ),
+    )
     return np.concatenate([run(x[s], step.feed.values(side[s])).numpy() for s in batches(len(x), batch_size)])
 
 
@@ -248,7 +282,13 @@ class ForwardScorer:
     """
 
     def __init__(
-        self, model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0, input: int = 0,
+        self,
+        model,
+        score: Callable | None = None,
+        *,
+        probabilities: bool = False,
+        output: int = 0,
+        input: int = 0,
     ):
         step = gradient_step(model, score=score, output=output, input=input)
         self.tap, self.num_outputs, self.num_outputs_for = step.tap, step.num_outputs, step.num_outputs_for
@@ -264,13 +304,13 @@ class ForwardScorer:
     def _flat(self, x, side):
         return flat_outputs(self.tap(self.feed.inputs(x, side), training=False)["__output__"])
 
-    def outputs(self, x, side: Optional[SideInputs] = None):
+    def outputs(self, x, side: SideInputs | None = None):
         """The explained output `(n, K)` float32 for one chunk (logits for a probability head)."""
         if not hasattr(self, "_outputs"):
             self._outputs = compile_function(self._flat, **compile_options(self._model_ref()))
         return self._outputs(tf.convert_to_tensor(x, tf.float32), self.feed.values(side))
 
-    def __call__(self, x, targets=None, side: Optional[SideInputs] = None):
+    def __call__(self, x, targets=None, side: SideInputs | None = None):
         """Run on one chunk: `x` float32 `(n, H, W, C)`, `targets` int32 `(n,)`, the other inputs' rows `side`."""
         values = self.feed.values(side)
         if targets is None:
@@ -280,18 +320,32 @@ class ForwardScorer:
 
 
 def forward_scorer(
-    model, score: Optional[Callable] = None, *, probabilities: bool = False, output: int = 0, input: int = 0,
+    model,
+    score: Callable | None = None,
+    *,
+    probabilities: bool = False,
+    output: int = 0,
+    input: int = 0,
 ) -> ForwardScorer:
     """The cached `ForwardScorer` of a model (one trace per score kind, output and input index)."""
     return cache.get(
-        model, ("forward_scorer", score, probabilities, output, input),
+        model,
+        ("forward_scorer", score, probabilities, output, input),
         lambda: ForwardScorer(model, score, probabilities=probabilities, output=output, input=input),
     )
 
 
 def forward_scores(
-    model, images, target: Target = None, *, probabilities: bool = False, batch_size: int = 64,
-    output: OutputSpec = None, prepared: bool = False, input=None, side: Optional[SideInputs] = None,
+    model,
+    images,
+    target: Target = None,
+    *,
+    probabilities: bool = False,
+    batch_size: int = 64,
+    output: OutputSpec = None,
+    prepared: bool = False,
+    input=None,
+    side: SideInputs | None = None,
 ):
     """Target scores without gradients, in chunks through one compiled call.
 
@@ -334,17 +388,17 @@ def score_gradients(
     target: Target = None,
     *,
     layers: Iterable[LayerSpec] = (),
-    score_layer: Optional[LayerSpec] = None,
+    score_layer: LayerSpec | None = None,
     logits: bool = True,
     pre_activation: bool = False,
-    substitute: Optional[Substitute] = None,
+    substitute: Substitute | None = None,
     substitute_key=None,
     batch_size: int = 32,
     progress: bool = False,
     output: OutputSpec = None,
     prepared: bool = False,
     input=None,
-    side: Optional[SideInputs] = None,
+    side: SideInputs | None = None,
 ) -> Gradients:
     """Gradients of one score per image w.r.t. the input and tapped layers.
 
@@ -382,18 +436,25 @@ def score_gradients(
     index = _index(input, model) if prepared else batch.index
     side = (side if side is not None else NO_SIDE) if prepared else batch.side
     step = gradient_step(
-        model, tuple(layers), score=score, score_layer=score_layer, logits=logits,
-        pre_activation=pre_activation, substitute=substitute, key=substitute_key,
-        output=resolve_output(model, output) if score_layer is None else 0, input=index,
+        model,
+        tuple(layers),
+        score=score,
+        score_layer=score_layer,
+        logits=logits,
+        pre_activation=pre_activation,
+        substitute=substitute,
+        key=substitute_key,
+        output=resolve_output(model, output) if score_layer is None else 0,
+        input=index,
     )
     x = batch.x
     targets = target_vector(None if score else target, len(x), step.num_outputs_for(x), allow_predicted=True)
     parts = []
     with progress_bar(chunk_count(len(x), batch_size), "gradients", progress) as bar:
         for s in batches(len(x), batch_size):
-            parts.append([
-                t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s], side[s])
-            ])
+            parts.append(
+                [t.numpy() if hasattr(t, "numpy") else [a.numpy() for a in t] for t in step(x[s], targets[s], side[s])]
+            )
             bar.update(1)
     joined = lambda i: np.concatenate([p[i] for p in parts])
     acts = {k: np.concatenate([p[3][j] for p in parts]) for j, k in enumerate(step.keys)}

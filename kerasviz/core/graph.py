@@ -27,7 +27,7 @@ Three things the flat graph takes care of:
 from __future__ import annotations
 
 import itertools
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import keras
 
@@ -39,7 +39,7 @@ from kerasviz.core.model_inputs import explained_index, fed_model, fresh_inputs
 from kerasviz.core.outputs import pick_output
 
 # (layer, path) -> a callable used instead of `layer`, or None to keep the layer.
-Substitute = Callable[[keras.layers.Layer, str], Optional[Callable]]
+Substitute = Callable[[keras.layers.Layer, str], Callable | None]
 # (layer, path, outputs) -> None, or a tensor that replaces `outputs` downstream; sees every call.
 Observer = Callable[[keras.layers.Layer, str, object], object]
 
@@ -142,7 +142,7 @@ def layer_view(layer, *, activation: bool = True, float32: bool = False):
 class LayerCall(keras.layers.Layer):
     """Calls a user's layer under a unique name and, for mixed precision, in float32; shares its variables."""
 
-    def __init__(self, layer: keras.layers.Layer, *, float32: Optional[bool] = None, **kwargs):
+    def __init__(self, layer: keras.layers.Layer, *, float32: bool | None = None, **kwargs):
         self.float32 = is_low_precision(layer) if float32 is None else float32
         super().__init__(
             name=f"{layer.name}_call_{next(_uid)}", dtype="float32" if self.float32 else layer.dtype_policy, **kwargs
@@ -174,8 +174,12 @@ class PreActivation(keras.layers.Layer):
 
 # Layers that ARE an activation: their output has no separate pre-activation to tap.
 _STANDALONE_ACTIVATIONS = (
-    keras.layers.Activation, keras.layers.ReLU, keras.layers.Softmax,
-    keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.Softmax,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
 )
 
 
@@ -231,7 +235,7 @@ def logits_substitute(model: keras.Model, output: int = 0) -> Substitute:
     return substitute
 
 
-def chain_substitutes(*subs: Optional[Substitute]) -> Substitute:
+def chain_substitutes(*subs: Substitute | None) -> Substitute:
     """The first substitute that returns a replacement wins."""
     subs = [s for s in subs if s is not None]
 
@@ -248,7 +252,7 @@ def chain_substitutes(*subs: Optional[Substitute]) -> Substitute:
 class _Replay:
     """Calls a model's layers on new symbolic tensors, flattening nested models."""
 
-    def __init__(self, substitute: Optional[Substitute], observe: Optional[Observer]):
+    def __init__(self, substitute: Substitute | None, observe: Observer | None):
         self.substitute = substitute or (lambda layer, path: None)
         self.observe = observe or (lambda layer, path, outputs: None)
         self.names: dict = {}  # layer name -> id of the first layer called under it
@@ -260,9 +264,7 @@ class _Replay:
                 x = self.call(layer, prefix, (x,), {})
             return x
         if _is_functional(model):
-            return model._run_through_graph(
-                inputs, operation_fn=lambda op: (lambda *a, **k: self.call(op, prefix, a, k))
-            )
+            return model._run_through_graph(inputs, operation_fn=lambda op: lambda *a, **k: self.call(op, prefix, a, k))
         model_input(model)  # raises the subclassed-model error
 
     def call(self, layer, prefix, args, kwargs):
@@ -282,8 +284,8 @@ class _Replay:
 def rebuild(
     model: keras.Model,
     *,
-    substitute: Optional[Substitute] = None,
-    observe: Optional[Observer] = None,
+    substitute: Substitute | None = None,
+    observe: Observer | None = None,
     channels_last: bool = True,
 ):
     """Re-run the model's graph on a fresh `keras.Input`.
@@ -327,7 +329,7 @@ def tap_model(
     pre_activation: bool = False,
     logits: bool = True,
     include_output: bool = True,
-    substitute: Optional[Substitute] = None,
+    substitute: Substitute | None = None,
     output: int = 0,
     channels_last: bool = True,
     input=None,

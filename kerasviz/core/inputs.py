@@ -24,11 +24,21 @@ import tensorflow as tf
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedModelError
 from kerasviz.core.graph import check_model, is_subclassed, model_input
-from kerasviz.core.model_inputs import (
-    NO_SIDE, SideInputs, explained_index, input_tensors, side_inputs, single_input_only, split_images,
-)
 from kerasviz.core.layout import (  # noqa: F401
-    channels_axis, image_layout, is_channels_first, require_channels_last, require_channels_last_signals,
+    channels_axis,
+    image_layout,
+    is_channels_first,
+    require_channels_last,
+    require_channels_last_signals,
+)
+from kerasviz.core.model_inputs import (
+    NO_SIDE,
+    SideInputs,
+    explained_index,
+    input_tensors,
+    side_inputs,
+    single_input_only,
+    split_images,
 )
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -191,7 +201,12 @@ def _shape_text(model, shape) -> str:
 
 
 def as_image_batch(
-    images, model, *, name: str = "images", prepared: bool = False, input=None,
+    images,
+    model,
+    *,
+    name: str = "images",
+    prepared: bool = False,
+    input=None,
 ) -> tuple[tf.Tensor, bool]:
     """Check `images` against `model` and return a float32 channels-last batch.
 

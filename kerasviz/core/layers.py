@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import difflib
 import numbers
-from typing import Iterator, Union
+from collections.abc import Iterator
+from typing import Union
 
 import keras
 import numpy as np
@@ -236,7 +237,20 @@ def find_spatial_layer(
 
 
 __all__ = [
-    "LayerSpec", "is_model", "child_layers", "iter_layers", "unique_paths", "layer_path", "find_layer",
-    "output_rank", "output_shape", "is_conv", "conv_layers", "find_conv_layer", "spatial_layers",
-    "find_spatial_layer", "UnsupportedLayerError", "InvalidArgumentError",
+    "LayerSpec",
+    "is_model",
+    "child_layers",
+    "iter_layers",
+    "unique_paths",
+    "layer_path",
+    "find_layer",
+    "output_rank",
+    "output_shape",
+    "is_conv",
+    "conv_layers",
+    "find_conv_layer",
+    "spatial_layers",
+    "find_spatial_layer",
+    "UnsupportedLayerError",
+    "InvalidArgumentError",
 ]

@@ -68,7 +68,7 @@ def spatial_formats(model: keras.Model) -> list[tuple[str, str]]:
     return found
 
 
-_layouts: "weakref.WeakKeyDictionary[keras.Model, tuple]" = weakref.WeakKeyDictionary()
+_layouts: weakref.WeakKeyDictionary[keras.Model, tuple] = weakref.WeakKeyDictionary()
 
 
 def image_layout(model: keras.Model) -> str:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Union
 
 import numpy as np
 import tensorflow as tf
@@ -113,20 +113,20 @@ class SideInputs:
     def __bool__(self) -> bool:
         return any(v is not None for v in self.values)
 
-    def _map(self, fn) -> "SideInputs":
+    def _map(self, fn) -> SideInputs:
         return SideInputs(tuple(None if v is None else fn(v) for v in self.values), self.names, self.index)
 
-    def take(self, ids) -> "SideInputs":
+    def take(self, ids) -> SideInputs:
         """The rows of images `ids` (one per generated row: `image_of(rows)`)."""
         if not self:
             return self
         ids = tf.convert_to_tensor(np.asarray(ids) if not isinstance(ids, tf.Tensor) else ids)
         return self._map(lambda v: tf.gather(v, ids))
 
-    def __getitem__(self, rows: slice) -> "SideInputs":
+    def __getitem__(self, rows: slice) -> SideInputs:
         return self._map(lambda v: v[rows]) if self else self
 
-    def concat(self, other: "SideInputs") -> "SideInputs":
+    def concat(self, other: SideInputs) -> SideInputs:
         """These rows followed by `other`'s (same inputs)."""
         if not self:
             return other
@@ -151,7 +151,7 @@ class TapFeed:
         self.position = fed.index(self.index)
         self.side_ids = tuple(i for i in fed if i != self.index)
 
-    def values(self, side: Optional[SideInputs], technique: str = "This technique") -> tuple:
+    def values(self, side: SideInputs | None, technique: str = "This technique") -> tuple:
         """The side tensors the graph reads, in its order (checked to be given)."""
         if not self.side_ids:
             return ()
@@ -333,7 +333,16 @@ def single_input_only(model, side: SideInputs, technique: str) -> None:
 
 
 __all__ = [
-    "InputSpec", "SideInputs", "NO_SIDE", "TapFeed", "input_tensors", "input_names", "explained_index",
-    "split_images", "side_inputs", "single_input_only", "fed_model",
+    "InputSpec",
+    "SideInputs",
+    "NO_SIDE",
+    "TapFeed",
+    "input_tensors",
+    "input_names",
+    "explained_index",
+    "split_images",
+    "side_inputs",
+    "single_input_only",
+    "fed_model",
     "fresh_inputs",
 ]

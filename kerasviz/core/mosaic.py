@@ -10,12 +10,11 @@ these.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import numpy as np
 
 
-def grid_shape(n: int, cols: Optional[int] = None, *, max_cols: int = 0) -> tuple[int, int]:
+def grid_shape(n: int, cols: int | None = None, *, max_cols: int = 0) -> tuple[int, int]:
     """`(rows, cols)` of a near-square grid for `n` tiles.
 
     Args:
@@ -48,8 +47,16 @@ def normalize_tiles(tiles: np.ndarray, symmetric: bool = False) -> np.ndarray:
     return (t - lo) / span
 
 
-def mosaic(tiles: np.ndarray, cols: Optional[int] = None, pad: int = 1, fill: float = 1.0, *,
-           cells: Optional[np.ndarray] = None, shape: Optional[tuple] = None, max_cols: int = 0):
+def mosaic(
+    tiles: np.ndarray,
+    cols: int | None = None,
+    pad: int = 1,
+    fill: float = 1.0,
+    *,
+    cells: np.ndarray | None = None,
+    shape: tuple | None = None,
+    max_cols: int = 0,
+):
     """Arrange `(n, h, w)` or `(n, h, w, C)` tiles on a grid.
 
     Tiles go in reading order (row by row), or at given `cells`.

@@ -10,7 +10,7 @@ layer's name, or, for dict outputs, a key. A model with one output needs no
 from __future__ import annotations
 
 import numbers
-from typing import Optional, Union
+from typing import Union
 
 import keras
 import numpy as np
@@ -97,8 +97,7 @@ def resolve_output(model: keras.Model, output: OutputSpec = None) -> int:
             if output in names:
                 return index
         raise InvalidArgumentError(
-            f"`output` {output!r} is not an output of model {model.name!r}; its outputs are "
-            f"{describe_outputs(model)}."
+            f"`output` {output!r} is not an output of model {model.name!r}; its outputs are {describe_outputs(model)}."
         )
     raise ArgumentTypeError(f"`output` must be None, an index or an output name; got {type(output).__name__}.")
 
@@ -142,7 +141,7 @@ def pick_output_spec(outputs, spec, model):
     return outputs
 
 
-def output_layer_at(model: keras.Model, index: int = 0) -> Optional[keras.layers.Layer]:
+def output_layer_at(model: keras.Model, index: int = 0) -> keras.layers.Layer | None:
     """The layer producing output `index` (None for Sequential models: see `graph.output_layer`)."""
     if isinstance(model, keras.Sequential):
         return None

@@ -72,7 +72,7 @@ def onednn_enabled() -> bool:
         return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip() not in ("0", "false", "False")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bfloat16_support() -> tuple[bool, str]:
     """Whether this machine runs bfloat16 natively, and why (for messages and `kerasviz doctor`).
 
@@ -100,7 +100,7 @@ def bfloat16_support() -> tuple[bool, str]:
 
 
 def resolve_precision(precision: str, model: keras.Model | None = None, *, float32_head: bool = False) -> str:
-    """"float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native.
+    """ "float32" or "bfloat16": `auto` becomes bfloat16 only where `bfloat16_support()` says native.
 
     Given the model, `auto` also stays float32 for models with layers from
     outside Keras (their code may assume float32) or that cannot be cloned.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -41,10 +41,10 @@ def check_int(
     value,
     name: str,
     *,
-    minimum: Optional[int] = None,
-    maximum: Optional[int] = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
     allow_none: bool = False,
-) -> Optional[int]:
+) -> int | None:
     """An integer setting (a count, a size, an index) as a Python int.
 
     Python and NumPy integers are accepted; booleans, floats (also `3.0` and
@@ -78,11 +78,11 @@ def check_number(
     value,
     name: str,
     *,
-    minimum: Optional[float] = None,
-    maximum: Optional[float] = None,
+    minimum: float | None = None,
+    maximum: float | None = None,
     strict_minimum: bool = False,
     allow_none: bool = False,
-) -> Optional[float]:
+) -> float | None:
     """A finite real setting (a rate, a noise level, a threshold) as a Python float.
 
     Args:
@@ -108,18 +108,16 @@ def check_number(
     too_low = minimum is not None and (value <= minimum if strict_minimum else value < minimum)
     too_high = maximum is not None and value > maximum
     if too_low or too_high:
-        raise InvalidArgumentError(
-            f"`{name}` must be {_range_text(minimum, maximum, strict_minimum)}; got {value:g}."
-        )
+        raise InvalidArgumentError(f"`{name}` must be {_range_text(minimum, maximum, strict_minimum)}; got {value:g}.")
     return value
 
 
-def check_positive(value, name: str, *, allow_none: bool = False) -> Optional[float]:
+def check_positive(value, name: str, *, allow_none: bool = False) -> float | None:
     """A finite number > 0 (a learning rate, a step size, a scale)."""
     return check_number(value, name, minimum=0.0, strict_minimum=True, allow_none=allow_none)
 
 
-def check_fraction(value, name: str, *, allow_none: bool = False) -> Optional[float]:
+def check_fraction(value, name: str, *, allow_none: bool = False) -> float | None:
     """A finite number in [0, 1] (a threshold on a fraction, a percentile / 100)."""
     return check_number(value, name, minimum=0.0, maximum=1.0, allow_none=allow_none)
 
@@ -218,7 +216,7 @@ def check_seed(value, name: str = "seed") -> int:
     return check_int(value, name, minimum=0, maximum=2**31 - 1)
 
 
-def check_optional_choice(value, name: str, choices: Iterable[str]) -> Optional[str]:
+def check_optional_choice(value, name: str, choices: Iterable[str]) -> str | None:
     """None or one of a fixed set of strings (e.g. a channel reduction)."""
     return None if value is None else check_choice(value, name, choices)
 

@@ -5,6 +5,7 @@ argument convention (`arguments`: `fn(model, layer, data=None, *, ...)`) and
 the receptive-field utilities (`receptive_field`, `field_measure`); the plot
 functions are re-exported here so that `kv.<name>` reaches them.
 """
+
 from kerasviz.dataset.embedding import EmbeddingGrid, embedding_grid, grid_assignment
 from kerasviz.dataset.filters_health import (
     DeadFilters,

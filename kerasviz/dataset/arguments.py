@@ -18,7 +18,7 @@ import functools
 import inspect
 import numbers
 import warnings
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 import numpy as np
@@ -53,8 +53,10 @@ def is_data_source(value) -> bool:
         return True
     if isinstance(value, (list, tuple)):
         return len(value) > 0 and not is_layer_list(value) and all(_is_batch_like(v) for v in value)
-    return inspect.isgenerator(value) or isinstance(value, (map, filter, zip)) or (
-        hasattr(value, "__iter__") and hasattr(value, "__next__")
+    return (
+        inspect.isgenerator(value)
+        or isinstance(value, (map, filter, zip))
+        or (hasattr(value, "__iter__") and hasattr(value, "__next__"))
     )
 
 
@@ -66,7 +68,7 @@ def _is_batch_like(value) -> bool:
 
 def _in_order(layer, data, several: bool) -> tuple:
     """`(layer, data, swapped)`, swapping an old `(data, layer)` pair."""
-    is_layer = (lambda v: is_layer_spec(v) or (several and is_layer_list(v)))
+    is_layer = lambda v: is_layer_spec(v) or (several and is_layer_list(v))
     if is_data_source(layer) and (data is None or is_layer(data)):
         return data, layer, True
     return layer, data, False
@@ -87,13 +89,14 @@ def layer_and_data(layer, data, fn_name: str, *, several: bool = False) -> tuple
     if swapped:
         warnings.warn(
             f"{fn_name}: `data` now comes after `layer`; call {fn_name}(model, layer, data, *, ...).",
-            DeprecationWarning, stacklevel=3,
+            DeprecationWarning,
+            stacklevel=3,
         )
     return layer, data
 
 
 def dataset_view(
-    *, legacy: Sequence[str] = (), several: bool = False, data_name: str = "data", aliases: Optional[dict] = None
+    *, legacy: Sequence[str] = (), several: bool = False, data_name: str = "data", aliases: dict | None = None
 ) -> Callable:
     """Decorator for `fn(model, layer, data=None, *, ...)` that accepts the older call forms.
 
@@ -155,7 +158,8 @@ def dataset_view(
                 warnings.warn(
                     f"{name}: this call uses an older form ({'; '.join(notes)}); call "
                     f"{name}(model, layer, {data_name}, *, ...) instead.",
-                    DeprecationWarning, stacklevel=2,
+                    DeprecationWarning,
+                    stacklevel=2,
                 )
             call = {}
             if layer is not _MISSING:
@@ -193,7 +197,7 @@ def resolve_layer(model, layer, *, name: str = "layer", allow_model: bool = Fals
     """
     if not is_layer_spec(layer):
         raise ArgumentTypeError(
-            f"`{name}` must be a layer name, an \"outer/inner\" path, an integer index or a Layer; "
+            f'`{name}` must be a layer name, an "outer/inner" path, an integer index or a Layer; '
             f"got {_describe(layer)}."
         )
     if isinstance(layer, np.integer):
@@ -207,12 +211,12 @@ def resolve_layer(model, layer, *, name: str = "layer", allow_model: bool = Fals
     found = find_layer(model, layer)
     if is_model(found) and not allow_model:
         raise UnsupportedLayerError(
-            f"`{name}` {found.name!r} is a nested model; pick one of its layers (e.g. \"{found.name}/<layer>\")."
+            f'`{name}` {found.name!r} is a nested model; pick one of its layers (e.g. "{found.name}/<layer>").'
         )
     return layer, found
 
 
-def resolve_layers(model, layer, *, name: str = "layer", default: Optional[Callable] = None) -> tuple[list, bool]:
+def resolve_layers(model, layer, *, name: str = "layer", default: Callable | None = None) -> tuple[list, bool]:
     """`([(spec, Layer), ...], several)` for one spec, a list of specs, or None (`default(model)`)."""
     if layer is None and default is not None:
         specs = default(model)
@@ -226,7 +230,7 @@ def resolve_layers(model, layer, *, name: str = "layer", default: Optional[Calla
     return [resolve_layer(model, layer, name=name)], False
 
 
-def check_output_rank(found, ranks: Sequence[int], what: str, *, name: str = "layer") -> Optional[int]:
+def check_output_rank(found, ranks: Sequence[int], what: str, *, name: str = "layer") -> int | None:
     """The rank of `found`'s output if it is one of `ranks` (None if unknown yet); a clear error otherwise."""
     rank = output_rank(found)
     if rank is not None and rank not in ranks:
@@ -267,7 +271,9 @@ def renamed(**aliases) -> Callable:
             for old, new in aliases.items():
                 if old in kwargs:
                     if new in kwargs:
-                        raise ArgumentTypeError(f"{fn.__name__}() got both `{old}` and its new name `{new}`; pass `{new}`.")
+                        raise ArgumentTypeError(
+                            f"{fn.__name__}() got both `{old}` and its new name `{new}`; pass `{new}`."
+                        )
                     kwargs[new] = kwargs.pop(old)
                     warnings.warn(f"{fn.__name__}: `{old}=` is now `{new}=`.", DeprecationWarning, stacklevel=2)
             return fn(*args, **kwargs)

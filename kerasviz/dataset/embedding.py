@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar
+from kerasviz.core import mosaic as core_mosaic
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
-from kerasviz.core import mosaic as core_mosaic
 from kerasviz.core.inputs import as_numeric_array
 from kerasviz.core.layers import LayerSpec
 from kerasviz.core.validate import check_int, check_positive
@@ -68,7 +67,7 @@ def grid_shape(n: int) -> tuple:
     return core_mosaic.grid_shape(n)
 
 
-def grid_assignment(points: np.ndarray, shape: Optional[tuple] = None) -> np.ndarray:
+def grid_assignment(points: np.ndarray, shape: tuple | None = None) -> np.ndarray:
     """Assign 2-D points to distinct grid cells, minimising the total squared distance.
 
     Each axis of `points` is scaled to [0, 1] and compared with the cell
@@ -116,7 +115,7 @@ def _resize(tile: np.ndarray, size: tuple) -> np.ndarray:
     return tf.image.resize(tile[None], size, method="area")[0].numpy()
 
 
-def mosaic(images, cells: np.ndarray, shape: tuple, tile_size: Optional[int] = None) -> np.ndarray:
+def mosaic(images, cells: np.ndarray, shape: tuple, tile_size: int | None = None) -> np.ndarray:
     """Tile `images` `(N, h, w[, C])` (uint8 or float) into a grid at `cells`; float [0, 1], empty = white.
 
     Args:
@@ -202,7 +201,8 @@ def _distinct(codes: np.ndarray, layer: str) -> tuple:
     if len(unique) < len(codes):
         warnings.warn(
             f"{len(codes) - len(unique)} of {len(codes)} images have the same code in {layer!r} as another one; "
-            "identical codes are embedded once and share their point.", stacklevel=3,
+            "identical codes are embedded once and share their point.",
+            stacklevel=3,
         )
     return unique.astype(np.float64), np.asarray(inverse).reshape(-1)
 
@@ -214,13 +214,13 @@ def embedding_grid(
     data=None,
     *,
     display=None,
-    shape: Optional[tuple] = None,
+    shape: tuple | None = None,
     pca_dims: int = 50,
     perplexity: float = 30.0,
-    max_iter: Optional[int] = None,
+    max_iter: int | None = None,
     seed: int = 0,
     batch_size: int = 64,
-    tile_size: Optional[int] = None,
+    tile_size: int | None = None,
     progress: bool = True,
 ) -> EmbeddingGrid:
     """t-SNE of a layer's codes for `data`, assigned one-to-one to a grid, as a mosaic.
@@ -271,7 +271,9 @@ def embedding_grid(
     source = data_source(data, model, batch_size=batch_size)
     if source.count is not None:
         if source.count < MIN_DISTINCT:
-            raise InvalidArgumentError(f"embedding_grid needs at least {MIN_DISTINCT} images in `data`; got {source.count}.")
+            raise InvalidArgumentError(
+                f"embedding_grid needs at least {MIN_DISTINCT} images in `data`; got {source.count}."
+            )
         if display is not None:
             _check_display(display, source.count)
         if shape is not None:
@@ -302,8 +304,12 @@ def embedding_grid(
     u = len(unique)
     reduced = PCA(min(pca_dims, u, unique.shape[1]), random_state=seed).fit_transform(unique)
     tsne = TSNE(
-        2, perplexity=min(perplexity, (u - 1) / 3), init="pca", learning_rate="auto",
-        max_iter=max_iter, random_state=seed,
+        2,
+        perplexity=min(perplexity, (u - 1) / 3),
+        init="pca",
+        learning_rate="auto",
+        max_iter=max_iter,
+        random_state=seed,
     )
     # OpenMP threads only pay off for large N; on a busy machine they spin and slow
     # a few-hundred-point t-SNE down tenfold.
@@ -315,7 +321,10 @@ def embedding_grid(
     if display is None:
         display = kept if not source.indexable else _SourceImages(source, n)
     return EmbeddingGrid(
-        layer=key, embedding=embedding, cells=cells, shape=tuple(shape),
+        layer=key,
+        embedding=embedding,
+        cells=cells,
+        shape=tuple(shape),
         mosaic=mosaic(display, cells, shape, tile_size),
         trustworthiness=float(trustworthiness(codes, embedding, n_neighbors=neighbours)),
         random_trustworthiness=float(trustworthiness(codes, random_layout, n_neighbors=neighbours)),

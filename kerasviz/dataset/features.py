@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 import itertools
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 
@@ -112,12 +112,14 @@ def taps(
         if variant is not model:
             keys = [s if isinstance(s, str) else find_layer(model, s).name for s in layers]
             inner = [variant_layer(model, variant, s) for s in layers]
-            tap, inner_keys = tap_model(variant, inner, pre_activation=pre_activation, logits=False,
-                                        include_output=False)
+            tap, inner_keys = tap_model(
+                variant, inner, pre_activation=pre_activation, logits=False, include_output=False
+            )
             return keras.Model(tap.inputs, {k: _as_float32(tap.output[i]) for k, i in zip(keys, inner_keys)})
     substitute = _float32_substitute if float32 and is_mixed_precision(model) else None
-    tap, _ = tap_model(model, layers, pre_activation=pre_activation, logits=False, include_output=False,
-                       substitute=substitute)
+    tap, _ = tap_model(
+        model, layers, pre_activation=pre_activation, logits=False, include_output=False, substitute=substitute
+    )
     return tap
 
 

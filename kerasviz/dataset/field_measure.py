@@ -18,7 +18,6 @@ smaller than the exact one.
 
 from __future__ import annotations
 
-
 import numpy as np
 import tensorflow as tf
 
@@ -133,6 +132,12 @@ def measured_field(model, layer, input_size: tuple, *, probes=None, seed: int = 
     row_windows, col_windows = _extend(row_windows, height, size_h), _extend(col_windows, width, size_w)
     (jump_h, start_h), (jump_w, start_w) = _affine(row_windows), _affine(col_windows)
     return ReceptiveField(
-        size=(size_h, size_w), jump=(jump_h, jump_w), start=(start_h, start_w), input_size=(height, width),
-        output_size=(h, w), method="gradient", rows=tuple(row_windows), cols=tuple(col_windows),
+        size=(size_h, size_w),
+        jump=(jump_h, jump_w),
+        start=(start_h, start_w),
+        input_size=(height, width),
+        output_size=(h, w),
+        method="gradient",
+        rows=tuple(row_windows),
+        cols=tuple(col_windows),
     )

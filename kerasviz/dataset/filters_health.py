@@ -13,8 +13,8 @@ data (functional duplicates that weight space misses).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -58,8 +58,13 @@ class DeadFilters:
     def table(self) -> list[dict]:
         """One row per layer: filters, #dead, #APoZ > threshold, mean APoZ."""
         return [
-            {"layer": k, "filters": len(s.apoz), "dead": len(s.never_active),
-             f"apoz>{self.apoz_threshold:g}": int((s.apoz > self.apoz_threshold).sum()), "mean_apoz": float(s.apoz.mean())}
+            {
+                "layer": k,
+                "filters": len(s.apoz),
+                "dead": len(s.never_active),
+                f"apoz>{self.apoz_threshold:g}": int((s.apoz > self.apoz_threshold).sum()),
+                "mean_apoz": float(s.apoz.mean()),
+            }
             for k, s in self.summaries.items()
         ]
 
@@ -67,7 +72,7 @@ class DeadFilters:
 @dataset_view(several=True)
 def dead_filters(
     model: keras.Model,
-    layer: Optional[LayerSpec | Sequence[LayerSpec]] = None,
+    layer: LayerSpec | Sequence[LayerSpec] | None = None,
     data=None,
     *,
     apoz_threshold: float = 0.9,
@@ -115,8 +120,9 @@ def dead_filters(
         if not layer:
             raise UnsupportedLayerError(f"Model {model.name!r} has no convolution layer; pass `layer=` explicitly.")
     layers = list(layer) if isinstance(layer, (list, tuple)) else [layer]
-    summaries = activation_summary(model, layers, data, batch_size=batch_size, precision=precision,
-                                   progress=progress)  # one pass
+    summaries = activation_summary(
+        model, layers, data, batch_size=batch_size, precision=precision, progress=progress
+    )  # one pass
     return DeadFilters(summaries, apoz_threshold)
 
 
@@ -134,7 +140,7 @@ class FilterSimilarity:
 
     layer: str
     cosine: np.ndarray
-    correlation: Optional[np.ndarray]
+    correlation: np.ndarray | None
     precision: str = "float32"
 
 
@@ -183,7 +189,11 @@ def _moments_step(model, layer, dtype: str = "float32"):
         def moments(x):
             a = tf.cast(fx(x, training=False)[key], tf.float64)
             flat = tf.reshape(a, (-1, a.shape[-1]))
-            return tf.cast(tf.shape(flat)[0], tf.float64), tf.reduce_sum(flat, 0), tf.matmul(flat, flat, transpose_a=True)
+            return (
+                tf.cast(tf.shape(flat)[0], tf.float64),
+                tf.reduce_sum(flat, 0),
+                tf.matmul(flat, flat, transpose_a=True),
+            )
 
         return compile_function(moments)
 
@@ -191,7 +201,12 @@ def _moments_step(model, layer, dtype: str = "float32"):
 
 
 def activation_correlation(
-    model: keras.Model, layer: LayerSpec, data, *, batch_size: int = 64, precision: str = "float32",
+    model: keras.Model,
+    layer: LayerSpec,
+    data,
+    *,
+    batch_size: int = 64,
+    precision: str = "float32",
     progress: bool = True,
 ) -> np.ndarray:
     """`(F, F)` Pearson correlation of a layer's channels over all images and positions.
@@ -231,7 +246,12 @@ def _conv_layer(model, layer):
 
 @dataset_view()
 def filter_similarity(
-    model: keras.Model, layer: LayerSpec, data=None, *, batch_size: int = 64, precision: str = "auto",
+    model: keras.Model,
+    layer: LayerSpec,
+    data=None,
+    *,
+    batch_size: int = 64,
+    precision: str = "auto",
     progress: bool = True,
 ) -> FilterSimilarity:
     """Kernel cosine similarity and (with `data`) activation correlation of a conv layer's filters.
@@ -265,8 +285,11 @@ def filter_similarity(
     if data is not None:
         data = data_source(data, model, batch_size=batch_size)  # checked before any work
     dtype = "float32" if data is None else resolve_precision(precision, model)
-    corr = None if data is None else activation_correlation(model, spec, data, batch_size=batch_size, precision=dtype,
-                                                            progress=progress)
+    corr = (
+        None
+        if data is None
+        else activation_correlation(model, spec, data, batch_size=batch_size, precision=dtype, progress=progress)
+    )
     return FilterSimilarity(conv.name, kernel_cosine(conv), corr, precision=dtype)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from typing import Optional
 
 import numpy as np
 
@@ -15,15 +14,21 @@ def _sample_views(size: int) -> tuple[np.ndarray, list[str]]:
     images, names = [], []
     for name in sorted(_SAMPLES):
         big = sample_image(name, size=2 * size)
-        views = {"": big, "-top-left": big[: 3 * size // 2, : 3 * size // 2],
-                 "-bottom-right": big[size // 2 :, size // 2 :], "-mirror": big[:, ::-1]}
+        views = {
+            "": big,
+            "-top-left": big[: 3 * size // 2, : 3 * size // 2],
+            "-bottom-right": big[size // 2 :, size // 2 :],
+            "-mirror": big[:, ::-1],
+        }
         for suffix, view in views.items():
             images.append(fit_image(view, size))
             names.append(name + suffix)
     return np.stack(images), names
 
 
-def load_image_folder(path: Optional[str] = None, size: int = 224, limit: Optional[int] = 200) -> tuple[np.ndarray, list[str]]:
+def load_image_folder(
+    path: str | None = None, size: int = 224, limit: int | None = 200
+) -> tuple[np.ndarray, list[str]]:
     """RGB uint8 images `(N, size, size, 3)` from a folder, centre-cropped to squares.
 
     Args:

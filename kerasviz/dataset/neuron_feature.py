@@ -12,7 +12,6 @@ class: with `f_c = sum_{j in c} w_j / sum_j w_j` sorted in descending order and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import numpy as np
@@ -47,7 +46,7 @@ class NeuronFeatures:
     layer: str
     images: np.ndarray
     weights: np.ndarray
-    class_selectivity: Optional[np.ndarray]
+    class_selectivity: np.ndarray | None
     top: TopActivating
     scale: float = 1.0
 
@@ -122,17 +121,17 @@ def _feature(top: TopActivating, f: int, weights: np.ndarray, pad_value: float, 
 @dataset_view(legacy=("k",), aliases={"model_or_top": "model"})
 def neuron_feature(
     model,
-    layer: Optional[LayerSpec] = None,
+    layer: LayerSpec | None = None,
     data=None,
     *,
-    k: Optional[int] = None,
+    k: int | None = None,
     labels=None,
     threshold: float = 1.0,
     pad_value: float = 0.0,
-    max_size: Optional[int] = None,
+    max_size: int | None = None,
     batch_size: int = 64,
     pre_activation: bool = False,
-    strategy: Optional[tf.distribute.Strategy] = None,
+    strategy: tf.distribute.Strategy | None = None,
     field_method: str = "auto",
     precision: str = "auto",
     progress: bool = True,
@@ -186,8 +185,9 @@ def neuron_feature(
     if isinstance(model, TopActivating):
         top = model
         if labels is not None:
-            raise InvalidArgumentError("`labels` go with a scan; a TopActivating result carries its own (pass "
-                                       "labels= to kv.top_activating).")
+            raise InvalidArgumentError(
+                "`labels` go with a scan; a TopActivating result carries its own (pass labels= to kv.top_activating)."
+            )
         if k is not None and k > top.k:
             raise InvalidArgumentError(f"`k`={k} but the TopActivating result holds {top.k} images per filter.")
     elif isinstance(model, keras.Model):
@@ -195,9 +195,19 @@ def neuron_feature(
             raise InvalidArgumentError("neuron_feature(model, layer, data) needs a `layer` (or pass a TopActivating).")
         if data is None:
             raise InvalidArgumentError("neuron_feature(model, layer, data) needs `data` (or pass a TopActivating).")
-        top = top_activating(model, layer, data, k=20 if k is None else k, labels=labels, batch_size=batch_size,
-                             pre_activation=pre_activation, strategy=strategy, field_method=field_method,
-                             precision=precision, progress=progress)
+        top = top_activating(
+            model,
+            layer,
+            data,
+            k=20 if k is None else k,
+            labels=labels,
+            batch_size=batch_size,
+            pre_activation=pre_activation,
+            strategy=strategy,
+            field_method=field_method,
+            precision=precision,
+            progress=progress,
+        )
     else:
         raise ArgumentTypeError(f"`model` must be a keras.Model or a TopActivating result; got {type(model).__name__}.")
     k = top.k if k is None else min(k, top.k)
@@ -207,5 +217,4 @@ def neuron_feature(
     out_size = (max(1, round(ph * scale)), max(1, round(pw * scale)))
     images = np.stack([_feature(top, f, weights[f], pad_value, out_size) for f in range(len(weights))])
     selectivity = None if top.labels is None else class_selectivity(top.labels[:, :k], weights, threshold)
-    return NeuronFeatures(top.layer, images, weights.astype(np.float32), selectivity, top,
-                          scale=out_size[0] / ph)
+    return NeuronFeatures(top.layer, images, weights.astype(np.float32), selectivity, top, scale=out_size[0] / ph)

@@ -33,14 +33,14 @@ the input gradient (`field_measure`), and failing that it is the whole image.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
 
-from kerasviz.core.graph import rebuild
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.graph import rebuild
 from kerasviz.core.layers import LayerSpec, find_layer, is_conv, output_rank
 from kerasviz.core.validate import check_choice
 
@@ -73,15 +73,16 @@ class ReceptiveField:
     input_size: tuple
     output_size: tuple
     method: str = "exact"
-    rows: Optional[tuple] = None  # measured fields: (top, bottom) per output row
-    cols: Optional[tuple] = None  # measured fields: (left, right) per output column
+    rows: tuple | None = None  # measured fields: (top, bottom) per output row
+    cols: tuple | None = None  # measured fields: (left, right) per output column
 
     @classmethod
-    def whole_image(cls, input_size: tuple, output_size: tuple = (1, 1)) -> "ReceptiveField":
+    def whole_image(cls, input_size: tuple, output_size: tuple = (1, 1)) -> ReceptiveField:
         """The field of units that see the whole image (every position maps to the image itself)."""
         size = tuple(int(v) for v in input_size)
-        return cls(size=size, jump=(0, 0), start=(0, 0), input_size=size, output_size=tuple(output_size),
-                   method="whole image")
+        return cls(
+            size=size, jump=(0, 0), start=(0, 0), input_size=size, output_size=tuple(output_size), method="whole image"
+        )
 
     def box(self, row: int, col: int) -> tuple:
         """`(top, left, bottom, right)` input window of output position `(row, col)` (bottom/right exclusive)."""
@@ -112,7 +113,7 @@ class _Axis:
     size: int
     jump: int
     start: int
-    n: Optional[int]  # spatial length of the tensor, None if unknown
+    n: int | None  # spatial length of the tensor, None if unknown
     gated: bool = False  # a global gate (squeeze-excite) acts on the way
 
 
@@ -183,14 +184,16 @@ def _merge(geometries: Sequence[tuple], name: str) -> tuple:
     for i in range(2):
         axes = [g[i] for g in geometries]
         if len({a.jump for a in axes}) > 1:
-            raise UnsupportedLayerError(f"Layer {name!r} merges inputs with different strides {[a.jump for a in axes]}.")
+            raise UnsupportedLayerError(
+                f"Layer {name!r} merges inputs with different strides {[a.jump for a in axes]}."
+            )
         start = min(a.start for a in axes)
         end = max(a.start + a.size for a in axes)
         merged.append(_Axis(end - start, axes[0].jump, start, axes[0].n, any(a.gated for a in axes)))
     return tuple(merged)
 
 
-def _spatial(tensor) -> Optional[tuple]:
+def _spatial(tensor) -> tuple | None:
     shape = getattr(tensor, "shape", None)
     return tuple(shape[1:3]) if shape is not None and len(shape) == 4 else None
 
@@ -218,7 +221,7 @@ def _call_geometry(layer, inputs, outputs, input_axes):
     return result
 
 
-def trace_geometry(model: keras.Model, input_size: Optional[tuple] = None) -> dict:
+def trace_geometry(model: keras.Model, input_size: tuple | None = None) -> dict:
     """Geometry `(rows, cols)` of every leaf layer's first output, keyed by `id(layer)`.
 
     Layers computed from a global pooling map to `GLOBAL`; layers whose output
@@ -277,8 +280,11 @@ def _check_shape(layer, inputs, outputs, axes) -> None:
 
 def _input_size(model, input_size) -> tuple:
     if input_size is not None:
-        if (not isinstance(input_size, (tuple, list)) or len(input_size) != 2
-                or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)):
+        if (
+            not isinstance(input_size, (tuple, list))
+            or len(input_size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in input_size)
+        ):
             raise InvalidArgumentError(f"`input_size` must be (H, W), two positive integers; got {input_size!r}.")
         return tuple(input_size)
     from kerasviz.core.inputs import expected_image_shape
@@ -287,7 +293,7 @@ def _input_size(model, input_size) -> tuple:
 
 
 def receptive_field(
-    model: keras.Model, layer: LayerSpec, input_size: Optional[tuple] = None, *, method: str = "auto", probes=None
+    model: keras.Model, layer: LayerSpec, input_size: tuple | None = None, *, method: str = "auto", probes=None
 ) -> ReceptiveField:
     """Receptive-field size, cumulative stride and offset of a layer's output positions.
 
@@ -348,7 +354,9 @@ def receptive_field(
     if method != "gradient":
         traced = trace_geometry(model, input_size).get(id(target))
         if traced is None:
-            raise InvalidArgumentError(f"`layer` {target.name!r} is not on the path from the model's input to its outputs.")
+            raise InvalidArgumentError(
+                f"`layer` {target.name!r} is not on the path from the model's input to its outputs."
+            )
         if traced is GLOBAL:
             if method in ("exact", "local"):
                 raise UnsupportedLayerError(
@@ -364,8 +372,12 @@ def receptive_field(
                     "the whole image. method='local' gives the field of the spatial path, 'whole image' the image."
                 )
             return ReceptiveField(
-                size=(rows.size, cols.size), jump=(rows.jump, cols.jump), start=(rows.start, cols.start),
-                input_size=in_size, output_size=(rows.n, cols.n), method="local" if rows.gated else "exact",
+                size=(rows.size, cols.size),
+                jump=(rows.jump, cols.jump),
+                start=(rows.start, cols.start),
+                input_size=in_size,
+                output_size=(rows.n, cols.n),
+                method="local" if rows.gated else "exact",
             )
         if method in ("exact", "local"):
             raise traced

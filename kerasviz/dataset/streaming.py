@@ -22,8 +22,8 @@ compiled per-batch reduction on one device or split across a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 import numpy as np
 import tensorflow as tf
@@ -48,7 +48,7 @@ class Batch:
 
     offset: int
     images: tf.Tensor
-    labels: Optional[np.ndarray]
+    labels: np.ndarray | None
     raw: object
 
 
@@ -147,14 +147,19 @@ class DataSource:
     def __init__(self, data, model, batch_size: int, labels=None, name: str = "data"):
         self.model, self.batch_size, self.name = model, batch_size, name
         self._expected = expected_image_shape(model)
-        self._size: Optional[tuple] = None
-        self.labels: Optional[np.ndarray] = None
-        self._parts: Optional[list] = None  # indexable: [(images, labels)], one per list element
+        self._size: tuple | None = None
+        self.labels: np.ndarray | None = None
+        self._parts: list | None = None  # indexable: [(images, labels)], one per list element
         self._stream = None
         self.indexable, self.count, self.num_batches = False, None, None
-        if isinstance(data, tuple) and len(data) == 2 and _is_array(data[0]) and _is_array(data[1]) and len(
-            np.shape(data[1])
-        ) in (1, 2) and len(np.shape(data[0])) >= 3:
+        if (
+            isinstance(data, tuple)
+            and len(data) == 2
+            and _is_array(data[0])
+            and _is_array(data[1])
+            and len(np.shape(data[1])) in (1, 2)
+            and len(np.shape(data[0])) >= 3
+        ):
             if labels is not None:
                 raise InvalidArgumentError(f"`{name}` is an (images, labels) pair and `labels` is given too; pass one.")
             data, labels = data
@@ -164,8 +169,9 @@ class DataSource:
             if not data:
                 raise InvalidArgumentError(f"`{name}` is an empty list; give images or batches of images.")
             if labels is not None:
-                raise InvalidArgumentError("`labels` cannot be combined with a list of batches; put (images, labels) "
-                                           "tuples in the list.")
+                raise InvalidArgumentError(
+                    "`labels` cannot be combined with a list of batches; put (images, labels) tuples in the list."
+                )
             self._parts = []
             for i, element in enumerate(data):
                 images, lab = _split(element)
@@ -243,8 +249,9 @@ class DataSource:
         if labels is not None:
             self.labels = _labels_array(labels, self.count, "")
         elif all(p[1] is not None for p in self._parts):
-            self.labels = np.concatenate([_labels_array(l, int(p.shape[0]), f" in `{self.name}`[{i}]")
-                                          for i, (p, l) in enumerate(self._parts)])
+            self.labels = np.concatenate(
+                [_labels_array(l, int(p.shape[0]), f" in `{self.name}`[{i}]") for i, (p, l) in enumerate(self._parts)]
+            )
         self.indexable = True
         self.num_batches = int(sum(-(-n // self.batch_size) for n in counts))
 
@@ -260,8 +267,10 @@ class DataSource:
         spec = data.element_spec
         image_spec = _split(spec)[0]
         if not isinstance(image_spec, tf.TensorSpec):
-            raise ArgumentTypeError(f"`{self.name}` is a tf.data.Dataset of {type(image_spec).__name__}; expected "
-                                    "image tensors or (images, labels).")
+            raise ArgumentTypeError(
+                f"`{self.name}` is a tf.data.Dataset of {type(image_spec).__name__}; expected "
+                "image tensors or (images, labels)."
+            )
         if not (image_spec.dtype.is_floating or image_spec.dtype.is_integer) or image_spec.dtype.is_bool:
             raise ArgumentTypeError(f"`{self.name}` yields {image_spec.dtype.name} tensors; images must be numbers.")
         h, w, c = self._expected
@@ -284,7 +293,7 @@ class DataSource:
             )
 
     @property
-    def image_size(self) -> Optional[tuple]:
+    def image_size(self) -> tuple | None:
         """`(H, W)` of the images (known up front for indexable sources, after the first batch for streams)."""
         return self._size
 
@@ -346,7 +355,9 @@ def data_source(data, model, *, batch_size: int = 64, labels=None, name: str = "
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     if data is None:
         if required:
-            raise InvalidArgumentError(f"`{name}` is required: pass images (N, H, W, C), a tf.data.Dataset or a generator.")
+            raise InvalidArgumentError(
+                f"`{name}` is required: pass images (N, H, W, C), a tf.data.Dataset or a generator."
+            )
         return None
     return DataSource(data, model, batch_size, labels, name)
 
@@ -361,14 +372,16 @@ def image_batch(images, model, *, name: str = "images") -> tuple:
     if images is None:
         raise InvalidArgumentError(f"`{name}` is required: one image (H, W, C) or a batch (N, H, W, C).")
     if not _is_array(images):
-        raise ArgumentTypeError(f"`{name}` must be one image (H, W, C) or a batch (N, H, W, C); got {type(images).__name__}.")
+        raise ArgumentTypeError(
+            f"`{name}` must be one image (H, W, C) or a batch (N, H, W, C); got {type(images).__name__}."
+        )
     try:
         return as_image_batch(images, model, name=name)
     except (ValueError, TypeError) as err:
         raise _wrap(err, "") from None
 
 
-def run_per_replica(fn: Callable, images: tf.Tensor, strategy: Optional[tf.distribute.Strategy]):
+def run_per_replica(fn: Callable, images: tf.Tensor, strategy: tf.distribute.Strategy | None):
     """`fn(images)` on one device, or split across `strategy`'s replicas and gathered in order."""
     if strategy is None:
         return fn(images)

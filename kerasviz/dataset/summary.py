@@ -8,8 +8,8 @@ memory is O(channels) whatever the dataset size. APoZ is Hu et al.'s (2016,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -92,7 +92,7 @@ def _raise_rank(key, shape) -> None:
 @dataset_view(several=True, aliases={"images": "data"})
 def activation_summary(
     model: keras.Model,
-    layer: Optional[LayerSpec | Sequence[LayerSpec]] = None,
+    layer: LayerSpec | Sequence[LayerSpec] | None = None,
     data=None,
     *,
     batch_size: int = 64,
@@ -155,9 +155,11 @@ def activation_summary(
                 zeros, never, peak, total, blank, positions = part
                 part[-1] = positions * batch.images.shape[0]
                 old = totals.get(key)
-                totals[key] = part if old is None else [
-                    np.maximum(t, p) if i == 2 else t + p for i, (t, p) in enumerate(zip(old, part))
-                ]
+                totals[key] = (
+                    part
+                    if old is None
+                    else [np.maximum(t, p) if i == 2 else t + p for i, (t, p) in enumerate(zip(old, part))]
+                )
             bar.update(1)
     summaries = {}
     for key in keys:

@@ -11,8 +11,8 @@ through `receptive_field`, so `.patches` are the pixels a unit can see.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
@@ -61,13 +61,13 @@ class TopActivating:
     values: np.ndarray
     locations: np.ndarray
     boxes: np.ndarray
-    labels: Optional[np.ndarray]
+    labels: np.ndarray | None
     receptive_field: ReceptiveField
     count: int
     frame: tuple = (0, 0, 0, 0)
     precision: str = "float32"
     _source: object = field(repr=False, default=None)  # DataSource (indexable) or {index: image}
-    _patches: Optional[np.ndarray] = field(repr=False, default=None)
+    _patches: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def k(self) -> int:
@@ -84,7 +84,7 @@ class TopActivating:
             return np.asarray(self._source[int(index)], np.float32)
         return self._source.image(int(index))
 
-    def images(self, filters: Optional[Sequence[int]] = None) -> np.ndarray:
+    def images(self, filters: Sequence[int] | None = None) -> np.ndarray:
         """`(n, k, H, W, C)` the whole top images of `filters` (default all)."""
         filters = range(len(self.indices)) if filters is None else filters
         return np.stack([np.stack([self.image(i) for i in self.indices[f]]) for f in filters])
@@ -95,13 +95,15 @@ class TopActivating:
         t, l, b, r = self.frame
         return top + t, left + l, top + b, left + r
 
-    def crops(self, filters: Optional[Sequence[int]] = None, pad_value: float = 0.0) -> np.ndarray:
+    def crops(self, filters: Sequence[int] | None = None, pad_value: float = 0.0) -> np.ndarray:
         """`(n, k, ph, pw, C)` receptive-field crops of `filters`; outside the image = `pad_value`."""
         filters = range(len(self.indices)) if filters is None else filters
-        return np.stack([
-            np.stack([crop(self.image(i), self.patch_box(f, j), pad_value) for j, i in enumerate(self.indices[f])])
-            for f in filters
-        ])
+        return np.stack(
+            [
+                np.stack([crop(self.image(i), self.patch_box(f, j), pad_value) for j, i in enumerate(self.indices[f])])
+                for f in filters
+            ]
+        )
 
     @property
     def patch_size(self) -> tuple:
@@ -233,7 +235,7 @@ def top_activating(
     labels=None,
     batch_size: int = 64,
     pre_activation: bool = False,
-    strategy: Optional[tf.distribute.Strategy] = None,
+    strategy: tf.distribute.Strategy | None = None,
     field_method: str = "auto",
     precision: str = "auto",
     progress: bool = True,
@@ -298,13 +300,16 @@ def top_activating(
     key, filters, spatial, scores = _per_image_max(model, layer, pre_activation, dtype)
     k_given = k
     if source.count is not None and k > source.count:
-        warnings.warn(f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per filter.",
-                      stacklevel=2)
+        warnings.warn(
+            f"k={k} but `data` holds {source.count} images; keeping the top {source.count} per filter.", stacklevel=2
+        )
         k = source.count
     _check_state_size(filters, k if source.count is not None else 1, k_given)
     state = (
-        tf.zeros((filters, 0), tf.float32), tf.zeros((filters, 0), tf.int64),
-        tf.zeros((filters, 0), tf.int32), tf.zeros((filters, 0), tf.int64),
+        tf.zeros((filters, 0), tf.float32),
+        tf.zeros((filters, 0), tf.int64),
+        tf.zeros((filters, 0), tf.int32),
+        tf.zeros((filters, 0), tf.int64),
     )
     kept_images: dict = {}
     count, map_size, any_labels = 0, (1, 1), False
@@ -327,22 +332,32 @@ def top_activating(
     image_size = source.image_size
     if spatial:
         top_images = sorted(set(state[1].numpy()[:, :1].ravel().tolist()))[:2]
-        probes = np.stack([source.image(i) if source.indexable else np.asarray(kept_images[i], np.float32)
-                           for i in top_images])
+        probes = np.stack(
+            [source.image(i) if source.indexable else np.asarray(kept_images[i], np.float32) for i in top_images]
+        )
         rf = receptive_field(model, layer, input_size=image_size, method=field_method, probes=probes)
     else:
         rf = whole_image(image_size)
     return _result(key, state, rf, count, source if source.indexable else kept_images, any_labels, map_size, dtype)
 
 
-def _result(key, state, rf: ReceptiveField, count: int, source, with_labels: bool, map_size,
-            dtype: str = "float32") -> TopActivating:
+def _result(
+    key, state, rf: ReceptiveField, count: int, source, with_labels: bool, map_size, dtype: str = "float32"
+) -> TopActivating:
     values, indices, positions, labels = (t.numpy() for t in state)
     width = map_size[1] if rf.method == "whole image" or rf.output_size[1] is None else rf.output_size[1]
     locations = np.stack(np.divmod(positions, max(int(width), 1)), axis=-1).astype(np.int64)
     boxes = rf.boxes(locations)
     return TopActivating(
-        layer=key, indices=indices, values=values, locations=locations, boxes=boxes,
-        labels=labels if with_labels and (labels >= 0).all() else None, receptive_field=rf, count=count,
-        frame=reachable_frame(rf), precision=dtype, _source=source,
+        layer=key,
+        indices=indices,
+        values=values,
+        locations=locations,
+        boxes=boxes,
+        labels=labels if with_labels and (labels >= 0).all() else None,
+        receptive_field=rf,
+        count=count,
+        frame=reachable_frame(rf),
+        precision=dtype,
+        _source=source,
     )

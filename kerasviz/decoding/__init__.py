@@ -5,8 +5,9 @@
 baselines (transposed-filter readings, Zeiler & Fergus deconvnet) and the
 MatConvNet LeNet training recipe sit beside them.
 """
-from kerasviz.decoding.characters import character_net
+
 from kerasviz.decoding.baselines import decode_filters_transposed, deconvnet_projection
+from kerasviz.decoding.characters import character_net
 from kerasviz.decoding.response import class_max_matrix, decoded_response, decoding_error, top_locations
 from kerasviz.decoding.substitution import decode_filters
 from kerasviz.decoding.train import TrainedLeNet, load_trained_lenet, train_lenet
@@ -37,5 +38,12 @@ from kerasviz.plotting.decoding import (  # noqa: E402  (figures re-exported for
     thresholded,
 )
 
-__all__ += ["plot_decoded_filter", "plot_decoded_filters", "plot_response_comparison", "plot_class_matrix", "plot_top_images",
-            "plot_deconvnet_comparison", "thresholded"]
+__all__ += [
+    "plot_decoded_filter",
+    "plot_decoded_filters",
+    "plot_response_comparison",
+    "plot_class_matrix",
+    "plot_top_images",
+    "plot_deconvnet_comparison",
+    "thresholded",
+]

@@ -15,7 +15,7 @@ routes to its argmax: the switches), so it reuses the core gradient routine.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -41,7 +41,7 @@ def decode_filters_transposed(
     kernel_op: str = "rot180",
     unpool: str = "bicubic",
     *,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     dtype: str = "float32",
 ) -> np.ndarray:
     """Decode with a "transposed filter" at every conv instead of substitution.
@@ -107,13 +107,21 @@ def deconvnet_projection(
     x, _ = image_batch(images, model)  # checked once, channels last
     maps = next(iter(activations(model, to_model_layout(x.numpy(), model), [layer], batch_size=batch_size).values()))
     if maps.ndim != 4:
-        raise InvalidArgumentError(f"`layer` {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K).")
+        raise InvalidArgumentError(
+            f"`layer` {layer!r} has outputs of shape {maps.shape[1:]}; expected feature maps (h, w, K)."
+        )
     k = check_indices(filter_index, "filter_index", size=maps.shape[-1])[0]
     flat = maps[..., k].reshape(len(maps), -1).argmax(1)
     positions = np.stack(np.unravel_index(flat, maps.shape[1:3]), 1)
     units = (flat * maps.shape[-1] + k).astype(int)  # index into the flattened (h, w, K) output
     grads = score_gradients(
-        model, x, target=list(units), score_layer=layer, substitute=relu_rule_substitute("deconvnet"),
-        substitute_key="deconvnet", batch_size=batch_size, prepared=True,
+        model,
+        x,
+        target=list(units),
+        score_layer=layer,
+        substitute=relu_rule_substitute("deconvnet"),
+        substitute_key="deconvnet",
+        batch_size=batch_size,
+        prepared=True,
     )
     return grads.input, positions

@@ -14,8 +14,22 @@ import keras
 import numpy as np
 
 STROKES = ("horizontal", "vertical", "diagonal", "antidiagonal")
-PARTS = ("top", "middle", "bottom", "left", "centre", "right", "corner_tl", "corner_tr",
-         "corner_bl", "corner_br", "diagonal", "antidiagonal", "plus", "x")
+PARTS = (
+    "top",
+    "middle",
+    "bottom",
+    "left",
+    "centre",
+    "right",
+    "corner_tl",
+    "corner_tr",
+    "corner_bl",
+    "corner_br",
+    "diagonal",
+    "antidiagonal",
+    "plus",
+    "x",
+)
 # character -> {(row, col) on layer 4's 3x3 grid: part}
 CHARACTERS = {
     "C": {(0, 0): "corner_tl", (0, 2): "top", (2, 0): "corner_bl", (2, 2): "bottom", (1, 0): "left"},
@@ -41,12 +55,23 @@ def _strokes() -> np.ndarray:
 def _parts() -> np.ndarray:
     h, v, d, a = range(4)
     w = np.zeros((5, 5, 4, len(PARTS)))
-    segments = {"top": (h, 0, None), "middle": (h, 2, None), "bottom": (h, 4, None),
-                "left": (v, None, 0), "centre": (v, None, 2), "right": (v, None, 4)}
+    segments = {
+        "top": (h, 0, None),
+        "middle": (h, 2, None),
+        "bottom": (h, 4, None),
+        "left": (v, None, 0),
+        "centre": (v, None, 2),
+        "right": (v, None, 4),
+    }
     for name, (stroke, row, col) in segments.items():
         j = PARTS.index(name)
         w[row if row is not None else slice(None), col if col is not None else slice(None), stroke, j] = 1
-    for name, (row, col) in {"corner_tl": (0, 0), "corner_tr": (0, 4), "corner_bl": (4, 0), "corner_br": (4, 4)}.items():
+    for name, (row, col) in {
+        "corner_tl": (0, 0),
+        "corner_tr": (0, 4),
+        "corner_bl": (4, 0),
+        "corner_br": (4, 4),
+    }.items():
         j = PARTS.index(name)
         w[row, :, h, j] = 1
         w[:, col, v, j] = 1

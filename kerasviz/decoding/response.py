@@ -10,7 +10,7 @@ how non-linear the network below the layer is (the paper's Table 1).
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -60,8 +60,8 @@ def decoded_response(
     images=None,
     *,
     unpool: str = "bicubic",
-    filters: Optional[Sequence[int]] = None,
-    decoded: Optional[np.ndarray] = None,
+    filters: Sequence[int] | None = None,
+    decoded: np.ndarray | None = None,
     batch_size: int = 256,
     progress: bool = True,
 ) -> np.ndarray:
@@ -159,7 +159,9 @@ def decoding_error(cnn: np.ndarray, decoded: np.ndarray) -> np.ndarray:
     """
     cnn, decoded = np.asarray(cnn), np.asarray(decoded)
     if cnn.shape != decoded.shape or cnn.ndim < 2:
-        raise InvalidArgumentError(f"`cnn` and `decoded` must be responses of one shape; got {cnn.shape} and {decoded.shape}.")
+        raise InvalidArgumentError(
+            f"`cnn` and `decoded` must be responses of one shape; got {cnn.shape} and {decoded.shape}."
+        )
     axes = tuple(range(1, cnn.ndim))
     return ((minmax(cnn.astype(np.float64), axes) - minmax(decoded.astype(np.float64), axes)) ** 2).mean(axes)
 

@@ -18,16 +18,16 @@ interpolation-matrix product. BatchNorm below the layer is a per-channel scale
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.graph import cache, rebuild
 from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.graph import cache, rebuild
 from kerasviz.core.layers import LayerSpec, conv_layers, is_conv, is_model
 from kerasviz.core.validate import check_choice, check_indices, check_int
 from kerasviz.dataset.arguments import check_model, resolve_layer
@@ -35,9 +35,18 @@ from kerasviz.decoding.unpool import check_method, unpool
 
 # Layers that act pixel-wise (or not at all) at inference: decoding passes through.
 _PASS_THROUGH = (
-    keras.layers.ReLU, keras.layers.Activation, keras.layers.LeakyReLU, keras.layers.ELU, keras.layers.PReLU,
-    keras.layers.Dropout, keras.layers.SpatialDropout2D, keras.layers.GaussianNoise, keras.layers.GaussianDropout,
-    keras.layers.ActivityRegularization, keras.layers.Identity, keras.layers.InputLayer,
+    keras.layers.ReLU,
+    keras.layers.Activation,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+    keras.layers.Dropout,
+    keras.layers.SpatialDropout2D,
+    keras.layers.GaussianNoise,
+    keras.layers.GaussianDropout,
+    keras.layers.ActivityRegularization,
+    keras.layers.Identity,
+    keras.layers.InputLayer,
 )
 _POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
 KERNEL_OPS = ("substitution", "rot180", "matrix_transpose")
@@ -102,7 +111,7 @@ def _chain(model: keras.Model, target: keras.layers.Layer) -> tuple[list, tuple]
         chain.append(layer)
 
 
-def _step(layer) -> Optional[_Step]:
+def _step(layer) -> _Step | None:
     from keras.src.layers.convolutional.base_conv import BaseConv
 
     name = f"{layer.name!r} ({type(layer).__name__})"
@@ -221,8 +230,9 @@ def filter_indices(filters, plan: DecodingPlan) -> np.ndarray:
 
 
 def _check_dtype(dtype) -> tf.DType:
-    return tf.as_dtype(check_choice(tf.as_dtype(dtype).name if isinstance(dtype, tf.DType) else dtype, "dtype",
-                                    ("float32", "float64")))
+    return tf.as_dtype(
+        check_choice(tf.as_dtype(dtype).name if isinstance(dtype, tf.DType) else dtype, "dtype", ("float32", "float64"))
+    )
 
 
 def decode_filters(
@@ -230,9 +240,9 @@ def decode_filters(
     layer: LayerSpec,
     unpool: str = "bicubic",
     *,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     dtype: str = "float32",
-    batch_size: Optional[int] = None,
+    batch_size: int | None = None,
     progress: bool = True,
 ) -> np.ndarray:
     """Decode the filters of a conv layer into image space (Rafegas & Vanrell).
@@ -300,7 +310,15 @@ def input_geometry(plan: DecodingPlan, height: int, width: int) -> tuple:
     geometry = []
     for axis, n in ((0, height), (1, width)):
         stride, offset = 1, 0
-        steps = list(reversed(plan.steps)) + [_Step("conv", plan.layer, tuple(plan.layer.strides), tuple(plan.layer.kernel_size), plan.layer.padding == "same")]
+        steps = list(reversed(plan.steps)) + [
+            _Step(
+                "conv",
+                plan.layer,
+                tuple(plan.layer.strides),
+                tuple(plan.layer.kernel_size),
+                plan.layer.padding == "same",
+            )
+        ]
         for step in steps:
             s = step.strides[axis]
             if step.kind == "unpool":
@@ -315,4 +333,3 @@ def input_geometry(plan: DecodingPlan, height: int, width: int) -> tuple:
             stride *= s
         geometry.append((stride, offset, n))
     return tuple(geometry)
-

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import keras
 import numpy as np
@@ -49,7 +48,7 @@ class TrainedLeNet:
     mean: np.ndarray
     test_accuracy: float
     epochs: int
-    steps_per_epoch: Optional[int] = None
+    steps_per_epoch: int | None = None
 
     def prepare(self, digits) -> np.ndarray:
         """uint8 digits `(N, 28, 28)` or `(N, 28, 28, 1)` -> float32 network input (0-255 minus mean)."""
@@ -75,7 +74,7 @@ def train_lenet(
     batch_size: int = 100,
     learning_rate: float = 0.001,
     momentum: float = 0.9,
-    steps_per_epoch: Optional[int] = None,
+    steps_per_epoch: int | None = None,
     seed: int = 0,
     verbose: int = 0,
 ) -> TrainedLeNet:

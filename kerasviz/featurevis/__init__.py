@@ -10,6 +10,7 @@
 - `visualize`: `visualize_filters`, `visualize_classes`, `render_objective`; `cost`: `estimate_seconds`.
 - `dream`: `deep_dream`; `inversion`: `invert`.
 """
+
 from kerasviz.featurevis import objectives, param, regularizers, transforms
 from kerasviz.featurevis.cost import estimate_seconds
 from kerasviz.featurevis.dream import Dream, deep_dream

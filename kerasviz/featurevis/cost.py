@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -70,7 +70,7 @@ def _layer_macs(op, args, out) -> float:
     return spatial_out * kernel * in_shape[-1] / max(1, getattr(op, "groups", 1)) * out_shape[-1]
 
 
-def forward_macs(model: keras.Model, layer: Optional[LayerSpec], size: tuple) -> tuple[float, float]:
+def forward_macs(model: keras.Model, layer: LayerSpec | None, size: tuple) -> tuple[float, float]:
     """`(total, last)`: multiply-adds of one image's forward pass up to `layer` (None: the whole model) at `size`,
     and those of `layer` itself."""
     key = ("forward_macs", layer if not isinstance(layer, keras.layers.Layer) else id(layer), tuple(size))
@@ -100,7 +100,7 @@ def forward_macs(model: keras.Model, layer: Optional[LayerSpec], size: tuple) ->
     return cache.get(model, key, count)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _calibration() -> dict:
     """Seconds per multiply-add of a convolution's forward + input gradient, per dtype, timed interleaved."""
     kernel = tf.random.stateless_normal((3, 3, 64, 64), seed=(0, 1), dtype=tf.float32)
@@ -142,8 +142,16 @@ def bfloat16_speed() -> float:
     return (_CONV * b16 + _OTHER * f32) / ((_CONV + _OTHER) * f32)
 
 
-def featurevis_work(model: keras.Model, layer: Optional[LayerSpec], count: int, steps: int, size: tuple, *,
-                    octaves: int = 1, octave_scale: float = 1.4) -> Work:
+def featurevis_work(
+    model: keras.Model,
+    layer: LayerSpec | None,
+    count: int,
+    steps: int,
+    size: tuple,
+    *,
+    octaves: int = 1,
+    octave_scale: float = 1.4,
+) -> Work:
     """The "featurevis" `Work` of optimising `count` images on `layer` (None: the whole model) for `steps`
     steps at `size` (split over `octaves` as `visualize_filters` does)."""
     from kerasviz.featurevis.loop import octave_plan
@@ -151,16 +159,27 @@ def featurevis_work(model: keras.Model, layer: Optional[LayerSpec], count: int, 
     share = layer_share(model, layer)
     per_pixel = FEATUREVIS_BASE + FEATUREVIS_OVERHEAD * share
     pixel_steps = sum(h * w * n for (h, w), n in octave_plan(tuple(size), int(steps), octaves, octave_scale))
-    name = "the model's output" if layer is None else (layer if isinstance(layer, str) else getattr(layer, "name", layer))
+    name = (
+        "the model's output" if layer is None else (layer if isinstance(layer, str) else getattr(layer, "name", layer))
+    )
     what = f"{count} filter(s) x {steps} steps on {name} at {size[0]} px"
     # `pixels` is the image size the passes run at; the steps at every octave are counted at `size`
     total = size[0] * size[1]
     return Work("featurevis", count * per_pixel * pixel_steps / max(total, 1), what, unit="gradient", pixels=total)
 
 
-def featurevis_cost(model: keras.Model, layer: Optional[LayerSpec], filters, steps: int, size: tuple, *,
-                    traced: bool = True, precision: str = "float32", octaves: int = 1,
-                    octave_scale: float = 1.4) -> Cost:
+def featurevis_cost(
+    model: keras.Model,
+    layer: LayerSpec | None,
+    filters,
+    steps: int,
+    size: tuple,
+    *,
+    traced: bool = True,
+    precision: str = "float32",
+    octaves: int = 1,
+    octave_scale: float = 1.4,
+) -> Cost:
     """The `Cost` of optimising `filters` (indices, or a count) on `layer` for `steps` steps at `size`.
 
     `traced=False` adds the tracing of a first run; `precision` "bfloat16" scales
@@ -177,10 +196,10 @@ def featurevis_cost(model: keras.Model, layer: Optional[LayerSpec], filters, ste
 
 def estimate_seconds(
     model: keras.Model,
-    layer: Optional[LayerSpec] = None,
-    filters: Optional[Sequence[int]] = None,
+    layer: LayerSpec | None = None,
+    filters: Sequence[int] | None = None,
     *,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     size=None,
     precision: str = "auto",
     octaves: int = 1,
@@ -223,10 +242,19 @@ def estimate_seconds(
     else:
         found = S.check_layer(model, layer)
         count = len(check_indices(filters, "filters", size=int(found.output.shape[-1])))
-    cost = featurevis_cost(model, layer, count, steps, tuple(size), precision=dtype, octaves=octaves,
-                           octave_scale=octave_scale)
+    cost = featurevis_cost(
+        model, layer, count, steps, tuple(size), precision=dtype, octaves=octaves, octave_scale=octave_scale
+    )
     return float(cost.seconds)
 
 
-__all__ = ["estimate_seconds", "featurevis_cost", "featurevis_work", "forward_macs", "seconds_per_mac",
-           "bfloat16_speed", "FEATUREVIS_BASE", "FEATUREVIS_OVERHEAD"]
+__all__ = [
+    "estimate_seconds",
+    "featurevis_cost",
+    "featurevis_work",
+    "forward_macs",
+    "seconds_per_mac",
+    "bfloat16_speed",
+    "FEATUREVIS_BASE",
+    "FEATUREVIS_OVERHEAD",
+]

@@ -9,8 +9,9 @@ re-injected into the next, larger copy of the photo.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Mapping, Optional, Sequence, Union
+from typing import ClassVar, Union
 
 import keras
 import numpy as np
@@ -26,7 +27,14 @@ from kerasviz.core.validate import check_int, check_number, check_positive
 from kerasviz.data import weights_label
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
-from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping, model_hw
+from kerasviz.featurevis.inputs import (
+    Preprocessing,
+    check_preprocessing,
+    display_images,
+    fit_to_model,
+    input_mapping,
+    model_hw,
+)
 from kerasviz.featurevis.probe import Probe
 
 Layers = Union[LayerSpec, Sequence[LayerSpec], Mapping[LayerSpec, float]]
@@ -101,7 +109,9 @@ class _Dreamer:
 
 def octave_sizes(height: int, width: int, octaves: int, octave_scale: float) -> list:
     """Sizes from smallest to largest: `int(dim / octave_scale**i)` for i = octaves-1 .. 0."""
-    return [(max(1, int(height / octave_scale**i)), max(1, int(width / octave_scale**i))) for i in reversed(range(octaves))]
+    return [
+        (max(1, int(height / octave_scale**i)), max(1, int(width / octave_scale**i))) for i in reversed(range(octaves))
+    ]
 
 
 def deep_dream(
@@ -111,7 +121,7 @@ def deep_dream(
     *,
     octaves: int = 4,
     octave_scale: float = 1.4,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     step_size: float = 0.01,
     jitter: int = 32,
     preprocessing: Preprocessing = None,
@@ -157,8 +167,9 @@ def deep_dream(
     """
     S.check_model(model)
     images = S.take_deprecated(deprecated, "image", "images", images, "deep_dream")
-    preprocessing = check_preprocessing(S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing,
-                                                          "deep_dream"))
+    preprocessing = check_preprocessing(
+        S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing, "deep_dream")
+    )
     S.reject_unknown(deprecated, "deep_dream")
     if images is None or layers is None:
         raise S.ArgumentTypeError(f"deep_dream() needs `{'images' if images is None else 'layers'}`.")

@@ -12,7 +12,8 @@ same display space by `display_images`.
 from __future__ import annotations
 
 import numbers
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
 import keras
 import numpy as np
@@ -51,7 +52,7 @@ def architecture_defaults(model: keras.Model) -> dict:
     return {}
 
 
-def _rescaling_range(model) -> Optional[tuple]:
+def _rescaling_range(model) -> tuple | None:
     """(0, 255) when the model starts with Rescaling(1/255): it expects raw pixel values."""
     for _, layer in iter_layers(model):
         if is_model(layer):
@@ -72,8 +73,10 @@ def check_preprocessing(value, name: str = "preprocessing") -> Preprocessing:
         except ValueError as err:
             raise InvalidArgumentError(f"`{name}`: {err}") from None
         return value
-    if isinstance(value, (tuple, list)) and len(value) == 2 and all(
-        isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, bool) for v in value
+    if (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (numbers.Real, np.floating, np.integer)) and not isinstance(v, bool) for v in value)
     ):
         low, high = float(value[0]), float(value[1])
         if not (np.isfinite(low) and np.isfinite(high)) or low == high:

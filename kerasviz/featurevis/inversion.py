@@ -14,8 +14,9 @@ i, so one compiled step serves the whole comparison.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Sequence, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -30,7 +31,14 @@ from kerasviz.core.results import ArrayResult
 from kerasviz.core.validate import check_int, check_number, check_positive
 from kerasviz.data import weights_label
 from kerasviz.featurevis import settings as S
-from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing, display_images, fit_to_model, input_mapping, model_hw
+from kerasviz.featurevis.inputs import (
+    Preprocessing,
+    check_preprocessing,
+    display_images,
+    fit_to_model,
+    input_mapping,
+    model_hw,
+)
 from kerasviz.featurevis.optim import adam_update
 from kerasviz.featurevis.param import as_parameterization, element_seeds
 from kerasviz.featurevis.probe import Probe
@@ -84,8 +92,10 @@ class _Inverter:
 
     def _errors(self, rgb, targets, which, probe=None):
         """Each element's normalised error at its own layer `which[i]`: `(B,)`."""
-        per_layer = [tf.reduce_sum(tf.square(f - t), 1) / (tf.reduce_sum(tf.square(t), 1) + 1e-12)
-                     for f, t in zip(self._features(rgb, probe), targets)]
+        per_layer = [
+            tf.reduce_sum(tf.square(f - t), 1) / (tf.reduce_sum(tf.square(t), 1) + 1e-12)
+            for f, t in zip(self._features(rgb, probe), targets)
+        ]
         return tf.gather(tf.stack(per_layer, axis=1), which, axis=1, batch_dims=1)
 
     def _final_errors(self, rgb, targets, which):
@@ -96,7 +106,9 @@ class _Inverter:
             tape.watch(raw)
             rgb = self.param.rgb(raw, height, width)
             error = self._errors(rgb, targets, which)
-            loss = error + self.alpha_weight * lp_norm(rgb, self.alpha) + self.tv_weight * total_variation(rgb, self.beta)
+            loss = (
+                error + self.alpha_weight * lp_norm(rgb, self.alpha) + self.tv_weight * total_variation(rgb, self.beta)
+            )
             total = tf.reduce_sum(loss)
         raw, m, v = adam_update(raw, -tape.gradient(total, raw), m, v, t, self.lr)
         return raw, m, v, error
@@ -105,9 +117,9 @@ class _Inverter:
 def invert(
     model: keras.Model,
     images=None,
-    layer: Union[LayerSpec, Sequence[LayerSpec]] = None,
+    layer: LayerSpec | Sequence[LayerSpec] = None,
     *,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     lr: float = 0.05,
     alpha: float = 6.0,
     alpha_weight: float = 1e-3,
@@ -154,8 +166,9 @@ def invert(
     """
     S.check_model(model)
     images = S.take_deprecated(deprecated, "image", "images", images, "invert")
-    preprocessing = check_preprocessing(S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing,
-                                                          "invert"))
+    preprocessing = check_preprocessing(
+        S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing, "invert")
+    )
     S.reject_unknown(deprecated, "invert")
     if images is None or layer is None:
         raise S.ArgumentTypeError(f"invert() needs `{'images' if images is None else 'layer'}`.")
@@ -181,7 +194,9 @@ def invert(
     if callable(preprocessing):
         inverter = build()
     else:
-        inverter = cache.get(model, ("invert", tuple(map(repr, layers)), param.key, settings, preprocessing, dtype), build)
+        inverter = cache.get(
+            model, ("invert", tuple(map(repr, layers)), param.key, settings, preprocessing, dtype), build
+        )
     n, count = len(x0), len(layers)
     height, width = x0.shape[1:3]
     # Element (i, j): image i reconstructed from layer j.

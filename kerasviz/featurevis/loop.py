@@ -20,7 +20,7 @@ compute precision.
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -63,16 +63,30 @@ class Renderer:
         output: index of the model output read as logits.
     """
 
-    def __init__(self, model, objective: obj.Objective, param: Parameterization, transforms, regularizers,
-                 preprocessing: Preprocessing, lr: float, warmup_steps: int, unit_slicing: bool = True,
-                 dtype: str = "float32", output: int = 0):
+    def __init__(
+        self,
+        model,
+        objective: obj.Objective,
+        param: Parameterization,
+        transforms,
+        regularizers,
+        preprocessing: Preprocessing,
+        lr: float,
+        warmup_steps: int,
+        unit_slicing: bool = True,
+        dtype: str = "float32",
+        output: int = 0,
+    ):
         self.objective, self.param, self.transforms = objective, param, list(transforms)
         self.regularizers, self.lr, self.warmup = list(regularizers), float(lr), int(warmup_steps)
         self.dtype = dtype
         self.probe = make_probe(model, objective, dtype, unit_slicing=unit_slicing, output=output)
         # Scores returned to the user are measured in float32, on the same kind of probe.
-        self.exact = self.probe if dtype == "float32" else make_probe(
-            model, objective, "float32", unit_slicing=unit_slicing, output=output)
+        self.exact = (
+            self.probe
+            if dtype == "float32"
+            else make_probe(model, objective, "float32", unit_slicing=unit_slicing, output=output)
+        )
         self.to_space = input_mapping(model, preprocessing)
         self.model_hw = model_hw(model)
         self._compiled: dict = {}
@@ -83,8 +97,9 @@ class Renderer:
         if key not in self._compiled:
             fn = getattr(self, "_" + name)
             signature = [tf.TensorSpec((None,) + tuple(a.shape[1:]) if a.shape.rank else (), a.dtype) for a in args]
-            self._compiled[key] = compile_function(functools.partial(fn, height=height, width=width),
-                                                   input_signature=signature)
+            self._compiled[key] = compile_function(
+                functools.partial(fn, height=height, width=width), input_signature=signature
+            )
         return self._compiled[key]
 
     def steps(self, raw, m, v, t, step, count, ids, seeds, height, width):
@@ -124,8 +139,18 @@ class Renderer:
         rgb = self.param.rgb(raw, height, width)
         return rgb, self._score(self.exact, rgb, ids, tf.constant(False))
 
-    def run(self, ids, seeds, size, steps, octaves=1, octave_scale=1.4, bar=None, steps_per_call=16,
-            on_steps: Optional[StepHook] = None):
+    def run(
+        self,
+        ids,
+        seeds,
+        size,
+        steps,
+        octaves=1,
+        octave_scale=1.4,
+        bar=None,
+        steps_per_call=16,
+        on_steps: StepHook | None = None,
+    ):
         """Optimise one batch; returns (rgb (n, H, W, 3), final scores, initial scores, history (steps, n)).
 
         Steps run `steps_per_call` at a time inside one compiled loop; between
@@ -143,8 +168,9 @@ class Renderer:
             m, v = tf.zeros_like(raw), tf.zeros_like(raw)
             for start in range(0, count, steps_per_call):
                 n = min(steps_per_call, count - start)
-                raw, m, v, scores = self.steps(raw, m, v, tf.constant(start + 1.0), tf.constant(step), tf.constant(n),
-                                               ids, seeds, height, width)
+                raw, m, v, scores = self.steps(
+                    raw, m, v, tf.constant(start + 1.0), tf.constant(step), tf.constant(n), ids, seeds, height, width
+                )
                 history.append(scores)
                 step += n
                 if bar is not None:

@@ -18,7 +18,7 @@ into the variables of the cached step it reuses.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
@@ -50,7 +50,7 @@ class Objective:
     def __call__(self, acts: dict, ids: tf.Tensor) -> tf.Tensor:
         return self.fn(acts, ids)
 
-    def bind(self, compiled: Optional["Objective"] = None) -> None:
+    def bind(self, compiled: Objective | None = None) -> None:
         """Load this objective's data into the variables that `compiled`'s step reads.
 
         A renderer is cached by `key`, which names the shape of an objective's
@@ -63,22 +63,33 @@ class Objective:
         for (variable, _), (_, value) in zip(targets, self.tables):
             variable.assign(value)
 
-    def __add__(self, other: "Objective") -> "Objective":
+    def __add__(self, other: Objective) -> Objective:
         other = _as_objective(other)
-        return Objective(lambda a, i: self(a, i) + other(a, i), self.layers + other.layers,
-                         ("+", self.key, other.key), f"{self.name} + {other.name}", tables=self.tables + other.tables)
+        return Objective(
+            lambda a, i: self(a, i) + other(a, i),
+            self.layers + other.layers,
+            ("+", self.key, other.key),
+            f"{self.name} + {other.name}",
+            tables=self.tables + other.tables,
+        )
 
-    def __sub__(self, other: "Objective") -> "Objective":
+    def __sub__(self, other: Objective) -> Objective:
         return self + (-1.0) * _as_objective(other)
 
-    def __mul__(self, weight: float) -> "Objective":
+    def __mul__(self, weight: float) -> Objective:
         weight = float(weight)
-        return Objective(lambda a, i: weight * self(a, i), self.layers, ("*", weight, self.key), f"{weight:g}·{self.name}",
-                         self.unit_layer, self.tables)
+        return Objective(
+            lambda a, i: weight * self(a, i),
+            self.layers,
+            ("*", weight, self.key),
+            f"{weight:g}·{self.name}",
+            self.unit_layer,
+            self.tables,
+        )
 
     __rmul__ = __mul__
 
-    def __neg__(self) -> "Objective":
+    def __neg__(self) -> Objective:
         return (-1.0) * self
 
     def __repr__(self):
@@ -106,8 +117,13 @@ def channel(layer) -> Objective:
     Example:
         >>> obj = channel("block3_conv1")      # ids choose the filters
     """
-    return Objective(lambda a, i: _spatial_mean(_unit_maps(a[layer], i)), (layer,), ("channel", layer), f"channel mean of {layer}",
-                     unit_layer=layer)
+    return Objective(
+        lambda a, i: _spatial_mean(_unit_maps(a[layer], i)),
+        (layer,),
+        ("channel", layer),
+        f"channel mean of {layer}",
+        unit_layer=layer,
+    )
 
 
 def feature_map_norm(layer) -> Objective:
@@ -116,14 +132,16 @@ def feature_map_norm(layer) -> Objective:
     Unlike the channel mean it also rewards strongly negative pre-activations'
     magnitude; on a ReLU output it is the L2 norm divided by sqrt(h·w).
     """
+
     def fn(acts, ids):
         return tf.sqrt(_spatial_mean(tf.square(_unit_maps(acts[layer], ids))) + 1e-8)
 
     return Objective(fn, (layer,), ("l2", layer), f"feature-map L2 norm of {layer}", unit_layer=layer)
 
 
-def neuron(layer, x: Optional[int] = None, y: Optional[int] = None) -> Objective:
+def neuron(layer, x: int | None = None, y: int | None = None) -> Objective:
     """One unit at one position (default: the centre, Lucid's `shape // 2`)."""
+
     def fn(acts, ids):
         maps = _unit_maps(acts[layer], ids)
         row = tf.shape(maps)[1] // 2 if y is None else y
@@ -136,6 +154,7 @@ def neuron(layer, x: Optional[int] = None, y: Optional[int] = None) -> Objective
 
 def class_logit() -> Objective:
     """The pre-softmax score of each element's class (Simonyan et al.'s class model)."""
+
     def fn(acts, ids):
         logits = tf.reshape(acts[OUTPUT], (tf.shape(acts[OUTPUT])[0], -1))
         return tf.gather(logits, ids, axis=1, batch_dims=1)
@@ -162,13 +181,16 @@ def direction(layer, vectors) -> Objective:
         v = tf.gather(store, ids)  # (B, C)
         return _spatial_mean(tf.einsum("b...c,bc->b...", acts[layer], v))
 
-    return Objective(fn, (layer,), ("direction", layer, table.shape[1]), f"direction in {layer}",
-                     tables=((store, table),))
+    return Objective(
+        fn, (layer,), ("direction", layer, table.shape[1]), f"direction in {layer}", tables=((store, table),)
+    )
 
 
 def deepdream(layer) -> Objective:
     """Mean squared activation of the whole layer (ignores `ids`)."""
-    return Objective(lambda a, i: _spatial_mean(tf.square(a[layer])), (layer,), ("deepdream", layer), f"DeepDream of {layer}")
+    return Objective(
+        lambda a, i: _spatial_mean(tf.square(a[layer])), (layer,), ("deepdream", layer), f"DeepDream of {layer}"
+    )
 
 
 def gram_matrices(t: tf.Tensor) -> tf.Tensor:
@@ -186,6 +208,7 @@ def diversity(layer) -> Objective:
     with the same unit for every element so the batch shows several facets.
     This is the one objective that couples batch elements.
     """
+
     def fn(acts, ids):
         flat = tf.reshape(gram_matrices(acts[layer]), (tf.shape(ids)[0], -1))
         similarity = tf.matmul(flat, flat, transpose_b=True)

@@ -10,15 +10,15 @@ has zero gradient and would never move.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import keras
 import tensorflow as tf
 
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import has_fused_activation, tap_model
-from kerasviz.core.layout import compile_options
 from kerasviz.core.layers import find_layer
+from kerasviz.core.layout import compile_options
 from kerasviz.core.precision import compute_variant, to_float32, variant_layer
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis.unit_conv import unit_conv_probe
@@ -40,8 +40,9 @@ class Probe:
         found = [find_layer(model, s) for s in specs]
         self.pre = bool(found) and all(has_fused_activation(l) for l in found)
         inner = [variant_layer(model, variant, s) for s in specs]
-        self.tap, keys = tap_model(variant, inner, pre_activation=self.pre, include_output=obj.OUTPUT in layers,
-                                   output=output)
+        self.tap, keys = tap_model(
+            variant, inner, pre_activation=self.pre, include_output=obj.OUTPUT in layers, output=output
+        )
         self.entries = [(s, k, l.activation if self.pre else None) for s, k, l in zip(specs, keys, found)]
         # A channels-first model on a CPU runs its layers through XLA (no NCHW kernels without oneDNN); only the
         # model call, as the image transforms around it have no XLA kernels.
@@ -64,8 +65,9 @@ class Probe:
         return acts
 
 
-def make_probe(model: keras.Model, objective: obj.Objective, dtype: str = "float32", *, unit_slicing: bool = True,
-               output: int = 0):
+def make_probe(
+    model: keras.Model, objective: obj.Objective, dtype: str = "float32", *, unit_slicing: bool = True, output: int = 0
+):
     """The cheapest exact probe for `objective`: one filter per image when it allows it (`unit_conv`), else `Probe`."""
     if unit_slicing:
         sliced = unit_conv_probe(model, objective, dtype)

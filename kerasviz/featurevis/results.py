@@ -51,11 +51,17 @@ class FeatureImages(ArrayResult):
         """Alias of `units` for class visualizations."""
         return self.units
 
-    def sorted(self, descending: bool = True) -> "FeatureImages":
+    def sorted(self, descending: bool = True) -> FeatureImages:
         """The same result ordered by score (strongest first by default)."""
         order = np.argsort(-self.scores if descending else self.scores, kind="stable")
-        return replace(self, images=self.images[order], scores=self.scores[order], units=self.units[order],
-                       initial_scores=self.initial_scores[order], history=self.history[:, order])
+        return replace(
+            self,
+            images=self.images[order],
+            scores=self.scores[order],
+            units=self.units[order],
+            initial_scores=self.initial_scores[order],
+            history=self.history[:, order],
+        )
 
 
 @dataclass(frozen=True)

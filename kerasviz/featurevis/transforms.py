@@ -16,7 +16,7 @@ batch.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -32,7 +32,9 @@ class Transform:
 
     @property
     def key(self) -> tuple:
-        return (type(self).__name__,) + tuple(np.asarray(v).tobytes() if isinstance(v, (list, tuple, np.ndarray)) else v for v in vars(self).values())
+        return (type(self).__name__,) + tuple(
+            np.asarray(v).tobytes() if isinstance(v, (list, tuple, np.ndarray)) else v for v in vars(self).values()
+        )
 
     def matrix(self, u: tf.Tensor, height: int, width: int) -> tf.Tensor:
         raise NotImplementedError
@@ -115,13 +117,16 @@ def standard_transforms(size: int = 128) -> list:
 
 def step_uniforms(seeds: tf.Tensor, step: tf.Tensor, draws: int) -> tf.Tensor:
     """Uniforms `(B, draws)` in [0, 1), element i's drawn from (seeds[i], step) alone."""
+
     def one(seed):
         return tf.random.stateless_uniform([draws], seed=tf.random.experimental.stateless_fold_in(seed, step))
 
     return tf.map_fn(one, seeds, fn_output_signature=tf.float32)
 
 
-def apply_transforms(images: tf.Tensor, transforms: Sequence[Transform], seeds: tf.Tensor, step: tf.Tensor) -> tf.Tensor:
+def apply_transforms(
+    images: tf.Tensor, transforms: Sequence[Transform], seeds: tf.Tensor, step: tf.Tensor
+) -> tf.Tensor:
     """Warp `images` `(B, H, W, C)` by the composed random transforms (one warp, same size)."""
     if not transforms:
         return images
@@ -135,6 +140,10 @@ def apply_transforms(images: tf.Tensor, transforms: Sequence[Transform], seeds: 
         start += t.draws
     params = tf.reshape(matrix, (-1, 9))[:, :8]
     return tf.raw_ops.ImageProjectiveTransformV3(
-        images=images, transforms=params, output_shape=tf.constant([height, width], tf.int32),
-        fill_value=tf.constant(0.5, tf.float32), interpolation="BILINEAR", fill_mode="CONSTANT",
+        images=images,
+        transforms=params,
+        output_shape=tf.constant([height, width], tf.int32),
+        fill_value=tf.constant(0.5, tf.float32),
+        interpolation="BILINEAR",
+        fill_mode="CONSTANT",
     )

@@ -15,8 +15,6 @@ picking its own channel.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import keras
 import tensorflow as tf
 
@@ -28,8 +26,25 @@ from kerasviz.core.precision import compute_variant, variant_layer
 
 # Activations applied element by element: computing one channel and then the
 # activation equals the activation's output on that channel.
-_ELEMENTWISE = {"relu", "relu6", "linear", "identity", "sigmoid", "tanh", "elu", "selu", "gelu", "silu",
-                "swish", "softplus", "leaky_relu", "hard_sigmoid", "hard_silu", "hard_swish", "exponential"}
+_ELEMENTWISE = {
+    "relu",
+    "relu6",
+    "linear",
+    "identity",
+    "sigmoid",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "leaky_relu",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "exponential",
+}
 
 
 def _supported(layer) -> bool:
@@ -41,7 +56,7 @@ def _supported(layer) -> bool:
     return act is None or activation_name(act) in _ELEMENTWISE
 
 
-def unit_conv_probe(model: keras.Model, objective, dtype: str = "float32") -> Optional["UnitConvProbe"]:
+def unit_conv_probe(model: keras.Model, objective, dtype: str = "float32") -> UnitConvProbe | None:
     """A `UnitConvProbe` when `objective` reads one unit per element of a plain Conv2D, else None.
 
     `dtype` is the compute precision ("float32" or "bfloat16", see
@@ -64,8 +79,13 @@ def unit_conv2d(x: tf.Tensor, kernel: tf.Tensor, ids: tf.Tensor, strides, dilati
     """
     distinct, which = tf.unique(ids)
     # tf.nn.convolution, as Keras uses: it handles dilation on CPU (via space_to_batch).
-    maps = tf.nn.convolution(x, tf.gather(kernel, distinct, axis=3), strides=tuple(strides),
-                             padding=padding.upper(), dilations=tuple(dilation))
+    maps = tf.nn.convolution(
+        x,
+        tf.gather(kernel, distinct, axis=3),
+        strides=tuple(strides),
+        padding=padding.upper(),
+        dilations=tuple(dilation),
+    )
     return tf.gather(maps, which, axis=-1, batch_dims=1)
 
 

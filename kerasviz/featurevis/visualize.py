@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import Union
 
 import keras
 import numpy as np
@@ -64,9 +65,9 @@ def render_objective(
     objective: obj.Objective,
     units: Sequence[int],
     *,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     size=None,
-    param: Union[str, Parameterization] = "fourier",
+    param: str | Parameterization = "fourier",
     transforms: Transforms = "standard",
     regularizers: Sequence[Regularizer] = (),
     lr: float = 0.05,
@@ -74,11 +75,11 @@ def render_objective(
     octave_scale: float = 1.4,
     preprocessing: Preprocessing = None,
     warmup_steps: int = 16,
-    filter_batch_size: Optional[int] = None,
+    filter_batch_size: int | None = None,
     seed: int = 0,
     progress: bool = True,
     precision: str = "auto",
-    callback: Optional[Callable[[Snapshot], None]] = None,
+    callback: Callable[[Snapshot], None] | None = None,
     callback_every: int = 16,
     layer_name: str = "",
     unit_slicing: bool = True,
@@ -127,10 +128,12 @@ def render_objective(
         `FeatureImages`.
     """
     S.check_model(model)
-    preprocessing = check_preprocessing(S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing,
-                                                          "render_objective"))
-    filter_batch_size = S.take_deprecated(deprecated, "batch_size", "filter_batch_size", filter_batch_size,
-                                          "render_objective")
+    preprocessing = check_preprocessing(
+        S.take_deprecated(deprecated, "preprocess", "preprocessing", preprocessing, "render_objective")
+    )
+    filter_batch_size = S.take_deprecated(
+        deprecated, "batch_size", "filter_batch_size", filter_batch_size, "render_objective"
+    )
     S.reject_unknown(deprecated, "render_objective")
     if not isinstance(objective, obj.Objective):
         raise S.ArgumentTypeError(f"`objective` must be an objectives.Objective; got {type(objective).__name__}.")
@@ -152,14 +155,36 @@ def render_objective(
     batch = filter_batch_size or S.default_batch(size, model_hw)
 
     def build():
-        return Renderer(model, objective, param, transforms, regularizers, preprocessing, lr, warmup_steps,
-                        unit_slicing, dtype, output)
+        return Renderer(
+            model,
+            objective,
+            param,
+            transforms,
+            regularizers,
+            preprocessing,
+            lr,
+            warmup_steps,
+            unit_slicing,
+            dtype,
+            output,
+        )
 
     if callable(preprocessing):  # a user function: not cached, so no compiled step outlives it
         renderer = build()
     else:
-        key = ("render", objective.key, param.key, tuple(t.key for t in transforms), tuple(r.key for r in regularizers),
-               preprocessing, lr, warmup_steps, unit_slicing, dtype, output)
+        key = (
+            "render",
+            objective.key,
+            param.key,
+            tuple(t.key for t in transforms),
+            tuple(r.key for r in regularizers),
+            preprocessing,
+            lr,
+            warmup_steps,
+            unit_slicing,
+            dtype,
+            output,
+        )
         renderer = cache.get(model, key, build)
     objective.bind(renderer.objective)  # a cached step reads the variables it was traced with: load this data
     seeds = element_seeds(seed, _unique_ids(units))
@@ -167,22 +192,48 @@ def render_objective(
     grey = int(model_input(model).shape[-1]) == 1
     parts = []
     steps_per_call = min(16, callback_every) if callback is not None else 16
-    with progress_bar(steps * len(chunks), f"optimising {len(units)} image(s)", progress and len(chunks) * steps > 16) as bar:
+    with progress_bar(
+        steps * len(chunks), f"optimising {len(units)} image(s)", progress and len(chunks) * steps > 16
+    ) as bar:
         for s in chunks:
             hook = None
             if callback is not None:
+
                 def hook(images, scores, step, s=s):
                     if step % callback_every == 0 or step == steps:
                         images = np.repeat(images.mean(-1, keepdims=True), 3, -1) if grey else images
-                        callback(Snapshot(images.astype(np.float32), units[s], scores.astype(np.float32), step, steps,
-                                          s.start, len(units)))
-            parts.append(renderer.run(units[s], seeds[s], size, steps, octaves, octave_scale, bar,
-                                      steps_per_call=steps_per_call, on_steps=hook))
+                        callback(
+                            Snapshot(
+                                images.astype(np.float32),
+                                units[s],
+                                scores.astype(np.float32),
+                                step,
+                                steps,
+                                s.start,
+                                len(units),
+                            )
+                        )
+
+            parts.append(
+                renderer.run(
+                    units[s],
+                    seeds[s],
+                    size,
+                    steps,
+                    octaves,
+                    octave_scale,
+                    bar,
+                    steps_per_call=steps_per_call,
+                    on_steps=hook,
+                )
+            )
     images, scores, initial = (np.concatenate([p[i] for p in parts]).astype(np.float32) for i in range(3))
     history = np.concatenate([p[3] for p in parts], axis=1).astype(np.float32)
     if grey:
         images = np.repeat(images.mean(axis=-1, keepdims=True), 3, axis=-1)
-    return FeatureImages(images, scores, units, initial, history, layer_name, objective.name, weights_label(model), dtype)
+    return FeatureImages(
+        images, scores, units, initial, history, layer_name, objective.name, weights_label(model), dtype
+    )
 
 
 def _layer_units(model, layer, filters, objective: str) -> tuple:
@@ -230,20 +281,21 @@ _SHARED_DOC = """
 def visualize_filters(
     model: keras.Model,
     layer: LayerSpec,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     *,
-    objective: Union[str, Callable] = "channel",
-    steps: Optional[int] = None,
+    objective: str | Callable = "channel",
+    steps: int | None = None,
     size=None,
     seed: int = 0,
     progress: bool = True,
     sort: bool = False,
     precision: str = "auto",
     preprocessing: Preprocessing = None,
-    callback: Optional[Callable[[Snapshot], None]] = None,
+    callback: Callable[[Snapshot], None] | None = None,
     **options,
 ) -> FeatureImages:
-    """The image that maximally activates each filter of a layer (activation maximization).
+    (
+        """The image that maximally activates each filter of a layer (activation maximization).
 
     Every requested filter is optimised at once, one batch element per filter,
     by one compiled step (filters are data: no retracing per filter). Defaults
@@ -262,7 +314,9 @@ def visualize_filters(
             `layer -> objectives.Objective` (e.g. `lambda l: channel(l) +
             0.5 * diversity(l)`).
         sort: order the result by score, strongest filter first.
-    """ + _SHARED_DOC + """
+    """
+        + _SHARED_DOC
+        + """
     Returns:
         `FeatureImages` (behaves as its `.images` array `(n, H, W, 3)`, float32
         RGB in [0, 1]), with `.scores` `(n,)` achieved activation, `.filters`,
@@ -278,6 +332,7 @@ def visualize_filters(
         >>> result = kv.visualize_filters(vgg, "block3_conv1", filters=range(16))
         >>> kv.plot_filter_grid(result.sorted())
     """
+    )
     S.check_model(model)
     preprocessing = S.take_deprecated(options, "preprocess", "preprocessing", preprocessing, "visualize_filters")
     if isinstance(objective, str):
@@ -289,11 +344,24 @@ def visualize_filters(
     make = _OBJECTIVES[objective] if isinstance(objective, str) else objective
     made = make(int(layer) if isinstance(layer, np.integer) else layer)
     if not isinstance(made, obj.Objective):
-        raise S.ArgumentTypeError(f"`objective` function must return an objectives.Objective; got {type(made).__name__}.")
+        raise S.ArgumentTypeError(
+            f"`objective` function must return an objectives.Objective; got {type(made).__name__}."
+        )
     name = layer if isinstance(layer, str) else found.name
-    result = render_objective(model, made, units, steps=steps, size=size, seed=seed, progress=progress,
-                              precision=precision, preprocessing=preprocessing, callback=callback, layer_name=name,
-                              **options)
+    result = render_objective(
+        model,
+        made,
+        units,
+        steps=steps,
+        size=size,
+        seed=seed,
+        progress=progress,
+        precision=precision,
+        preprocessing=preprocessing,
+        callback=callback,
+        layer_name=name,
+        **options,
+    )
     return result.sorted() if sort else result
 
 
@@ -302,16 +370,17 @@ def visualize_classes(
     classes: Sequence[int],
     *,
     output: OutputSpec = None,
-    steps: Optional[int] = None,
+    steps: int | None = None,
     size=None,
     seed: int = 0,
     progress: bool = True,
     precision: str = "auto",
     preprocessing: Preprocessing = None,
-    callback: Optional[Callable[[Snapshot], None]] = None,
+    callback: Callable[[Snapshot], None] | None = None,
     **options,
 ) -> FeatureImages:
-    """Simonyan et al. (2013)'s class model: the image maximising each class's logit.
+    (
+        """Simonyan et al. (2013)'s class model: the image maximising each class's logit.
 
     A softmax head is read as logits (on a rebuilt graph; the model is
     unchanged). An `Lp()` or `TV()` regularizer often helps.
@@ -320,7 +389,9 @@ def visualize_classes(
         model: a Keras image model (never changed).
         classes: class indices (an int or a list; negative from the end).
         output: which output of a multi-output model (index or name).
-    """ + _SHARED_DOC + """
+    """
+        + _SHARED_DOC
+        + """
     Returns:
         `FeatureImages` with `.images` `(n, H, W, 3)`, `.scores` (the logits
         reached), `.classes`.
@@ -329,10 +400,23 @@ def visualize_classes(
         >>> kv.visualize_classes(model, [0, 1, 2], steps=256).images.shape
         (3, 28, 28, 3)
     """
+    )
     S.check_model(model)
     preprocessing = S.take_deprecated(options, "preprocess", "preprocessing", preprocessing, "visualize_classes")
     index = resolve_output(model, output)
     count = int(np.prod(output_tensors(model)[index].shape[1:]))
     units = np.asarray(check_indices(classes, "classes", size=count, allow_none=False), np.int64)
-    return render_objective(model, obj.class_logit(), units, steps=steps, size=size, seed=seed, progress=progress,
-                            precision=precision, preprocessing=preprocessing, callback=callback, output=index, **options)
+    return render_objective(
+        model,
+        obj.class_logit(),
+        units,
+        steps=steps,
+        size=size,
+        seed=seed,
+        progress=progress,
+        precision=precision,
+        preprocessing=preprocessing,
+        callback=callback,
+        output=index,
+        **options,
+    )

@@ -9,6 +9,7 @@ layer (its relevance there, and input relevance through chosen channels of
 it): the mechanism of concept relevance (`kv.crp`, `kv.relevance_maximization`);
 `kerasviz.lrp.relevance_layers` lists the layers it accepts.
 """
+
 from kerasviz.core.errors import UnsupportedLayerError  # the shared class, re-exported for `kv.`
 from kerasviz.lrp import rules as lrp_rules
 from kerasviz.lrp.composites import Composite, composite_names
@@ -18,6 +19,14 @@ from kerasviz.lrp.propagate import Relevance, lrp
 from kerasviz.plotting.lrp import plot_lrp, plot_relevance_flow, relevance_heatmap
 
 __all__: list[str] = [
-    "lrp", "Relevance", "Composite", "lrp_rules", "composite_names", "supported_layers", "UnsupportedLayerError",
-    "plot_lrp", "plot_relevance_flow", "relevance_heatmap",
+    "lrp",
+    "Relevance",
+    "Composite",
+    "lrp_rules",
+    "composite_names",
+    "supported_layers",
+    "UnsupportedLayerError",
+    "plot_lrp",
+    "plot_relevance_flow",
+    "relevance_heatmap",
 ]

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Union
 
 import keras
 import numpy as np
@@ -69,7 +70,7 @@ class Composite:
     upper: Rule = dataclasses.field(default_factory=lambda: Epsilon(1e-6))
     middle: Rule = dataclasses.field(default_factory=lambda: Epsilon(0.25, relative=True))
     lower: Rule = dataclasses.field(default_factory=lambda: Gamma(0.25))
-    input: Optional[Rule] = dataclasses.field(default_factory=ZBox)
+    input: Rule | None = dataclasses.field(default_factory=ZBox)
     lower_fraction: float = 0.5
     overrides: Mapping[str, Rule] = dataclasses.field(default_factory=dict)
     name: str = "custom"
@@ -81,22 +82,34 @@ class Composite:
                 raise ArgumentTypeError(f"Composite `{part}` must be a kv.lrp_rules.Rule; got {type(value).__name__}.")
         for part in ("upper", "middle", "lower"):
             if getattr(self, part).input_only:
-                raise InvalidArgumentError(f"{getattr(self, part)!r} is an input rule; use it as `input=`, not `{part}=`.")
+                raise InvalidArgumentError(
+                    f"{getattr(self, part)!r} is an input rule; use it as `input=`, not `{part}=`."
+                )
         if not 0.0 <= float(self.lower_fraction) <= 1.0:
-            raise InvalidArgumentError(f"Composite `lower_fraction` must be between 0 and 1; got {self.lower_fraction!r}.")
+            raise InvalidArgumentError(
+                f"Composite `lower_fraction` must be between 0 and 1; got {self.lower_fraction!r}."
+            )
 
     def key(self) -> str:
         """A hashable description (rules and parameters) for caching compiled steps."""
-        return repr((self.upper, self.middle, self.lower, self.input, self.lower_fraction, sorted(self.overrides.items())))
+        return repr(
+            (self.upper, self.middle, self.lower, self.input, self.lower_fraction, sorted(self.overrides.items()))
+        )
 
-    def assign(self, weighted: Sequence[tuple[str, object]], input_paths: set, head_path: str, spatial: Optional[set] = None) -> dict:
+    def assign(
+        self, weighted: Sequence[tuple[str, object]], input_paths: set, head_path: str, spatial: set | None = None
+    ) -> dict:
         """`{path: Rule}` for the weighted layers `[(path, layer), ...]` in graph order.
 
         `spatial`: paths of the layers that act on feature maps (default: the
         convolutions); the others, and the head, get the `upper` rule.
         """
         if spatial is None:
-            spatial = {p for p, l in weighted if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D))}
+            spatial = {
+                p
+                for p, l in weighted
+                if isinstance(l, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D))
+            }
         convs = [p for p, _ in weighted if p in spatial and p not in input_paths and p != head_path]
         n_lower = math.ceil(self.lower_fraction * len(convs))
         rules = {}
@@ -110,11 +123,13 @@ class Composite:
             name = path.rsplit("/", 1)[-1]
             rule = self.overrides.get(path, self.overrides.get(name, rule))
             if rule.input_only and path not in input_paths:
-                raise InvalidArgumentError(f"`rule`: {rule!r} is an input rule; layer {path!r} does not read the pixels.")
+                raise InvalidArgumentError(
+                    f"`rule`: {rule!r} is an input rule; layer {path!r} does not read the pixels."
+                )
             rules[path] = rule
         return rules
 
-    def with_params(self, *, epsilon=None, gamma=None, alpha=None, beta=None, bounds: BoundsSpec = None) -> "Composite":
+    def with_params(self, *, epsilon=None, gamma=None, alpha=None, beta=None, bounds: BoundsSpec = None) -> Composite:
         """A copy with the given parameters set on every rule of the matching kind."""
 
         def update(rule):
@@ -133,7 +148,10 @@ class Composite:
 
         return dataclasses.replace(
             self,
-            upper=update(self.upper), middle=update(self.middle), lower=update(self.lower), input=update(self.input),
+            upper=update(self.upper),
+            middle=update(self.middle),
+            lower=update(self.lower),
+            input=update(self.input),
             overrides={k: update(v) for k, v in self.overrides.items()},
         )
 
@@ -226,4 +244,3 @@ def _uniform(rule: Rule, name: str) -> Composite:
         eps = Epsilon()
         return Composite(upper=eps, middle=eps, lower=eps, input=rule, name=name)
     return Composite(upper=rule, middle=rule, lower=rule, input=rule, name=name)
-

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -90,8 +90,9 @@ class LayerLRP:
         setup: the resolved LRP settings (`propagate.Setup`).
     """
 
-    def __init__(self, model: keras.Model, layer: keras.layers.Layer, path: str, setup: Setup,
-                 score: Optional[Callable] = None):
+    def __init__(
+        self, model: keras.Model, layer: keras.layers.Layer, path: str, setup: Setup, score: Callable | None = None
+    ):
         self.setup, self.score, self.path = setup, score, path
         self._model, self._layer, self._upper = weakref.ref(model), layer, None  # cached per model: no strong ref
         self.tap, keys = tap_model(model, [layer], substitute=setup.substitute, output=setup.output)
@@ -156,9 +157,17 @@ class LayerLRP:
 
 
 def layer_lrp(
-    model: keras.Model, layer, *, rule: RuleSpec = "epsilon", epsilon: Optional[float] = None,
-    gamma: Optional[float] = None, alpha: Optional[float] = None, beta: Optional[float] = None,
-    bounds: BoundsSpec = None, output: OutputSpec = None, score: Optional[Callable] = None,
+    model: keras.Model,
+    layer,
+    *,
+    rule: RuleSpec = "epsilon",
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bounds: BoundsSpec = None,
+    output: OutputSpec = None,
+    score: Callable | None = None,
 ) -> LayerLRP:
     """The `LayerLRP` of `layer` for these LRP settings (cached per model, rules, output, layer and score).
 

@@ -114,11 +114,17 @@ def trace(model: keras.Model) -> Graph:
         return call
 
     inputs, outputs = rebuild(model, substitute=recorder)
-    heads_layers = {id(output_layer(model, i)) for i in range(len(_tensors(outputs)))} if not isinstance(model, keras.Sequential) else {id(output_layer(model))}
+    heads_layers = (
+        {id(output_layer(model, i)) for i in range(len(_tensors(outputs)))}
+        if not isinstance(model, keras.Sequential)
+        else {id(output_layer(model))}
+    )
     kinds = {c.path: classify(c, is_head=id(c.layer) in heads_layers) for c in calls}
     weighted = [c for c in calls if kinds[c.path] == "weighted"]
     if not weighted:
-        raise UnsupportedLayerError(f"Model {model.name!r} has no Conv2D or Dense layer; LRP has nothing to propagate through.")
+        raise UnsupportedLayerError(
+            f"Model {model.name!r} has no Conv2D or Dense layer; LRP has nothing to propagate through."
+        )
     producer, uses = _producers_and_uses(calls)
     folds, folded = _batch_norm_folds(calls, producer, uses)
     explained = inputs[explained_index(model)] if isinstance(inputs, list) else inputs  # a multi-input model
@@ -127,7 +133,9 @@ def trace(model: keras.Model) -> Graph:
     heads = [_head(t, producer, kinds, calls) for t in _tensors(outputs)]
     spatial = {c.path for c in weighted if isinstance(c.layer, SPATIAL_WEIGHTED) or len(c.inputs[0].shape) > 2}
     low = any(is_low_precision(c.layer) for c in calls)
-    return Graph(calls, kinds, folds, folded, prefixes, folded_into_pixels, gates, heads, spatial, _tensors(outputs), low)
+    return Graph(
+        calls, kinds, folds, folded, prefixes, folded_into_pixels, gates, heads, spatial, _tensors(outputs), low
+    )
 
 
 def _producers_and_uses(calls):
@@ -223,7 +231,10 @@ def _branch(tensor, producer) -> list:
 
 
 def _pooled(layer) -> bool:
-    return isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)) or type(layer).__name__ == "Mean"
+    return (
+        isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D))
+        or type(layer).__name__ == "Mean"
+    )
 
 
 def _head(tensor, producer, kinds, calls) -> str:
@@ -240,5 +251,7 @@ def _head(tensor, producer, kinds, calls) -> str:
             best = c
         stack.extend(c.inputs)
     if best is None:
-        raise UnsupportedLayerError("This output has no Conv2D or Dense layer before it; LRP has nothing to propagate through.")
+        raise UnsupportedLayerError(
+            "This output has no Conv2D or Dense layer before it; LRP has nothing to propagate through."
+        )
     return best.path

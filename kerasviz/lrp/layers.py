@@ -47,28 +47,96 @@ L = keras.layers
 WEIGHTED = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv2D, L.SeparableConv2D, L.Dense)
 SPATIAL_WEIGHTED = (L.Conv1D, L.Conv2D, L.Conv3D, L.DepthwiseConv2D, L.SeparableConv2D)
 AFFINE = (L.Rescaling, L.Normalization, L.BatchNormalization)
-STRUCTURAL = (L.ZeroPadding2D, L.Cropping2D, L.Dropout, L.SpatialDropout2D, L.GaussianDropout, L.GaussianNoise, L.AlphaDropout, L.InputLayer)
-GRADIENT_RULE = STRUCTURAL + AFFINE + tuple(c for c in (_LayerScale,) if isinstance(c, type)) + (
-    L.ReLU, L.MaxPooling2D, L.AveragePooling2D, L.GlobalAveragePooling2D, L.GlobalMaxPooling2D,
-    L.Flatten, L.Reshape, L.Permute, L.UpSampling2D, L.Identity,
-    L.Add, L.Subtract, L.Average, L.Maximum, L.Minimum, L.Concatenate,
-    L.Softmax,  # only as the model's head, which is read as logits
-    # 1-D (signals, time series) and 3-D (volumes) counterparts of the layers above
-    L.MaxPooling1D, L.AveragePooling1D, L.GlobalAveragePooling1D, L.GlobalMaxPooling1D, L.ZeroPadding1D,
-    L.Cropping1D, L.UpSampling1D, L.SpatialDropout1D, L.MaxPooling3D, L.AveragePooling3D,
-    L.GlobalAveragePooling3D, L.GlobalMaxPooling3D, L.ZeroPadding3D, L.Cropping3D, L.UpSampling3D,
-    L.SpatialDropout3D,
+STRUCTURAL = (
+    L.ZeroPadding2D,
+    L.Cropping2D,
+    L.Dropout,
+    L.SpatialDropout2D,
+    L.GaussianDropout,
+    L.GaussianNoise,
+    L.AlphaDropout,
+    L.InputLayer,
+)
+GRADIENT_RULE = (
+    STRUCTURAL
+    + AFFINE
+    + tuple(c for c in (_LayerScale,) if isinstance(c, type))
+    + (
+        L.ReLU,
+        L.MaxPooling2D,
+        L.AveragePooling2D,
+        L.GlobalAveragePooling2D,
+        L.GlobalMaxPooling2D,
+        L.Flatten,
+        L.Reshape,
+        L.Permute,
+        L.UpSampling2D,
+        L.Identity,
+        L.Add,
+        L.Subtract,
+        L.Average,
+        L.Maximum,
+        L.Minimum,
+        L.Concatenate,
+        L.Softmax,  # only as the model's head, which is read as logits
+        # 1-D (signals, time series) and 3-D (volumes) counterparts of the layers above
+        L.MaxPooling1D,
+        L.AveragePooling1D,
+        L.GlobalAveragePooling1D,
+        L.GlobalMaxPooling1D,
+        L.ZeroPadding1D,
+        L.Cropping1D,
+        L.UpSampling1D,
+        L.SpatialDropout1D,
+        L.MaxPooling3D,
+        L.AveragePooling3D,
+        L.GlobalAveragePooling3D,
+        L.GlobalMaxPooling3D,
+        L.ZeroPadding3D,
+        L.Cropping3D,
+        L.UpSampling3D,
+        L.SpatialDropout3D,
+    )
 )
 PASS_LAYERS = (L.LeakyReLU, L.ELU, L.PReLU)
 GRADIENT_ACTIVATIONS = ("relu", "linear", "identity")
 PASS_ACTIVATIONS = (
-    "sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish", "softplus", "softsign", "leaky_relu", "relu6",
-    "mish", "hard_sigmoid", "hard_silu", "hard_swish", "hard_tanh", "celu", "log_sigmoid", "sparse_plus",
-    "squareplus", "tanh_shrink",
+    "sigmoid",
+    "tanh",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "softplus",
+    "softsign",
+    "leaky_relu",
+    "relu6",
+    "mish",
+    "hard_sigmoid",
+    "hard_silu",
+    "hard_swish",
+    "hard_tanh",
+    "celu",
+    "log_sigmoid",
+    "sparse_plus",
+    "squareplus",
+    "tanh_shrink",
 )
 GATE_ACTIVATIONS = ("sigmoid", "hard_sigmoid", "softmax", "sparse_sigmoid")
 # Graph operations (keras.ops on symbolic tensors) whose LRP step is their gradient.
-_LINEAR_OPS = ("Add", "Subtract", "Negative", "Reshape", "Transpose", "ExpandDims", "Squeeze", "Concatenate", "GetItem", "Mean")
+_LINEAR_OPS = (
+    "Add",
+    "Subtract",
+    "Negative",
+    "Reshape",
+    "Transpose",
+    "ExpandDims",
+    "Squeeze",
+    "Concatenate",
+    "GetItem",
+    "Mean",
+)
 _SCALING_OPS = ("Multiply", "Divide", "TrueDivide")  # by a constant; Multiply of two tensors is a gate
 
 

@@ -16,8 +16,8 @@ al. 2017 fold the input normalisation into the first layer the same way).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
 
 import keras
 import tensorflow as tf
@@ -77,6 +77,7 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
         depthwise = lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b)
         pointwise = lambda a, w, b: _add(keras.ops.conv(a, w, strides=1, padding="valid"), b)
         if combined:
+
             def combined_weights():
                 d, p = read(layer.depthwise_kernel), read(layer.pointwise_kernel)
                 cin, mult = d.shape[-2:]
@@ -90,10 +91,12 @@ def linear_parts(layer, batch_norm=None, *, combined: bool = False) -> list[Line
         ]
     if isinstance(layer, L.DepthwiseConv2D):
         conv = {"strides": layer.strides, "padding": layer.padding, "dilation_rate": layer.dilation_rate}
-        return [LinearPart(
-            lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b),
-            lambda: _fold(read(layer.kernel), _bias(layer), batch_norm, depthwise=True),
-        )]
+        return [
+            LinearPart(
+                lambda a, w, b: _add(keras.ops.depthwise_conv(a, w, **conv), b),
+                lambda: _fold(read(layer.kernel), _bias(layer), batch_norm, depthwise=True),
+            )
+        ]
     if isinstance(layer, (L.Conv1D, L.Conv2D, L.Conv3D)):
         kernel = lambda: _fold(read(layer.kernel), _bias(layer), batch_norm)
         # one group per input channel: a depthwise conv
@@ -123,7 +126,11 @@ def can_fold(batch_norm, producer) -> bool:
     rank = len(producer.output.shape)
     axis = batch_norm.axis if isinstance(batch_norm.axis, int) else tuple(batch_norm.axis)
     last = axis in (-1, (-1,), rank - 1, (rank - 1,))
-    return last and not getattr(batch_norm, "renorm", False) and activation_name(producer.activation) in ("linear", "identity")
+    return (
+        last
+        and not getattr(batch_norm, "renorm", False)
+        and activation_name(producer.activation) in ("linear", "identity")
+    )
 
 
 class PixelPrefix:
@@ -158,7 +165,9 @@ class RuleLayer(keras.layers.Layer):
     `[a, raw pixels]` and folds the prefix's affine into its first part.
     """
 
-    def __init__(self, layer, rule: Rule, batch_norm=None, drop_activation=False, prefix: Optional[PixelPrefix] = None, **kwargs):
+    def __init__(
+        self, layer, rule: Rule, batch_norm=None, drop_activation=False, prefix: PixelPrefix | None = None, **kwargs
+    ):
         super().__init__(name=f"{layer.name}_lrp_{next(_uid)}", dtype=lrp_dtype(layer), **kwargs)
         object.__setattr__(self, "_source", layer)
         object.__setattr__(self, "_prefix", prefix)

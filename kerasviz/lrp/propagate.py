@@ -16,7 +16,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal, Optional, Union, overload
+from typing import ClassVar, Literal, Union, overload
 
 import keras
 import numpy as np
@@ -54,7 +54,9 @@ def _substitute(graph: Graph, rules: dict, model, output: int):
         if path in rules:
             prefix = graph.prefixes.get(path)
             drop = layer is head and is_probability_head(layer)
-            rule_layer = RuleLayer(layer, rules[path], batch_norm=graph.folds.get(path), drop_activation=drop, prefix=prefix)
+            rule_layer = RuleLayer(
+                layer, rules[path], batch_norm=graph.folds.get(path), drop_activation=drop, prefix=prefix
+            )
             return rule_layer if prefix is None else (lambda a, *args, **kwargs: rule_layer([a, state["raw"]]))
         if path in graph.folded or (layer is head and is_probability_head(layer) and kind == "gradient"):
             return _identity  # a folded BatchNorm; a softmax head read as logits
@@ -62,7 +64,9 @@ def _substitute(graph: Graph, rules: dict, model, output: int):
             return AffinePrefix(layer)
         if kind == "gate":
             gate = Gate(layer, graph.gates[path])
-            return lambda *args, **kwargs: gate(*[t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)])
+            return lambda *args, **kwargs: gate(
+                *[t for t in keras.tree.flatten((args, kwargs)) if isinstance(t, keras.KerasTensor)]
+            )
         if kind == "layer_norm":
             return LayerNormRule(layer)
         if kind == "pass" and layer is not head:
@@ -124,8 +128,15 @@ class Setup:
 
 
 def prepare(
-    model: keras.Model, rule: RuleSpec = "epsilon", *, epsilon: Optional[float] = None, gamma: Optional[float] = None,
-    alpha: Optional[float] = None, beta: Optional[float] = None, bounds: BoundsSpec = None, output: OutputSpec = None,
+    model: keras.Model,
+    rule: RuleSpec = "epsilon",
+    *,
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bounds: BoundsSpec = None,
+    output: OutputSpec = None,
 ) -> Setup:
     """Check the LRP settings and resolve the rules, graph and substitution for `model` (no model work).
 
@@ -143,8 +154,13 @@ def prepare(
     rules = composite.assign(graph.weighted, graph.input_paths, graph.heads[output_index], spatial=graph.spatial)
     input_rule = _check_input_rule(graph, rules)
     return Setup(
-        composite, graph, rules, output_index, _substitute(graph, rules, model, output_index),
-        ("lrp", composite.key(), output_index), input_rule,
+        composite,
+        graph,
+        rules,
+        output_index,
+        _substitute(graph, rules, model, output_index),
+        ("lrp", composite.key(), output_index),
+        input_rule,
     )
 
 
@@ -171,8 +187,8 @@ class Relevance(ArrayResult):
     array_field: ClassVar[str] = "input"
     input: np.ndarray
     layers: dict = field(default_factory=dict)
-    scores: Optional[np.ndarray] = None
-    targets: Optional[np.ndarray] = None
+    scores: np.ndarray | None = None
+    targets: np.ndarray | None = None
     rules: dict = field(default_factory=dict)
     composite: str = ""
 
@@ -189,18 +205,38 @@ class Relevance(ArrayResult):
 
 @overload
 def lrp(
-    model: keras.Model, images, target: Target = None, *, rule: RuleSpec = "epsilon", epsilon: Optional[float] = None,
-    gamma: Optional[float] = None, alpha: Optional[float] = None, beta: Optional[float] = None,
-    bounds: BoundsSpec = None, output: OutputSpec = None, batch_size: int = 16, progress: bool = True,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    rule: RuleSpec = "epsilon",
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bounds: BoundsSpec = None,
+    output: OutputSpec = None,
+    batch_size: int = 16,
+    progress: bool = True,
     return_layers: Literal[False] = False,
 ) -> np.ndarray: ...
 
 
 @overload
 def lrp(
-    model: keras.Model, images, target: Target = None, *, rule: RuleSpec = "epsilon", epsilon: Optional[float] = None,
-    gamma: Optional[float] = None, alpha: Optional[float] = None, beta: Optional[float] = None,
-    bounds: BoundsSpec = None, output: OutputSpec = None, batch_size: int = 16, progress: bool = True,
+    model: keras.Model,
+    images,
+    target: Target = None,
+    *,
+    rule: RuleSpec = "epsilon",
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    bounds: BoundsSpec = None,
+    output: OutputSpec = None,
+    batch_size: int = 16,
+    progress: bool = True,
     return_layers: Literal[True],
 ) -> Relevance: ...
 
@@ -213,7 +249,8 @@ def lrp(model, images, target=None, *legacy, **kwargs):
             )
         warnings.warn(
             "Passing `rule` positionally to kv.lrp is deprecated; write kv.lrp(model, images, target, rule=...).",
-            DeprecationWarning, stacklevel=2,
+            DeprecationWarning,
+            stacklevel=2,
         )
         kwargs["rule"] = legacy[0]
     return _lrp(model, images, target, **kwargs)
@@ -225,10 +262,10 @@ def _lrp(
     target: Target = None,
     *,
     rule: RuleSpec = "epsilon",
-    epsilon: Optional[float] = None,
-    gamma: Optional[float] = None,
-    alpha: Optional[float] = None,
-    beta: Optional[float] = None,
+    epsilon: float | None = None,
+    gamma: float | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
     bounds: BoundsSpec = None,
     output: OutputSpec = None,
     batch_size: int = 16,
@@ -297,9 +334,18 @@ def _lrp(
     graph, output_index, input_rule = setup.graph, setup.output, setup.input_rule
     layers = tuple(graph.relevance_paths(output_index)) if return_layers else ()
     grads = score_gradients(
-        model, x, target, layers=layers, substitute=setup.substitute, substitute_key=setup.key,
-        batch_size=batch_size, progress=bool(progress), output=output_index,
-        prepared=True, side=batch.side, input=batch.index,
+        model,
+        x,
+        target,
+        layers=layers,
+        substitute=setup.substitute,
+        substitute_key=setup.key,
+        batch_size=batch_size,
+        progress=bool(progress),
+        output=output_index,
+        prepared=True,
+        side=batch.side,
+        input=batch.index,
     )
     relevance = grads.input if input_rule else x.numpy() * grads.input
     if not return_layers:

@@ -22,8 +22,9 @@ input relevance `R_in` itself and are only allowed on layers reading the pixels.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional, Union
+from typing import Union
 
 import numpy as np
 import tensorflow as tf
@@ -32,7 +33,7 @@ from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.validate import check_number
 
 # linear(a, W, b) -> z : the layer's affine map with given weights.
-Linear = Callable[[tf.Tensor, tf.Tensor, Optional[tf.Tensor]], tf.Tensor]
+Linear = Callable[[tf.Tensor, tf.Tensor, tf.Tensor | None], tf.Tensor]
 
 TINY = 1e-9  # keeps 0/0 at 0 without visibly changing conservation
 
@@ -100,7 +101,7 @@ class Rule:
     name = "rule"
     input_only = False
 
-    def backward(self, linear: Linear, a, z, g, weights, bias, context: Optional[PixelContext] = None):  # pragma: no cover
+    def backward(self, linear: Linear, a, z, g, weights, bias, context: PixelContext | None = None):  # pragma: no cover
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -208,9 +209,7 @@ class Gamma(Rule):
         # Outputs below zero carry relevance only where no ReLU follows (residual branches, logits).
         negative = z < 0
         needed = tf.reduce_any(tf.logical_and(negative, tf.not_equal(relevance, 0)))
-        return positive + tf.cond(
-            needed, lambda: part(negative, w_down, b_down, w_up), lambda: tf.zeros_like(positive)
-        )
+        return positive + tf.cond(needed, lambda: part(negative, w_down, b_down, w_up), lambda: tf.zeros_like(positive))
 
 
 class AlphaBeta(Rule):
@@ -288,7 +287,9 @@ class ZBox(Rule):
 
     def __init__(self, low=None, high=None):
         if (low is None) != (high is None):
-            raise InvalidArgumentError("Give both bounds `low` and `high` for z^B, or neither (each image's own range).")
+            raise InvalidArgumentError(
+                "Give both bounds `low` and `high` for z^B, or neither (each image's own range)."
+            )
         # Stored as nested lists (rules are hashed by repr for the step cache); any shape
         # broadcastable to an image: scalar, per channel (C,), or per pixel (H, W, C).
         self.low = self.high = None
@@ -301,7 +302,9 @@ class ZBox(Rule):
                     f"`bounds` low {np.shape(lo)} and high {np.shape(hi)} do not broadcast to one shape."
                 ) from None
             if not ordered:
-                raise InvalidArgumentError(f"`bounds` need low < high everywhere; got low={_short(lo)}, high={_short(hi)}.")
+                raise InvalidArgumentError(
+                    f"`bounds` need low < high everywhere; got low={_short(lo)}, high={_short(hi)}."
+                )
             self.low, self.high = lo.tolist(), hi.tolist()
 
     def __repr__(self) -> str:
@@ -337,7 +340,9 @@ def _bound_array(value, name):
     try:
         array = np.asarray(value, np.float64)
     except (TypeError, ValueError):
-        raise InvalidArgumentError(f"`bounds` {name} must be a number or an array of numbers; got {_short(value)}.") from None
+        raise InvalidArgumentError(
+            f"`bounds` {name} must be a number or an array of numbers; got {_short(value)}."
+        ) from None
     if not np.isfinite(array).all():
         raise InvalidArgumentError(f"`bounds` {name} must be finite; got {_short(value)}.")
     return array
@@ -382,12 +387,18 @@ class Flat(WSquare):
 
 
 RULES = {
-    "zero": Zero, "lrp0": Zero, "z": Zero,
+    "zero": Zero,
+    "lrp0": Zero,
+    "z": Zero,
     "epsilon": Epsilon,
     "gamma": Gamma,
-    "alpha_beta": AlphaBeta, "alphabeta": AlphaBeta,
-    "zplus": lambda: AlphaBeta(1.0, 0.0), "z_plus": lambda: AlphaBeta(1.0, 0.0),
-    "zb": ZBox, "zbox": ZBox,
-    "w_square": WSquare, "wsquare": WSquare,
+    "alpha_beta": AlphaBeta,
+    "alphabeta": AlphaBeta,
+    "zplus": lambda: AlphaBeta(1.0, 0.0),
+    "z_plus": lambda: AlphaBeta(1.0, 0.0),
+    "zb": ZBox,
+    "zbox": ZBox,
+    "w_square": WSquare,
+    "wsquare": WSquare,
     "flat": Flat,
 }

@@ -103,16 +103,21 @@ def plot_activations(
     th, tw = tiles.shape[1:3]
     image_grid, origins = mosaic(normalize_tiles(tiles), cols, pad=max(1, th // 16), fill=np.nan)
     rows, ncols = grid_shape(shown, cols)
-    text = f"{layer}: {shown}/{c} maps {h}x{w}" + (f" (drawn averaged over {factor}x{factor} blocks)" if factor > 1 else "")
+    text = f"{layer}: {shown}/{c} maps {h}x{w}" + (
+        f" (drawn averaged over {factor}x{factor} blocks)" if factor > 1 else ""
+    )
     text += f", {len(blank)} blank (red)"
     if summary is not None:
-        text += (f"\nover {summary.count} images: {len(summary.never_active)} never active (orange), "
-                 f"median APoZ {np.median(summary.apoz):.2f}")
+        text += (
+            f"\nover {summary.count} images: {len(summary.never_active)} never active (orange), "
+            f"median APoZ {np.median(summary.apoz):.2f}"
+        )
     text += f"\n{title}" if title else ""
     side = 1.0 if style.colorbars else 0.3  # room for the colour bar and margins
     tile = min(1.2, (style.width - side) / ncols)
-    fig, ax = plt.subplots(figsize=figsize or (ncols * tile + side,
-                                               rows * tile * th / tw + style.text_inches(text.count("\n") + 1.6)))
+    fig, ax = plt.subplots(
+        figsize=figsize or (ncols * tile + side, rows * tile * th / tw + style.text_inches(text.count("\n") + 1.6))
+    )
     colormap = plt.get_cmap(cmap).with_extremes(bad="white")  # the separators
     im = ax.imshow(image_grid, cmap=colormap, vmin=0, vmax=1, interpolation="nearest")
     _outline(ax, origins, blank, th, tw, BLANK_COLOR)
@@ -120,8 +125,16 @@ def plot_activations(
         _outline(ax, origins, summary.never_active[summary.never_active < shown], th, tw, DEAD_COLOR)
     if shown <= 64:
         for i, (y, x) in enumerate(origins):
-            ax.text(x + 0.5, y + 0.5, str(i), color="white", fontsize="small", va="top", ha="left",
-                    bbox=dict(facecolor="black", alpha=0.45, pad=0.4, linewidth=0))
+            ax.text(
+                x + 0.5,
+                y + 0.5,
+                str(i),
+                color="white",
+                fontsize="small",
+                va="top",
+                ha="left",
+                bbox=dict(facecolor="black", alpha=0.45, pad=0.4, linewidth=0),
+            )
     if style.colorbars:
         bar = fig.colorbar(im, ax=ax, fraction=0.035, pad=0.02, ticks=[0, 1])
         bar.ax.set_yticklabels(["min", "max"])
@@ -192,12 +205,22 @@ def _plot_patches(kernel, roughness, bgr, max_filters, cols, title, figsize):
     style = current_style()
     tile = style.tile_inches(ncols, most=1.1)
     text = _weights_title(kernel, shown, roughness, title)
-    fig, ax = plt.subplots(figsize=figsize or (ncols * tile + 0.3, rows * tile + style.text_inches(text.count("\n") + 1.6)))
+    fig, ax = plt.subplots(
+        figsize=figsize or (ncols * tile + 0.3, rows * tile + style.text_inches(text.count("\n") + 1.6))
+    )
     ax.imshow(image, cmap=None if cin == 3 else "gray", interpolation="nearest")
     if roughness is not None and shown <= 64:
         for i, (y, x) in enumerate(origins):
-            ax.text(x + kw / 2 - 0.5, y + kh - 0.3, f"{roughness[i]:.2f}", color="yellow", fontsize="small", ha="center",
-                    va="bottom", bbox=dict(facecolor="black", alpha=0.6, pad=0.5, linewidth=0))
+            ax.text(
+                x + kw / 2 - 0.5,
+                y + kh - 0.3,
+                f"{roughness[i]:.2f}",
+                color="yellow",
+                fontsize="small",
+                ha="center",
+                va="bottom",
+                bbox=dict(facecolor="black", alpha=0.6, pad=0.5, linewidth=0),
+            )
     ax.set_title(text)
     ax.axis("off")
     fig.tight_layout()
@@ -300,13 +323,22 @@ def plot_filters(
         bgr = takes_bgr(model)
     label = weights_label(model)
     return plot_filter_weights(
-        kernel, filter_roughness(kernel), mode=mode, filter_index=filter_index, bgr=bgr,
-        max_filters=max_filters, cols=cols, title=title if title is not None else (label or None), figsize=figsize,
+        kernel,
+        filter_roughness(kernel),
+        mode=mode,
+        filter_index=filter_index,
+        bgr=bgr,
+        max_filters=max_filters,
+        cols=cols,
+        title=title if title is not None else (label or None),
+        figsize=figsize,
     )
 
 
 @styled
-def plot_channel(image: np.ndarray, maps: np.ndarray, channel: int, *, layer: str = "", cmap: str = "viridis", figsize=None):
+def plot_channel(
+    image: np.ndarray, maps: np.ndarray, channel: int, *, layer: str = "", cmap: str = "viridis", figsize=None
+):
     """One channel's map beside the input image, and its values.
 
     Args:

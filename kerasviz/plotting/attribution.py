@@ -7,7 +7,7 @@ per-pixel map over an image (LRP uses them too).
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -34,7 +34,7 @@ def display_image(image) -> np.ndarray:
     return (image - image.min()) / span if span > 0 else np.zeros_like(image)
 
 
-def to_2d(heatmap, signed: Optional[bool] = None) -> tuple[np.ndarray, bool]:
+def to_2d(heatmap, signed: bool | None = None) -> tuple[np.ndarray, bool]:
     """A map `(H, W)` or `(H, W, C)` as `(H, W)`: channels summed (signed) or |.| summed.
 
     Returns `(map, signed)`; `signed=None` means signed if the map has negative values.
@@ -46,7 +46,7 @@ def to_2d(heatmap, signed: Optional[bool] = None) -> tuple[np.ndarray, bool]:
     return heatmap, signed
 
 
-def normalize_map(heatmap, signed: Optional[bool] = None, percentile: float = 99.0) -> np.ndarray:
+def normalize_map(heatmap, signed: bool | None = None, percentile: float = 99.0) -> np.ndarray:
     """Scale a map for display, clipping at `percentile` of |map|.
 
     Returns `(H, W)` in [-1, 1] for signed maps (0 stays 0), [0, 1] otherwise.
@@ -76,7 +76,7 @@ def empty_map_note(name: str = "") -> str:
     return "zero everywhere"
 
 
-def add_colorbar(ax, signed: bool, cmap: Optional[str] = None):
+def add_colorbar(ax, signed: bool, cmap: str | None = None):
     """A thin colour bar just under `ax` whose ends say what they mean ("against" / "for", "0" / "high").
 
     The bar is an inset of `ax` (it takes no room from the other panels, and
@@ -95,8 +95,16 @@ def add_colorbar(ax, signed: bool, cmap: Optional[str] = None):
 
 
 def overlay_heatmap(
-    ax, image, heatmap, *, signed: Optional[bool] = None, cmap: Optional[str] = None, alpha: float = 0.5,
-    percentile: float = 99.0, title: Optional[str] = None, colorbar: bool = False,
+    ax,
+    image,
+    heatmap,
+    *,
+    signed: bool | None = None,
+    cmap: str | None = None,
+    alpha: float = 0.5,
+    percentile: float = 99.0,
+    title: str | None = None,
+    colorbar: bool = False,
 ):
     """Draw `heatmap` over `image` on `ax`; diverging colours (blue-white-red) for signed maps.
 
@@ -127,12 +135,24 @@ def overlay_heatmap(
         if signed:  # fade the photo so blue and red read on top of it
             ax.imshow(np.ones_like(values), cmap="gray", vmin=0, vmax=1, alpha=0.35)
     layer = ax.imshow(
-        values, cmap=cmap or ("bwr" if signed else "jet"), vmin=-1 if signed else 0, vmax=1,
+        values,
+        cmap=cmap or ("bwr" if signed else "jet"),
+        vmin=-1 if signed else 0,
+        vmax=1,
         alpha=alpha if image is not None else 1.0,
     )
     if raw.size and not np.any(raw):
-        ax.text(0.5, 0.5, empty_map_note(title or ""), transform=ax.transAxes, ha="center", va="center",
-                fontsize="small", color="black", bbox=dict(facecolor="white", alpha=0.85, linewidth=0))
+        ax.text(
+            0.5,
+            0.5,
+            empty_map_note(title or ""),
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize="small",
+            color="black",
+            bbox=dict(facecolor="white", alpha=0.85, linewidth=0),
+        )
     ax.set_xticks([])
     ax.set_yticks([])
     if title:
@@ -143,8 +163,17 @@ def overlay_heatmap(
 
 
 @styled
-def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] = None, alpha: float = 0.5,
-                     percentile: float = 99.0, cmap: Optional[str] = None, dpi: Optional[float] = None) -> Figure:
+def plot_attribution(
+    image,
+    heatmap,
+    *,
+    title: str = "",
+    signed: bool | None = None,
+    alpha: float = 0.5,
+    percentile: float = 99.0,
+    cmap: str | None = None,
+    dpi: float | None = None,
+) -> Figure:
     """The image and its map overlaid, side by side, with a colour bar saying what the colours mean.
 
     Args:
@@ -166,7 +195,9 @@ def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] 
     style = current_style()
     width = min(style.width, 7.0)
     panel = (width - 0.6) / 2  # square panels: the height follows from the width
-    height = panel + style.text_inches(title.count("\n") + 1.5) + (0.3 + style.text_inches(2.5) if style.colorbars else 0.2)
+    height = (
+        panel + style.text_inches(title.count("\n") + 1.5) + (0.3 + style.text_inches(2.5) if style.colorbars else 0.2)
+    )
     fig = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
     left, right = fig.subplots(1, 2)
     shown = display_image(image)
@@ -174,16 +205,33 @@ def plot_attribution(image, heatmap, *, title: str = "", signed: Optional[bool] 
     left.set_title("image")
     left.set_xticks([])
     left.set_yticks([])
-    layer = overlay_heatmap(right, image, heatmap, signed=signed, alpha=alpha, percentile=percentile, cmap=cmap, title=title,
-                            colorbar=style.colorbars)
+    layer = overlay_heatmap(
+        right,
+        image,
+        heatmap,
+        signed=signed,
+        alpha=alpha,
+        percentile=percentile,
+        cmap=cmap,
+        title=title,
+        colorbar=style.colorbars,
+    )
     if style.colorbars:
         fig.supxlabel(colorbar_label(layer.get_clim()[0] < 0, percentile), fontsize="small")
     return fig
 
 
 @styled
-def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str = "", overlay: bool = True,
-                          percentile: float = 99.0, cols: Optional[int] = None, dpi: Optional[float] = None) -> Figure:
+def plot_attribution_grid(
+    image,
+    maps: Mapping[str, np.ndarray],
+    *,
+    title: str = "",
+    overlay: bool = True,
+    percentile: float = 99.0,
+    cols: int | None = None,
+    dpi: float | None = None,
+) -> Figure:
     """One image and several methods' maps, side by side, with colour bars saying what the colours mean.
 
     Signed maps (gradient x input, integrated gradients, LRP) share one
@@ -212,14 +260,22 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
     rows = int(np.ceil(n / cols))
     panel = style.tile_inches(cols, most=2.4)
     bars = style.colorbars
-    fig = Figure(figsize=(panel * cols, (panel + style.text_inches(1.2)) * rows + (style.text_inches(1.5) if title else 0)
-                          + (0.9 if bars else 0)), dpi=dpi, layout="constrained")
+    fig = Figure(
+        figsize=(
+            panel * cols,
+            (panel + style.text_inches(1.2)) * rows + (style.text_inches(1.5) if title else 0) + (0.9 if bars else 0),
+        ),
+        dpi=dpi,
+        layout="constrained",
+    )
     axes = np.atleast_1d(fig.subplots(rows, cols)).ravel()
     axes[0].imshow(display_image(image), cmap="gray" if display_image(image).ndim == 2 else None)
     axes[0].set_title("image")
     kinds = set()
     for ax, (name, heatmap) in zip(axes[1:], maps.items()):
-        layer = overlay_heatmap(ax, image if overlay else None, heatmap, percentile=percentile, title=name, colorbar=bars)
+        layer = overlay_heatmap(
+            ax, image if overlay else None, heatmap, percentile=percentile, title=name, colorbar=bars
+        )
         kinds.add(bool(layer.get_clim()[0] < 0))
     for ax in axes:
         ax.set_xticks([])
@@ -227,15 +283,18 @@ def plot_attribution_grid(image, maps: Mapping[str, np.ndarray], *, title: str =
     for ax in axes[n:]:
         ax.set_visible(False)
     if bars and kinds:
-        fig.supxlabel("\n".join(colorbar_label(signed, percentile) for signed in sorted(kinds, reverse=True)),
-                      fontsize="small")
+        fig.supxlabel(
+            "\n".join(colorbar_label(signed, percentile) for signed in sorted(kinds, reverse=True)), fontsize="small"
+        )
     if title:
         fig.suptitle(title)
     return fig
 
 
 @styled
-def plot_randomization(results: Sequence, *, metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"), title: str = "") -> Figure:
+def plot_randomization(
+    results: Sequence, *, metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"), title: str = ""
+) -> Figure:
     """Similarity to the trained model's maps as layers are randomized (Adebayo et al.).
 
     Args:

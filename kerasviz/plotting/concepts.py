@@ -7,7 +7,7 @@ by attribute, so this module imports none of them).
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -22,7 +22,7 @@ def _require(result, fields: Sequence[str], what: str, name: str = "result"):
         raise ArgumentTypeError(f"`{name}` must be a {what} result; got {type(result).__name__} (no {missing[0]!r}).")
 
 
-def _shown(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
+def _shown(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
     """`(n, h, w, C)` model-space tiles -> `(n, h, w[, 3])` in [0, 1] (via `display`, else per-tile min-max)."""
     tiles = np.asarray(tiles, np.float32)
     if display is not None:
@@ -34,7 +34,7 @@ def _shown(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
     return shown[..., 0] if shown.shape[-1] == 1 else shown
 
 
-def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
+def plot_tcav(result, *, title: str | None = None, ax=None, figsize=None):
     """Bars of TCAV scores per concept, each run as a dot, against the random-concept band.
 
     A bar is hatched and marked "n.s." when its concept is not significant
@@ -66,8 +66,17 @@ def plot_tcav(result, *, title: Optional[str] = None, ax=None, figsize=None):
     ax.axhline(chance.mean(), color="0.5", lw=1, ls="--", zorder=1)
     xs = np.arange(len(names))
     for i, (runs, sig, p) in enumerate(zip(scores, significant, p_values)):
-        ax.bar(i, runs.mean(), 0.6, yerr=runs.std(), color="C0" if sig else "none", edgecolor="C0",
-               hatch=None if sig else "//", capsize=3, zorder=2)
+        ax.bar(
+            i,
+            runs.mean(),
+            0.6,
+            yerr=runs.std(),
+            color="C0" if sig else "none",
+            edgecolor="C0",
+            hatch=None if sig else "//",
+            capsize=3,
+            zorder=2,
+        )
         jitter = np.linspace(-0.15, 0.15, len(runs)) if len(runs) > 1 else np.zeros(1)
         ax.scatter(i + jitter, runs, s=8, color="k", zorder=3)
         ax.text(i, 1.03, f"p={p:.1g}" if sig else "n.s.", ha="center", va="bottom", fontsize=7)
@@ -92,10 +101,10 @@ def plot_nmf_concepts(
     result,
     images=None,
     *,
-    concepts: Optional[Sequence[int]] = None,
-    display: Optional[Callable] = None,
-    top: Optional[int] = None,
-    title: Optional[str] = None,
+    concepts: Sequence[int] | None = None,
+    display: Callable | None = None,
+    top: int | None = None,
+    title: str | None = None,
     figsize=None,
 ):
     """NMF concepts: each concept's top patches (one row each), or its heatmaps over given images.
@@ -129,15 +138,17 @@ def plot_nmf_concepts(
     if images is None:
         tiles = result.crops(chosen)
         count = tiles.shape[1] if top is None else max(1, min(int(top), tiles.shape[1]))
-        fig, axes = plt.subplots(len(chosen), count, figsize=figsize or (1.1 * count + 1.2, 1.15 * len(chosen)),
-                                 squeeze=False)
+        fig, axes = plt.subplots(
+            len(chosen), count, figsize=figsize or (1.1 * count + 1.2, 1.15 * len(chosen)), squeeze=False
+        )
         for row, concept in enumerate(chosen):
             shown = _shown(tiles[row, :count], display)
             for col in range(count):
                 axes[row, col].imshow(shown[col], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
                 axes[row, col].set_axis_off()
-            axes[row, 0].set_title(f"concept {concept}  importance {result.importance[concept]:.3g}", fontsize=8,
-                                   loc="left")
+            axes[row, 0].set_title(
+                f"concept {concept}  importance {result.importance[concept]:.3g}", fontsize=8, loc="left"
+            )
         fig.suptitle(title or f"NMF concepts of {result.layer}: top patches", fontsize=10)
         return fig
     maps = np.asarray(result.maps(images))
@@ -145,8 +156,9 @@ def plot_nmf_concepts(
     x = np.asarray(images, np.float32)
     x = x[None] if x.ndim == maps.ndim - 1 else x
     shown = _shown(x if x.ndim == 4 else x[..., None], display)
-    fig, axes = plt.subplots(len(x), len(chosen) + 1, figsize=figsize or (1.3 * (len(chosen) + 1), 1.3 * len(x)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(x), len(chosen) + 1, figsize=figsize or (1.3 * (len(chosen) + 1), 1.3 * len(x)), squeeze=False
+    )
     peaks = maps.max(axis=(0, 1, 2))  # one colour scale per concept, shared by the images
     for row in range(len(x)):
         axes[row, 0].imshow(shown[row], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
@@ -154,12 +166,14 @@ def plot_nmf_concepts(
         for col, concept in enumerate(chosen):
             _overlay(axes[row, col + 1], shown[row], maps[row, ..., concept], float(peaks[concept]))
             if row == 0:
-                axes[row, col + 1].set_title(f"concept {concept}\nimportance {result.importance[concept]:.2g}", fontsize=7)
+                axes[row, col + 1].set_title(
+                    f"concept {concept}\nimportance {result.importance[concept]:.2g}", fontsize=7
+                )
     fig.suptitle(title or f"NMF concepts of {result.layer}: heatmaps", fontsize=10)
     return fig
 
 
-def plot_activation_atlas(atlas, *, show_layout: bool = True, title: Optional[str] = None, figsize=None):
+def plot_activation_atlas(atlas, *, show_layout: bool = True, title: str | None = None, figsize=None):
     """The atlas: icons at their grid cells, and (optionally) the sampled layout with the grid.
 
     Args:
@@ -198,12 +212,13 @@ def plot_activation_atlas(atlas, *, show_layout: bool = True, title: Optional[st
         ax.set_title(f"{len(atlas.layout)} sampled activations ({atlas.method})", fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(title or f"Activation atlas of {atlas.layer}" + (f" ({atlas.label})" if atlas.label else ""),
-                 fontsize=10)
+    fig.suptitle(
+        title or f"Activation atlas of {atlas.layer}" + (f" ({atlas.label})" if atlas.label else ""), fontsize=10
+    )
     return fig
 
 
-def plot_caricature(result, images, *, display: Optional[Callable] = None, title: Optional[str] = None, figsize=None):
+def plot_caricature(result, images, *, display: Callable | None = None, title: str | None = None, figsize=None):
     """Each image above its caricature, titled with the cosine of their activations.
 
     Args:
@@ -243,11 +258,11 @@ def plot_crp(
     result,
     images,
     *,
-    display: Optional[Callable] = None,
+    display: Callable | None = None,
     percentile: float = 99.5,
     cmap: str = "bwr",
     max_images: int = 4,
-    title: Optional[str] = None,
+    title: str | None = None,
     figsize=None,
 ):
     """Concept relevance: each image, then the conditional heatmap of each of its explained channels.
@@ -287,8 +302,9 @@ def plot_crp(
     rows = min(len(x), max(1, int(max_images)))
     shown = _shown(x[:rows], display)
     count = heatmaps.shape[1]
-    fig, axes = plt.subplots(rows, count + 1, figsize=figsize or (1.5 * (count + 1) + 0.3, 1.65 * rows + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        rows, count + 1, figsize=figsize or (1.5 * (count + 1) + 0.3, 1.65 * rows + 0.4), squeeze=False
+    )
     for row in range(rows):
         axes[row, 0].imshow(shown[row], cmap="gray" if shown.ndim == 3 else None, vmin=0, vmax=1)
         axes[row, 0].set_axis_off()
@@ -296,8 +312,9 @@ def plot_crp(
             channel = int(filters[row, col])
             ax = axes[row, col + 1]
             ax.imshow(relevance_heatmap(heatmaps[row, col], percentile), cmap=cmap, vmin=-1, vmax=1)
-            ax.set_title(f"#{channel}  R={relevance[row, channel]:.2g}\n{100 * share[row, channel]:.0f}% of |R|",
-                         fontsize=7)
+            ax.set_title(
+                f"#{channel}  R={relevance[row, channel]:.2g}\n{100 * share[row, channel]:.0f}% of |R|", fontsize=7
+            )
             ax.set_axis_off()
     fig.suptitle(title or f"Concept relevance at {result.layer} ({result.rule})", fontsize=10)
     return fig
@@ -305,12 +322,12 @@ def plot_crp(
 
 def plot_relevance_maximization(
     result,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     *,
     activating=None,
-    display: Optional[Callable] = None,
+    display: Callable | None = None,
     max_filters: int = 8,
-    title: Optional[str] = None,
+    title: str | None = None,
     figsize=None,
 ):
     """One row per channel: its top patches by relevance (and, with `activating`, by activation beside them).
@@ -337,8 +354,11 @@ def plot_relevance_maximization(
 
     _require(result, ("indices", "values", "crops", "reduce"), "kv.relevance_maximization")
     channels = len(result.indices)
-    chosen = list(range(min(channels, max(1, int(max_filters))))) if filters is None else [
-        int(f) for f in np.atleast_1d(filters)]
+    chosen = (
+        list(range(min(channels, max(1, int(max_filters)))))
+        if filters is None
+        else [int(f) for f in np.atleast_1d(filters)]
+    )
     if not chosen or any(not 0 <= f < channels for f in chosen):
         raise InvalidArgumentError(f"`filters` must be channel indices in 0..{channels - 1}; got {filters!r}.")
     panels = [("relevance", result)]
@@ -347,8 +367,12 @@ def plot_relevance_maximization(
         if len(activating.indices) != channels:
             raise InvalidArgumentError(f"`activating` has {len(activating.indices)} channels; `result` has {channels}.")
         panels.insert(0, ("activation", activating))
-    fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=figsize or (
-        len(panels) * (1.0 * result.k + 0.8) + 0.4, 1.0 * len(chosen) + 0.9))
+    fig, axes = plt.subplots(
+        1,
+        len(panels),
+        squeeze=False,
+        figsize=figsize or (len(panels) * (1.0 * result.k + 0.8) + 0.4, 1.0 * len(chosen) + 0.9),
+    )
     for ax, (name, top) in zip(axes[0], panels):
         tiles = top.crops(chosen)
         n, k = tiles.shape[:2]

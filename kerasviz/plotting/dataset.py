@@ -7,17 +7,17 @@ They only draw: the arrays come from `kv.top_activating`, `kv.neuron_feature`,
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from kerasviz.plotting.style import current_style, styled
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
+from kerasviz.plotting.style import current_style, styled
 
 
-def _displayable(tiles: np.ndarray, display: Optional[Callable]) -> np.ndarray:
+def _displayable(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
     """`(n, h, w, C)` -> values in [0, 1] for imshow: `display` (e.g. kv.deprocess) or per-tile min-max."""
     from kerasviz.core.inputs import as_numeric_array
 
@@ -35,12 +35,12 @@ def _squeeze_gray(tiles: np.ndarray) -> np.ndarray:
 @styled
 def plot_top_activating(
     top,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     *,
     kind: str = "patches",
-    display: Optional[Callable] = None,
+    display: Callable | None = None,
     max_filters: int = 12,
-    title: Optional[str] = None,
+    title: str | None = None,
     figsize=None,
 ):
     """One row per filter: its top-k receptive-field patches (or whole images with the field boxed).
@@ -85,12 +85,12 @@ def plot_top_activating(
 @styled
 def plot_neuron_features(
     features,
-    filters: Optional[Sequence[int]] = None,
+    filters: Sequence[int] | None = None,
     *,
-    display: Optional[Callable] = None,
+    display: Callable | None = None,
     max_filters: int = 64,
-    cols: Optional[int] = None,
-    title: Optional[str] = None,
+    cols: int | None = None,
+    title: str | None = None,
     figsize=None,
 ):
     """Neuron Features as a mosaic, each tile captioned with its class selectivity index.
@@ -126,7 +126,7 @@ def plot_neuron_features(
 
 
 @styled
-def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
+def plot_dead_filters(report, *, title: str | None = None, figsize=None):
     """APoZ histogram per layer, with the numbers of dead and rarely active filters.
 
     Args:
@@ -143,7 +143,10 @@ def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
         apoz = report.summaries[row["layer"]].apoz
         ax.hist(apoz, bins=np.linspace(0, 1, 21), color="steelblue")
         ax.axvline(report.apoz_threshold, color="orange", linestyle="--")
-        ax.set_title(f"{row['layer']}\n{row['dead']} dead, {row[f'apoz>{report.apoz_threshold:g}']} rarely active / {row['filters']}", fontsize="medium")
+        ax.set_title(
+            f"{row['layer']}\n{row['dead']} dead, {row[f'apoz>{report.apoz_threshold:g}']} rarely active / {row['filters']}",
+            fontsize="medium",
+        )
         ax.set_xlabel("APoZ (fraction of zeros)")
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
@@ -153,7 +156,7 @@ def plot_dead_filters(report, *, title: Optional[str] = None, figsize=None):
 
 
 @styled
-def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: Optional[str] = None, figsize=None):
+def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: str | None = None, figsize=None):
     """Kernel cosine (and activation correlation) matrices, reported pairs circled.
 
     Args:
@@ -186,7 +189,7 @@ def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: Optional[
 
 
 @styled
-def plot_embedding_grid(grid, labels=None, *, title: Optional[str] = None, figsize=None):
+def plot_embedding_grid(grid, labels=None, *, title: str | None = None, figsize=None):
     """The t-SNE scatter (coloured by label) next to the image mosaic on the grid.
 
     Args:
@@ -203,7 +206,10 @@ def plot_embedding_grid(grid, labels=None, *, title: Optional[str] = None, figsi
     else:
         scatter = left.scatter(x, y, c=labels, cmap="tab10", s=8)
         left.legend(*scatter.legend_elements(), fontsize="small", loc="best", title="label")
-    left.set_title(f"t-SNE (trustworthiness {grid.trustworthiness:.3f}; random {grid.random_trustworthiness:.3f})", fontsize="medium")
+    left.set_title(
+        f"t-SNE (trustworthiness {grid.trustworthiness:.3f}; random {grid.random_trustworthiness:.3f})",
+        fontsize="medium",
+    )
     left.invert_yaxis()  # grid row 0 (top of the mosaic) holds the smallest y
     left.set_xticks([])
     left.set_yticks([])

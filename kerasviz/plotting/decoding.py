@@ -6,14 +6,14 @@ and returns a Figure.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from kerasviz.plotting.style import current_style, styled
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
+from kerasviz.plotting.style import current_style, styled
 
 
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
@@ -29,7 +29,7 @@ def _gray(tiles: np.ndarray) -> np.ndarray:
     return tiles[..., 0] if tiles.ndim == 4 and tiles.shape[-1] == 1 else tiles
 
 
-def _display(tiles: np.ndarray, threshold: Optional[float]) -> np.ndarray:
+def _display(tiles: np.ndarray, threshold: float | None) -> np.ndarray:
     tiles = _gray(tiles)
     if threshold is not None:
         return 0.5 + 0.5 * thresholded(tiles, threshold)
@@ -42,9 +42,9 @@ def _display(tiles: np.ndarray, threshold: Optional[float]) -> np.ndarray:
 def plot_decoded_filters(
     decoded: np.ndarray,
     *,
-    labels: Optional[Sequence] = None,
-    threshold: Optional[float] = None,
-    cols: Optional[int] = None,
+    labels: Sequence | None = None,
+    threshold: float | None = None,
+    cols: int | None = None,
     title: str = "",
     tile_inches: float = 0.9,
 ):
@@ -77,7 +77,9 @@ def plot_decoded_filters(
     ax.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     if labels is not None:
         for (y, x), label in zip(origins, labels):
-            ax.text(x + w / 2 - 0.5, y + band - 1, str(label), fontsize="small", ha="center", va="bottom", color="tab:blue")
+            ax.text(
+                x + w / 2 - 0.5, y + band - 1, str(label), fontsize="small", ha="center", va="bottom", color="tab:blue"
+            )
     ax.set_axis_off()
     ax.set_title(title)
     fig.tight_layout()
@@ -113,7 +115,9 @@ def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, map
 
 
 @styled
-def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np.ndarray, *, hit_rate: float, title: str = ""):
+def plot_class_matrix(
+    matrix: np.ndarray, argmax_images: np.ndarray, decoded: np.ndarray, *, hit_rate: float, title: str = ""
+):
     """Figure 1: decoded class filters (left), row-normalised max-activation matrix and argmax images.
 
     Args:
@@ -138,7 +142,9 @@ def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np
             ax = fig.add_subplot(grid[row, col + 3])
             ax.imshow(_gray(argmax_images[row, col]), cmap="gray")
             ax.set_xticks([]), ax.set_yticks([])
-            ax.text(0.5, -0.02, f"{norm[row, col]:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize="small")
+            ax.text(
+                0.5, -0.02, f"{norm[row, col]:.2f}", transform=ax.transAxes, ha="center", va="top", fontsize="small"
+            )
             color = "tab:green" if col == best == row else ("tab:red" if col == best else None)
             for spine in ax.spines.values():
                 spine.set_visible(color is not None)
@@ -146,7 +152,9 @@ def plot_class_matrix(matrix: np.ndarray, argmax_images: np.ndarray, decoded: np
                 spine.set_linewidth(2.5)
             if row == 0:
                 ax.set_title(f"class {col}", fontsize="small")
-    fig.suptitle(f"{title}  diagonal hit rate {hit_rate:.2f} (green: row max on the diagonal, red: off it)", fontsize="medium")
+    fig.suptitle(
+        f"{title}  diagonal hit rate {hit_rate:.2f} (green: row max on the diagonal, red: off it)", fontsize="medium"
+    )
     return fig
 
 
@@ -219,7 +227,7 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
 
 
 @styled
-def plot_error_table(errors: dict, paper: Optional[dict] = None, *, title: str = ""):
+def plot_error_table(errors: dict, paper: dict | None = None, *, title: str = ""):
     """Bar chart of Table-1 errors: `{(layer, method): (mean, std)}`, paper values as markers."""
     keys = list(errors)
     fig, ax = plt.subplots(figsize=(max(4, 0.5 * len(keys)), 3))
@@ -227,7 +235,15 @@ def plot_error_table(errors: dict, paper: Optional[dict] = None, *, title: str =
     stds = [errors[k][1] for k in keys]
     ax.bar(range(len(keys)), means, yerr=stds, color="tab:blue", alpha=0.7, label="ours")
     if paper:
-        ax.scatter([i for i, k in enumerate(keys) if k in paper], [paper[k][0] for k in keys if k in paper], color="k", marker="_", s=200, label="paper", zorder=3)
+        ax.scatter(
+            [i for i, k in enumerate(keys) if k in paper],
+            [paper[k][0] for k in keys if k in paper],
+            color="k",
+            marker="_",
+            s=200,
+            label="paper",
+            zorder=3,
+        )
     ax.set_xticks(range(len(keys)))
     ax.set_xticklabels([" ".join(map(str, k)) for k in keys], rotation=60, fontsize="small", ha="right")
     ax.set_yscale("log")

@@ -6,13 +6,13 @@ matplotlib Figure, closed so notebooks do not show it twice.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kerasviz.plotting.style import current_style, styled
 from kerasviz.plotting.grid import grid_shape, mosaic
+from kerasviz.plotting.style import current_style, styled
 
 
 def _title(text: str, label: str) -> str:
@@ -23,11 +23,11 @@ def _title(text: str, label: str) -> str:
 def plot_filter_grid(
     result=None,
     *,
-    images: Optional[np.ndarray] = None,
-    units: Optional[Sequence[int]] = None,
-    scores: Optional[Sequence[float]] = None,
-    cols: Optional[int] = None,
-    title: Optional[str] = None,
+    images: np.ndarray | None = None,
+    units: Sequence[int] | None = None,
+    scores: Sequence[float] | None = None,
+    cols: int | None = None,
+    title: str | None = None,
     tile_inches: float = 1.3,
     annotate: bool = True,
 ):
@@ -65,8 +65,15 @@ def plot_filter_grid(
         h = images.shape[1]
         for i, (y, x) in enumerate(origins):
             text = f"{units[i]}" + (f": {scores[i]:.3g}" if scores is not None else "")
-            ax.text(x + 1, y + h - 1, text, color="white", fontsize="small", va="bottom",
-                    bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0))
+            ax.text(
+                x + 1,
+                y + h - 1,
+                text,
+                color="white",
+                fontsize="small",
+                va="bottom",
+                bbox=dict(facecolor="black", alpha=0.5, pad=1, linewidth=0),
+            )
     if title:
         ax.set_title(title, fontsize="medium")
     fig.tight_layout()
@@ -75,7 +82,7 @@ def plot_filter_grid(
 
 
 @styled
-def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
+def plot_dream(original: np.ndarray, dream, *, title: str | None = None):
     """The photo next to its DeepDream, and the objective per octave.
 
     Args:
@@ -107,7 +114,7 @@ def plot_dream(original: np.ndarray, dream, *, title: Optional[str] = None):
 
 
 @styled
-def plot_inversion(original: np.ndarray, inversion, *, title: Optional[str] = None, tile_inches: float = 2.2):
+def plot_inversion(original: np.ndarray, inversion, *, title: str | None = None, tile_inches: float = 2.2):
     """The photo and its reconstruction from each layer, with the normalised error.
 
     Args:

@@ -9,14 +9,12 @@ helpers of `kerasviz.core.mosaic` with the current `kv.style`'s defaults.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 
 from kerasviz.core import mosaic as core_mosaic
 
 
-def grid_shape(n: int, cols: Optional[int] = None, *, max_cols: Optional[int] = None) -> tuple[int, int]:
+def grid_shape(n: int, cols: int | None = None, *, max_cols: int | None = None) -> tuple[int, int]:
     """`(rows, cols)` of a near-square grid for `n` tiles (`kerasviz.core.mosaic.grid_shape` with the style's limit).
 
     Args:
@@ -42,8 +40,16 @@ def _max_cols(cols, max_cols) -> int:
 normalize_tiles = core_mosaic.normalize_tiles
 
 
-def mosaic(tiles: np.ndarray, cols: Optional[int] = None, pad: int = 1, fill: float = 1.0, *,
-           cells: Optional[np.ndarray] = None, shape: Optional[tuple] = None, max_cols: Optional[int] = None):
+def mosaic(
+    tiles: np.ndarray,
+    cols: int | None = None,
+    pad: int = 1,
+    fill: float = 1.0,
+    *,
+    cells: np.ndarray | None = None,
+    shape: tuple | None = None,
+    max_cols: int | None = None,
+):
     """Arrange `(n, h, w)` or `(n, h, w, C)` tiles on a grid (`kerasviz.core.mosaic.mosaic`; by default at
     most `kv.style`'s `tiles_per_row` columns).
 

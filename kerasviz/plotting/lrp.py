@@ -6,7 +6,8 @@ attribution) and return a matplotlib Figure.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Union
+from collections.abc import Mapping
+from typing import Union
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,7 +16,9 @@ from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
 Maps = Union[np.ndarray, Mapping[str, np.ndarray]]
-RELEVANCE_MEANING = "red: relevance for the class, blue: relevance against it (scaled to the {percentile:g}th percentile of |R|)"
+RELEVANCE_MEANING = (
+    "red: relevance for the class, blue: relevance against it (scaled to the {percentile:g}th percentile of |R|)"
+)
 
 
 def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.ndarray:
@@ -70,8 +73,13 @@ def plot_lrp(
     style = current_style()
     panels = len(maps) + 1
     size = min(size, style.width / panels)
-    fig, axes = plt.subplots(1, panels, figsize=(size * panels, size + style.text_inches(4 if title else 3) + 0.4),
-                             squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1,
+        panels,
+        figsize=(size * panels, size + style.text_inches(4 if title else 3) + 0.4),
+        squeeze=False,
+        layout="constrained",
+    )
     _show_image(axes[0, 0], image)
     axes[0, 0].set_title("image")
     for ax, (name, r) in zip(axes[0, 1:], maps.items()):
@@ -95,7 +103,7 @@ def plot_lrp(
 def plot_relevance_flow(
     layers: Mapping[str, np.ndarray],
     *,
-    score: Optional[float] = None,
+    score: float | None = None,
     max_maps: int = 6,
     title: str = "",
     cmap: str = "bwr",

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 from matplotlib.figure import Figure
 
 
-def plot_metrics_table(table, *, title: Optional[str] = None, dpi: int = 100) -> Figure:
+def plot_metrics_table(table, *, title: str | None = None, dpi: int = 100) -> Figure:
     """Methods x metrics as a colour table: each column coloured by rank (dark = best), values written in.
 
     Metrics have different units and directions, so colours compare methods
@@ -47,8 +45,13 @@ def plot_metrics_table(table, *, title: Optional[str] = None, dpi: int = 100) ->
             dark = not np.isnan(goodness[i, j]) and goodness[i, j] > 0.6
             ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
     ax.set_xticks(range(cols))
-    ax.set_xticklabels([f"{m.replace('_', ' ')}\n{'higher' if table.higher_is_better[m] else 'lower'} is better"
-                        for m in table.metrics], fontsize=8)
+    ax.set_xticklabels(
+        [
+            f"{m.replace('_', ' ')}\n{'higher' if table.higher_is_better[m] else 'lower'} is better"
+            for m in table.metrics
+        ],
+        fontsize=8,
+    )
     ax.set_yticks(range(rows))
     ax.set_yticklabels(table.methods, fontsize=9)
     ax.tick_params(length=0)

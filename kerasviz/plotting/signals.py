@@ -7,7 +7,7 @@ model whose input is `(N, T, C)`).
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -45,7 +45,7 @@ def _strip(values, length: int, name: str) -> np.ndarray:
     return array
 
 
-def _scaled(rows: np.ndarray, signed: Optional[bool], percentile: float) -> tuple[np.ndarray, bool]:
+def _scaled(rows: np.ndarray, signed: bool | None, percentile: float) -> tuple[np.ndarray, bool]:
     signed = bool(rows.min() < 0) if signed is None else signed
     values = rows if signed else rows - min(rows.min(), 0.0)
     top = np.percentile(np.abs(values), percentile) if percentile < 100 else np.abs(values).max()
@@ -56,14 +56,14 @@ def _scaled(rows: np.ndarray, signed: Optional[bool], percentile: float) -> tupl
 
 def plot_signal_attribution(
     signal,
-    maps: Union[np.ndarray, Mapping[str, np.ndarray]],
+    maps: np.ndarray | Mapping[str, np.ndarray],
     *,
     title: str = "",
-    channel_names: Optional[Sequence[str]] = None,
-    signed: Optional[bool] = None,
+    channel_names: Sequence[str] | None = None,
+    signed: bool | None = None,
     percentile: float = 99.0,
     times=None,
-    dpi: Optional[float] = None,
+    dpi: float | None = None,
 ) -> Figure:
     """A signal and, under it, one heat strip per map, on a shared time axis.
 
@@ -95,8 +95,9 @@ def plot_signal_attribution(
     length, channels = values.shape
     percentile = check_number(percentile, "percentile", minimum=0.0, maximum=100.0, strict_minimum=True)
     named = dict(maps) if isinstance(maps, Mapping) else {"attribution": maps}
-    strips = {name: _strip(m, length, f"maps[{name!r}]" if isinstance(maps, Mapping) else "maps")
-              for name, m in named.items()}
+    strips = {
+        name: _strip(m, length, f"maps[{name!r}]" if isinstance(maps, Mapping) else "maps") for name, m in named.items()
+    }
     t = np.arange(length) if times is None else check_finite_array(times, "times").astype(np.float64)
     if t.shape != (length,):
         raise InvalidArgumentError(f"`times` must have one value per time step ({length},); got shape {t.shape}.")
@@ -114,8 +115,15 @@ def plot_signal_attribution(
     extent = (t[0] - step / 2, t[-1] + step / 2)
     for ax, (name, rows) in zip(axes[1:], strips.items()):
         shown, is_signed = _scaled(rows, signed, percentile)
-        ax.imshow(shown, aspect="auto", cmap="bwr" if is_signed else "Reds", vmin=-1 if is_signed else 0, vmax=1,
-                  extent=(extent[0], extent[1], len(rows) - 0.5, -0.5), interpolation="nearest")
+        ax.imshow(
+            shown,
+            aspect="auto",
+            cmap="bwr" if is_signed else "Reds",
+            vmin=-1 if is_signed else 0,
+            vmax=1,
+            extent=(extent[0], extent[1], len(rows) - 0.5, -0.5),
+            interpolation="nearest",
+        )
         ax.set_yticks(range(len(rows)) if len(rows) > 1 else [])
         if len(rows) > 1:
             ax.set_yticklabels([f"c{i}" for i in range(len(rows))], fontsize=6)
@@ -130,9 +138,9 @@ def plot_signal_activations(
     activations,
     *,
     signal=None,
-    channels: Optional[Sequence[int]] = None,
+    channels: Sequence[int] | None = None,
     title: str = "",
-    dpi: Optional[float] = None,
+    dpi: float | None = None,
 ) -> Figure:
     """A 1-D layer's activations over time: one row per channel (a `(t, c)` heat map), the signal above.
 

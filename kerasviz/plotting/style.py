@@ -15,8 +15,8 @@ the figures it makes only, inside a `matplotlib.rc_context`: matplotlib's global
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
-from typing import Callable, Optional
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.validate import check_choice, check_int, check_positive
@@ -42,14 +42,20 @@ class Style:
     tiles_per_row: int = 16
     colorbars: bool = True
     width: float = 9.0
-    _previous: Optional["Style"] = field(default=None, compare=False, repr=False)
+    _previous: Style | None = field(default=None, compare=False, repr=False)
 
     def rc(self) -> dict:
         """The matplotlib settings this style applies to kerasviz figures (inside an `rc_context`)."""
         return {
-            "figure.dpi": self.dpi, "savefig.dpi": "figure", "font.size": self.font_size,
-            "axes.titlesize": "medium", "axes.labelsize": "medium", "figure.titlesize": "large",
-            "xtick.labelsize": "small", "ytick.labelsize": "small", "legend.fontsize": "small",
+            "figure.dpi": self.dpi,
+            "savefig.dpi": "figure",
+            "font.size": self.font_size,
+            "axes.titlesize": "medium",
+            "axes.labelsize": "medium",
+            "figure.titlesize": "large",
+            "xtick.labelsize": "small",
+            "ytick.labelsize": "small",
+            "legend.fontsize": "small",
         }
 
     def tile_inches(self, cols: int, most: float = 1.6) -> float:
@@ -65,7 +71,7 @@ class Style:
         return max(3, self.tiles_per_row // 3)
 
     # `with kv.style(...)`: the style is set by the call; leaving the block restores the one before it.
-    def __enter__(self) -> "Style":
+    def __enter__(self) -> Style:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -83,7 +89,7 @@ _current = {"style": PRESETS["notebook"]}
 _SETTINGS = tuple(f.name for f in fields(Style) if f.name not in ("name", "_previous"))
 
 
-def style(name: Optional[str] = None, **settings) -> Style:
+def style(name: str | None = None, **settings) -> Style:
     """Set kerasviz's figure defaults; use as a plain call or as a context manager.
 
     Presets:

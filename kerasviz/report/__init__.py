@@ -7,8 +7,9 @@
 
 Photos are read by `kerasviz.imagefiles` and fitted by `kerasviz.photos`.
 """
-from kerasviz.report.build import inspect_report, prepare_inputs
+
 from kerasviz.core.errors import ImageReadError
 from kerasviz.imagefiles import read_photos
+from kerasviz.report.build import inspect_report, prepare_inputs
 
 __all__ = ["inspect_report", "prepare_inputs", "read_photos", "ImageReadError"]

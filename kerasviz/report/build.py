@@ -7,7 +7,7 @@ import datetime
 import numbers
 import os
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import keras
 import numpy as np
@@ -31,8 +31,12 @@ from kerasviz.report.page import Page, Section
 
 DEFAULT_SIZE = 224  # for models that take any image size
 SECTION_TITLES = {
-    "model": "Model", "prediction": "Prediction", "activations": "Activations per block",
-    "weights": "Filter weights (first conv layer)", "featurevis": "Filter maximization", "attribution": "Attribution maps",
+    "model": "Model",
+    "prediction": "Prediction",
+    "activations": "Activations per block",
+    "weights": "Filter weights (first conv layer)",
+    "featurevis": "Filter maximization",
+    "attribution": "Attribution maps",
 }
 
 
@@ -41,8 +45,10 @@ def as_photo_list(images) -> list[np.ndarray]:
     if isinstance(images, np.ndarray) and images.ndim in (2, 3):
         images = [images]
     if isinstance(images, (str, bytes)) or not hasattr(images, "__iter__"):
-        raise ArgumentTypeError(f"`images` must be a photo array (H, W, 3), a batch (N, H, W, 3) or a list of photos; "
-                                f"got {type(images).__name__}.")
+        raise ArgumentTypeError(
+            f"`images` must be a photo array (H, W, 3), a batch (N, H, W, 3) or a list of photos; "
+            f"got {type(images).__name__}."
+        )
     photos = []
     for i, image in enumerate(images):
         image = np.asarray(image)
@@ -61,7 +67,8 @@ def as_photo_list(images) -> list[np.ndarray]:
             if low < 0 or high > 255:
                 raise InvalidArgumentError(
                     f"{where} has values in [{low:.3g}, {high:.3g}]; expected RGB photos in [0, 1] or [0, 255] "
-                    "(pass the photos, not preprocessed model input: the report preprocesses them itself).")
+                    "(pass the photos, not preprocessed model input: the report preprocesses them itself)."
+                )
             image = np.clip(np.round(values * (255.0 if high <= 1.0 else 1.0)), 0, 255).astype(np.uint8)
         photos.append(np.repeat(image, 3, -1) if image.shape[-1] == 1 else image)
     if not photos:
@@ -98,19 +105,22 @@ def _layer_path(model: keras.Model, layer) -> str:
     return layer.name
 
 
-def resolve_layers(model: keras.Model, layers) -> Optional[tuple]:
+def resolve_layers(model: keras.Model, layers) -> tuple | None:
     """`layers` (names, paths, indices or Layer objects; one or a list) -> layer paths with spatial outputs."""
     if layers is None:
         return None
     if isinstance(layers, (str, numbers.Integral, keras.layers.Layer)):
         layers = [layers]
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise ArgumentTypeError(f"`layers` must be a layer name, index or Layer, or a non-empty list of them; got {layers!r}.")
+        raise ArgumentTypeError(
+            f"`layers` must be a layer name, index or Layer, or a non-empty list of them; got {layers!r}."
+        )
     paths = []
     for spec in layers:
         if isinstance(spec, bool) or not isinstance(spec, (str, numbers.Integral, keras.layers.Layer)):
-            raise ArgumentTypeError(f"`layers` entries must be layer names, indices or Layer objects; got {spec!r} "
-                                    f"({type(spec).__name__}).")
+            raise ArgumentTypeError(
+                f"`layers` entries must be layer names, indices or Layer objects; got {spec!r} ({type(spec).__name__})."
+            )
         found = find_layer(model, int(spec) if isinstance(spec, numbers.Integral) else spec)
         path = spec if isinstance(spec, str) else _layer_path(model, found)
         try:
@@ -120,7 +130,8 @@ def resolve_layers(model: keras.Model, layers) -> Optional[tuple]:
         if len(shape) != 4:
             raise InvalidArgumentError(
                 f"`layers`: layer {path!r} ({type(found).__name__}) outputs shape {shape or 'none'}; the report needs "
-                "layers with feature maps (N, height, width, channels), such as Conv2D or pooling layers.")
+                "layers with feature maps (N, height, width, channels), such as Conv2D or pooling layers."
+            )
         paths.append(path)
     return tuple(paths)
 
@@ -172,15 +183,15 @@ def inspect_report(
     images=None,
     path: str = "kerasviz-report.html",
     *,
-    names: Optional[Sequence[str]] = None,
+    names: Sequence[str] | None = None,
     preprocess=None,
-    class_names: Optional[Sequence[str]] = None,
+    class_names: Sequence[str] | None = None,
     layers=None,
-    filters: Optional[int] = None,
-    steps: Optional[int] = None,
-    top: Optional[int] = None,
-    quick: Optional[bool] = None,
-    title: Optional[str] = None,
+    filters: int | None = None,
+    steps: int | None = None,
+    top: int | None = None,
+    quick: bool | None = None,
+    title: str | None = None,
     progress: bool = True,
     strict: bool = False,
     notes: Sequence[str] = (),
@@ -251,30 +262,61 @@ def inspect_report(
     problem = output_path_problem(path)
     if problem:
         raise InvalidArgumentError(f"`path`: {problem}")
-    ins = prepare_inspection(model, images, names=names, preprocess=preprocess, class_names=class_names, layers=layers,
-                             filters=filters, steps=steps, top=top, quick=quick, strict=strict, output=output,
-                             precision=precision)
+    ins = prepare_inspection(
+        model,
+        images,
+        names=names,
+        preprocess=preprocess,
+        class_names=class_names,
+        layers=layers,
+        filters=filters,
+        steps=steps,
+        top=top,
+        quick=quick,
+        strict=strict,
+        output=output,
+        precision=precision,
+    )
     return write_report(ins, path, title=title, progress=progress, notes=notes)
 
 
-def prepare_inspection(model: keras.Model, images=None, *, names=None, preprocess=None, class_names=None, layers=None,
-                       filters=None, steps=None, top=None, quick=None, strict=False, output=None,
-                       precision: str = "auto") -> S.Inspection:
+def prepare_inspection(
+    model: keras.Model,
+    images=None,
+    *,
+    names=None,
+    preprocess=None,
+    class_names=None,
+    layers=None,
+    filters=None,
+    steps=None,
+    top=None,
+    quick=None,
+    strict=False,
+    output=None,
+    precision: str = "auto",
+) -> S.Inspection:
     """Check the arguments, fit the photos and find the predicted classes: the `Inspection` every section reads.
 
     Arguments as in `inspect_report`. Raises before any section runs.
     """
     quick = quick_mode() if quick is None else bool(quick)
-    filters, steps, top = (check_int(v, n, minimum=1, allow_none=True) for v, n in
-                           ((filters, "filters"), (steps, "steps"), (top, "top")))
+    filters, steps, top = (
+        check_int(v, n, minimum=1, allow_none=True) for v, n in ((filters, "filters"), (steps, "steps"), (top, "top"))
+    )
     precision = check_precision(precision)
     output = resolve_output(model, output)
     chosen = resolve_layers(model, layers)
     defaults = S.Settings.resolve(quick)
     settings = S.Settings.resolve(
-        quick, layers=chosen, filters=filters, top=top, precision=precision,
+        quick,
+        layers=chosen,
+        filters=filters,
+        top=top,
+        precision=precision,
         steps=steps if steps is not None else max_steps(defaults.steps),  # only defaults are capped in quick mode
-        ig_steps=max_steps(defaults.ig_steps, quick=defaults.ig_steps))
+        ig_steps=max_steps(defaults.ig_steps, quick=defaults.ig_steps),
+    )
     if chosen:
         settings = dataclasses.replace(settings, featurevis_layers=None)  # every layer asked for
     if images is None:
@@ -292,15 +334,28 @@ def prepare_inspection(model: keras.Model, images=None, *, names=None, preproces
     inputs, pictures, mapping = prepare_inputs(model, photos, preprocess)
     label = weights_label(model)
     shown, probabilities, predicted = _predictions(model, inputs, output)
-    return S.Inspection(model, inputs, pictures, tuple(names), mapping, label, settings,
-                       layers=settings.layers or tuple(S.block_layers(model)), outputs=shown,
-                       probabilities=probabilities, predicted=predicted, baseline=_black_baseline(mapping, inputs),
-                       class_names=tuple(class_names) if class_names is not None else None, strict=bool(strict),
-                       quick=quick)
+    return S.Inspection(
+        model,
+        inputs,
+        pictures,
+        tuple(names),
+        mapping,
+        label,
+        settings,
+        layers=settings.layers or tuple(S.block_layers(model)),
+        outputs=shown,
+        probabilities=probabilities,
+        predicted=predicted,
+        baseline=_black_baseline(mapping, inputs),
+        class_names=tuple(class_names) if class_names is not None else None,
+        strict=bool(strict),
+        quick=quick,
+    )
 
 
-def write_report(ins: S.Inspection, path: str, *, title: Optional[str] = None, progress: bool = True,
-                 notes: Sequence[str] = ()) -> str:
+def write_report(
+    ins: S.Inspection, path: str, *, title: str | None = None, progress: bool = True, notes: Sequence[str] = ()
+) -> str:
     """Run every section on `ins` and write the page to `path`; returns `path`."""
     problem = output_path_problem(path)
     if problem:
@@ -313,7 +368,8 @@ def write_report(ins: S.Inspection, path: str, *, title: Optional[str] = None, p
     page.notes = [
         f"written {datetime.datetime.now():%Y-%m-%d %H:%M} in {time.perf_counter() - start:.1f} s"
         f"{', quick mode' if ins.quick else ''}; {len(ins.names)} image(s) at {ins.inputs.shape[1]}x{ins.inputs.shape[2]}",
-        *facts, *notes,
+        *facts,
+        *notes,
     ] + ([f"failed sections: {', '.join(failed)}"] if failed else [])
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)

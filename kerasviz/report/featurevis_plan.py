@@ -21,7 +21,6 @@ layer) fall back to `plain()`: one octave, the model as it is.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Optional
 
 import keras
 
@@ -30,7 +29,7 @@ from kerasviz.featurevis.inputs import architecture_defaults
 from kerasviz.provenance import set_weights_label, weights_label
 
 OCTAVE_SCALE = 2.0
-AUTO_OCTAVES = 2      # half size, then the shown size
+AUTO_OCTAVES = 2  # half size, then the shown size
 MIN_OCTAVE_SIDE = 48  # images smaller than this run in one octave (small models are cheap anyway)
 
 
@@ -48,15 +47,15 @@ class FeaturevisPlan:
     def is_plain(self) -> bool:
         return self.octaves == 1 and self.model is self.original
 
-    def plain(self) -> "FeaturevisPlan":
+    def plain(self) -> FeaturevisPlan:
         """One octave on the user's model itself."""
         return replace(self, model=self.original, octaves=1)
 
     def describe(self) -> str:
-        """", 2 octaves: 64, 128 px" (empty for one octave)."""
+        """ ", 2 octaves: 64, 128 px" (empty for one octave)."""
         if self.octaves == 1:
             return ""
-        sides = [max(8, int(round(min(self.size) / self.octave_scale ** k))) for k in reversed(range(self.octaves))]
+        sides = [max(8, int(round(min(self.size) / self.octave_scale**k))) for k in reversed(range(self.octaves))]
         return f", {self.octaves} octaves: {', '.join(map(str, sides))} px"
 
 
@@ -67,7 +66,7 @@ def default_size(model: keras.Model) -> tuple:
     return (size, size) if isinstance(size, int) else tuple(int(s) for s in size)
 
 
-def open_size_model(model: keras.Model) -> Optional[keras.Model]:
+def open_size_model(model: keras.Model) -> keras.Model | None:
     """The model called on an input of open height and width (same layers and weights), or None if it cannot be."""
     reference = model_input(model)
     try:
@@ -78,7 +77,9 @@ def open_size_model(model: keras.Model) -> Optional[keras.Model]:
     return set_weights_label(opened, weights_label(model))
 
 
-def plan_featurevis(model: keras.Model, size=None, octaves: Optional[int] = None, open_size: bool = True) -> FeaturevisPlan:
+def plan_featurevis(
+    model: keras.Model, size=None, octaves: int | None = None, open_size: bool = True
+) -> FeaturevisPlan:
     """Choose how to run the report's filter maximization on `model`.
 
     Args:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -93,9 +93,11 @@ class Section:
     def html(self) -> str:
         body = f'<div class="error">This section failed: {escape(self.error)}</div>' if self.error else self.body
         state = "failed" if self.error else "ok"
-        return (f'<section id="{self.id}" class="section" data-state="{state}">'
-                f"<h2>{escape(self.title)}</h2>{body}"
-                f'<p class="note">computed in {self.seconds:.1f} s</p></section>')
+        return (
+            f'<section id="{self.id}" class="section" data-state="{state}">'
+            f"<h2>{escape(self.title)}</h2>{body}"
+            f'<p class="note">computed in {self.seconds:.1f} s</p></section>'
+        )
 
 
 @dataclass
@@ -109,16 +111,22 @@ class Page:
     sections: list[Section] = field(default_factory=list)
 
     def html(self) -> str:
-        warning = ('<p class="untrained">UNTRAINED network (random weights): the predictions and pictures below show '
-                   "the architecture, not anything learned. Provide ImageNet weights (see the README) for real "
-                   "results.</p>") if self.untrained else ""
+        warning = (
+            (
+                '<p class="untrained">UNTRAINED network (random weights): the predictions and pictures below show '
+                "the architecture, not anything learned. Provide ImageNet weights (see the README) for real "
+                "results.</p>"
+            )
+            if self.untrained
+            else ""
+        )
         nav = "".join(f'<a href="#{s.id}">{escape(s.title)}</a>' for s in self.sections)
         notes = "".join(f"<li>{escape(n)}</li>" for n in self.notes)
         return (
             f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>{escape(self.title)}</title><style>{CSS}</style></head><body>"
-            f'<header><h1>{escape(self.title)}</h1>'
+            f"<header><h1>{escape(self.title)}</h1>"
             f'<p>weights: <span class="weights{" is-untrained" if self.untrained else ""}" id="weights-label">{escape(self.weights)}</span></p>{warning}'
             f'<ul class="meta">{notes}</ul><nav>{nav}</nav></header>'
             + "".join(s.html() for s in self.sections)

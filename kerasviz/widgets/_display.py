@@ -45,8 +45,10 @@ def widget_images(model, images, shown=None) -> tuple[np.ndarray, np.ndarray]:
     if single and shown.ndim in (2, 3) and shown.shape[:2] == channels_last.shape[1:3]:
         shown = shown[None]
     if len(shown) != len(x):
-        raise InvalidArgumentError(f"`display` has {len(shown)} image(s) for {len(x)} image(s) in `images`; give one "
-                                   "displayable image per image.")
+        raise InvalidArgumentError(
+            f"`display` has {len(shown)} image(s) for {len(x)} image(s) in `images`; give one "
+            "displayable image per image."
+        )
     return x, shown
 
 

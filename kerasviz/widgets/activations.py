@@ -66,7 +66,9 @@ class ActivationExplorer(ViewWidget):
         self._redraw_channel()
 
     def _redraw_channel(self, change=None):
-        figure = plot_channel(self.display_images[self.image.value], self.maps(), self.channel.value, layer=self.layer.value)
+        figure = plot_channel(
+            self.display_images[self.image.value], self.maps(), self.channel.value, layer=self.layer.value
+        )
         with self.channel_out:
             self.channel_out.clear_output(wait=True)
             show_figure(figure)

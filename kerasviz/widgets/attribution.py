@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import ipywidgets as W
 import numpy as np
 
-from kerasviz.attribution.registry import Method, Option, methods as registered_methods
+from kerasviz.attribution.registry import Method, Option
+from kerasviz.attribution.registry import methods as registered_methods
 from kerasviz.core.cost import Cost, record
 from kerasviz.core.gradients import model_outputs
 from kerasviz.core.inputs import from_model_layout
@@ -93,8 +94,17 @@ class AttributionExplorer(ViewWidget):
 
     widget_name = "attribution"
 
-    def __init__(self, model, images, display=None, class_names: Optional[Sequence[str]] = None, top: int = 5, *,
-                 budget: Optional[float] = None, method: Optional[str] = None):
+    def __init__(
+        self,
+        model,
+        images,
+        display=None,
+        class_names: Sequence[str] | None = None,
+        top: int = 5,
+        *,
+        budget: float | None = None,
+        method: str | None = None,
+    ):
         self.model = model
         self.images, self.display_images = widget_images(model, images, display)  # model layout; drawable
         self.class_names, self.top = class_names, top
@@ -122,7 +132,7 @@ class AttributionExplorer(ViewWidget):
         self._setup([W.HBox([self.method, self.image, self.target]), settings], [self.output], budget)
         self.run(self.redraw, "computing")
 
-    def _first(self, method: Optional[str]) -> str:
+    def _first(self, method: str | None) -> str:
         if method is None:
             return "Grad-CAM" if "Grad-CAM" in self.methods else next(iter(self.methods))
         from kerasviz.attribution.registry import get_method
@@ -165,7 +175,7 @@ class AttributionExplorer(ViewWidget):
         """The selected method's settings, `{keyword: value}`, as the controls stand."""
         return {option.name: self.controls[option].value for option in self.entry.options}
 
-    def estimate(self) -> Optional[Cost]:
+    def estimate(self) -> Cost | None:
         """The estimated cost of the current setting, or None for work of at most a couple of passes."""
         h, w = self.display_images.shape[1:3]
         work = self.entry.work(self.model, (h, w), self.settings())
@@ -194,10 +204,13 @@ class AttributionExplorer(ViewWidget):
         self._ran.add(entry.name)
         label = weights_label(self.model)
         title = f"{self.method.value}, target {self.target.label}" + (f"\n{label}" if label else "")
-        self.figure = plot_attribution(self.display_images[self.image.value], heatmap, title=title,
-                                       signed=entry.signed and bool(np.min(heatmap) < 0))
+        self.figure = plot_attribution(
+            self.display_images[self.image.value],
+            heatmap,
+            title=title,
+            signed=entry.signed and bool(np.min(heatmap) < 0),
+        )
         with self.output:
             self.output.clear_output(wait=True)
             show_figure(self.figure)
         self.drawn(self.figure)
-

@@ -22,7 +22,7 @@ import html
 import time
 import traceback
 import warnings
-from typing import Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
 
 import ipywidgets as W
 
@@ -37,7 +37,7 @@ STATIC_TEXT = "{name}: an interactive kerasviz widget; run the notebook to use i
 _DONE = {"computing": "computed", "updating": "updated", "drawing": "drawn", "scanning": "scanned"}
 
 
-def static_bundle(widget: W.Widget, bundle: Optional[dict], name: str) -> Optional[dict]:
+def static_bundle(widget: W.Widget, bundle: dict | None, name: str) -> dict | None:
     """`bundle` (a widget's mime bundle) with a one-line text/plain for static views."""
     if bundle is not None:
         bundle = dict(bundle)
@@ -57,7 +57,7 @@ class StatusLine(W.HTML):
         self.state = "idle"
         self._what, self._started, self._estimate = "", 0.0, ""
 
-    def busy(self, what: str, cost: Optional[Cost] = None) -> None:
+    def busy(self, what: str, cost: Cost | None = None) -> None:
         self.state, self._what, self._started = "busy", what, time.perf_counter()
         self._estimate = f" ({cost})" if cost is not None else ""
         self.value = f"{SPINNER} {html.escape(what)}{html.escape(self._estimate)}…"
@@ -66,8 +66,10 @@ class StatusLine(W.HTML):
         """A progress report (`kerasviz._config.progress_to` callback)."""
         elapsed = time.perf_counter() - self._started
         left = f", about {elapsed / done * (total - done):.0f} s left" if done else ""
-        self.value = (f"{SPINNER} {html.escape(self._what)}: {html.escape(desc)} {done}/{total}"
-                      f" ({100 * done / max(total, 1):.0f}%{left})…")
+        self.value = (
+            f"{SPINNER} {html.escape(self._what)}: {html.escape(desc)} {done}/{total}"
+            f" ({100 * done / max(total, 1):.0f}%{left})…"
+        )
 
     def done(self, what: str, notes: Iterable[str] = (), verb: str = "computed") -> None:
         self.state = "done"
@@ -90,9 +92,11 @@ class StatusLine(W.HTML):
 
     def waiting(self, cost: Cost, budget: float) -> None:
         self.state = "waiting"
-        self.value = (f"<span style='color:#8a5a00'>Not started: {html.escape(cost.describe())}, estimated "
-                      f"<b>{html.escape(str(cost))}</b>, above this widget's {budget:g} s budget. "
-                      "Pick cheaper settings, or run it anyway.</span>")
+        self.value = (
+            f"<span style='color:#8a5a00'>Not started: {html.escape(cost.describe())}, estimated "
+            f"<b>{html.escape(str(cost))}</b>, above this widget's {budget:g} s budget. "
+            "Pick cheaper settings, or run it anyway.</span>"
+        )
 
 
 class ViewWidget(W.VBox):
@@ -125,11 +129,11 @@ class ViewWidget(W.VBox):
 
     widget_name = "kerasviz widget"
 
-    def _setup(self, controls: Iterable[W.Widget], outputs: Iterable[W.Widget], budget: Optional[float] = None) -> None:
+    def _setup(self, controls: Iterable[W.Widget], outputs: Iterable[W.Widget], budget: float | None = None) -> None:
         self.status = StatusLine()
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.budget = DEFAULT_BUDGET if budget is None else check_positive(budget, "budget")
-        self.last_cost: Optional[Cost] = None
+        self.last_cost: Cost | None = None
         self.draws, self.last_figures = 0, ()
         self._busy, self._approved, self._pending = False, False, None
         self.run_anyway = W.Button(description="run anyway", icon="play", layout=W.Layout(display="none"))
@@ -137,7 +141,7 @@ class ViewWidget(W.VBox):
         super().__init__(list(controls) + [W.HBox([self.status, self.run_anyway])] + list(outputs))
 
     # ---- guarded computations -----------------------------------------------------------
-    def run(self, fn: Callable[[], object], what: str = "updating", cost: Optional[Cost] = None) -> bool:
+    def run(self, fn: Callable[[], object], what: str = "updating", cost: Cost | None = None) -> bool:
         """Run `fn()` with the busy indicator; show an error instead of raising it.
 
         A call made while another guarded call runs (a handler that moves a
@@ -162,7 +166,9 @@ class ViewWidget(W.VBox):
         else:
             if self.status.state == "busy":  # not left waiting by within_budget
                 self.error = None
-                self.status.done(self.widget_name, dict.fromkeys(str(w.message) for w in caught), _DONE.get(what, "done"))
+                self.status.done(
+                    self.widget_name, dict.fromkeys(str(w.message) for w in caught), _DONE.get(what, "done")
+                )
             return True
         finally:
             self._busy = False

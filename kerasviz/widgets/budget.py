@@ -18,11 +18,11 @@ is the core mechanism under a widget-friendly name.
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 from kerasviz.core import cost as C
 from kerasviz.core.cost import Cost, ModelTiming, measure_timing, model_timing, multiply_adds  # noqa: F401
-from kerasviz.featurevis.cost import FEATUREVIS_BASE, FEATUREVIS_OVERHEAD, featurevis_cost as _featurevis_cost  # noqa: F401
+from kerasviz.featurevis.cost import FEATUREVIS_BASE, FEATUREVIS_OVERHEAD  # noqa: F401
+from kerasviz.featurevis.cost import featurevis_cost as _featurevis_cost
 
 DEFAULT_BUDGET = 10.0  # seconds a single widget interaction may take without asking
 FEATUREVIS_TRACE = C.TRACE_FACTORS["featurevis"]
@@ -67,7 +67,7 @@ def record_featurevis(model, warm: Cost, seconds: float, traced: bool) -> None:
     C.record(model, "featurevis", warm, seconds, traced=traced)
 
 
-def deepest_within(costs: dict, budget: float) -> Optional[str]:
+def deepest_within(costs: dict, budget: float) -> str | None:
     """The last key of `costs` (ordered cheap to deep) whose cost fits `budget`, or None."""
     fitting = [k for k, cost in costs.items() if cost.seconds <= budget]
     return fitting[-1] if fitting else None

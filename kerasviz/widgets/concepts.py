@@ -10,7 +10,7 @@ gathers all of them as lazy sub-tabs.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as W
 import keras
@@ -75,7 +75,7 @@ def data_count(data) -> int:
     return len(data[0]) if isinstance(data, tuple) else len(data)
 
 
-def with_display(images: Optional[np.ndarray], index: int) -> Optional[Callable]:
+def with_display(images: np.ndarray | None, index: int) -> Callable | None:
     """A `display=` callable showing the given displayable image for image `index` (None: min-max)."""
     if images is None:
         return None
@@ -141,8 +141,18 @@ class TCAVView(ConceptView):
 
     widget_name = "TCAV"
 
-    def __init__(self, model, images, concepts: dict, random_images, *, layers=None, class_names=None,
-                 random_sets: Optional[int] = None, budget=None):
+    def __init__(
+        self,
+        model,
+        images,
+        concepts: dict,
+        random_images,
+        *,
+        layers=None,
+        class_names=None,
+        random_sets: int | None = None,
+        budget=None,
+    ):
         self._common(model, images, class_names=class_names)
         self.concepts, self.random_images, self.random_sets = concepts, random_images, random_sets
         names = list(layers or spatial_layers(model))
@@ -156,8 +166,12 @@ class TCAVView(ConceptView):
         """Activations of the concept and random images up to the layer, gradients of the class images."""
         concept_images = sum(len(v) for v in self.concepts.values()) + len(self.random_images)
         share = layer_share(self.model, self.layer.value)
-        return Work("tcav", len(self.images) + concept_images * share * FORWARD_SHARE,
-                    f"TCAV: {len(self.concepts)} concept(s) at {self.layer.value}", unit="gradient")
+        return Work(
+            "tcav",
+            len(self.images) + concept_images * share * FORWARD_SHARE,
+            f"TCAV: {len(self.concepts)} concept(s) at {self.layer.value}",
+            unit="gradient",
+        )
 
     def redraw(self, change=None):
         from kerasviz.concepts import plot_tcav, tcav
@@ -168,9 +182,20 @@ class TCAVView(ConceptView):
             runs = max(2, min(max_steps(10, quick=4), len(self.random_images) // 2 - 1))
         options = {"random_sets": runs}
         key = (self.layer.value, target)
-        result = self.result(key, self.work, lambda: tcav(
-            self.model, self.layer.value, self.concepts, self.images, target, random_images=self.random_images,
-            progress=False, **options))
+        result = self.result(
+            key,
+            self.work,
+            lambda: tcav(
+                self.model,
+                self.layer.value,
+                self.concepts,
+                self.images,
+                target,
+                random_images=self.random_images,
+                progress=False,
+                **options,
+            ),
+        )
         if result is not None:
             self.show(plot_tcav(result, title=f"TCAV at {self.layer.value}, class {self.target.label}"))
 
@@ -190,8 +215,18 @@ class NMFView(ConceptView):
     widget_name = "NMF concepts"
     VIEWS = ("top patches", "on this image")
 
-    def __init__(self, model, images, data=None, *, display=None, tiles: Optional[Callable] = None, layers=None,
-                 class_names=None, budget=None):
+    def __init__(
+        self,
+        model,
+        images,
+        data=None,
+        *,
+        display=None,
+        tiles: Callable | None = None,
+        layers=None,
+        class_names=None,
+        budget=None,
+    ):
         self._common(model, images, display, class_names)
         self.data, self.tiles = array_data(data, self.images) if data is not None else self.images, tiles
         names = list(layers or post_relu_layers(model))
@@ -215,9 +250,19 @@ class NMFView(ConceptView):
         channels = int(find_layer(self.model, self.layer.value).output.shape[-1])
         k = min(self.k.value, channels)
         target = None if self.target.value == -1 else int(self.target.value)
-        result = self.result((self.layer.value, k, target), self.work, lambda: nmf_concepts(
-            self.model, self.layer.value, self.data, k, target=target, top=min(6, data_count(self.data)),
-            progress=False))
+        result = self.result(
+            (self.layer.value, k, target),
+            self.work,
+            lambda: nmf_concepts(
+                self.model,
+                self.layer.value,
+                self.data,
+                k,
+                target=target,
+                top=min(6, data_count(self.data)),
+                progress=False,
+            ),
+        )
         if result is None:
             return
         if self.view.value == "top patches":
@@ -261,18 +306,34 @@ class AtlasView(ConceptView):
         """One feature visualization per cell (at most grid x grid icons, optimised together)."""
         from kerasviz.featurevis.cost import featurevis_work
 
-        icons = self.grid.value ** 2
+        icons = self.grid.value**2
         fv = featurevis_work(self.model, self.layer.value, icons, self.steps, self._size())
-        return Work("atlas", fv.passes, f"atlas: {icons} icons x {self.steps} steps on {self.layer.value}",
-                    unit="gradient", pixels=fv.pixels)
+        return Work(
+            "atlas",
+            fv.passes,
+            f"atlas: {icons} icons x {self.steps} steps on {self.layer.value}",
+            unit="gradient",
+            pixels=fv.pixels,
+        )
 
     def redraw(self, change=None):
         from kerasviz.concepts import activation_atlas, plot_activation_atlas
 
-        per_image = max(1, int(np.ceil(20 * self.grid.value ** 2 / len(self.data))))  # ~20 vectors per cell
-        result = self.result((self.layer.value, self.grid.value), self.work, lambda: activation_atlas(
-            self.model, self.layer.value, self.data, grid=self.grid.value, steps=self.steps, min_count=1,
-            samples_per_image=per_image, progress=False))
+        per_image = max(1, int(np.ceil(20 * self.grid.value**2 / len(self.data))))  # ~20 vectors per cell
+        result = self.result(
+            (self.layer.value, self.grid.value),
+            self.work,
+            lambda: activation_atlas(
+                self.model,
+                self.layer.value,
+                self.data,
+                grid=self.grid.value,
+                steps=self.steps,
+                min_count=1,
+                samples_per_image=per_image,
+                progress=False,
+            ),
+        )
         if result is not None:
             self.show(plot_activation_atlas(result, title=f"Activation atlas of {self.layer.value}"))
 
@@ -311,15 +372,36 @@ class CaricatureView(ConceptView):
         from kerasviz.concepts import caricature, plot_caricature
 
         i = self.image.value
-        result = self.result((self.layer.value, i), self.work, lambda: caricature(
-            self.model, self.layer.value, self.images[i], steps=self.steps, progress=False))
+        result = self.result(
+            (self.layer.value, i),
+            self.work,
+            lambda: caricature(self.model, self.layer.value, self.images[i], steps=self.steps, progress=False),
+        )
         if result is not None:
-            self.show(plot_caricature(result, self.images[i], display=with_display(self.display_images, i),
-                                      title=f"Caricature at {self.layer.value}"))
+            self.show(
+                plot_caricature(
+                    result,
+                    self.images[i],
+                    display=with_display(self.display_images, i),
+                    title=f"Caricature at {self.layer.value}",
+                )
+            )
 
 
-def concept_tabs(model, images, *, display=None, data=None, labels=None, tiles=None, class_names=None,
-                 concepts: Optional[dict] = None, random_images=None, steps: int = 128, budget=None):
+def concept_tabs(
+    model,
+    images,
+    *,
+    display=None,
+    data=None,
+    labels=None,
+    tiles=None,
+    class_names=None,
+    concepts: dict | None = None,
+    random_images=None,
+    steps: int = 128,
+    budget=None,
+):
     """The Concepts tab's lazy sub-tabs: TCAV, NMF concepts, CRP, activation atlas, caricature.
 
     Each sub-tab is built the first time it is selected (the first one at once).
@@ -334,13 +416,17 @@ def concept_tabs(model, images, *, display=None, data=None, labels=None, tiles=N
             return W.HTML(NO_CONCEPTS)
         return TCAVView(model, images, concepts, random_images, class_names=class_names, budget=budget)
 
-    return LazyTabs({
-        "TCAV": tcav_tab,
-        "NMF concepts": lambda: NMFView(model, images, data, display=display, tiles=tiles, class_names=class_names,
-                                        budget=budget),
-        "CRP": lambda: CRPView(model, images, data, display=display, labels=labels, tiles=tiles,
-                               class_names=class_names, budget=budget),
-        "activation atlas": lambda: AtlasView(model, array_data(data, images), steps=steps, budget=budget),
-        "caricature": lambda: CaricatureView(model, images, display=display, steps=steps, budget=budget),
-    }, build_now=True)
-
+    return LazyTabs(
+        {
+            "TCAV": tcav_tab,
+            "NMF concepts": lambda: NMFView(
+                model, images, data, display=display, tiles=tiles, class_names=class_names, budget=budget
+            ),
+            "CRP": lambda: CRPView(
+                model, images, data, display=display, labels=labels, tiles=tiles, class_names=class_names, budget=budget
+            ),
+            "activation atlas": lambda: AtlasView(model, array_data(data, images), steps=steps, budget=budget),
+            "caricature": lambda: CaricatureView(model, images, display=display, steps=steps, budget=budget),
+        },
+        build_now=True,
+    )

@@ -11,7 +11,7 @@ active (`kv.top_activating`).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import ipywidgets as W
 import numpy as np
@@ -59,8 +59,18 @@ class CRPView(ConceptView):
     widget_name = "CRP"
     VIEWS = ("heatmaps", "references")
 
-    def __init__(self, model, images, data=None, *, display=None, tiles: Optional[Callable] = None, labels=None,
-                 class_names=None, budget=None):
+    def __init__(
+        self,
+        model,
+        images,
+        data=None,
+        *,
+        display=None,
+        tiles: Callable | None = None,
+        labels=None,
+        class_names=None,
+        budget=None,
+    ):
         self._common(model, images, display, class_names)
         self.data = self.images if data is None else array_data(data, self.images)
         self.labels, self.tiles = labels, tiles
@@ -73,7 +83,7 @@ class CRPView(ConceptView):
         self.view = W.ToggleButtons(options=self.VIEWS, description="show")
         self.all_top = W.Button(description="top channels", icon="list")
         self.bars = W.VBox([])
-        self.channel: Optional[int] = None
+        self.channel: int | None = None
         self.crp_result = None
         self.observe_controls((self.layer, self.rule, self.top, self.image, self.target, self.view), self._changed)
         self.all_top.on_click(self.guard(lambda _: self.select(None)))
@@ -97,17 +107,31 @@ class CRPView(ConceptView):
         """A relevance pass down to the layer and a forward pass up to it, per image of `data`."""
         n = data_count(self.data)
         share = layer_share(self.model, self.layer.value)
-        return Work("references", (2.0 + FORWARD_SHARE) * n * share,
-                    f"relevance maximization over {n} images at {self.layer.value}", unit="gradient")
+        return Work(
+            "references",
+            (2.0 + FORWARD_SHARE) * n * share,
+            f"relevance maximization over {n} images at {self.layer.value}",
+            unit="gradient",
+        )
 
     def ranked(self):
         """The `kv.crp` result of the current image: the `top` most relevant channels (cached)."""
         from kerasviz.concepts import crp
 
         key = self._key() + ("top", self.top.value)
-        return self.result(key, self.work, lambda: crp(
-            self.model, self.images[self.image.value], self._target(), layer=self.layer.value, top=self.top.value,
-            rule=self.rule.value, progress=False))
+        return self.result(
+            key,
+            self.work,
+            lambda: crp(
+                self.model,
+                self.images[self.image.value],
+                self._target(),
+                layer=self.layer.value,
+                top=self.top.value,
+                rule=self.rule.value,
+                progress=False,
+            ),
+        )
 
     def references(self):
         """`(relevance_maximization, top_activating)` of the layer over `data` (cached per layer and rule)."""
@@ -117,15 +141,26 @@ class CRPView(ConceptView):
         k = min(REFERENCES, data_count(self.data))
         labelled = self.labels is not None
         key = ("references", self.layer.value, self.rule.value)
-        return self.result(key, self.reference_work, lambda: (
-            relevance_maximization(self.model, self.layer.value, self.data, k=k,
-                                   target="labels" if labelled else None, labels=self.labels, rule=self.rule.value,
-                                   progress=False),
-            top_activating(self.model, self.layer.value, self.data, k=k, progress=False),
-        ))
+        return self.result(
+            key,
+            self.reference_work,
+            lambda: (
+                relevance_maximization(
+                    self.model,
+                    self.layer.value,
+                    self.data,
+                    k=k,
+                    target="labels" if labelled else None,
+                    labels=self.labels,
+                    rule=self.rule.value,
+                    progress=False,
+                ),
+                top_activating(self.model, self.layer.value, self.data, k=k, progress=False),
+            ),
+        )
 
     # ---- interaction -------------------------------------------------------------------
-    def select(self, channel: Optional[int]) -> None:
+    def select(self, channel: int | None) -> None:
         """Show channel `channel`'s conditional heatmap alone (None: the top channels again)."""
         self.channel = None if channel is None else int(channel)
         self.redraw()
@@ -140,11 +175,18 @@ class CRPView(ConceptView):
         order = np.argsort(-np.abs(share))[:BARS]
         rows = []
         for c in order:
-            button = W.Button(description=f"#{int(c)}", layout=W.Layout(width="64px"),
-                              button_style="info" if self.channel == int(c) else "")
+            button = W.Button(
+                description=f"#{int(c)}",
+                layout=W.Layout(width="64px"),
+                button_style="info" if self.channel == int(c) else "",
+            )
             button.on_click(self.guard(lambda _, c=int(c): self.select(c)))
-            bar = W.FloatProgress(value=float(abs(share[c])), min=0.0, max=float(max(np.abs(share[order]).max(), 1e-12)),
-                                  layout=W.Layout(width="110px"))
+            bar = W.FloatProgress(
+                value=float(abs(share[c])),
+                min=0.0,
+                max=float(max(np.abs(share[order]).max(), 1e-12)),
+                layout=W.Layout(width="110px"),
+            )
             rows.append(W.HBox([button, bar, W.Label(f"{100 * share[c]:.0f}%")]))
         self.bars.children = rows
 
@@ -163,19 +205,42 @@ class CRPView(ConceptView):
             if refs is None:
                 return
             relevant, active = refs
-            self.show(plot_relevance_maximization(relevant, filters=channels, activating=active, display=self.tiles,
-                                                  title=f"References at {self.layer.value}: most relevant | most active"))
+            self.show(
+                plot_relevance_maximization(
+                    relevant,
+                    filters=channels,
+                    activating=active,
+                    display=self.tiles,
+                    title=f"References at {self.layer.value}: most relevant | most active",
+                )
+            )
             return
         shown = with_display(self.display_images, i) if self.display_images is not None else self.tiles
         result = ranked
         if self.channel is not None:
             key = self._key() + ("channel", self.channel)
-            result = self.result(key, self.work, lambda: crp(
-                self.model, self.images[i], self._target(), layer=self.layer.value, filters=[self.channel],
-                rule=self.rule.value, progress=False))
+            result = self.result(
+                key,
+                self.work,
+                lambda: crp(
+                    self.model,
+                    self.images[i],
+                    self._target(),
+                    layer=self.layer.value,
+                    filters=[self.channel],
+                    rule=self.rule.value,
+                    progress=False,
+                ),
+            )
             if result is None:
                 return
         self.crp_result = result
         what = f"channel {self.channel}" if self.channel is not None else f"top {self.top.value} channels"
-        self.show(plot_crp(result, self.images[i], display=shown,
-                           title=f"CRP at {self.layer.value} ({self.rule.value}), {what}, class {self.target.label}"))
+        self.show(
+            plot_crp(
+                result,
+                self.images[i],
+                display=shown,
+                title=f"CRP at {self.layer.value} ({self.rule.value}), {what}, class {self.target.label}",
+            )
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -41,8 +41,18 @@ class TopActivatingExplorer(ViewWidget):
 
     widget_name = "dataset"
 
-    def __init__(self, model, data, layers: Optional[Sequence[str]] = None, k: int = 9, labels=None,
-                 display: Optional[Callable] = None, rows: int = 4, *, budget=None):
+    def __init__(
+        self,
+        model,
+        data,
+        layers: Sequence[str] | None = None,
+        k: int = 9,
+        labels=None,
+        display: Callable | None = None,
+        rows: int = 4,
+        *,
+        budget=None,
+    ):
         self.model, self.data, self.k, self.labels, self.display, self.rows = model, data, k, labels, display, rows
         self._scans: dict = {}
         self.layer = W.Dropdown(options=list(layers or conv_layers(model)), description="layer")
@@ -81,10 +91,20 @@ class TopActivatingExplorer(ViewWidget):
         label = weights_label(self.model)
         suffix = f" [{label}]" if label else ""
         if self.view.value == "neuron feature":
-            return plot_neuron_features(features, self.filters(), display=self.display, cols=self.rows,
-                                        title=f"{top.layer}: Neuron Features{suffix}")
-        return plot_top_activating(top, self.filters(), kind=self.view.value, display=self.display,
-                                   title=f"{top.layer}: top {top.k} {self.view.value}{suffix}")
+            return plot_neuron_features(
+                features,
+                self.filters(),
+                display=self.display,
+                cols=self.rows,
+                title=f"{top.layer}: Neuron Features{suffix}",
+            )
+        return plot_top_activating(
+            top,
+            self.filters(),
+            kind=self.view.value,
+            display=self.display,
+            title=f"{top.layer}: top {top.k} {self.view.value}{suffix}",
+        )
 
     def _new_layer(self, change=None):
         scanned = self.scan()

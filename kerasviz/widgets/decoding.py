@@ -6,9 +6,9 @@ import ipywidgets as W
 
 from kerasviz.activations import activations
 from kerasviz.core.layers import conv_layers
+from kerasviz.data import takes_bgr, weights_label
 from kerasviz.decoding import decode_filters, decoded_response, top_locations
 from kerasviz.decoding.substitution import decoding_plan, input_geometry
-from kerasviz.data import takes_bgr, weights_label
 from kerasviz.plotting.decoding import plot_decoded_filter, plot_top_images
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
@@ -84,8 +84,16 @@ class DecodingExplorer(ViewWidget):
         ci, _, cp = top_locations(cnn, k, self.top)
         di, _, dp = top_locations(dec, 0, self.top)
         (stride, offset, _), _ = input_geometry(decoding_plan(self.model, layer), *self.images.shape[1:3])
-        tops = plot_top_images(shown, self.display_images[ci], cp, self.display_images[di], dp, stride=stride, offset=offset,
-                               title=f"top {self.top} images: CNN (red) vs decoded (yellow)")
+        tops = plot_top_images(
+            shown,
+            self.display_images[ci],
+            cp,
+            self.display_images[di],
+            dp,
+            stride=stride,
+            offset=offset,
+            title=f"top {self.top} images: CNN (red) vs decoded (yellow)",
+        )
         return views, tops
 
     def refresh(self):

@@ -14,7 +14,7 @@ reports its own updates, estimates and errors (`kerasviz.widgets.base`).
 from __future__ import annotations
 
 import html
-from typing import Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as W
 import keras
@@ -23,15 +23,16 @@ import numpy as np
 from kerasviz.core.inputs import as_image_batch, as_numeric_array, from_model_layout, to_model_layout
 from kerasviz.core.layers import conv_layers
 from kerasviz.data import deprocess, model_family, weights_label
+from kerasviz.widgets._display import widget_images
 from kerasviz.widgets.activations import ActivationExplorer, FilterExplorer
 from kerasviz.widgets.attribution import AttributionExplorer
-from kerasviz.widgets._display import widget_images
 from kerasviz.widgets.base import StatusLine, static_bundle
 from kerasviz.widgets.concepts import concept_tabs
 from kerasviz.widgets.dataset import TopActivatingExplorer
 from kerasviz.widgets.decoding import DecodingExplorer, decodable_layers
 from kerasviz.widgets.featurevis import FeatureVisExplorer
 from kerasviz.widgets.lrp import LRPExplorer
+
 
 class LazyPanel(W.VBox):
     """A panel whose content `build_fn()` is built once, on demand, with a status line.
@@ -61,7 +62,7 @@ class LazyPanel(W.VBox):
         self.body = W.VBox([self.compute])
         super().__init__([W.HBox([self.status, self.retry]), self.body])
 
-    def build(self) -> Optional[W.Widget]:
+    def build(self) -> W.Widget | None:
         """Build the content if not built yet (errors are shown, not raised); returns it."""
         if self.built:
             return self.content
@@ -83,7 +84,7 @@ class LazyPanel(W.VBox):
             self.status.done(self.title)
         return self.content
 
-    def rebuild(self) -> Optional[W.Widget]:
+    def rebuild(self) -> W.Widget | None:
         """Forget the content (and any error) and build again."""
         self.built, self.content = False, None
         return self.build()
@@ -110,13 +111,13 @@ class LazyTabs(W.Tab):
         if build_now:
             self.build_selected()
 
-    def build_selected(self) -> Optional[W.Widget]:
+    def build_selected(self) -> W.Widget | None:
         """Build the selected tab's panel if needed; returns its content."""
         if self.selected_index is None:
             return None
         return self.children[self.selected_index].build()
 
-    def select(self, title: str) -> Optional[W.Widget]:
+    def select(self, title: str) -> W.Widget | None:
         """Select the tab called `title` (building it if needed); returns its content."""
         self.selected_index = list(self.panels).index(title)
         return self.build_selected()
@@ -171,10 +172,22 @@ class Explorer(W.VBox):
 
     TABS = ("Activations", "Filters", "Attribution", "Decoding", "Dataset", "Concepts")
 
-    def __init__(self, model: keras.Model, images, display=None, *, data=None, labels=None,
-                 class_names: Optional[Sequence[str]] = None, layers: Optional[Sequence[str]] = None,
-                 steps: int = 64, k: int = 9, concepts: Optional[dict] = None, random_images=None,
-                 budget: Optional[float] = None):
+    def __init__(
+        self,
+        model: keras.Model,
+        images,
+        display=None,
+        *,
+        data=None,
+        labels=None,
+        class_names: Sequence[str] | None = None,
+        layers: Sequence[str] | None = None,
+        steps: int = 64,
+        k: int = 9,
+        concepts: dict | None = None,
+        random_images=None,
+        budget: float | None = None,
+    ):
         batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
         self.model, self.images = model, np.asarray(to_model_layout(batch.numpy(), model))  # the widgets' input
         self.display_images = _display_images(model, self.images, display, single)
@@ -183,10 +196,16 @@ class Explorer(W.VBox):
         self.concepts, self.random_images = _concept_sets(model, concepts, random_images)
         self.budget = budget
         self.header = W.HTML(_header(model, len(self.images)))
-        self.tabs = LazyTabs({
-            "Activations": self._activations, "Filters": self._filters, "Attribution": self._attribution,
-            "Decoding": self._decoding, "Dataset": self._dataset, "Concepts": self._concepts,
-        })
+        self.tabs = LazyTabs(
+            {
+                "Activations": self._activations,
+                "Filters": self._filters,
+                "Attribution": self._attribution,
+                "Decoding": self._decoding,
+                "Dataset": self._dataset,
+                "Concepts": self._concepts,
+            }
+        )
         super().__init__([self.header, self.tabs])
 
     @property
@@ -201,23 +220,36 @@ class Explorer(W.VBox):
 
     # ---- one builder per tab: family widgets, configured for this model ------------------
     def _activations(self) -> W.Widget:
-        return ActivationExplorer(self.model, self.images, display=self.display_images, layers=self.layers,
-                                  budget=self.budget)
+        return ActivationExplorer(
+            self.model, self.images, display=self.display_images, layers=self.layers, budget=self.budget
+        )
 
     def _filters(self) -> W.Widget:
         steps = self.steps
-        return LazyTabs({
-            "weights": lambda: FilterExplorer(self.model, budget=self.budget),
-            "feature visualization": lambda: FeatureVisExplorer(self.model, steps=steps, budget=self.budget),
-        }, build_now=True)
+        return LazyTabs(
+            {
+                "weights": lambda: FilterExplorer(self.model, budget=self.budget),
+                "feature visualization": lambda: FeatureVisExplorer(self.model, steps=steps, budget=self.budget),
+            },
+            build_now=True,
+        )
 
     def _attribution(self) -> W.Widget:
-        return LazyTabs({
-            "gradients and CAM": lambda: AttributionExplorer(
-                self.model, self.images, display=self.display_images, class_names=self.class_names, budget=self.budget),
-            "LRP": lambda: LRPExplorer(self.model, self.images, display=self.display_images, show_flow=False,
-                                       budget=self.budget),
-        }, build_now=True)
+        return LazyTabs(
+            {
+                "gradients and CAM": lambda: AttributionExplorer(
+                    self.model,
+                    self.images,
+                    display=self.display_images,
+                    class_names=self.class_names,
+                    budget=self.budget,
+                ),
+                "LRP": lambda: LRPExplorer(
+                    self.model, self.images, display=self.display_images, show_flow=False, budget=self.budget
+                ),
+            },
+            build_now=True,
+        )
 
     def _decoding(self) -> W.Widget:
         layers, reasons = decodable_layers(self.model)
@@ -231,13 +263,22 @@ class Explorer(W.VBox):
         k = min(self.k, len(self.images)) if self.data is self.images else self.k
         return TopActivatingExplorer(self.model, self.data, k=k, labels=self.labels, display=tiles, budget=self.budget)
 
-
     def _concepts(self) -> W.Widget:
         family = model_family(self.model)
         tiles = (lambda x: deprocess(x, family)) if family != "none" else None
-        return concept_tabs(self.model, self.images, display=self.display_images, data=self.data, labels=self.labels,
-                            tiles=tiles, class_names=self.class_names, concepts=self.concepts,
-                            random_images=self.random_images, steps=self.steps, budget=self.budget)
+        return concept_tabs(
+            self.model,
+            self.images,
+            display=self.display_images,
+            data=self.data,
+            labels=self.labels,
+            tiles=tiles,
+            class_names=self.class_names,
+            concepts=self.concepts,
+            random_images=self.random_images,
+            steps=self.steps,
+            budget=self.budget,
+        )
 
 
 def _concept_sets(model, concepts, random_images) -> tuple:
@@ -246,7 +287,9 @@ def _concept_sets(model, concepts, random_images) -> tuple:
 
     if concepts is not None and (not isinstance(concepts, dict) or not concepts):
         raise ArgumentTypeError(f"`concepts` must be a non-empty dict {{name: images}}; got {type(concepts).__name__}.")
-    prepared = lambda images, name: np.asarray(to_model_layout(as_image_batch(images, model, name=name)[0].numpy(), model))
+    prepared = lambda images, name: np.asarray(
+        to_model_layout(as_image_batch(images, model, name=name)[0].numpy(), model)
+    )
     checked = None if concepts is None else {str(k): prepared(v, f"concepts[{k!r}]") for k, v in concepts.items()}
     pool = None if random_images is None else prepared(random_images, "random_images")
     return checked, pool
@@ -274,7 +317,11 @@ def _no_decoding_message(model: keras.Model, reasons: dict[str, str]) -> str:
     if not conv_layers(model):
         why = "it has no 2-D convolution layers."
     else:
-        why = "<ul>" + "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in reasons.items()) + "</ul>"
+        why = (
+            "<ul>"
+            + "".join(f"<li><code>{html.escape(p)}</code>: {html.escape(r)}</li>" for p, r in reasons.items())
+            + "</ul>"
+        )
     return (
         f"<p><b>No decodable layers in {html.escape(model.name)}.</b> Filter decoding (Rafegas &amp; Vanrell) "
         "needs a plain chain of Conv2D and non-overlapping pooling layers below the decoded layer; "

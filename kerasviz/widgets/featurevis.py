@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -11,14 +11,19 @@ import numpy as np
 from kerasviz._config import max_steps
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.core.validate import check_choice
-from kerasviz.featurevis.regularizers import TV, Blur, Lp
 from kerasviz.featurevis import visualize_filters
+from kerasviz.featurevis.regularizers import TV, Blur, Lp
 from kerasviz.plotting.featurevis import plot_filter_grid
 from kerasviz.widgets import budget as B
 from kerasviz.widgets._display import show_figure
 from kerasviz.widgets.base import ViewWidget
 
-REGULARIZERS = {"none": (), "total variation": (TV(0.05),), "blur every 4 steps": (Blur(1.0, 4),), "L6 norm": (Lp(0.05),)}
+REGULARIZERS = {
+    "none": (),
+    "total variation": (TV(0.05),),
+    "blur every 4 steps": (Blur(1.0, 4),),
+    "L6 norm": (Lp(0.05),),
+}
 OPENING_STEPS = 32  # fewest steps the widget opens with: fewer show little more than the random start
 PREVIEW_AFTER = 3.0  # seconds: optimisations estimated longer show their images while they run
 PREVIEW_EVERY = 2.0  # seconds between two previews
@@ -54,8 +59,17 @@ class FeatureVisExplorer(ViewWidget):
 
     widget_name = "feature visualization"
 
-    def __init__(self, model, layers: Optional[Sequence[str]] = None, count: int = 4, steps: int = 128, size=None, *,
-                 layer: Optional[str] = None, budget: Optional[float] = None):
+    def __init__(
+        self,
+        model,
+        layers: Sequence[str] | None = None,
+        count: int = 4,
+        steps: int = 128,
+        size=None,
+        *,
+        layer: str | None = None,
+        budget: float | None = None,
+    ):
         self.model, self.count = model, count
         self.size = _image_size(model, size)
         names = list(layers) if layers is not None else conv_layers(model)
@@ -70,17 +84,23 @@ class FeatureVisExplorer(ViewWidget):
         self.figure, self.result, self._quiet, self._traced, self.previews = None, None, False, set(), 0
         self.observe_controls((self.layer,), self._on_layer)
         self.observe_controls((self.filter, self.param, self.regularizer, self.steps), self.redraw)
-        self._setup([W.HBox([self.layer, self.filter]), W.HBox([self.param, self.regularizer, self.steps])],
-                    [self.output], budget)
+        self._setup(
+            [W.HBox([self.layer, self.filter]), W.HBox([self.param, self.regularizer, self.steps])],
+            [self.output],
+            budget,
+        )
         self.run(lambda: self._open(layer, layers is None), "computing")
 
-    def _open(self, layer: Optional[str], choose: bool) -> None:
+    def _open(self, layer: str | None, choose: bool) -> None:
         start, steps = time.perf_counter(), None
         if layer is None and choose:
             warm = {name: self.estimate(name, traced=True) for name in self.layer.options}
             # What is left of the budget once the estimates are made and a new step is traced.
-            available = self.budget - (time.perf_counter() - start) - (self.estimate(traced=False).seconds
-                                                                       - self.estimate(traced=True).seconds)
+            available = (
+                self.budget
+                - (time.perf_counter() - start)
+                - (self.estimate(traced=False).seconds - self.estimate(traced=True).seconds)
+            )
             layer = B.deepest_within(warm, available)
             if layer is None:  # not even the first layer fits: fewer steps there
                 layer = self.layer.options[0]
@@ -118,7 +138,7 @@ class FeatureVisExplorer(ViewWidget):
     def _key(self, layer: str) -> tuple:
         return (layer, self.param.value, self.regularizer.value)
 
-    def estimate(self, layer: Optional[str] = None, traced: Optional[bool] = None) -> B.Cost:
+    def estimate(self, layer: str | None = None, traced: bool | None = None) -> B.Cost:
         """The estimated cost of optimising the shown filters on `layer` (default: the current layer).
 
         `traced`: whether the step for that layer is already compiled (default: known from earlier runs).
@@ -145,8 +165,14 @@ class FeatureVisExplorer(ViewWidget):
             every = int(np.clip(steps * PREVIEW_EVERY / warm.seconds // 8 * 8, 8, steps))
             options = dict(callback=self._preview, callback_every=every)
         result = visualize_filters(
-            self.model, self.layer.value, self.filters(), steps=self.steps.value, size=self.size,
-            param=self.param.value, regularizers=REGULARIZERS[self.regularizer.value], **options,
+            self.model,
+            self.layer.value,
+            self.filters(),
+            steps=self.steps.value,
+            size=self.size,
+            param=self.param.value,
+            regularizers=REGULARIZERS[self.regularizer.value],
+            **options,
         )
         B.record_featurevis(self.model, warm, time.perf_counter() - start, traced)
         self._traced.add(key)
@@ -161,9 +187,14 @@ class FeatureVisExplorer(ViewWidget):
         """Show the images of a running optimisation (a `kerasviz.featurevis.Snapshot`)."""
         if snapshot.step >= snapshot.steps:
             return  # the final figure follows
-        figure = plot_filter_grid(images=snapshot.images, units=list(snapshot.units), scores=snapshot.scores,
-                                  cols=len(snapshot.units), tile_inches=2.0,
-                                  title=f"{self.layer.value}: step {snapshot.step} of {snapshot.steps} (running)")
+        figure = plot_filter_grid(
+            images=snapshot.images,
+            units=list(snapshot.units),
+            scores=snapshot.scores,
+            cols=len(snapshot.units),
+            tile_inches=2.0,
+            title=f"{self.layer.value}: step {snapshot.step} of {snapshot.steps} (running)",
+        )
         with self.output:
             self.output.clear_output(wait=True)
             show_figure(figure)

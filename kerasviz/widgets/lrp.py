@@ -38,23 +38,32 @@ class LRPExplorer(ViewWidget):
 
     widget_name = "LRP"
 
-    def __init__(self, model, images, display=None, rule: str = "epsilon", bounds=None, show_flow: bool = True, *,
-                 budget=None):
+    def __init__(
+        self, model, images, display=None, rule: str = "epsilon", bounds=None, show_flow: bool = True, *, budget=None
+    ):
         self.model, self.bounds = model, bounds
         self.images, self.display_images = widget_images(model, images, display)
         style = {"description_width": "70px"}
         self.rule = W.Dropdown(options=RULE_CHOICES, value=rule, description="rule", style=style)
-        self.epsilon = W.FloatLogSlider(1e-6, base=10, min=-9, max=1, description="ε", continuous_update=False, style=style)
+        self.epsilon = W.FloatLogSlider(
+            1e-6, base=10, min=-9, max=1, description="ε", continuous_update=False, style=style
+        )
         self.gamma = W.FloatSlider(0.25, min=0, max=2, step=0.05, description="γ", continuous_update=False, style=style)
-        self.alpha = W.FloatSlider(2.0, min=1, max=4, step=0.5, description="α (β=α−1)", continuous_update=False, style=style)
+        self.alpha = W.FloatSlider(
+            2.0, min=1, max=4, step=0.5, description="α (β=α−1)", continuous_update=False, style=style
+        )
         self.image = W.IntSlider(0, 0, len(self.images) - 1, description="image", continuous_update=False, style=style)
         self.target = W.IntText(-1, description="class", style=style)
         self.flow = W.Checkbox(show_flow, description="relevance flow")
         self.out = W.Output()
         self.result = None
-        self.observe_controls((self.rule, self.epsilon, self.gamma, self.alpha, self.image, self.target, self.flow),
-                              lambda change: self.redraw())
-        controls = W.HBox([W.VBox([self.rule, self.image, self.target, self.flow]), W.VBox([self.epsilon, self.gamma, self.alpha])])
+        self.observe_controls(
+            (self.rule, self.epsilon, self.gamma, self.alpha, self.image, self.target, self.flow),
+            lambda change: self.redraw(),
+        )
+        controls = W.HBox(
+            [W.VBox([self.rule, self.image, self.target, self.flow]), W.VBox([self.epsilon, self.gamma, self.alpha])]
+        )
         self._setup([controls], [self.out], budget)
         self.run(self.redraw, "computing")
 

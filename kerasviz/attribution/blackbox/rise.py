@@ -32,15 +32,18 @@ float64).
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import max_steps, progress_bar
 from kerasviz.attribution.support import (
-    check_batch_size, check_seed, clean_scores, fill_images, finish, prepare,
+    check_batch_size,
+    check_seed,
+    clean_scores,
+    fill_images,
+    finish,
+    prepare,
 )
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function, forward_scorer
@@ -76,14 +79,18 @@ def _masks(mask_ids, height, width, grid_size, keep_probability, seed):
     return tf.gather(up, cols, axis=2, batch_dims=1)
 
 
-def rise_masks(count: int, size, *, grid_size: int = 7, keep_probability: float = 0.5, seed: int = 0, start: int = 0) -> np.ndarray:
+def rise_masks(
+    count: int, size, *, grid_size: int = 7, keep_probability: float = 0.5, seed: int = 0, start: int = 0
+) -> np.ndarray:
     """The masks `rise` uses: `(count, H, W)` float32 in [0, 1], masks `start..start+count-1`.
 
     Example:
         >>> m = rise_masks(8, (224, 224), grid_size=7)
     """
     h, w = size
-    return _masks(tf.range(start, start + count), h, w, grid_size, tf.constant(keep_probability, tf.float32), seed).numpy()
+    return _masks(
+        tf.range(start, start + count), h, w, grid_size, tf.constant(keep_probability, tf.float32), seed
+    ).numpy()
 
 
 class RiseStep:
@@ -117,10 +124,10 @@ def rise(
     *,
     output: OutputSpec = None,
     input: InputSpec = None,
-    samples: Optional[int] = None,
+    samples: int | None = None,
     grid_size: int = 7,
     keep_probability: float = 0.5,
-    baseline: Union[float, str, np.ndarray] = 0.0,
+    baseline: float | str | np.ndarray = 0.0,
     probabilities: bool = False,
     normalization: str = "expected",
     seed: int = 0,
@@ -181,8 +188,11 @@ def rise(
     if not callable_target:
         _, targets = clean_scores(model, x, targets, out, probabilities=probabilities, side=p.side, input=p.input)
     score = targets if callable_target else None
-    step = cache.get(model, ("rise_step", score, bool(probabilities), out, p.input, dtype),
-                     lambda: RiseStep(scoring, score, probabilities, out, p.input))
+    step = cache.get(
+        model,
+        ("rise_step", score, bool(probabilities), out, p.input, dtype),
+        lambda: RiseStep(scoring, score, probabilities, out, p.input),
+    )
     side = step.feed.values(p.side)
     image_ids = np.repeat(np.arange(n), samples).astype(np.int32)
     mask_ids = np.tile(np.arange(samples), n).astype(np.int32)

@@ -8,7 +8,8 @@ each image's segments 0..M-1.
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Union
+from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.core.validate import check_int, check_number
 
 
-def superpixels(images, *, n_segments: int = 50, compactness: Optional[float] = None, sigma: float = 1.0) -> np.ndarray:
+def superpixels(images, *, n_segments: int = 50, compactness: float | None = None, sigma: float = 1.0) -> np.ndarray:
     """SLIC superpixels of each image, `(N, H, W)` int32 labels 0..M-1 (`(H, W)` for one image).
 
     Args:
@@ -46,8 +47,13 @@ def superpixels(images, *, n_segments: int = 50, compactness: Optional[float] = 
         unit = (image - image.min()) / span if span > 0 else np.zeros_like(image)
         colour = unit.shape[-1] == 3
         found = slic(
-            unit, n_segments=n_segments, compactness=compactness if compactness is not None else (10.0 if colour else 0.1),
-            sigma=sigma, channel_axis=-1, convert2lab=colour, start_label=0,
+            unit,
+            n_segments=n_segments,
+            compactness=compactness if compactness is not None else (10.0 if colour else 0.1),
+            sigma=sigma,
+            channel_axis=-1,
+            convert2lab=colour,
+            start_label=0,
         )
         labels.append(np.unique(found, return_inverse=True)[1].reshape(found.shape).astype(np.int32))
     labels = np.stack(labels)

@@ -20,7 +20,7 @@ no sign.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Optional, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -28,7 +28,13 @@ import tensorflow as tf
 
 from kerasviz._config import max_steps
 from kerasviz.attribution.support import (
-    check_batch_size, check_seed, clean_scores, fill_images, finish, prepare, stream_scores,
+    check_batch_size,
+    check_seed,
+    clean_scores,
+    fill_images,
+    finish,
+    prepare,
+    stream_scores,
 )
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.model_inputs import InputSpec
@@ -83,8 +89,8 @@ def sobol_attribution(
     output: OutputSpec = None,
     input: InputSpec = None,
     grid_size: int = 8,
-    designs: Optional[int] = None,
-    baseline: Union[float, str, np.ndarray] = 0.0,
+    designs: int | None = None,
+    baseline: float | str | np.ndarray = 0.0,
     seed: int = 0,
     mask_batch_size: int = 64,
     progress: bool = True,
@@ -143,10 +149,22 @@ def sobol_attribution(
         ids = image_ids[rows]
         return tf.gather(x, ids) * m + tf.gather(fill, ids) * (1.0 - m)
 
-    scores = stream_scores(
-        model, make_rows, image_ids, targets, out, batch_size=mask_batch_size, progress=progress, desc="sobol",
-        side=p.side, input=p.input,
-    ).reshape(n, per_image).astype(np.float64)
+    scores = (
+        stream_scores(
+            model,
+            make_rows,
+            image_ids,
+            targets,
+            out,
+            batch_size=mask_batch_size,
+            progress=progress,
+            desc="sobol",
+            side=p.side,
+            input=p.input,
+        )
+        .reshape(n, per_image)
+        .astype(np.float64)
+    )
     indices = np.stack([jansen_total_order(s, designs, cells) for s in scores]).reshape(n, grid_size, grid_size)
     maps = indices[:, rows_of][:, :, cols_of]
     if single:

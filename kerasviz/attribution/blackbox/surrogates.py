@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from math import comb
-from typing import ClassVar, Optional, Union
+from typing import ClassVar
 
 import keras
 import numpy as np
@@ -28,7 +28,12 @@ import tensorflow as tf
 from kerasviz._config import max_steps
 from kerasviz.attribution.blackbox.segments import SegmentSpec, segment_maps
 from kerasviz.attribution.support import (
-    check_batch_size, check_seed, clean_scores, fill_images, prepare, stream_scores,
+    check_batch_size,
+    check_seed,
+    clean_scores,
+    fill_images,
+    prepare,
+    stream_scores,
 )
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
@@ -123,7 +128,18 @@ def lime_design(m: int, samples: int, kernel_width: float, rng: np.random.Genera
 
 
 def _explain(
-    method, model, images, target, output, segments, n_segments, baseline, design, fit, sample_batch_size, progress,
+    method,
+    model,
+    images,
+    target,
+    output,
+    segments,
+    n_segments,
+    baseline,
+    design,
+    fit,
+    sample_batch_size,
+    progress,
     input=None,
 ):
     sample_batch_size = check_batch_size(sample_batch_size, "sample_batch_size")
@@ -140,7 +156,10 @@ def _explain(
         m = int(seg.max()) + 1
         if isinstance(fill, str):  # each segment's own mean colour
             xi = x[i].numpy().reshape(-1, x.shape[-1])
-            means = np.stack([np.bincount(seg.ravel(), xi[:, c], m) / np.bincount(seg.ravel(), None, m) for c in range(x.shape[-1])], -1)
+            means = np.stack(
+                [np.bincount(seg.ravel(), xi[:, c], m) / np.bincount(seg.ravel(), None, m) for c in range(x.shape[-1])],
+                -1,
+            )
             fill_i = tf.constant(means[seg], tf.float32)
         else:
             fill_i = fill[i]
@@ -154,8 +173,15 @@ def _explain(
 
         own = targets if callable(targets) else targets[i : i + 1]
         y = stream_scores(
-            model, make_rows, np.zeros(len(full), np.int32), own, out,
-            batch_size=sample_batch_size, progress=progress, desc=f"{method} {i + 1}/{n}", side=p.side[i : i + 1],
+            model,
+            make_rows,
+            np.zeros(len(full), np.int32),
+            own,
+            out,
+            batch_size=sample_batch_size,
+            progress=progress,
+            desc=f"{method} {i + 1}/{n}",
+            side=p.side[i : i + 1],
             input=p.input,
         ).astype(np.float64)
         f_x[i], f_b[i] = y[0], y[1]
@@ -194,8 +220,8 @@ def lime(
     input: InputSpec = None,
     segments: SegmentSpec = None,
     n_segments: int = 50,
-    baseline: Union[float, str, np.ndarray] = 0.0,
-    samples: Optional[int] = None,
+    baseline: float | str | np.ndarray = 0.0,
+    samples: int | None = None,
     kernel_width: float = 0.25,
     alpha: float = 1.0,
     seed: int = 0,
@@ -236,8 +262,21 @@ def lime(
     n_segments = check_int(n_segments, "n_segments", minimum=1)
     design = lambda m: lime_design(m, samples, kernel_width, np.random.default_rng(seed))
     fit = lambda z, y, w, f_x, f_b: weighted_ridge(z, y, w, alpha)
-    return _explain("lime", model, images, target, output, segments, n_segments, baseline, design, fit,
-                    sample_batch_size, progress, input)
+    return _explain(
+        "lime",
+        model,
+        images,
+        target,
+        output,
+        segments,
+        n_segments,
+        baseline,
+        design,
+        fit,
+        sample_batch_size,
+        progress,
+        input,
+    )
 
 
 def kernel_shap(
@@ -249,8 +288,8 @@ def kernel_shap(
     input: InputSpec = None,
     segments: SegmentSpec = None,
     n_segments: int = 50,
-    baseline: Union[float, str, np.ndarray] = 0.0,
-    samples: Optional[int] = None,
+    baseline: float | str | np.ndarray = 0.0,
+    samples: int | None = None,
     seed: int = 0,
     sample_batch_size: int = 32,
     progress: bool = True,
@@ -294,8 +333,21 @@ def kernel_shap(
         return shap_design(m, budget, np.random.default_rng(seed))
 
     fit = lambda z, y, w, f_x, f_b: (f_b, shapley_fit(z, y, w, f_x, f_b))
-    return _explain("kernel_shap", model, images, target, output, segments, n_segments, baseline, design, fit,
-                    sample_batch_size, progress, input)
+    return _explain(
+        "kernel_shap",
+        model,
+        images,
+        target,
+        output,
+        segments,
+        n_segments,
+        baseline,
+        design,
+        fit,
+        sample_batch_size,
+        progress,
+        input,
+    )
 
 
 for _fn in (lime, kernel_shap):
