@@ -34,6 +34,7 @@ from kerasviz.core.validate import check_bool, check_int
 
 def image_layers(model: keras.Model) -> list[str]:
     """Paths of every leaf layer whose output is a 4-D feature map (N, h, w, c) (`core.layers.spatial_layers`)."""
+    check_model(model)
     return spatial_layers(model)
 
 

@@ -19,6 +19,12 @@ _labels: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 _families: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
+def _check_model(model) -> None:
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
+
+
 def weights_label(model) -> str:
     """How a model's weights were obtained, for figure titles.
 
@@ -26,17 +32,24 @@ def weights_label(model) -> str:
         "ImageNet weights", "untrained (random weights)", a label set with
         `set_weights_label`, or "" for models kerasviz did not load.
     """
+    _check_model(model)
     return _labels.get(model, "")
 
 
 def set_weights_label(model, label: str):
     """Record how `model`'s weights were obtained (shown by plots); returns `model`."""
-    _labels[model] = str(label)
+    _check_model(model)
+    if not isinstance(label, str):
+        from kerasviz.core.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(f"`label` must be a string such as 'untrained'; got {label!r}.")
+    _labels[model] = label
     return model
 
 
 def model_family(model) -> str:
     """The preprocessing family of a model loaded by kerasviz ("vgg16"), else "none"."""
+    _check_model(model)
     return _families.get(model, "none")
 
 

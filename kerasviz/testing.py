@@ -54,6 +54,11 @@ def predictions(model: keras.Model, probe) -> list:
 
 def model_state(model: keras.Model, probe: np.ndarray):
     """A snapshot of what a call must not change: weights, layer configs, predictions."""
+    from kerasviz.core.graph import check_model
+    from kerasviz.core.inputs import as_model_batch
+
+    check_model(model)
+    as_model_batch(probe, model, name="probe")  # a probe the model cannot take: a clear error, not TensorFlow's
     return (
         [w.copy() for w in model.get_weights()],
         [

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -104,6 +104,21 @@ def _array(min_ndim: int, max_ndim: int | None = None):
     return check
 
 
+def _image(value, name):
+    if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return value  # an index into a batch (plot_activations): the function knows the batch size
+    return _array(2, 3)(value, name)
+
+
+def check_result(value, name: str, kind: type, made_by: str):
+    """`value` must be a `kind` (a result of `made_by`); else a clear ArgumentTypeError."""
+    if not isinstance(value, kind):
+        raise ArgumentTypeError(
+            f"`{name}` must be the result of {made_by} (a {kind.__name__}); got {type(value).__name__}."
+        )
+    return value
+
+
 # Argument name -> check(value, name). Only names that mean the same in every function that has them.
 CHECKS: dict[str, Callable] = {
     "alpha": _fraction,
@@ -121,7 +136,10 @@ CHECKS: dict[str, Callable] = {
     "figsize": _figsize,
     "cmap": _cmap,
     "tol": _non_negative,
+    "hit_rate": _fraction,
+    "stride": _positive_int,
     "fraction": _fraction,
+    "image": _image,
     "heatmap": _array(2, 3),
     "relevance": _array(2),
     "kernel": _array(3, 4),

@@ -102,6 +102,9 @@ def find_layer(model: keras.Model, layer: LayerSpec, *, name: str = "layer") -> 
         >>> find_layer(transfer_model, "block5_conv3")   # inside the "vgg16" base
         >>> find_layer(transfer_model, "vgg16/block5_conv3")
     """
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     if isinstance(layer, keras.layers.Layer):
         if isinstance(layer, keras.layers.InputLayer):
             raise LayerNotFoundError(_input_message(model, layer.name, name))
@@ -181,6 +184,9 @@ def is_conv(layer: keras.layers.Layer) -> bool:
 
 def conv_layers(model: keras.Model) -> list[str]:
     """Paths of every 2-D convolution layer, nested models included, in graph order."""
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     return [p for p, l in unique_paths(model) if is_conv(l)]
 
 

@@ -44,6 +44,9 @@ def architecture_defaults(model: keras.Model) -> dict:
 
     The same preprocessing is also given under the older key "preprocess".
     """
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     names = [model.name.lower()] + [l.name.lower() for _, l in iter_layers(model) if is_model(l)]
     for name in names:
         for family, defaults in ARCHITECTURE_DEFAULTS.items():

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.arguments import check_array
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles
 from kerasviz.plotting.style import current_style, styled
 
@@ -14,19 +15,25 @@ DEAD_COLOR = "orange"
 
 
 def _maps_of(acts, layer, image) -> tuple[str, np.ndarray]:
+    from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+    from kerasviz.core.validate import check_int
+
     if isinstance(acts, dict):
         if layer is None:
             if len(acts) != 1:
-                raise ValueError(f"Pass layer= to choose one of {list(acts)}.")
+                raise InvalidArgumentError(f"Pass `layer` to choose one of {list(acts)}.")
             layer = next(iter(acts))
+        if not isinstance(layer, str):
+            raise ArgumentTypeError(f"`layer` must be a key of the activations, one of {list(acts)}; got {layer!r}.")
         if layer not in acts:
-            raise KeyError(f"No activations for {layer!r}; computed: {list(acts)}.")
+            raise InvalidArgumentError(f"`layer` {layer!r} has no activations; computed: {list(acts)}.")
         acts = acts[layer]
-    maps = np.asarray(acts)
+    maps = np.asarray(check_array(acts, "acts"))
     if maps.ndim == 4:
+        image = check_int(image, "image", minimum=-len(maps), maximum=len(maps) - 1)
         maps = maps[image]
     if maps.ndim != 3:
-        raise ValueError(f"Expected activations (h, w, c) or (N, h, w, c); got shape {np.shape(acts)}.")
+        raise InvalidArgumentError(f"`acts` must be activations (h, w, c) or (N, h, w, c); got shape {np.shape(acts)}.")
     return layer or "", maps
 
 
@@ -352,6 +359,10 @@ def plot_channel(
     Returns:
         matplotlib `Figure`.
     """
+    from kerasviz.core.validate import check_int
+
+    maps = check_array(maps, "maps", min_ndim=3, max_ndim=3)
+    channel = check_int(channel, "channel", minimum=-maps.shape[-1], maximum=maps.shape[-1] - 1)
     h, w, c = maps.shape
     if not 0 <= channel < c:
         raise ValueError(f"channel {channel} out of range: {layer or 'the layer'} has {c} channels.")

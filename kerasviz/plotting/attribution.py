@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.plotting.style import current_style, styled
 
 
@@ -46,6 +47,7 @@ def to_2d(heatmap, signed: bool | None = None) -> tuple[np.ndarray, bool]:
     return heatmap, signed
 
 
+@checked_arguments
 def normalize_map(heatmap, signed: bool | None = None, percentile: float = 99.0) -> np.ndarray:
     """Scale a map for display, clipping at `percentile` of |map|.
 
@@ -94,6 +96,7 @@ def add_colorbar(ax, signed: bool, cmap: str | None = None):
     return bar
 
 
+@checked_arguments
 def overlay_heatmap(
     ax,
     image,
@@ -302,6 +305,11 @@ def plot_randomization(
         metrics: which curves to draw, one panel each.
         title: figure title.
     """
+    from kerasviz.attribution.randomization import RandomizationResult
+    from kerasviz.core.arguments import check_result
+
+    for result in results if isinstance(results, (list, tuple)) else [results]:
+        check_result(result, "results", RandomizationResult, "kv.randomization_check")
     results = list(results) if isinstance(results, (list, tuple)) else [results]
     fig = Figure(figsize=(4.2 * len(metrics), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))
@@ -328,6 +336,17 @@ def plot_randomization(
 @styled
 def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
     """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend."""
+    from kerasviz.core.arguments import check_array
+    from kerasviz.core.errors import ArgumentTypeError
+    from kerasviz.core.validate import check_choice
+
+    check_choice(kind, "kind", ("deletion", "insertion"))
+    if not isinstance(curves, Mapping) or not curves:
+        raise ArgumentTypeError(
+            f"`curves` must be a non-empty dict {{method: curve (N, T) or (T,)}}; got {type(curves).__name__}."
+        )
+    for curve in curves.values():
+        check_array(curve, "curves", min_ndim=1, max_ndim=2)
     fig = Figure(figsize=(4.5, 3.4))
     ax = fig.subplots()
     for name, curve in curves.items():

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.plotting.grid import normalize_tiles
 
@@ -34,6 +35,7 @@ def _shown(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
     return shown[..., 0] if shown.shape[-1] == 1 else shown
 
 
+@checked_arguments
 def plot_tcav(result, *, title: str | None = None, ax=None, figsize=None):
     """Bars of TCAV scores per concept, each run as a dot, against the random-concept band.
 
@@ -97,6 +99,7 @@ def _overlay(ax, image: np.ndarray, heat: np.ndarray, vmax: float, cmap: str = "
     ax.set_axis_off()
 
 
+@checked_arguments
 def plot_nmf_concepts(
     result,
     images=None,
@@ -173,6 +176,7 @@ def plot_nmf_concepts(
     return fig
 
 
+@checked_arguments
 def plot_activation_atlas(atlas, *, show_layout: bool = True, title: str | None = None, figsize=None):
     """The atlas: icons at their grid cells, and (optionally) the sampled layout with the grid.
 
@@ -218,6 +222,7 @@ def plot_activation_atlas(atlas, *, show_layout: bool = True, title: str | None 
     return fig
 
 
+@checked_arguments
 def plot_caricature(result, images, *, display: Callable | None = None, title: str | None = None, figsize=None):
     """Each image above its caricature, titled with the cosine of their activations.
 
@@ -254,6 +259,7 @@ def plot_caricature(result, images, *, display: Callable | None = None, title: s
     return fig
 
 
+@checked_arguments
 def plot_crp(
     result,
     images,
@@ -320,6 +326,7 @@ def plot_crp(
     return fig
 
 
+@checked_arguments
 def plot_relevance_maximization(
     result,
     filters: Sequence[int] | None = None,

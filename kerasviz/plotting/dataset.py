@@ -61,6 +61,10 @@ def plot_top_activating(
     Example:
         >>> kv.plot_top_activating(top, filters=range(8), kind="images")
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.topk import TopActivating
+
+    check_result(top, "top", TopActivating, "kv.top_activating")
     if kind not in ("patches", "images"):
         raise ValueError(f"kind must be 'patches' or 'images', got {kind!r}.")
     filters = list(range(min(len(top.indices), max_filters)) if filters is None else filters)
@@ -104,6 +108,10 @@ def plot_neuron_features(
     Returns:
         A matplotlib Figure.
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.neuron_feature import NeuronFeatures
+
+    check_result(features, "features", NeuronFeatures, "kv.neuron_feature")
     filters = list(range(min(len(features.images), max_filters)) if filters is None else filters)
     tiles = _squeeze_gray(_displayable(features.images[filters], display))
     rows, ncols = grid_shape(len(filters), cols)
@@ -135,6 +143,10 @@ def plot_dead_filters(report, *, title: str | None = None, figsize=None):
     Returns:
         A matplotlib Figure.
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.filters_health import DeadFilters
+
+    check_result(report, "report", DeadFilters, "kv.dead_filters")
     rows = report.table()
     n = len(rows)
     nrows, ncols = grid_shape(n, min(n, 4))
@@ -166,6 +178,10 @@ def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: str | Non
     Returns:
         A matplotlib Figure.
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.filters_health import FilterSimilarity
+
+    check_result(similarity, "similarity", FilterSimilarity, "kv.filter_similarity")
     panels = [("kernel cosine", similarity.cosine)]
     if similarity.correlation is not None:
         panels.append(("activation correlation", similarity.correlation))
@@ -199,6 +215,10 @@ def plot_embedding_grid(grid, labels=None, *, title: str | None = None, figsize=
     Returns:
         A matplotlib Figure.
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.embedding import EmbeddingGrid
+
+    check_result(grid, "grid", EmbeddingGrid, "kv.embedding_grid")
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize or (12, 6), gridspec_kw={"width_ratios": [1, 1.3]})
     x, y = grid.embedding.T
     if labels is None:

@@ -95,6 +95,9 @@ def plot_response_comparison(image: np.ndarray, cnn: dict, decoded: dict, *, map
         cnn, decoded: `{layer: (h, w, K)}` responses for this image.
         maps: channels shown per layer (the first `maps`).
     """
+    from kerasviz.core.validate import check_int
+
+    check_int(maps, "maps", minimum=1)
     names = list(cnn)
     fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
     for row, name in enumerate(names):

@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.core.arguments import checked_arguments
 
+
+@checked_arguments
 def plot_metrics_table(table, *, title: str | None = None, dpi: int = 100) -> Figure:
     """Methods x metrics as a colour table: each column coloured by rank (dark = best), values written in.
 
@@ -24,6 +27,10 @@ def plot_metrics_table(table, *, title: str | None = None, dpi: int = 100) -> Fi
     Example:
         >>> kv.plot_metrics_table(kv.attribution_metrics(model, x, {"saliency": "saliency", "rise": "rise"}))
     """
+    from kerasviz.attribution.metrics_table import MetricsTable
+    from kerasviz.core.arguments import check_result
+
+    check_result(table, "table", MetricsTable, "kv.attribution_metrics")
     values = np.asarray(table.values, np.float64)
     rows, cols = values.shape
     goodness = np.full(values.shape, np.nan)

@@ -146,12 +146,16 @@ def current_style() -> Style:
 
 
 def styled(plot: Callable) -> Callable:
-    """Decorator for plot functions: run `plot` with the current style's matplotlib settings."""
+    """Decorator for plot functions: check the settings (`core.arguments`), run with the current style."""
     import matplotlib
+
+    from kerasviz.core.arguments import checked_arguments
+
+    checked = checked_arguments(plot)  # settings named alike (alpha, cmap, cols, ...) checked alike
 
     @functools.wraps(plot)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(current_style().rc()):
-            return plot(*args, **kwargs)
+            return checked(*args, **kwargs)
 
     return wrapper
