@@ -28,8 +28,12 @@ def _tiny_model(folder: str) -> str:
         "keras.Model(i, keras.layers.Dense(3)(x)).save(r'%s')"
     )
     path = os.path.join(folder, "tiny.keras")
-    subprocess.run([sys.executable, "-c", code % path], check=True, capture_output=True,
-                   env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    subprocess.run(
+        [sys.executable, "-c", code % path],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     return path
 
 
@@ -44,8 +48,15 @@ def cases(folder: str) -> dict:
         "bad output path (under a file)": ["inspect", "-o", os.path.join(a_file, "report.html")],
         "output path is a directory": ["inspect", "-o", folder],
         "missing model file": ["inspect", "--model", os.path.join(folder, "missing.keras")],
-        "bad --layers (own .keras model)": ["inspect", "--model", model, "--layers", "nope", "-o",
-                                            os.path.join(folder, "r.html")],
+        "bad --layers (own .keras model)": [
+            "inspect",
+            "--model",
+            model,
+            "--layers",
+            "nope",
+            "-o",
+            os.path.join(folder, "r.html"),
+        ],
         "bad --layers (VGG16)": ["inspect", "--layers", "nope", "-o", os.path.join(folder, "r.html")],
     }
 

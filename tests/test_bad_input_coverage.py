@@ -29,7 +29,15 @@ CLASSES = {
 def test_public_surface_is_found():
     surface = public_callables()
     # The families are all there (one name each), and the documented helpers outside the top level.
-    for name in ("saliency", "lrp", "visualize_filters", "top_activating", "decode_filters", "tcav", "plot_activations"):
+    for name in (
+        "saliency",
+        "lrp",
+        "visualize_filters",
+        "top_activating",
+        "decode_filters",
+        "tcav",
+        "plot_activations",
+    ):
         assert name in surface
     assert "testing.unchanged" in surface and "widgets.Explorer" in surface
     assert all(callable(obj) for obj in surface.values())

@@ -58,8 +58,16 @@ ROWS = [
     ("overlay heatmap empty", lambda m, a: kv.overlay_heatmap(_axes(), IMAGE, np.zeros((0, 8))), "heatmap"),
     ("lrp percentile Inf", lambda m, a: kv.plot_lrp(IMAGE, {"lrp": MAP}, percentile=float("inf")), "percentile"),
     ("lrp cmap number", lambda m, a: kv.plot_lrp(IMAGE, {"lrp": MAP}, cmap=3), "cmap"),
-    ("relevance flow max_maps zero", lambda m, a: kv.plot_relevance_flow({"c": np.ones((8, 8, 4))}, max_maps=0), "max_maps"),
-    ("signal attribution percentile", lambda m, a: kv.plot_signal_attribution(np.ones((9, 2)), np.ones(9), percentile=200), "percentile"),
+    (
+        "relevance flow max_maps zero",
+        lambda m, a: kv.plot_relevance_flow({"c": np.ones((8, 8, 4))}, max_maps=0),
+        "max_maps",
+    ),
+    (
+        "signal attribution percentile",
+        lambda m, a: kv.plot_signal_attribution(np.ones((9, 2)), np.ones(9), percentile=200),
+        "percentile",
+    ),
     ("signal activations title number", lambda m, a: kv.plot_signal_activations(np.ones((9, 2)), title=3), "title"),
     # activations and weights
     ("activations cols negative", lambda m, a: kv.plot_activations(a, "conv1", cols=-1), "cols"),
@@ -69,7 +77,11 @@ ROWS = [
     ("channel index out of range", lambda m, a: kv.plot_channel(IMAGE, a["conv1"][0], 99), "channel"),
     ("channel index float", lambda m, a: kv.plot_channel(IMAGE, a["conv1"][0], 1.5), "channel"),
     ("filter weights kernel wrong rank", lambda m, a: kv.plot_filter_weights(np.ones(5)), "kernel"),
-    ("filter weights max_filters zero", lambda m, a: kv.plot_filter_weights(np.ones((3, 3, 3, 4)), max_filters=0), "max_filters"),
+    (
+        "filter weights max_filters zero",
+        lambda m, a: kv.plot_filter_weights(np.ones((3, 3, 3, 4)), max_filters=0),
+        "max_filters",
+    ),
     ("filters cols text", lambda m, a: kv.plot_filters(m, "conv1", cols="4"), "cols"),
     ("filters figsize", lambda m, a: kv.plot_filters(m, "conv1", figsize=(4,)), "figsize"),
     # feature visualization, decoding
@@ -81,10 +93,22 @@ ROWS = [
     ("decoded filters cols zero", lambda m, a: kv.plot_decoded_filters(np.ones((2, 5, 5, 3)), cols=0), "cols"),
     ("response comparison maps zero", lambda m, a: kv.plot_response_comparison(IMAGE, {}, {}, maps=0), "maps"),
     ("deconvnet comparison decoded text", lambda m, a: kv.plot_deconvnet_comparison("x", X, X), "decoded"),
-    ("class matrix hit_rate NaN", lambda m, a: kv.plot_class_matrix(np.ones((2, 2)), X, X, hit_rate=float("nan")), "hit_rate"),
-    ("top images stride zero", lambda m, a: kv.plot_top_images(np.ones((2, 5, 5, 3)), X, np.zeros((2, 2)), X, np.zeros((2, 2)), stride=0), "stride"),
+    (
+        "class matrix hit_rate NaN",
+        lambda m, a: kv.plot_class_matrix(np.ones((2, 2)), X, X, hit_rate=float("nan")),
+        "hit_rate",
+    ),
+    (
+        "top images stride zero",
+        lambda m, a: kv.plot_top_images(np.ones((2, 5, 5, 3)), X, np.zeros((2, 2)), X, np.zeros((2, 2)), stride=0),
+        "stride",
+    ),
     # results of dataset, concept and metric calls
-    ("top activating max_filters zero", lambda m, a: kv.plot_top_activating(kv.top_activating(m, "conv1", X, k=2, progress=False), max_filters=0), "max_filters"),
+    (
+        "top activating max_filters zero",
+        lambda m, a: kv.plot_top_activating(kv.top_activating(m, "conv1", X, k=2, progress=False), max_filters=0),
+        "max_filters",
+    ),
     ("top activating not a result", lambda m, a: kv.plot_top_activating(X), "top"),
     ("neuron features not a result", lambda m, a: kv.plot_neuron_features("features"), "features"),
     ("dead filters not a result", lambda m, a: kv.plot_dead_filters(None), "report"),

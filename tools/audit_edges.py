@@ -28,12 +28,22 @@ import pathlib
 import select
 import subprocess
 import sys
+import tempfile
 import time
 
 TOOLS = pathlib.Path(__file__).resolve().parent
 ROOT = TOOLS.parent
-RAW_MARKERS = ("Traceback", "tensorflow.python", "InvalidArgumentError:", "node ", "Graph execution error", "autograph",
-               "tf.Tensor(", "numpy.core", "sklearn")
+RAW_MARKERS = (
+    "Traceback",
+    "tensorflow.python",
+    "InvalidArgumentError:",
+    "node ",
+    "Graph execution error",
+    "autograph",
+    "tf.Tensor(",
+    "numpy.core",
+    "sklearn",
+)
 FAILURES = ("raw", "silent", "hang", "crash")
 
 
@@ -73,9 +83,13 @@ def _global_state():
     import matplotlib
     import numpy as np
 
-    return (keras.config.dtype_policy().name, keras.config.floatx(), random.getstate(),
-            repr(np.random.get_state()[1][:8]) + repr(np.random.get_state()[2:]),
-            repr(sorted(matplotlib.rcParams.items())))
+    return (
+        keras.config.dtype_policy().name,
+        keras.config.floatx(),
+        random.getstate(),
+        repr(np.random.get_state()[1][:8]) + repr(np.random.get_state()[2:]),
+        repr(sorted(matplotlib.rcParams.items())),
+    )
 
 
 def _model_digest(model):
@@ -85,8 +99,9 @@ def _model_digest(model):
     for w in model.get_weights():
         digest.update(w.tobytes())
     for layer in model.layers:
-        digest.update(repr((layer.name, getattr(layer, "activation", None), layer.trainable,
-                            layer.dtype_policy.name)).encode())
+        digest.update(
+            repr((layer.name, getattr(layer, "activation", None), layer.trainable, layer.dtype_policy.name)).encode()
+        )
     return digest.hexdigest()
 
 
@@ -211,12 +226,16 @@ def _rss_gb(pid):
 
 
 def _spawn(todo, args):
-    cmd = [sys.executable, __file__, "--worker", ",".join(map(str, todo))]
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", ",".join(map(str, todo))]
     if args.only:
         cmd += ["--only", args.only]
     if args.shapes:
         cmd += ["--shapes", args.shapes]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # Functions that write files (a report's default path) write into a scratch folder, not the checkout.
+    return subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, bufsize=1, cwd=args.scratch, env=env
+    )
 
 
 def run_all(cases, args):
@@ -253,8 +272,15 @@ def run_all(cases, args):
             proc.wait()
             del running[proc]
             if current is not None:
-                why = ("hang", f"no answer after {args.timeout:.0f} s") if slow else (
-                    ("hang", f"memory above {args.memory:.0f} GB") if big else ("crash", f"process died ({proc.returncode})"))
+                why = (
+                    ("hang", f"no answer after {args.timeout:.0f} s")
+                    if slow
+                    else (
+                        ("hang", f"memory above {args.memory:.0f} GB")
+                        if big
+                        else ("crash", f"process died ({proc.returncode})")
+                    )
+                )
                 results[current] = why
                 st["todo"].remove(current)
             if st["todo"]:
@@ -264,11 +290,15 @@ def run_all(cases, args):
 
 def report(cases, results, seconds):
     counts = collections.Counter(outcome for outcome, _ in results.values())
-    by_sweep = collections.Counter(("bad values" if c[2] else "model shapes", results[i][0]) for i, c in enumerate(cases))
+    by_sweep = collections.Counter(
+        ("bad values" if c[2] else "model shapes", results[i][0]) for i, c in enumerate(cases)
+    )
     print(f"\n{len(cases)} calls in {seconds:.0f} s")
     print(f"{'outcome':<8} {'all':>6} {'bad values':>11} {'model shapes':>13}")
     for outcome in ("clear", "ok", *FAILURES):
-        print(f"{outcome:<8} {counts[outcome]:>6} {by_sweep['bad values', outcome]:>11} {by_sweep['model shapes', outcome]:>13}")
+        print(
+            f"{outcome:<8} {counts[outcome]:>6} {by_sweep['bad values', outcome]:>11} {by_sweep['model shapes', outcome]:>13}"
+        )
     failures = sorted((cases[i], results[i]) for i in results if results[i][0] in FAILURES)
     if failures:
         print(f"\n{len(failures)} failures:")
@@ -295,6 +325,8 @@ def main(argv=None):
         return 0
     os.environ.setdefault("KERASVIZ_QUICK", "1")
     start = time.time()
+    scratch = tempfile.TemporaryDirectory(prefix="audit_edges_")
+    args.scratch = scratch.name
     cases = enumerate_cases(only, shapes)
     print(f"auditing {len(cases)} calls with {args.workers} workers", file=sys.stderr, flush=True)
     results = run_all(cases, args)

@@ -125,6 +125,13 @@ def top_locations(responses: np.ndarray, filter_index: int, k: int = 4) -> tuple
         decreasing maximum, `(k,)` those maxima, `(k, 2)` the (row, col) of each
         maximum on the layer's output grid.
     """
+    from kerasviz.core.arguments import check_array
+    from kerasviz.core.validate import check_int
+
+    responses = check_array(responses, "responses", min_ndim=4, max_ndim=4)
+    channels = responses.shape[-1]
+    filter_index = check_int(filter_index, "filter_index", minimum=-channels, maximum=channels - 1)
+    k = check_int(k, "k", minimum=1)
     maps = responses[..., filter_index].reshape(len(responses), -1)
     best = maps.max(1)
     order = np.argsort(-best, kind="stable")[:k]
@@ -178,7 +185,14 @@ def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray
         maximum, and the diagonal hit rate: the fraction of filters whose top
         image over the whole set is of the filter's own class.
     """
-    labels = np.asarray(labels)
+    from kerasviz.core.arguments import check_array
+
+    scores = check_array(scores, "scores", min_ndim=2, max_ndim=2)
+    labels = np.asarray(check_array(labels, "labels", min_ndim=1, max_ndim=1))
+    if len(labels) != len(scores):
+        raise InvalidArgumentError(
+            f"`labels` must hold one class per row of `scores` ({len(scores)}); got {len(labels)}."
+        )
     classes = np.unique(labels)
     matrix = np.stack([scores[labels == c].max(0) for c in classes], 1)
     argmax = np.stack([np.flatnonzero(labels == c)[scores[labels == c].argmax(0)] for c in classes], 1)

@@ -12,10 +12,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 from kerasviz.plotting.style import current_style, styled
 
 
+@checked_arguments
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
     """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter)."""
     d = np.asarray(decoded, np.float64)

@@ -12,6 +12,7 @@ from typing import Union
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
 
@@ -21,6 +22,7 @@ RELEVANCE_MEANING = (
 )
 
 
+@checked_arguments
 def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.ndarray:
     """`(H, W[, C])` relevance -> `(H, W)` in [-1, 1]: summed over channels, scaled by a high percentile of |R|.
 

@@ -44,6 +44,17 @@ class Style:
     width: float = 9.0
     _previous: Style | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self):
+        from kerasviz.core.errors import ArgumentTypeError
+        from kerasviz.core.validate import check_bool, check_int, check_number
+
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(f"`name` must be a string; got {self.name!r}.")
+        for setting in ("dpi", "font_size", "width"):
+            check_number(getattr(self, setting), setting, minimum=0.0, strict_minimum=True)
+        check_int(self.tiles_per_row, "tiles_per_row", minimum=1)
+        check_bool(self.colorbars, "colorbars")
+
     def rc(self) -> dict:
         """The matplotlib settings this style applies to kerasviz figures (inside an `rc_context`)."""
         return {

@@ -37,6 +37,10 @@ class ActivationExplorer(ViewWidget):
     def __init__(self, model, images, display=None, layers=None, *, budget=None):
         self.model = model
         self.images, self.display_images = widget_images(model, images, display)
+        if layers is not None:
+            from kerasviz.activations import feature_extractor
+
+            feature_extractor(model, layers)  # unknown or unusable layers: a clear error now, not in a tab
         self.layer_names = list(layers or image_layers(model))
         self._cache: dict[int, dict] = {}
         self.layer = W.Dropdown(options=self.layer_names, description="layer")
