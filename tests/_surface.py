@@ -29,7 +29,7 @@ README = TESTS.parent / "README.md"
 # Classes a user builds (everything else public and a class is a result or an error).
 USER_CLASSES = ("Composite", "Style")
 # Names that are not functions of a technique: configuration readers with no argument to get wrong.
-NO_ARGUMENTS = ("quick_mode", "max_steps", "current_style", "composite_names", "supported_layers")
+NO_ARGUMENTS = ("quick_mode", "max_steps", "current_style", "composite_names", "supported_layers", "character_net")
 # Deprecated aliases kept working; their rows are the rows of the name they forward to.
 ALIASES = {"render": "render_objective"}
 # Submodules whose documented names count as public (kv.<module>.<name> written in the README).

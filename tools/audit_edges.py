@@ -174,13 +174,19 @@ def run_case(case, ctxs, surface, ac, kv):
         if arg is not None and arg not in str(error):
             return "clear", "(names another argument) " + message[:200]
         return "clear", message[:200]
-    if must_refuse:
+    if must_refuse and (name, arg, label) not in ac.ALLOWED:
         return "silent", f"accepted {arg}={label}"
-    for array in _arrays(result):
+    for array in [] if name in ac.DOCUMENTED_NAN else _arrays(result):
         if array.size and not np.all(np.isfinite(array)):
             return "silent", f"NaN/Inf in the result ({array.shape})"
     params = ac.parameters(fn)
-    if ctx.multi_output and "output" in params and "output" not in kwargs and arg is None:
+    if (
+        ctx.multi_output
+        and "output" in params
+        and "output" not in kwargs
+        and arg is None
+        and name not in ac.NO_OUTPUT_NEEDED
+    ):
         return "silent", "multi-output model explained without output="
     if ac.is_map_method(fn) and arg is None:
         arr = _main_array(result)

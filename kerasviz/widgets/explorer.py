@@ -188,7 +188,15 @@ class Explorer(W.VBox):
         random_images=None,
         budget: float | None = None,
     ):
+        from kerasviz.core.gradients import require_graph
+        from kerasviz.core.graph import check_model
+        from kerasviz.dataset.streaming import data_source
+
+        check_model(model)
+        require_graph(model, "the Explorer")  # its tabs read intermediate layers
         batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
+        if data is not None:
+            data_source(data, model, labels=labels)  # checked now (a generator is not consumed by the check)
         self.model, self.images = model, np.asarray(to_model_layout(batch.numpy(), model))  # the widgets' input
         self.display_images = _display_images(model, self.images, display, single)
         self.data = self.images if data is None else data
