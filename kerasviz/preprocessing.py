@@ -49,7 +49,7 @@ def _checked_images(images, mode: str) -> np.ndarray:
     """`images` as float32, refused with a clear error when not finite numbers with RGB channels last."""
     from kerasviz.core.arguments import check_array
 
-    x = np.asarray(check_array(images, "images", min_ndim=1), np.float32)
+    x = np.asarray(check_array(images, "images", min_ndim=3, max_ndim=4), np.float32)
     if mode != "none" and x.shape[-1] != 3:
         raise InvalidArgumentError(
             f"`images` must have 3 colour channels last for {mode!r} preprocessing; got shape {x.shape}."

@@ -82,6 +82,11 @@ ROWS = [
     # widgets refuse at construction, not later in a tab
     ("Explorer model None", lambda m: kv.widgets.Explorer(None, X), "model"),
     ("Explorer images NaN", lambda m: kv.widgets.Explorer(m, NAN), "images"),
+    ("Explorer data NaN", lambda m: kv.widgets.Explorer(m, X, data=NAN), "data"),
+    ("Explorer data text", lambda m: kv.widgets.Explorer(m, X, data="photos/"), "data"),
+    ("Explorer unknown layers", lambda m: kv.widgets.Explorer(m, X, layers=["nope"]), "layers"),
+    ("Explorer steps zero", lambda m: kv.widgets.Explorer(m, X, steps=0), "steps"),
+    ("Explorer k float", lambda m: kv.widgets.Explorer(m, X, k=2.5), "k"),
     ("ActivationExplorer unknown layer", lambda m: kv.widgets.ActivationExplorer(m, X, layers=["nope"]), "layers"),
     ("FilterExplorer model text", lambda m: kv.widgets.FilterExplorer("vgg16"), "model"),
 ]

@@ -8,7 +8,7 @@ same branch alone.
 import keras
 import numpy as np
 import pytest
-from _checks import assert_clear_error
+from _checks import assert_clear_error, global_state_unchanged
 
 import kerasviz as kv
 
@@ -91,3 +91,10 @@ def test_report_and_explorer_refuse_subclassed_models_up_front():
     assert "subclassed" in str(error)
     error = assert_clear_error(lambda: kv.widgets.Explorer(net, X), None)
     assert "subclassed" in str(error)
+
+
+def test_train_lenet_leaves_global_random_state_as_found():
+    digits = RNG.integers(0, 256, (8, 28, 28)).astype(np.uint8)
+    with global_state_unchanged():
+        net = kv.train_lenet(digits, np.arange(8) % 10, epochs=1, batch_size=4, steps_per_epoch=1)
+    assert net.model.output_shape == (None, 10)

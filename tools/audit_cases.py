@@ -218,14 +218,18 @@ GOOD = {
         "decoded": {c.conv: np.ones((16, 16, 6))},
     },
     "plot_crp": lambda c: {"result": c.result("crp", lambda: kv.crp(c.model, c.x, layer=c.conv, top=2)), "images": c.x},
-    "plot_dream": lambda c: {"original": c.image, "dream": c.image},
-    "plot_inversion": lambda c: {"original": c.image, "inversion": c.image},
-    "plot_decoded_filter": lambda c: {"decoded": np.ones((5, 5, 3), np.float32)},
-    "plot_filter_grid": lambda c: {
-        "result": c.result(
-            "vf", lambda: kv.visualize_filters(c.model, c.conv, [0, 1], steps=2, size=16, progress=False)
-        )
+    "plot_dream": lambda c: {
+        "original": c.image,
+        "dream": c.result(
+            "dream", lambda: kv.deep_dream(c.model, c.image, [c.conv], steps=2, octaves=1, progress=False)
+        ),
     },
+    "plot_inversion": lambda c: {
+        "original": c.image,
+        "inversion": c.result("inv", lambda: kv.invert(c.model, c.image, c.conv, steps=2, progress=False)),
+    },
+    "plot_decoded_filter": lambda c: {"decoded": np.ones((5, 5, 3), np.float32)},
+    "plot_filter_grid": lambda c: {"images": np.ones((2, 16, 16, 3), np.float32), "units": [0, 1]},
     "plot_perturbation_curves": lambda c: {"curves": {"saliency": np.linspace(1, 0, 5)}},
     "plot_signal_attribution": lambda c: {"signal": np.ones((32, 2), np.float32), "maps": np.ones(32, np.float32)},
     "plot_signal_activations": lambda c: {"activations": np.ones((32, 4), np.float32)},
@@ -368,6 +372,9 @@ ALLOWED = {
     ("redundant_filters", "cosine_threshold", "negative"): "documented range [-1, 1]",
     ("redundant_filters", "correlation_threshold", "negative"): "documented range [-1, 1]",
     ("pointing_game", "classes", "list out of range"): "class labels, not indices",
+    ("superpixels", "images", "wrong channels"): "SLIC segments any number of channels",
+    ("inspect_report", "images", "different shapes"): "photos of any size, each fitted to the model",
+    ("inspect_report", "filters", "out of range"): "a count per layer, capped at the layer's filters",
 }
 # Results documented to hold NaN (function -> why); not counted as silent wrong answers.
 DOCUMENTED_NAN = {"filter_similarity": "correlation is NaN for constant (dead) filters, as documented"}
@@ -496,6 +503,15 @@ def good_call(name: str, fn, c: Ctx):
         elif p.name in ("data", "images") and "model" in params:
             kwargs[p.name] = c.x
     return kwargs
+
+
+def required(fn) -> list[str]:
+    """Names of the arguments a call of `fn` must give."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def parameters(fn) -> list[str]:

@@ -145,7 +145,7 @@ def run_case(case, ctxs, surface, ac, kv):
     fn = surface[name]
     kwargs = ac.good_call(name, fn, ctx)
     if kwargs is None:  # a plot or helper whose inputs come from another call: fill by position
-        kwargs = {p: ac.BY_NAME.get(p, lambda c: c.x)(ctx) for p in ac.parameters(fn)[:1]}
+        kwargs = {p: ac.BY_NAME.get(p, lambda c: c.x)(ctx) for p in ac.required(fn)}
     must_refuse = False
     if arg is not None:
         value = {lab: (v, m) for lab, v, m in ac.bad_values_for(fn, arg, ctx)}[label]

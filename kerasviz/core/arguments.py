@@ -111,10 +111,25 @@ def _image(value, name):
 
 
 def check_result(value, name: str, kind: type, made_by: str):
-    """`value` must be a `kind` (a result of `made_by`); else a clear ArgumentTypeError."""
-    if not isinstance(value, kind):
+    """`value` must be a `kind` (a result of `made_by`); else a clear ArgumentTypeError.
+
+    Objects shaped like the result (not arrays, numbers, text, containers or None) pass: the plot reads
+    their attributes.
+    """
+    plain = (np.ndarray, numbers.Number, str, bytes, list, tuple, dict, set, type(None))
+    if not isinstance(value, kind) and isinstance(value, plain):
         raise ArgumentTypeError(
             f"`{name}` must be the result of {made_by} (a {kind.__name__}); got {type(value).__name__}."
+        )
+    return value
+
+
+def check_fields(value, name: str, fields: tuple, made_by: str):
+    """`value` must carry `fields` (a result of `made_by`, or an object shaped like one); else ArgumentTypeError."""
+    missing = [f for f in fields if not hasattr(value, f)]
+    if missing:
+        raise ArgumentTypeError(
+            f"`{name}` must be the result of {made_by}; got {type(value).__name__} (no {', '.join(missing)})."
         )
     return value
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import dataclass
 
 import keras
@@ -138,6 +139,29 @@ def train_lenet(
     learning_rate = check_number(learning_rate, "learning_rate", minimum=0.0, strict_minimum=True)
     momentum = check_number(momentum, "momentum", minimum=0.0, maximum=1.0)
     seed = check_seed(seed)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        return _train(
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            epochs,
+            batch_size,
+            learning_rate,
+            momentum,
+            steps_per_epoch,
+            seed,
+            verbose,
+        )
+    finally:  # seeding for a reproducible run leaves the caller's Python and NumPy random state as found
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _train(
+    x_train, y_train, x_test, y_test, epochs, batch_size, learning_rate, momentum, steps_per_epoch, seed, verbose
+):
     keras.utils.set_random_seed(seed)
     mean = np.asarray(x_train, np.float32).mean(0)[..., None]
     full_steps = int(np.ceil(len(x_train) / batch_size))

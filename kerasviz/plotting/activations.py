@@ -187,7 +187,12 @@ def plot_filter_weights(
     figsize=None,
 ):
     """Draw a conv kernel `(kh, kw, c_in, filters)`; see `plot_filters` for modes."""
+    from kerasviz.core.validate import check_choice, check_int
+
+    kernel = check_array(kernel, "kernel", min_ndim=4, max_ndim=4)
+    mode = check_choice(mode, "mode", ("auto", "rgb", "channels", "summary"))
     kh, kw, cin, nf = kernel.shape
+    filter_index = check_int(filter_index, "filter_index", minimum=-nf, maximum=nf - 1)
     if mode == "auto":
         mode = "rgb" if cin in (1, 3) else "summary"
     if mode == "rgb":
@@ -361,6 +366,10 @@ def plot_channel(
     """
     from kerasviz.core.validate import check_int
 
+    if not isinstance(layer, str):
+        from kerasviz.core.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(f"`layer` is the layer's name shown in the title; got {layer!r}.")
     maps = check_array(maps, "maps", min_ndim=3, max_ndim=3)
     channel = check_int(channel, "channel", minimum=-maps.shape[-1], maximum=maps.shape[-1] - 1)
     h, w, c = maps.shape

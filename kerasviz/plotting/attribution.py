@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from kerasviz.core.arguments import checked_arguments
+from kerasviz.core.arguments import check_array, checked_arguments
+from kerasviz.core.errors import ArgumentTypeError
 from kerasviz.plotting.style import current_style, styled
 
 
@@ -257,6 +258,12 @@ def plot_attribution_grid(
     Example:
         >>> kv.plot_attribution_grid(img, {"saliency": s[0], "Grad-CAM": c[0]})
     """
+    if not isinstance(maps, Mapping) or not maps:
+        raise ArgumentTypeError(
+            f"`maps` must be a non-empty dict {{method name: map (H, W)}}; got {type(maps).__name__}."
+        )
+    for value in maps.values():
+        check_array(value, "maps", min_ndim=2, max_ndim=3)
     style = current_style()
     n = len(maps) + 1
     cols = cols or min(n, style.panels_per_row())
@@ -305,11 +312,12 @@ def plot_randomization(
         metrics: which curves to draw, one panel each.
         title: figure title.
     """
-    from kerasviz.attribution.randomization import RandomizationResult
-    from kerasviz.core.arguments import check_result
-
     for result in results if isinstance(results, (list, tuple)) else [results]:
-        check_result(result, "results", RandomizationResult, "kv.randomization_check")
+        if not all(hasattr(result, a) for a in ("method", "stages", "spearman")):
+            raise ArgumentTypeError(
+                "`results` must be results of kv.randomization_check (RandomizationResult); "
+                f"got {type(result).__name__}."
+            )
     results = list(results) if isinstance(results, (list, tuple)) else [results]
     fig = Figure(figsize=(4.2 * len(metrics), 3.4))
     axes = np.atleast_1d(fig.subplots(1, len(metrics)))

@@ -65,8 +65,10 @@ def plot_top_activating(
     from kerasviz.dataset.topk import TopActivating
 
     check_result(top, "top", TopActivating, "kv.top_activating")
-    if kind not in ("patches", "images"):
-        raise ValueError(f"kind must be 'patches' or 'images', got {kind!r}.")
+    from kerasviz.core.validate import check_choice, check_indices
+
+    check_choice(kind, "kind", ("patches", "images"))
+    filters = check_indices(filters, "filters", size=len(top.indices)) if filters is not None else None
     filters = list(range(min(len(top.indices), max_filters)) if filters is None else filters)
     tiles = top.crops(filters) if kind == "patches" else top.images(filters)
     n, k = tiles.shape[:2]
@@ -112,6 +114,9 @@ def plot_neuron_features(
     from kerasviz.dataset.neuron_feature import NeuronFeatures
 
     check_result(features, "features", NeuronFeatures, "kv.neuron_feature")
+    from kerasviz.core.validate import check_indices
+
+    filters = check_indices(filters, "filters", size=len(features.images)) if filters is not None else None
     filters = list(range(min(len(features.images), max_filters)) if filters is None else filters)
     tiles = _squeeze_gray(_displayable(features.images[filters], display))
     rows, ncols = grid_shape(len(filters), cols)

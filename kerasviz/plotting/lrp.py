@@ -132,6 +132,13 @@ def plot_relevance_flow(
         >>> res = kv.lrp(model, x, return_layers=True)
         >>> kv.plot_relevance_flow(res.flow(0), score=res.scores[0])
     """
+    if not isinstance(layers, Mapping) or not layers:
+        from kerasviz.core.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(
+            f"`layers` must be a non-empty dict {{layer name: relevance}} (`kv.lrp(..., return_layers=True).layers`); "
+            f"got {type(layers).__name__}."
+        )
     names = list(layers)
     values = [np.asarray(layers[n], np.float64) for n in names]
     totals = np.array([v.sum() for v in values])

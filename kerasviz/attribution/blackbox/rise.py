@@ -49,7 +49,6 @@ from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.gradients import compile_function, forward_scorer
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
-from kerasviz.core.layout import compile_options
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.precision import check_precision, perturbation_variant, to_float32
@@ -102,7 +101,7 @@ class RiseStep:
         scorer = forward_scorer(model, score, probabilities=probabilities, output=output, input=input)
         self.tap, self.feed = scorer.tap, scorer.feed
         self.score, self.probabilities = score, probabilities
-        self._run = compile_function(self._compute, **compile_options(model))  # XLA for channels first on CPU
+        self._run = compile_function(self._compute)
 
     def _compute(self, x, fill, image_ids, mask_ids, classes, grid_size, keep_probability, seed, side=()):
         masks = _masks(mask_ids, tf.shape(x)[1], tf.shape(x)[2], grid_size, keep_probability, seed)
