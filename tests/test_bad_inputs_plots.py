@@ -118,6 +118,14 @@ ROWS = [
     ("randomization not results", lambda m, a: kv.plot_randomization("x"), "results"),
     ("perturbation curves NaN", lambda m, a: kv.plot_perturbation_curves({"s": np.full(4, np.nan)}), "curves"),
     ("perturbation curves kind", lambda m, a: kv.plot_perturbation_curves({"s": np.ones(4)}, kind="nope"), "kind"),
+    (
+        "deconvnet comparison projections missing rows",
+        lambda m, a: kv.plot_deconvnet_comparison(np.ones((5, 5, 3)), X, X[:1]),
+        "projections",
+    ),
+    ("dream original wrong channels", lambda m, a: kv.plot_dream(np.ones((8, 8, 5)), None), "original"),
+    ("relevance flow values not arrays", lambda m, a: kv.plot_relevance_flow({"conv1": "x"}), "layers"),
+    ("crp images NaN", lambda m, a: kv.plot_crp(kv.crp(m, X, layer="conv1", top=2), np.full_like(X, np.nan)), "images"),
     ("crp not a result", lambda m, a: kv.plot_crp(X, X), "result"),
     ("relevance maximization not a result", lambda m, a: kv.plot_relevance_maximization(X), "result"),
 ]

@@ -229,6 +229,11 @@ GOOD = {
         "inversion": c.result("inv", lambda: kv.invert(c.model, c.image, c.conv, steps=2, progress=False)),
     },
     "plot_decoded_filter": lambda c: {"decoded": np.ones((5, 5, 3), np.float32)},
+    "plot_deconvnet_comparison": lambda c: {
+        "decoded": np.ones((5, 5, 3), np.float32),
+        "images": c.x,
+        "projections": np.ones((2, 16, 16, 3), np.float32),
+    },
     "plot_filter_grid": lambda c: {"images": np.ones((2, 16, 16, 3), np.float32), "units": [0, 1]},
     "plot_perturbation_curves": lambda c: {"curves": {"saliency": np.linspace(1, 0, 5)}},
     "plot_signal_attribution": lambda c: {"signal": np.ones((32, 2), np.float32), "maps": np.ones(32, np.float32)},
@@ -375,6 +380,9 @@ ALLOWED = {
     ("superpixels", "images", "wrong channels"): "SLIC segments any number of channels",
     ("inspect_report", "images", "different shapes"): "photos of any size, each fitted to the model",
     ("inspect_report", "filters", "out of range"): "a count per layer, capped at the layer's filters",
+    ("plot_channel", "layer", "unknown"): "a layer name shown in the title",
+    ("plot_channel", "layer", "input layer"): "a layer name shown in the title",
+    ("plot_filter_grid", "units", "list out of range"): "unit labels of the tiles, not indices",
 }
 # Results documented to hold NaN (function -> why); not counted as silent wrong answers.
 DOCUMENTED_NAN = {"filter_similarity": "correlation is NaN for constant (dead) filters, as documented"}

@@ -104,6 +104,14 @@ def _array(min_ndim: int, max_ndim: int | None = None):
     return check
 
 
+def _picture(value, name):
+    """An image or a batch of images to draw: 2 to 4 dimensions, 1, 3 or 4 channels last when it has channels."""
+    array = _array(2, 4)(value, name)
+    if isinstance(array, np.ndarray) and array.ndim >= 3 and array.shape[-1] not in (1, 3, 4):
+        raise InvalidArgumentError(f"`{name}` must have 1, 3 or 4 channels last to be drawn; got shape {array.shape}.")
+    return array
+
+
 def _image(value, name):
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return value  # an index into a batch (plot_activations): the function knows the batch size
@@ -158,7 +166,7 @@ CHECKS: dict[str, Callable] = {
     "heatmap": _array(2, 3),
     "relevance": _array(2),
     "kernel": _array(3, 4),
-    "original": _array(2, 4),
+    "original": _picture,
     "decoded": _array(3, 4),
 }
 

@@ -23,6 +23,16 @@ def _require(result, fields: Sequence[str], what: str, name: str = "result"):
         raise ArgumentTypeError(f"`{name}` must be a {what} result; got {type(result).__name__} (no {missing[0]!r}).")
 
 
+def _drawable(images) -> np.ndarray:
+    """The images a concept plot draws next to its maps: finite numbers, 1 or 3 channels last."""
+    from kerasviz.core.arguments import check_array
+
+    x = np.asarray(check_array(images, "images", min_ndim=3, max_ndim=4), np.float32)
+    if x.shape[-1] not in (1, 3):
+        raise InvalidArgumentError(f"`images` must have 1 or 3 channels last to be drawn; got shape {x.shape}.")
+    return x
+
+
 def _shown(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
     """`(n, h, w, C)` model-space tiles -> `(n, h, w[, 3])` in [0, 1] (via `display`, else per-tile min-max)."""
     tiles = np.asarray(tiles, np.float32)
@@ -156,7 +166,7 @@ def plot_nmf_concepts(
         return fig
     maps = np.asarray(result.maps(images))
     maps = maps[None] if maps.ndim == 3 else maps
-    x = np.asarray(images, np.float32)
+    x = _drawable(images)
     x = x[None] if x.ndim == maps.ndim - 1 else x
     shown = _shown(x if x.ndim == 4 else x[..., None], display)
     fig, axes = plt.subplots(
@@ -242,7 +252,7 @@ def plot_caricature(result, images, *, display: Callable | None = None, title: s
     _require(result, ("images", "similarity", "layer"), "kv.caricature")
     drawn = np.asarray(result.images)
     drawn = drawn[None] if drawn.ndim == 3 else drawn
-    x = np.asarray(images, np.float32)
+    x = _drawable(images)
     x = x[None] if x.ndim == drawn.ndim - 1 else x
     if len(x) != len(drawn):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(drawn)} caricatures.")
@@ -301,7 +311,7 @@ def plot_crp(
     heatmaps = heatmaps[None] if one else heatmaps
     filters = np.atleast_2d(result.filters)
     relevance, share = np.atleast_2d(result.relevance), np.atleast_2d(result.share)
-    x = np.asarray(images, np.float32)
+    x = _drawable(images)
     x = x[None] if x.ndim == heatmaps.ndim - 2 else x
     if len(x) != len(heatmaps):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(heatmaps)} rows of heatmaps.")

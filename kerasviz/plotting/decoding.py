@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.patches import Rectangle
 
 from kerasviz.core.arguments import checked_arguments
+from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 from kerasviz.plotting.style import current_style, styled
 
@@ -215,6 +216,13 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
         images: `(k, H, W[, C])` displayable top images.
         projections: `(k, H, W, C)` deconvnet projections of the same neuron.
     """
+    from kerasviz.core.arguments import check_array
+
+    decoded = check_array(decoded, "decoded", min_ndim=3, max_ndim=3)
+    images = check_array(images, "images", min_ndim=3, max_ndim=4)
+    projections = check_array(projections, "projections", min_ndim=4, max_ndim=4)
+    if len(projections) != len(images):
+        raise InvalidArgumentError(f"`projections` has {len(projections)} maps for {len(images)} `images`.")
     k = len(images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
     axes[0, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)

@@ -139,6 +139,10 @@ def plot_relevance_flow(
             f"`layers` must be a non-empty dict {{layer name: relevance}} (`kv.lrp(..., return_layers=True).layers`); "
             f"got {type(layers).__name__}."
         )
+    from kerasviz.core.arguments import check_array
+
+    for value in layers.values():
+        check_array(value, "layers", min_ndim=1)
     names = list(layers)
     values = [np.asarray(layers[n], np.float64) for n in names]
     totals = np.array([v.sum() for v in values])
