@@ -123,6 +123,11 @@ ROWS = [
         lambda m, a: kv.plot_deconvnet_comparison(np.ones((5, 5, 3)), X, X[:1]),
         "projections",
     ),
+    (
+        "deconvnet comparison images wrong channels",
+        lambda m, a: kv.plot_deconvnet_comparison(np.ones((5, 5, 3)), np.ones((2, 8, 8, 5)), np.ones((2, 8, 8, 3))),
+        "images",
+    ),
     ("dream original wrong channels", lambda m, a: kv.plot_dream(np.ones((8, 8, 5)), None), "original"),
     ("relevance flow values not arrays", lambda m, a: kv.plot_relevance_flow({"conv1": "x"}), "layers"),
     ("crp images NaN", lambda m, a: kv.plot_crp(kv.crp(m, X, layer="conv1", top=2), np.full_like(X, np.nan)), "images"),

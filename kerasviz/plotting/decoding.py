@@ -220,6 +220,10 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
 
     decoded = check_array(decoded, "decoded", min_ndim=3, max_ndim=3)
     images = check_array(images, "images", min_ndim=3, max_ndim=4)
+    if images.ndim == 4 and images.shape[-1] not in (1, 3):
+        raise InvalidArgumentError(
+            f"`images` must be (k, H, W), (k, H, W, 1) or (k, H, W, 3); got shape {images.shape}."
+        )
     projections = check_array(projections, "projections", min_ndim=4, max_ndim=4)
     if len(projections) != len(images):
         raise InvalidArgumentError(f"`projections` has {len(projections)} maps for {len(images)} `images`.")
