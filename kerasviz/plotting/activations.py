@@ -21,7 +21,7 @@ def _maps_of(acts, layer, image) -> tuple[str, np.ndarray]:
     if isinstance(acts, dict):
         if layer is None:
             if len(acts) != 1:
-                raise InvalidArgumentError(f"Pass `layer` to choose one of {list(acts)}.")
+                raise InvalidArgumentError(f"Pass layer= to choose one of {list(acts)}.")
             layer = next(iter(acts))
         if not isinstance(layer, str):
             raise ArgumentTypeError(f"`layer` must be a key of the activations, one of {list(acts)}; got {layer!r}.")
@@ -192,7 +192,13 @@ def plot_filter_weights(
     kernel = check_array(kernel, "kernel", min_ndim=4, max_ndim=4)
     mode = check_choice(mode, "mode", ("auto", "rgb", "channels", "summary"))
     kh, kw, cin, nf = kernel.shape
-    filter_index = check_int(filter_index, "filter_index", minimum=-nf, maximum=nf - 1)
+    filter_index = check_int(filter_index, "filter_index")
+    if not 0 <= filter_index < nf:
+        from kerasviz.core.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"`filter_index` {filter_index} out of range: the layer has {nf} filters (0..{nf - 1})."
+        )
     if mode == "auto":
         mode = "rgb" if cin in (1, 3) else "summary"
     if mode == "rgb":
