@@ -302,9 +302,8 @@ def report(cases, results, seconds):
     print(f"\n{len(cases)} calls in {seconds:.0f} s")
     print(f"{'outcome':<8} {'all':>6} {'bad values':>11} {'model shapes':>13}")
     for outcome in ("clear", "ok", *FAILURES):
-        print(
-            f"{outcome:<8} {counts[outcome]:>6} {by_sweep['bad values', outcome]:>11} {by_sweep['model shapes', outcome]:>13}"
-        )
+        bad, shapes = by_sweep["bad values", outcome], by_sweep["model shapes", outcome]
+        print(f"{outcome:<8} {counts[outcome]:>6} {bad:>11} {shapes:>13}")
     failures = sorted((cases[i], results[i]) for i in results if results[i][0] in FAILURES)
     if failures:
         print(f"\n{len(failures)} failures:")

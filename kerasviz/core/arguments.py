@@ -112,6 +112,14 @@ def _picture(value, name):
     return array
 
 
+def check_drawable(images, name: str = "images") -> np.ndarray:
+    """Images a plot draws: finite numbers, `(H, W, C)` or `(N, H, W, C)` with 1 or 3 channels, as float32."""
+    x = np.asarray(check_array(images, name, min_ndim=3, max_ndim=4), np.float32)
+    if x.shape[-1] not in (1, 3):
+        raise InvalidArgumentError(f"`{name}` must have 1 or 3 channels last to be drawn; got shape {x.shape}.")
+    return x
+
+
 def _image(value, name):
     if isinstance(value, (numbers.Integral, np.integer)) and not isinstance(value, (bool, np.bool_)):
         return value  # an index into a batch (plot_activations): the function knows the batch size

@@ -126,3 +126,29 @@ def default_batch(size: tuple, model_hw: tuple) -> int:
     """Images optimised together by default: as many as fit PIXEL_BUDGET at the larger of size and model size."""
     pixels = max(size[0] * size[1], (model_hw[0] or 0) * (model_hw[1] or 0))
     return int(min(32, max(1, PIXEL_BUDGET // pixels)))
+
+
+def unit_count(found, shape: tuple) -> int:
+    """Channels of a layer's output (axis 1 of a channels-first feature map, else the last axis)."""
+    channels_first = len(shape) > 2 and getattr(found, "data_format", None) == "channels_first"
+    return int(shape[1] if channels_first else shape[-1])
+
+
+def objective_units(model, objective, units, output):
+    """`units` checked against what `objective` reads: a layer's channels, or the classes of an output."""
+    from kerasviz.core.outputs import output_tensors, resolve_output
+    from kerasviz.core.validate import check_indices
+    from kerasviz.featurevis.objectives import OUTPUT
+
+    size = 2**31 - 1
+    if output != 0 or OUTPUT in objective.layers:
+        output = resolve_output(model, output)
+    if objective.unit_layer is not None:
+        found = find_layer(model, objective.unit_layer, name="objective")
+        try:
+            size = unit_count(found, tuple(found.output.shape))
+        except (AttributeError, ValueError):
+            pass
+    elif OUTPUT in objective.layers:
+        size = int(output_tensors(model)[output].shape[-1])
+    return np.asarray(check_indices(units, "units", size=size, allow_none=False), np.int64), output

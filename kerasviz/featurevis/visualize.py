@@ -141,7 +141,7 @@ def render_objective(
         raise S.ArgumentTypeError(
             f"`objective` must be a kv.objectives objective (e.g. kv.objectives.channel(layer)); got {objective!r}."
         )
-    units, output = _objective_units(model, objective, units, 0 if output is None else output)
+    units, output = S.objective_units(model, objective, units, 0 if output is None else output)
     steps = S.check_steps(steps, DEFAULT_STEPS)
     size = S.default_size(model) if size is None else S.check_size(size)
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, size)
@@ -255,33 +255,8 @@ def _layer_units(model, layer, filters, objective: str) -> tuple:
         raise S.InvalidArgumentError(
             f"`objective`='neuron' needs a spatial layer (N, h, w, C); `layer` {found.name!r} outputs {shape}."
         )
-    units = np.asarray(check_indices(filters, "filters", size=_unit_count(found, shape)), np.int64)
+    units = np.asarray(check_indices(filters, "filters", size=S.unit_count(found, shape)), np.int64)
     return units, found
-
-
-def _unit_count(found, shape: tuple) -> int:
-    """Channels of a layer's output (axis 1 of a channels-first feature map, else the last axis)."""
-    channels_first = len(shape) > 2 and getattr(found, "data_format", None) == "channels_first"
-    return int(shape[1] if channels_first else shape[-1])
-
-
-def _objective_units(model, objective, units, output):
-    """`units` checked against what `objective` reads: a layer's channels, or the classes of an output."""
-    from kerasviz.core.layers import find_layer
-    from kerasviz.core.outputs import output_tensors, resolve_output
-
-    size = 2**31 - 1
-    if output != 0 or obj.OUTPUT in objective.layers:
-        output = resolve_output(model, output)
-    if objective.unit_layer is not None:
-        found = find_layer(model, objective.unit_layer, name="objective")
-        try:
-            size = _unit_count(found, tuple(found.output.shape))
-        except (AttributeError, ValueError):
-            pass
-    elif obj.OUTPUT in objective.layers:
-        size = int(output_tensors(model)[output].shape[-1])
-    return np.asarray(check_indices(units, "units", size=size, allow_none=False), np.int64), output
 
 
 _OBJECTIVES = {"channel": obj.channel, "mean": obj.channel, "l2": obj.feature_map_norm, "neuron": obj.neuron}

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from kerasviz.core.arguments import checked_arguments
+from kerasviz.core.arguments import check_drawable, checked_arguments
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.plotting.grid import normalize_tiles
 
@@ -21,16 +21,6 @@ def _require(result, fields: Sequence[str], what: str, name: str = "result"):
     missing = [f for f in fields if not hasattr(result, f)]
     if missing:
         raise ArgumentTypeError(f"`{name}` must be a {what} result; got {type(result).__name__} (no {missing[0]!r}).")
-
-
-def _drawable(images) -> np.ndarray:
-    """The images a concept plot draws next to its maps: finite numbers, 1 or 3 channels last."""
-    from kerasviz.core.arguments import check_array
-
-    x = np.asarray(check_array(images, "images", min_ndim=3, max_ndim=4), np.float32)
-    if x.shape[-1] not in (1, 3):
-        raise InvalidArgumentError(f"`images` must have 1 or 3 channels last to be drawn; got shape {x.shape}.")
-    return x
 
 
 def _shown(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
@@ -166,7 +156,7 @@ def plot_nmf_concepts(
         return fig
     maps = np.asarray(result.maps(images))
     maps = maps[None] if maps.ndim == 3 else maps
-    x = _drawable(images)
+    x = check_drawable(images)
     x = x[None] if x.ndim == maps.ndim - 1 else x
     shown = _shown(x if x.ndim == 4 else x[..., None], display)
     fig, axes = plt.subplots(
@@ -252,7 +242,7 @@ def plot_caricature(result, images, *, display: Callable | None = None, title: s
     _require(result, ("images", "similarity", "layer"), "kv.caricature")
     drawn = np.asarray(result.images)
     drawn = drawn[None] if drawn.ndim == 3 else drawn
-    x = _drawable(images)
+    x = check_drawable(images)
     x = x[None] if x.ndim == drawn.ndim - 1 else x
     if len(x) != len(drawn):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(drawn)} caricatures.")
@@ -311,7 +301,7 @@ def plot_crp(
     heatmaps = heatmaps[None] if one else heatmaps
     filters = np.atleast_2d(result.filters)
     relevance, share = np.atleast_2d(result.relevance), np.atleast_2d(result.share)
-    x = _drawable(images)
+    x = check_drawable(images)
     x = x[None] if x.ndim == heatmaps.ndim - 2 else x
     if len(x) != len(heatmaps):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(heatmaps)} rows of heatmaps.")
