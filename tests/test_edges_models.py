@@ -98,3 +98,11 @@ def test_train_lenet_leaves_global_random_state_as_found():
     with global_state_unchanged():
         net = kv.train_lenet(digits, np.arange(8) % 10, epochs=1, batch_size=4, steps_per_epoch=1)
     assert net.model.output_shape == (None, 10)
+
+
+def test_testing_unchanged_takes_models_without_image_inputs():
+    inputs = keras.Input((4,))
+    net = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with kv.testing.unchanged(net, np.zeros((2, 4), np.float32)):
+        net.predict(np.ones((1, 4), np.float32), verbose=0)
+    assert_clear_error(lambda: kv.testing.unchanged(net, np.full((2, 4), np.nan)).__enter__(), "probe")
