@@ -4,7 +4,6 @@
 
 Keeps outputs and execution counts (nbval needs counts for cells with outputs).
 """
-
 import json
 import os
 import re
@@ -27,9 +26,7 @@ def clean(path: str) -> list[str]:
                 problems.append(f"{path}: error output {o['ename']}")
             data = o.get("data", {})
             if "<Figure size" in "".join(data.get("text/plain", "")) and not any(k.startswith("image/") for k in data):
-                problems.append(
-                    f"{path}: a figure was saved as text only (execute with the inline backend: unset MPLBACKEND)"
-                )
+                problems.append(f"{path}: a figure was saved as text only (execute with the inline backend: unset MPLBACKEND)")
             text = json.dumps(o)
             if re.search(r"/work/|/tmp/|/root/|" + re.escape(HOME), text):
                 problems.append(f"{path}: absolute path in an output: {text[:120]}")

@@ -6,7 +6,6 @@ Writes PNGs to docs/img/concepts/: TCAV of drawn stroke concepts for three digit
 conv2 for the digit 7, an activation atlas of conv2 and caricatures. The CNN is the walkthrough's
 (`gallery_walkthrough.train_mnist_cnn`), trained here in seconds.
 """
-
 import os
 import sys
 
@@ -60,9 +59,8 @@ def main():
     pool = x[rng.permutation(len(x))[:600]]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.4), sharey=True)
     for ax, digit in zip(axes, (0, 1, 7)):
-        result = kv.tcav(
-            cnn, "conv2", concepts, x[y == digit][:100], digit, random_images=pool, random_sets=10, progress=False
-        )
+        result = kv.tcav(cnn, "conv2", concepts, x[y == digit][:100], digit, random_images=pool, random_sets=10,
+                         progress=False)
         kv.plot_tcav(result, ax=ax, title=f"digit {digit}")
     fig.suptitle(f"TCAV at conv2 ({how})", fontsize=9)
     save(fig, "tcav_mnist.png")

@@ -6,7 +6,6 @@ Writes PNGs to docs/img/walkthrough/. VGG16 uses ImageNet weights when they can 
 untrained otherwise; every title says which. The MNIST CNN is trained here, in seconds, on the real
 digits, so its pictures show learned structure.
 """
-
 import os
 import sys
 
@@ -51,9 +50,7 @@ def load_vgg():
 def activations_per_block(vgg, cat, how, maps_per_row=8):
     """The cat, then one row per block: its most active maps, and the share of blank maps."""
     acts = kv.activations(vgg, kv.preprocess(cat), BLOCK_LAYERS)
-    fig, axes = plt.subplots(
-        len(BLOCK_LAYERS), maps_per_row + 1, figsize=(1.3 * (maps_per_row + 1), 1.4 * len(BLOCK_LAYERS))
-    )
+    fig, axes = plt.subplots(len(BLOCK_LAYERS), maps_per_row + 1, figsize=(1.3 * (maps_per_row + 1), 1.4 * len(BLOCK_LAYERS)))
     for row, layer in zip(axes, BLOCK_LAYERS):
         maps = acts[layer][0]
         blank = kv.blank_maps(maps).mean()
@@ -87,18 +84,12 @@ def train_mnist_cnn():
     (x, y), (xt, yt) = kv.load_mnist()
     x, xt = (x[..., None] / 255.0).astype("float32"), (xt[..., None] / 255.0).astype("float32")
     keras.utils.set_random_seed(0)
-    cnn = keras.Sequential(
-        [
-            keras.Input((28, 28, 1)),
-            keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv1"),
-            keras.layers.MaxPooling2D(name="pool1"),
-            keras.layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2"),
-            keras.layers.MaxPooling2D(name="pool2"),
-            keras.layers.Flatten(),
-            keras.layers.Dense(10, activation="softmax", name="head"),
-        ],
-        name="mnist_cnn",
-    )
+    cnn = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(16, 3, activation="relu", padding="same", name="conv1"), keras.layers.MaxPooling2D(name="pool1"),
+        keras.layers.Conv2D(32, 3, activation="relu", padding="same", name="conv2"), keras.layers.MaxPooling2D(name="pool2"),
+        keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax", name="head"),
+    ], name="mnist_cnn")
     cnn.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     cnn.fit(x, y, epochs=2, batch_size=64, verbose=0)
     accuracy = cnn.evaluate(xt, yt, verbose=0)[1]
@@ -143,9 +134,7 @@ def vgg16_gallery():
     save(activations_per_block(vgg, cat, how), "vgg16_activations_per_block.png")
     cat_maps = {
         "saliency": kv.saliency(vgg, x),
-        "integrated gradients": kv.integrated_gradients(
-            vgg, x, baseline=kv.preprocess(np.zeros_like(cat)), steps=32, progress=False
-        ).attributions,
+        "integrated gradients": kv.integrated_gradients(vgg, x, baseline=kv.preprocess(np.zeros_like(cat)), steps=32, progress=False).attributions,
         "Grad-CAM": kv.grad_cam(vgg, x),
     }
     save(kv.plot_attribution_grid(cat, cat_maps, title=f"{how}: the cat, predicted class"), "vgg16_attribution_cat.png")
@@ -155,13 +144,10 @@ def vgg16_gallery():
 def mnist_gallery():
     cnn, xt, yt, how = train_mnist_cnn()
     right = cnn.predict(xt, verbose=0).argmax(1) == yt
-    digits = np.concatenate([xt[(yt == d) & right][:1] for d in (0, 2, 7, 9)])  # correctly classified examples
+    digits = np.concatenate([xt[(yt == d) & right][:1] for d in (0, 2, 7, 9)])   # correctly classified examples
     save(kv.plot_activations(kv.activations(cnn, digits[2:3]), "conv1", title=how), "mnist_cnn_activations_conv1.png")
     features = kv.visualize_filters(cnn, "conv2", steps=256, size=28, progress=False, sort=True)
-    save(
-        kv.plot_filter_grid(features, cols=8, title=f"conv2 filter maximization, 256 steps\n{how}"),
-        "mnist_cnn_filter_maximization.png",
-    )
+    save(kv.plot_filter_grid(features, cols=8, title=f"conv2 filter maximization, 256 steps\n{how}"), "mnist_cnn_filter_maximization.png")
     save(digit_attributions(cnn, digits, how), "mnist_cnn_saliency_ig.png")
 
 

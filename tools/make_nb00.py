@@ -1,10 +1,9 @@
 """Writes notebooks/00_vgg16_walkthrough.ipynb (source of truth for its cells).
 
-python tools/make_nb00.py
-KERASVIZ_QUICK=1 jupyter nbconvert --to notebook --execute --inplace notebooks/00_vgg16_walkthrough.ipynb
-python tools/clean_notebook.py notebooks/00_vgg16_walkthrough.ipynb
+    python tools/make_nb00.py
+    KERASVIZ_QUICK=1 jupyter nbconvert --to notebook --execute --inplace notebooks/00_vgg16_walkthrough.ipynb
+    python tools/clean_notebook.py notebooks/00_vgg16_walkthrough.ipynb
 """
-
 import nbformat as nbf
 
 cells = []
@@ -432,11 +431,5 @@ md("""
 With ImageNet weights every figure in this notebook changes (see the note in section 1): rerun it
 after putting the weights file in place.
 """)
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    },
-)
+nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}})
 nbf.write(nb, "notebooks/00_vgg16_walkthrough.ipynb")

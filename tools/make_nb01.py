@@ -1,5 +1,4 @@
 """Writes notebooks/01_activations_and_filters.ipynb (source of truth for its cells)."""
-
 import nbformat as nbf
 
 cells = []
@@ -177,11 +176,5 @@ print(f"median roughness of conv1: {roughness_at_init:.2f} at initialisation -> 
 fig = kv.plot_filters(cnn, "conv1", title="MNIST CNN conv1, trained")
 plt.show()
 """)
-nb = nbf.v4.new_notebook(
-    cells=cells,
-    metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    },
-)
+nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}})
 nbf.write(nb, "notebooks/01_activations_and_filters.ipynb")
