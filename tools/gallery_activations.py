@@ -39,7 +39,7 @@ cnn = keras.Sequential([
 cnn.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
 cnn.fit(x, y, epochs=4, batch_size=128, verbose=0)
 acc = cnn.evaluate(xt, yt, verbose=0)[1]
-summary = kv.activation_summary(cnn, xt, "conv2", progress=False)
+summary = kv.activation_summary(cnn, "conv2", xt, progress=False)
 label = f"small CNN, 4 epochs on 8,000 real MNIST digits, test acc {acc:.3f}"
 save(kv.plot_activations(kv.activations(cnn, xt[:1]), "conv2", summary=summary, title=label), "mnist_cnn_conv2_summary.png")
 save(kv.plot_filters(cnn, "conv1", title=label), "mnist_cnn_conv1_filters.png")

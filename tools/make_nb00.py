@@ -31,13 +31,14 @@ Each step has a short note (*look for*, *meaning*, *pitfall*), an interactive wi
 under the widget so the notebook also reads on GitHub or nbviewer, where widgets do not render.
 """)
 code("""
+from dataclasses import replace
+
 import numpy as np
 import matplotlib.pyplot as plt
-from IPython.display import display
+from IPython.display import Markdown, display
 import kerasviz as kv
 
-plt.rcParams["figure.dpi"] = 72                     # light notebook files: raise the dpi, or
-%config InlineBackend.figure_formats = ["jpeg"]     # use "png", for sharper figures
+kv.style("notebook");   # kerasviz figure defaults; kv.style("slides") for a projector (section 4 shows it)
 """)
 md("""
 ## 1 · The model
@@ -80,10 +81,14 @@ for name in convs:
     layer = vgg.get_layer(name)
     print(f"{name:13s} {str(layer.output.shape[1:]):16s} receptive field {kv.receptive_field(vgg, name).size[0]:3d} px")
 """)
+code("""
+first, last = vgg.get_layer(convs[0]).output.shape, vgg.get_layer(convs[-1]).output.shape
+Markdown(f"*Look for:* the maps shrink ({first[1]} → {last[1]} pixels a side) while the channels grow "
+         f"({first[-1]} → {last[-1]}), and each unit sees a wider part of the image (its **receptive field**: "
+         f"{kv.receptive_field(vgg, convs[0]).size[0]} px in `{convs[0]}`, "
+         f"{kv.receptive_field(vgg, convs[-1]).size[0]} px in `{convs[-1]}`).")
+""")
 md("""
-*Look for:* the maps shrink (224 → 14) while the channels grow (64 → 512), and each unit sees a wider
-part of the image (its **receptive field**: 3 px in `block1_conv1`, 212 px in `block5_conv3`).
-
 The dense head only accepts 224×224 images. For the filter views below we also use the **conv base**
 alone (the same 13 convolutions, any image size), with the same weights copied over:
 """)
@@ -131,7 +136,8 @@ for layer in ["block1_conv1", "block3_conv3", "block5_conv3"]:
     plt.show()
 """)
 md("""
-The reading of seed 004 (himanshurawlani, *convnet-interpretability-keras*), for trained weights:
+The usual reading of these maps for trained weights (H. Rawlani, *convnet-interpretability-keras*; F. Chollet,
+*Deep Learning with Python*, 2017, chapter 5):
 
 - **block 1-2** keep most of the image: many maps still look like the cat. The filters fire all over
   the image; they are primitive **edge and colour detectors**.
@@ -147,7 +153,7 @@ and keeps per channel the fraction of images on which its map is blank.
 """)
 code("""
 photos = np.stack([kv.sample_image(name, size=224) for name in ("cat", "coffee", "astronaut", "rocket")])
-summary = kv.activation_summary(vgg, kv.preprocess(photos), convs, progress=False)
+summary = kv.activation_summary(vgg, convs, kv.preprocess(photos), progress=False)
 blank_cat = [kv.blank_maps(acts[name])[0].mean() for name in convs]
 blank_all = [summary[name].blank_fraction.mean() for name in convs]
 fig, ax = plt.subplots(figsize=(8, 2.8))
@@ -193,13 +199,24 @@ The first layer works on colour pixels, so its 64 filters (3×3×3) can be drawn
 white noise, much less for smooth patterns.
 
 *Look for:* with ImageNet weights, oriented edges and colour blobs, roughness well below 1. *Meaning:*
-noisy first-layer filters are a sign of an untrained or badly trained network (seed 002, CS231n).
+noisy first-layer filters are a sign of an untrained or badly trained network (Karpathy, Johnson et al.,
+*CS231n: Convolutional Neural Networks for Visual Recognition*, "Visualizing what ConvNets learn").
 *Pitfall:* deeper filters have hundreds of input channels; they cannot be read as pictures. Use the
 "summary" view (which inputs each filter uses) or the filter maximization of section 5.
 """)
 code("""
 kv.plot_filters(vgg, "block1_conv1", title=f"VGG16, {label}")
 plt.show()
+""")
+md("""
+**On a projector**, `kv.style("slides")` makes every later kerasviz figure readable from the back of the
+room (larger fonts, fewer tiles per row); used as a `with` block it applies only inside the block, and
+matplotlib's own settings are never changed.
+""")
+code("""
+with kv.style("slides"):
+    kv.plot_filters(vgg, "block1_conv1", title=f"VGG16, {label}, slides style")
+    plt.show()
 """)
 code("""
 filter_explorer = kv.widgets.FilterExplorer(vgg)
@@ -224,13 +241,21 @@ parts (eyes, fur, wheels) with real weights. *Meaning:* each picture is what the
 regularisation makes them prettier but less faithful. The score under each tile says how strongly the
 filter responds; compare it with the values it reaches on real photos. In quick mode
 (`KERASVIZ_QUICK=1`, used by the tests) the optimisation stops after a few steps and the images are
-still mostly noise: run without it for the real pictures (about a minute on a laptop CPU).
+still mostly noise: run without it for the real pictures. Each row says how many steps it ran and
+whether every filter's score rose above its starting value; a filter whose score did not is left out.
 """)
 code("""
 block_layers = ["block1_conv2", "block2_conv2", "block3_conv3", "block4_conv3", "block5_conv3"]
 for layer in block_layers:
     result = kv.visualize_filters(conv_base, layer, filters=range(4), size=64, progress=False)
-    display(kv.plot_filter_grid(result, cols=4, tile_inches=1.1, title=f"{layer}: filters 0-3\\nVGG16, {label}"))
+    moved = result.scores > result.initial_scores
+    print(f"{layer}: {len(result.history)} steps; score above its start for {moved.sum()} of {len(moved)} filters")
+    if not moved.all():   # a tile that never left its start is noise: leave it out
+        print(f"left out: filter(s) {result.units[~moved].tolist()} stayed at their starting score")
+        result = replace(result, images=result.images[moved], scores=result.scores[moved], units=result.units[moved],
+                         initial_scores=result.initial_scores[moved], history=result.history[:, moved])
+    if moved.any():
+        display(kv.plot_filter_grid(result, cols=4, tile_inches=1.1, title=f"{layer}: filters {result.units.tolist()}\\nVGG16, {label}"))
 """)
 md("""
 ### Explore
@@ -239,7 +264,7 @@ Choose a layer and the first filter; four filters are optimised at once. Try the
 parameterization without a regularizer to see why the Fourier one is the default.
 """)
 code("""
-featurevis_explorer = kv.widgets.FeatureVisExplorer(conv_base, layers=block_layers, count=4, steps=128, size=64)
+featurevis_explorer = kv.widgets.FeatureVisExplorer(conv_base, layers=block_layers, count=4, size=64, budget=120)
 featurevis_explorer
 """)
 code("""
@@ -258,7 +283,9 @@ is a full forward and backward pass, so it is the slowest view here.
 """)
 code("""
 classes = kv.visualize_classes(vgg, [281], regularizers=[kv.regularizers.Lp(0.05)], progress=False)
-kv.plot_filter_grid(classes, cols=1, tile_inches=2.4, title=f"class 281 'tabby cat'\\nVGG16, {label}")
+print(f"{len(classes.history)} steps; logit {classes.initial_scores[0]:.2f} at the start -> {classes.scores[0]:.2f}")
+if classes.scores[0] > classes.initial_scores[0]:
+    display(kv.plot_filter_grid(classes, cols=1, tile_inches=2.4, title=f"class 281 'tabby cat'\\nVGG16, {label}"))
 """)
 md("""
 ## 7 · Saliency, integrated gradients, Grad-CAM
@@ -272,8 +299,8 @@ Three answers to "which pixels does the score of the top class depend on?":
   (14×14 upsampled) but class-specific.
 
 *Check:* integrated gradients must add up to the score difference (its *completeness*); when the two
-numbers printed below disagree, raise `steps` (quick mode uses only a few, and with random weights
-the difference itself is tiny).
+numbers printed below disagree, raise `steps` (quick mode uses fewer, and with random weights the
+difference itself is tiny).
 
 *Pitfall:* a map that shows a sharp cat is not proof that the model looks at the cat: edge-like maps
 appear even for a network with random weights (Adebayo et al.'s sanity checks, notebook 03). That is
@@ -281,8 +308,7 @@ exactly what you may be seeing here if the title says *untrained*.
 """)
 code("""
 black = kv.preprocess(np.zeros_like(cat))
-ig_steps = kv.max_steps(32, quick=4)     # 32 steps; 4 in quick mode (KERASVIZ_QUICK=1)
-ig = kv.integrated_gradients(vgg, x, baseline=black, steps=ig_steps, progress=False)
+ig = kv.integrated_gradients(vgg, x, baseline=black, steps=kv.max_steps(128, quick=16), progress=False)  # enough to converge
 maps = {
     "saliency": kv.saliency(vgg, x),
     "integrated gradients": ig.attributions,
@@ -291,7 +317,8 @@ maps = {
 kv.plot_attribution_grid(cat, maps, title=f"VGG16, {label}, predicted class {top5[0]}")
 """)
 code("""
-print(f"IG with {ig_steps} steps: the map sums to {ig.attributions.sum():.4f}; score(cat) - score(black) = {ig.delta:.4f}")
+print(f"IG: the map sums to {ig.attributions.sum():.4f}; score(cat) - score(black) = {ig.delta:.4f}; "
+      f"completeness error {ig.convergence_error:.1%}")
 """)
 md("""
 ### Explore
@@ -391,12 +418,12 @@ md("""
 
 The data-driven counterpart of filter maximization: stream a set of photos through the network and
 keep, for each filter, the **k** image patches that activate it most. Each patch is the filter's
-receptive field around its strongest unit. `kv.load_image_folder(None)` gives 28 views of the offline
-sample photos; point it at your own folder for a real dataset.
+receptive field around its strongest unit. `kv.load_image_folder(None)` gives a few views of each
+offline sample photo; point it at your own folder for a real dataset.
 
 *Look for:* patches of one filter that share a colour, a texture or an object part. *Meaning:* this is
 what the filter responds to *in real data*, which is the ground truth that filter maximization
-approximates. *Pitfall:* with 28 images the top-k is what this small set happens to contain; use
+approximates. *Pitfall:* with a few dozen images the top-k is what this small set happens to contain; use
 hundreds of images before reading a filter's role off its patches.
 """)
 code("""
@@ -427,6 +454,8 @@ md("""
 - `05_dataset_views`: top-k, Neuron Features, dead and redundant filters, t-SNE grids.
 - `06_lrp`: LRP rules on LeNet and VGG16.
 - `07_explorer`: all of the above in one app, `kv.widgets.Explorer(model, images)`.
+- `08_concepts`: TCAV, NMF concepts, CRP and activation atlases.
+- `09_your_own_model`: the same views on a Keras 2 `.h5` model, an image + metadata model and a 1-D signal model.
 
 With ImageNet weights every figure in this notebook changes (see the note in section 1): rerun it
 after putting the weights file in place.

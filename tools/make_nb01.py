@@ -3,7 +3,11 @@ import nbformat as nbf
 
 cells = []
 md = lambda s: cells.append(nbf.v4.new_markdown_cell(s.strip()))
-code = lambda s: cells.append(nbf.v4.new_code_cell(s.strip()))
+def code(s, hidden=False):
+    cell = nbf.v4.new_code_cell(s.strip())
+    if hidden:  # a folded solution: source and output collapsed until the reader opens them
+        cell.metadata["jupyter"] = {"source_hidden": True, "outputs_hidden": True}
+    cells.append(cell)
 
 md("""
 # 01 · Activations and filter weights
@@ -21,8 +25,8 @@ figure says so.
 code("""
 import numpy as np
 import matplotlib.pyplot as plt
-import keras
-import kerasviz as kv\n\nplt.rcParams["figure.dpi"] = 72   # light notebook files; raise it for sharper figures
+import kerasviz as kv   # before keras: it quiets TensorFlow's start-up logs
+import keras\n\nkv.style("notebook");   # kerasviz figure defaults: "slides" for a projector, "paper" for print
 """)
 md("""
 ## VGG16 and a photo
@@ -69,7 +73,8 @@ for name in convs:
     print(f"{name:14s} {acts[name].shape}")
 """)
 md("""
-The 64 maps of `block1_conv1` for the cat: each one is a filter's response at full resolution. In a
+The 64 maps of `block1_conv1` for the cat: each one is a filter's response over the whole image (the title gives the
+layer's own map size, and says when the tiles are drawn block-averaged to fit). In a
 trained VGG16 they are edge and colour detectors, and the cat is still easy to recognise in most of them.
 """)
 code("""
@@ -159,7 +164,7 @@ of zeros (APoZ) and whether the channel ever fired. Filters that never fire on a
 weight (orange outline).
 """)
 code("""
-summary = kv.activation_summary(cnn, x_test, "conv2")
+summary = kv.activation_summary(cnn, "conv2", x_test)
 print(f"{summary.count} images; never-active filters: {summary.never_active.tolist()}; "
       f"median APoZ {np.median(summary.apoz):.2f}")
 fig = kv.plot_activations(digit_acts, "conv2", summary=summary, title="MNIST CNN, trained")
@@ -168,7 +173,8 @@ plt.show()
 md("""
 ### Smooth filters after training
 
-Seed 002 (CS231n): trained first-layer filters are smooth; noisy ones hint at too little training.
+Trained first-layer filters are smooth; noisy ones hint at too little training (Karpathy, Johnson et al.,
+*CS231n: Convolutional Neural Networks for Visual Recognition*, "Visualizing what ConvNets learn").
 """)
 code("""
 roughness = kv.filter_roughness(kv.filter_weights(cnn, "conv1"))
@@ -176,5 +182,23 @@ print(f"median roughness of conv1: {roughness_at_init:.2f} at initialisation -> 
 fig = kv.plot_filters(cnn, "conv1", title="MNIST CNN conv1, trained")
 plt.show()
 """)
+md("""
+### Exercise: find a dead filter
+
+Which filters of VGG16's `block5_conv3` never fire (output ≤ 0 everywhere) on the three photos? Draw the map of
+one of them next to the cat. Is such a filter dead? What would convince you? The solution is folded in the cell
+below (click the bar on its left in JupyterLab to open it).
+""")
+code("""
+# Solution
+silent = kv.activation_summary(vgg, "block5_conv3", x, progress=False).never_active
+print(f"{len(silent)} of {acts['block5_conv3'].shape[-1]} block5_conv3 filters never fire on these "
+      f"{len(x)} photos; the first few: {silent[:8].tolist()}")
+if len(silent):
+    kv.plot_channel(photos[0], acts["block5_conv3"][0], int(silent[0]), layer="block5_conv3")
+    plt.show()
+# Silent on three photos is only a candidate. A filter is dead when it is silent on *every* input it will see:
+# stream a large, varied dataset through kv.activation_summary (or kv.dead_filters) before pruning it.
+""", hidden=True)
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}, "language_info": {"name": "python"}})
 nbf.write(nb, "notebooks/01_activations_and_filters.ipynb")
