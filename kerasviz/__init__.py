@@ -52,7 +52,8 @@ from kerasviz.provenance import model_family, set_weights_label, weights_label
 # isort: split
 # Activations and filter weights.
 from kerasviz.activation_maps import activations, blank_maps, feature_extractor, image_layers, token_grid
-from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filter_weights, plot_filters
+from kerasviz.plotting.activations import plot_activations, plot_channel
+from kerasviz.plotting.filters import plot_filter_weights, plot_filters
 from kerasviz.plotting.signals import plot_signal_activations, plot_signal_attribution
 from kerasviz.weights import filter_roughness, filter_weights
 

@@ -29,7 +29,7 @@ from kerasviz.core.layers import LayerSpec, find_layer, spatial_layers
 from kerasviz.core.layout import compile_options
 from kerasviz.core.memory import check_rows_per_call
 from kerasviz.core.model_inputs import InputSpec, TapFeed
-from kerasviz.core.validate import check_bool, check_int
+from kerasviz.core.validate import check_bool, check_int, check_number
 
 
 def image_layers(model: keras.Model) -> list[str]:
@@ -44,6 +44,7 @@ def image_layers(model: keras.Model) -> list[str]:
     Example:
         >>> acts = kv.activations(model, x, kv.image_layers(model))
     """
+    check_model(model)
     return spatial_layers(model)
 
 
@@ -259,7 +260,10 @@ def blank_maps(maps: np.ndarray, tol: float = 0.0) -> np.ndarray:
         >>> acts = kv.activations(model, x[0], "conv1")
         >>> kv.blank_maps(acts["conv1"]).sum()
     """
-    maps = np.asarray(maps)
+    from kerasviz.core.arguments import check_array
+
+    maps = check_array(maps, "maps", min_ndim=3, max_ndim=4)
+    tol = check_number(tol, "tol", minimum=0.0)
     return np.all(np.abs(maps) <= tol, axis=(-3, -2))
 
 

@@ -147,11 +147,27 @@ def layer_names_in_archive(path: str) -> set | None:
     return _config_layer_names(config)
 
 
+# Layer names of the built-in VGG16 (keras.applications, with its classifier): --layers is checked
+# against them before TensorFlow loads. tests/test_bad_inputs_report.py compares them with the model.
+VGG16_LAYERS = frozenset(
+    [f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 3), (4, 3), (5, 3)) for c in range(1, n + 1)]
+    + [f"block{b}_pool" for b in range(1, 6)]
+    + ["flatten", "fc1", "fc2", "predictions"]
+)
+
+
 def check_layer_names(spec: str, layers: Sequence[str] | None) -> None:
-    """Unknown --layers names of a .keras file, found in its config without building the model."""
-    if not layers or not spec.lower().endswith(".keras") or not os.path.isfile(spec):
+    """Unknown --layers names of a .keras file (found in its config) or of VGG16, without building the model."""
+    if not layers:
         return
-    names = layer_names_in_archive(spec)
+    if spec.lower() == "vgg16" and not os.path.exists(spec):
+        names: set[str] | None = set(VGG16_LAYERS)
+        where = "VGG16"
+    elif spec.lower().endswith(".keras") and os.path.isfile(spec):
+        names = layer_names_in_archive(spec)
+        where = f"model file {spec!r}"
+    else:
+        return
     if not names:
         return
     import difflib
@@ -161,7 +177,7 @@ def check_layer_names(spec: str, layers: Sequence[str] | None) -> None:
         if not all(part in names for part in parts):
             close = difflib.get_close_matches(parts[-1], sorted(names), n=4, cutoff=0.5)
             hint = f" Closest names: {close}." if close else ""
-            raise CommandError(f"No layer {layer!r} in model file {spec!r}.{hint}")
+            raise CommandError(f"No layer {layer!r} in {where}.{hint}")
 
 
 def check_model_spec(spec: str) -> None:

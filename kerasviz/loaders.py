@@ -189,6 +189,13 @@ def load_vgg16(
     """
     import keras
 
+    if weights not in (None, "imagenet") and not (isinstance(weights, str) and os.path.isfile(weights)):
+        from kerasviz.core.errors import InvalidArgumentError
+
+        raise InvalidArgumentError(
+            f"`weights` must be 'imagenet', None (untrained, labelled as such) or the path of a weights file; "
+            f"got {weights!r}."
+        )
     if weights == "imagenet" and os.environ.get(VGG16_WEIGHTS_ENV):
         weights = os.environ[VGG16_WEIGHTS_ENV]
     kwargs = dict(include_top=include_top, input_shape=input_shape)

@@ -27,6 +27,10 @@ def lenet(weight_decay: float = 0.0005, seed: int | None = 0) -> keras.Model:
         >>> net.get_layer("conv3").kernel.shape
         TensorShape([4, 4, 50, 500])
     """
+    from kerasviz.core.validate import check_number, check_seed
+
+    weight_decay = check_number(weight_decay, "weight_decay", minimum=0.0)
+    seed = None if seed is None else check_seed(seed)
     reg = keras.regularizers.l2(weight_decay / 2) if weight_decay else None
 
     def conv(filters, size, name, index):

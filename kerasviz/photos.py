@@ -49,6 +49,8 @@ def sample_image(name: str = "cat", size: int | tuple | None = None) -> np.ndarr
 
     if name not in SAMPLE_PHOTOS:
         raise InvalidArgumentError(f"Unknown sample image {name!r} for `name`; choose from {sorted(SAMPLE_PHOTOS)}.")
+    if size is not None:
+        _check_size(size)
     image = getattr(skimage.data, SAMPLE_PHOTOS[name])()
     if isinstance(image, tuple):  # stereo pairs
         image = image[0]
@@ -75,6 +77,20 @@ def _box_reduce(image: np.ndarray, factor: int) -> np.ndarray:
         return reduced.reshape(reduced.shape[:2] + image.shape[2:])
     blocks = image[:h, :w].reshape(h // factor, factor, w // factor, factor, *image.shape[2:])
     return blocks.mean(axis=(1, 3), dtype=np.float32)
+
+
+def _check_size(size) -> None:
+    """`size`: an int side or `(height, width)`, each >= 1."""
+    from kerasviz.core.errors import ArgumentTypeError
+    from kerasviz.core.validate import check_int
+
+    if isinstance(size, (tuple, list)):
+        if len(size) != 2:
+            raise ArgumentTypeError(f"`size` must be an int or (height, width); got {size!r}.")
+        for side in size:
+            check_int(side, "size", minimum=1)
+    else:
+        check_int(size, "size", minimum=1)
 
 
 def fit_image(image: np.ndarray, size: int | tuple) -> np.ndarray:

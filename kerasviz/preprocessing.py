@@ -45,6 +45,18 @@ def preprocessing_mode(family: str) -> str:
         ) from None
 
 
+def _checked_images(images, mode: str) -> np.ndarray:
+    """`images` as float32, refused with a clear error when not finite numbers with RGB channels last."""
+    from kerasviz.core.arguments import check_array
+
+    x = np.asarray(check_array(images, "images", min_ndim=3, max_ndim=4), np.float32)
+    if mode != "none" and x.shape[-1] != 3:
+        raise InvalidArgumentError(
+            f"`images` must have 3 colour channels last for {mode!r} preprocessing; got shape {x.shape}."
+        )
+    return x
+
+
 def preprocess(images, family: str = "vgg16") -> np.ndarray:
     """RGB images in [0, 255] -> the model family's input space (float32).
 
@@ -59,8 +71,8 @@ def preprocess(images, family: str = "vgg16") -> np.ndarray:
     Example:
         >>> x = kv.preprocess(kv.sample_image(size=224))      # (224, 224, 3) BGR, centred
     """
-    x = np.asarray(images, np.float32)
     mode = preprocessing_mode(family)
+    x = _checked_images(images, mode)
     if mode == "caffe":
         return x[..., ::-1] - CAFFE_MEAN_BGR
     if mode == "tf":
@@ -85,8 +97,8 @@ def deprocess(images, family: str = "vgg16", clip: bool = True) -> np.ndarray:
     Example:
         >>> rgb = kv.deprocess(kv.preprocess(kv.sample_image("cat", size=224)))
     """
-    x = np.asarray(images, np.float32)
     mode = preprocessing_mode(family)
+    x = _checked_images(images, mode)
     if mode == "caffe":
         x = (x + CAFFE_MEAN_BGR)[..., ::-1]
     elif mode == "tf":

@@ -19,6 +19,12 @@ _labels: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 _families: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 
+def _check_model(model) -> None:
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
+
+
 def weights_label(model) -> str:
     """How a model's weights were obtained, for figure titles.
 
@@ -33,6 +39,7 @@ def weights_label(model) -> str:
         >>> kv.weights_label(kv.load_vgg16(weights=None))
         'untrained (random weights)'
     """
+    _check_model(model)
     return _labels.get(model, "")
 
 
@@ -49,7 +56,12 @@ def set_weights_label(model, label: str):
     Example:
         >>> model = kv.set_weights_label(model, "fine-tuned on my photos")
     """
-    _labels[model] = str(label)
+    _check_model(model)
+    if not isinstance(label, str):
+        from kerasviz.core.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(f"`label` must be a string such as 'untrained'; got {label!r}.")
+    _labels[model] = label
     return model
 
 
@@ -66,6 +78,7 @@ def model_family(model) -> str:
         >>> kv.model_family(kv.load_vgg16(weights=None))
         'vgg16'
     """
+    _check_model(model)
     return _families.get(model, "none")
 
 

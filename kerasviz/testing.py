@@ -54,6 +54,16 @@ def predictions(model: keras.Model, probe) -> list:
 
 def model_state(model: keras.Model, probe: np.ndarray):
     """A snapshot of what a call must not change: weights, layer configs, predictions."""
+    from kerasviz.core.errors import UnsupportedModelError
+    from kerasviz.core.graph import check_model
+    from kerasviz.core.inputs import as_model_batch, as_numeric_array
+
+    check_model(model)
+    try:
+        as_model_batch(probe, model, name="probe")  # a probe the model cannot take: a clear error, not TensorFlow's
+    except UnsupportedModelError:  # inputs without positions (vectors): numbers are all that can be checked
+        if not isinstance(probe, (list, tuple, dict)):
+            as_numeric_array(probe, "probe")
     return (
         [w.copy() for w in model.get_weights()],
         [

@@ -114,7 +114,7 @@ def test_plot_activations_bad_input(cnn, images):
     acts = kv.activations(cnn, images, ["conv1", "conv2"])
     with pytest.raises(ValueError, match="Pass layer="):
         kv.plot_activations(acts)
-    with pytest.raises(KeyError, match="computed"):
+    with pytest.raises(kv.KerasvizError, match="computed"):  # a clear kerasviz error, no longer a KeyError
         kv.plot_activations(acts, "pool1")
 
 

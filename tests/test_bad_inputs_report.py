@@ -65,3 +65,15 @@ def test_layers_by_index_and_layer_object_name_the_same_layers(model):
     assert by_object == (f"base/{conv.name}",) and by_name == (conv.name,)
     index = [i for i, layer in enumerate(child_layers(model)) if layer is base][0]  # input layers excluded
     assert resolve_layers(model, index) == ("base",)
+
+
+def test_cli_checks_vgg16_layer_names_before_building_it():
+    import keras
+
+    from kerasviz.cli_checks import VGG16_LAYERS, CommandError, check_layer_names
+
+    built = keras.applications.VGG16(weights=None)
+    assert VGG16_LAYERS == {layer.name for layer in built.layers[1:]}  # every layer but the input
+    check_layer_names("vgg16", ["block5_conv3", "fc1"])
+    with pytest.raises(CommandError, match="No layer 'block5_conv9' in VGG16.*Closest"):
+        check_layer_names("vgg16", ["block5_conv9"])

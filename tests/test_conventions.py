@@ -301,3 +301,44 @@ def test_the_version_is_defined_once():
         pass  # a source tree that was never installed: read from pyproject.toml above
     source = (ROOT / "kerasviz" / "__init__.py").read_text(encoding="utf-8")
     assert declared.group(1) not in source, "kerasviz/__init__.py must not repeat the version"
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Internal talk that must not reach users: planning-document numbers, issue numbers, research-note
+# file names, remarks about the project's CI machine. Built from parts so this file passes its own check.
+INTERNAL_TALK = re.compile(
+    "|".join([r"\bseed\s+0\d\d", r"\bissue\s*#?\d+", r"\bmethods(_more)?\." + "md", r"\bour " + "CI\\b"]), re.I
+)
+
+
+def _project_files():
+    for folder in ("kerasviz", "tests", "benchmarks", "tools", "notebooks"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".ipynb", ".md") and "__pycache__" not in path.parts:
+                yield path
+
+
+def test_no_internal_talk_in_code_tests_benchmarks_tools_or_notebooks():
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)!r}"
+        for path in _project_files()
+        for match in INTERNAL_TALK.finditer(path.read_text(encoding="utf-8", errors="replace"))
+    ]
+    assert not found, found
+
+
+def test_internal_talk_pattern_can_fail():
+    planted = "as in " + "seed " + "004, see " + "issue " + "12 and methods" + ".md; " + "our " + "CI runs it"
+    assert len(INTERNAL_TALK.findall(planted)) == 4
+
+
+MAX_LINES = 400
+
+
+def test_no_module_in_the_package_above_400_lines():
+    long = {
+        str(path.relative_to(ROOT)): n
+        for path in sorted((ROOT / "kerasviz").rglob("*.py"))
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these modules by what their parts hold: {long}"

@@ -4,7 +4,7 @@ Reads every `notebooks/*.ipynb` as saved (no kernel, well under a second). Fails
 
 - stderr output, error output, a progress bar, a "Downloading data from" line or a raw widget repr saved
   in an output (a widget's saved output must be its picture or text fallback);
-- internal jargon in any cell ("seed 00x", "issue <n>", "methods.md");
+- internal jargon in any cell (project seed-document numbers, issue numbers, research-note file names);
 - a result number typed in Markdown (a percentage, seconds, pixels, a ratio "2.3x", "12 of 16", a decimal
   such as "0.830"): sentences that quote a measured value are written by a code cell
   (`IPython.display.Markdown(f"...")` or `print`) so they always match the output;

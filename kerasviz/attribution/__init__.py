@@ -34,10 +34,8 @@ from kerasviz.plotting.attribution import (
     overlay_heatmap,
     plot_attribution,
     plot_attribution_grid,
-    plot_perturbation_curves,
-    plot_randomization,
 )
-from kerasviz.plotting.metrics import plot_metrics_table
+from kerasviz.plotting.metrics import plot_metrics_table, plot_perturbation_curves, plot_randomization
 
 __all__ = [
     "saliency",

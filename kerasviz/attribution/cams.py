@@ -50,6 +50,7 @@ from kerasviz.core.gradients import compile_function, gradient_step
 from kerasviz.core.graph import cache
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.layout import compile_options
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target, target_scores
@@ -95,7 +96,7 @@ class GradientCamStep:
         self.tap, self.key, self.score, self.feed = step.tap, step.keys[0], score, step.feed
         self.combine = COMBINE[method]
         self.options = (relu, normalize, do_upsample)
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))  # XLA for channels first on CPU
 
     def _compute(self, x, targets, side):
         with tf.GradientTape() as tape:

@@ -23,6 +23,7 @@ from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.layout import compile_options
 from kerasviz.core.model_inputs import InputSpec
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.targets import Target
@@ -50,7 +51,7 @@ class EigenCamStep:
     def __init__(self, model, path, relu, normalize, do_upsample, input=0):
         self.tap, (self.key,) = tap_model(model, [path], include_output=False, input=input)
         self.options = (relu, normalize, do_upsample)
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))  # XLA for channels first on CPU
 
     def _compute(self, x):
         return finish_cam(first_component(self.tap(x, training=False)[self.key]), tf.shape(x)[1:3], *self.options)

@@ -39,6 +39,7 @@ from kerasviz.core.graph import cache, tap_model
 from kerasviz.core.heads import layer_head
 from kerasviz.core.inputs import batches
 from kerasviz.core.layers import LayerSpec
+from kerasviz.core.layout import compile_options
 from kerasviz.core.outputs import OutputSpec
 from kerasviz.core.precision import check_precision, perturbation_variant, to_float32, variant_layer
 from kerasviz.core.targets import Target, target_scores
@@ -52,7 +53,7 @@ class LayerScores:
     def __init__(self, model, path, score, output, probabilities):
         self.tap, (self.key,) = tap_model(model, [path], output=output)
         self.score, self.probabilities = score, probabilities
-        self._run = compile_function(self._compute)
+        self._run = compile_function(self._compute, **compile_options(model))  # XLA for channels first on CPU
 
     def _compute(self, x, classes):
         out = self.tap(x, training=False)
@@ -203,14 +204,20 @@ class AblationStep:
     """One compiled `(x rows, values, channels, classes) -> scores` over the head after the layer."""
 
     def __init__(self, model, path, score, output):
+        from kerasviz.core.layers import find_layer
+
         self.head = layer_head(model, path, output=output)
         self.score = score
-        self._run = compile_function(self._compute)
+        # the maps arrive channels last; a channels-first layer's head reads them in its own layout
+        self.channels_first = getattr(find_layer(model, path), "data_format", None) == "channels_first"
+        self._run = compile_function(self._compute, **compile_options(model))  # XLA for channels first on CPU
 
     def _compute(self, x, values, channels, classes):
         # channel -1: nothing ablated (one_hot(-1) is all zeros): the clean score
         keep = 1.0 - tf.one_hot(channels, tf.shape(values)[-1], dtype=values.dtype)
         ablated = values * keep[:, None, None, :]
+        if self.channels_first:
+            ablated = tf.transpose(ablated, (0, 3, 1, 2))
         outputs = to_float32(self.head(x, tf.cast(ablated, self.head.model.inputs[-1].dtype)))
         return target_scores(outputs, classes, self.score)
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import difflib
 import numbers
 from collections.abc import Iterator
+from typing import TypeAlias
 
 import keras
 import numpy as np
 
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, LayerNotFoundError, UnsupportedLayerError
 
-LayerSpec = str | int | keras.layers.Layer
+LayerSpec: TypeAlias = str | int | keras.layers.Layer
 
 
 def is_model(layer) -> bool:
@@ -101,6 +102,9 @@ def find_layer(model: keras.Model, layer: LayerSpec, *, name: str = "layer") -> 
         >>> find_layer(transfer_model, "block5_conv3")   # inside the "vgg16" base
         >>> find_layer(transfer_model, "vgg16/block5_conv3")
     """
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     if isinstance(layer, keras.layers.Layer):
         if isinstance(layer, keras.layers.InputLayer):
             raise LayerNotFoundError(_input_message(model, layer.name, name))
@@ -191,6 +195,9 @@ def conv_layers(model: keras.Model) -> list[str]:
         >>> kv.conv_layers(kv.load_vgg16(weights=None))[:2]
         ['block1_conv1', 'block1_conv2']
     """
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     return [p for p, l in unique_paths(model) if is_conv(l)]
 
 

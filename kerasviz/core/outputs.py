@@ -65,8 +65,9 @@ def resolve_output(model: keras.Model, output: OutputSpec = None) -> int:
             range, or an unknown name (the message lists the outputs).
         ArgumentTypeError: `output` is not None, an int or a str.
     """
-    from kerasviz.core.graph import is_subclassed
+    from kerasviz.core.graph import check_model, is_subclassed
 
+    check_model(model)
     if isinstance(output, (bool, np.bool_)) or not isinstance(output, (type(None), numbers.Integral, np.integer, str)):
         raise ArgumentTypeError(
             f"`output` must be None, an index or an output name; got {output!r} ({type(output).__name__})."

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Literal, overload
 
 import numpy as np
 
@@ -37,6 +38,14 @@ def _range_text(minimum, maximum, strict_minimum: bool = False) -> str:
     return "any value"
 
 
+@overload
+def check_int(
+    value, name: str, *, minimum: int | None = None, maximum: int | None = None, allow_none: Literal[False] = False
+) -> int: ...
+@overload
+def check_int(
+    value, name: str, *, minimum: int | None = None, maximum: int | None = None, allow_none: bool = ...
+) -> int | None: ...
 def check_int(
     value,
     name: str,
@@ -74,6 +83,26 @@ def check_int(
     return value
 
 
+@overload
+def check_number(
+    value,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    allow_none: Literal[False] = False,
+) -> float: ...
+@overload
+def check_number(
+    value,
+    name: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    strict_minimum: bool = False,
+    allow_none: bool = ...,
+) -> float | None: ...
 def check_number(
     value,
     name: str,
@@ -112,6 +141,10 @@ def check_number(
     return value
 
 
+@overload
+def check_positive(value, name: str, *, allow_none: Literal[False] = False) -> float: ...
+@overload
+def check_positive(value, name: str, *, allow_none: bool = ...) -> float | None: ...
 def check_positive(value, name: str, *, allow_none: bool = False) -> float | None:
     """A finite number > 0 (a learning rate, a step size, a scale)."""
     return check_number(value, name, minimum=0.0, strict_minimum=True, allow_none=allow_none)

@@ -51,6 +51,10 @@ def load_image_folder(
         >>> photos.shape
         (28, 128, 128, 3)
     """
+    from kerasviz.core.validate import check_int
+
+    size = check_int(size, "size", minimum=1)
+    limit = check_int(limit, "limit", minimum=1, allow_none=True)
     if path is None:
         images, names = _sample_views(size)
         return images[:limit], names[:limit]

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasviz._config import progress_bar
-from kerasviz.core.errors import InvalidArgumentError, UnsupportedLayerError
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError, UnsupportedLayerError
 from kerasviz.core.gradients import compile_function
 from kerasviz.core.graph import cache
 from kerasviz.core.layers import LayerSpec
@@ -304,6 +304,8 @@ def top_activating(
     k = check_int(k, "k", minimum=1)
     field_method = check_choice(field_method, "field_method", METHODS)
     precision = check_precision(precision)
+    if strategy is not None and not isinstance(strategy, tf.distribute.Strategy):
+        raise ArgumentTypeError(f"`strategy` must be a tf.distribute.Strategy or None; got {strategy!r}.")
     layer, found = resolve_layer(model, layer)
     check_output_rank(found, (2, 4), "top_activating needs a feature map (N, h, w, c) or a vector of units (N, c)")
     source = data_source(data, model, batch_size=batch_size, labels=labels)

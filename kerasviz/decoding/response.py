@@ -130,6 +130,13 @@ def top_locations(responses: np.ndarray, filters: int, k: int = 4) -> tuple[np.n
     Example:
         >>> images, peaks, where = kv.top_locations(kv.decoded_response(net, "conv3", x), 5, k=4)
     """
+    from kerasviz.core.arguments import check_array
+    from kerasviz.core.validate import check_int
+
+    responses = check_array(responses, "responses", min_ndim=4, max_ndim=4)
+    channels = responses.shape[-1]
+    filters = check_int(filters, "filters", minimum=-channels, maximum=channels - 1)
+    k = check_int(k, "k", minimum=1)
     maps = responses[..., filters].reshape(len(responses), -1)
     best = maps.max(1)
     order = np.argsort(-best, kind="stable")[:k]
@@ -188,7 +195,14 @@ def class_max_matrix(scores: np.ndarray, labels) -> tuple[np.ndarray, np.ndarray
         >>> scores = kv.decoded_response(net, "conv4", x_test).max(axis=(1, 2))
         >>> matrix, argmax, hit_rate = kv.class_max_matrix(scores, y_test)
     """
-    labels = np.asarray(labels)
+    from kerasviz.core.arguments import check_array
+
+    scores = check_array(scores, "scores", min_ndim=2, max_ndim=2)
+    labels = np.asarray(check_array(labels, "labels", min_ndim=1, max_ndim=1))
+    if len(labels) != len(scores):
+        raise InvalidArgumentError(
+            f"`labels` must hold one class per row of `scores` ({len(scores)}); got {len(labels)}."
+        )
     classes = np.unique(labels)
     matrix = np.stack([scores[labels == c].max(0) for c in classes], 1)
     argmax = np.stack([np.flatnonzero(labels == c)[scores[labels == c].argmax(0)] for c in classes], 1)

@@ -98,6 +98,7 @@ def _chain(model: keras.Model, target: keras.layers.Layer) -> tuple[list, tuple]
     if not found:
         raise InvalidArgumentError(f"`layer` {target.name!r} is not on the path from the model's input to its outputs.")
     layer, args, out = found[0]
+    input_ids = {id(t) for t in keras.tree.flatten(inputs)}
     chain = []
     while True:
         tensors = [a for a in keras.tree.flatten(args) if isinstance(a, keras.KerasTensor)]
@@ -106,8 +107,13 @@ def _chain(model: keras.Model, target: keras.layers.Layer) -> tuple[list, tuple]
                 f"Layer {layer.name!r} ({type(layer).__name__}) takes {len(tensors)} inputs; filter decoding "
                 "follows one chain of conv / pool layers (no Add, Concatenate or other merges)."
             )
-        if tensors[0] is inputs:
+        if id(tensors[0]) in input_ids:  # one of the model's inputs (a multi-input model has several)
             return chain, tuple(out.shape[1:])
+        if id(tensors[0]) not in producer:
+            raise UnsupportedLayerError(
+                f"Layer {layer.name!r} reads a tensor no layer of the model produces; filter decoding follows "
+                "one chain of conv / pool layers from an input."
+            )
         layer, args = producer[id(tensors[0])]
         chain.append(layer)
 

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 
 from kerasviz._config import max_steps, quick_mode
+from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
+from kerasviz.core.validate import check_int, check_number, check_seed
 from kerasviz.loaders import load_mnist
 from kerasviz.models import lenet
 from kerasviz.provenance import set_weights_label
@@ -65,6 +68,34 @@ class TrainedLeNet:
         return f"LeNet, {self.epochs} epochs{cap}, test acc {self.test_accuracy:.3f}"
 
 
+def _digits(x, y, x_name: str, y_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST digits `(N, 28, 28)` (or `(N, 28, 28, 1)`) and their labels `(N,)` in 0..9, checked."""
+    from kerasviz.core.arguments import check_array
+
+    x = check_array(x, x_name, min_ndim=3, max_ndim=4)
+    if x.shape[1:3] != (28, 28) or (x.ndim == 4 and x.shape[-1] != 1):
+        raise InvalidArgumentError(f"`{x_name}` must be MNIST digits (N, 28, 28); got shape {x.shape}.")
+    y = np.asarray(check_array(y, y_name, min_ndim=1, max_ndim=1))
+    if y.dtype.kind not in "iu" or len(y) != len(x) or y.min() < 0 or y.max() > 9:
+        raise InvalidArgumentError(
+            f"`{y_name}` must hold one integer label 0..9 per digit of `{x_name}` ({len(x)}); "
+            f"got {y.dtype} labels of shape {y.shape}."
+        )
+    return x, y
+
+
+def _mnist_pairs(data) -> tuple:
+    """`data` as `((x_train, y_train), (x_test, y_test))`, checked."""
+    try:
+        (x_train, y_train), (x_test, y_test) = data
+    except (TypeError, ValueError):
+        raise ArgumentTypeError(
+            "`data` must be ((x_train, y_train), (x_test, y_test)), as kv.load_mnist() returns; "
+            f"got {type(data).__name__}."
+        ) from None
+    return _digits(x_train, y_train, "data", "data"), _digits(x_test, y_test, "data", "data")
+
+
 def train_lenet(
     x_train,
     y_train,
@@ -100,6 +131,38 @@ def train_lenet(
         >>> net = kv.train_lenet(xt, yt, xs, ys, epochs=1)
         >>> net.model.predict(net.prepare(xs[:5]), verbose=0).argmax(1)
     """
+    x_train, y_train = _digits(x_train, y_train, "x_train", "y_train")
+    if x_test is not None or y_test is not None:
+        x_test, y_test = _digits(x_test, y_test, "x_test", "y_test")
+    epochs = check_int(epochs, "epochs", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    steps_per_epoch = check_int(steps_per_epoch, "steps_per_epoch", minimum=1, allow_none=True)
+    learning_rate = check_number(learning_rate, "learning_rate", minimum=0.0, strict_minimum=True)
+    momentum = check_number(momentum, "momentum", minimum=0.0, maximum=1.0)
+    seed = check_seed(seed)
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        return _train(
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            epochs,
+            batch_size,
+            learning_rate,
+            momentum,
+            steps_per_epoch,
+            seed,
+            verbose,
+        )
+    finally:  # seeding for a reproducible run leaves the caller's Python and NumPy random state as found
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+
+
+def _train(
+    x_train, y_train, x_test, y_test, epochs, batch_size, learning_rate, momentum, steps_per_epoch, seed, verbose
+):
     keras.utils.set_random_seed(seed)
     mean = np.asarray(x_train, np.float32).mean(0)[..., None]
     full_steps = int(np.ceil(len(x_train) / batch_size))
@@ -158,7 +221,7 @@ def load_trained_lenet(
         >>> net.label
         'LeNet, 20 epochs, test acc 0.98...'
     """
-    (x_train, y_train), (x_test, y_test) = data if data is not None else load_mnist()
+    (x_train, y_train), (x_test, y_test) = _mnist_pairs(data) if data is not None else load_mnist()
     cap = max_steps(10**9, quick=15) if quick_mode() else None
     stem = f"lenet_mnist_n{len(x_train)}_e{epochs}_s{seed}" + (f"_quick{cap}" if cap else "")
     base = os.path.join(cache_dir(), stem)

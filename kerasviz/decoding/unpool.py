@@ -63,7 +63,11 @@ def imresize_matrix(n: int, factor: int = 2, method: str = "bicubic") -> np.ndar
         >>> imresize_matrix(5, 2, "bicubic")[0, :2]
         array([ 1.09375, -0.09375])
     """
-    kernel, width = _KERNELS[check_method(method)]
+    from kerasviz.core.validate import check_int
+
+    n = check_int(n, "n", minimum=1)
+    factor = check_int(factor, "factor", minimum=1)
+    kernel, width = _KERNELS[check_method(method, "method")]
     out = np.arange(1, factor * n + 1, dtype=float)
     u = out / factor + 0.5 * (1 - 1 / factor)
     left = np.floor(u - width / 2)

@@ -14,7 +14,7 @@ from kerasviz._config import progress_bar
 from kerasviz.core.graph import cache, model_input
 from kerasviz.core.inputs import batches
 from kerasviz.core.precision import check_precision, resolve_precision
-from kerasviz.core.validate import check_indices, check_int
+from kerasviz.core.validate import check_int
 from kerasviz.featurevis import objectives as obj
 from kerasviz.featurevis import settings as S
 from kerasviz.featurevis.inputs import Preprocessing, check_preprocessing
@@ -118,7 +118,7 @@ def render_objective(
     S.reject_unknown(deprecated, "render_objective")
     if not isinstance(objective, obj.Objective):
         raise S.ArgumentTypeError(f"`objective` must be an objectives.Objective; got {type(objective).__name__}.")
-    units = np.asarray(check_indices(units, "units", size=2**31 - 1, allow_none=False), np.int64)
+    units, output = S.objective_units(model, objective, units, 0 if output is None else output)
     steps = S.check_steps(steps, DEFAULT_STEPS)
     size = S.default_size(model) if size is None else S.check_size(size)
     octaves, octave_scale = S.check_octaves(octaves, octave_scale, size)

@@ -53,6 +53,9 @@ def architecture_defaults(model: keras.Model) -> dict:
         >>> kv.architecture_defaults(kv.load_vgg16(weights=None))["size"]
         128
     """
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
     names = [model.name.lower()] + [l.name.lower() for _, l in iter_layers(model) if is_model(l)]
     for name in names:
         for family, defaults in ARCHITECTURE_DEFAULTS.items():

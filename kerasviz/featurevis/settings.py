@@ -173,5 +173,31 @@ def layer_units(model, layer, filters, objective: str) -> tuple:
         raise InvalidArgumentError(
             f"`objective`='neuron' needs a spatial layer (N, h, w, C); `layer` {found.name!r} outputs {shape}."
         )
-    units = np.asarray(check_indices(filters, "filters", size=int(shape[-1])), np.int64)
+    units = np.asarray(check_indices(filters, "filters", size=unit_count(found, shape)), np.int64)
     return units, found
+
+
+def unit_count(found, shape: tuple) -> int:
+    """Channels of a layer's output (axis 1 of a channels-first feature map, else the last axis)."""
+    channels_first = len(shape) > 2 and getattr(found, "data_format", None) == "channels_first"
+    return int(shape[1] if channels_first else shape[-1])
+
+
+def objective_units(model, objective, units, output):
+    """`units` checked against what `objective` reads: a layer's channels, or the classes of an output."""
+    from kerasviz.core.outputs import output_tensors, resolve_output
+    from kerasviz.core.validate import check_indices
+    from kerasviz.featurevis.objectives import OUTPUT
+
+    size = 2**31 - 1
+    if output != 0 or OUTPUT in objective.layers:
+        output = resolve_output(model, output)
+    if objective.unit_layer is not None:
+        found = find_layer(model, objective.unit_layer, name="objective")
+        try:
+            size = unit_count(found, tuple(found.output.shape))
+        except (AttributeError, ValueError):
+            pass
+    elif OUTPUT in objective.layers:
+        size = int(output_tensors(model)[output].shape[-1])
+    return np.asarray(check_indices(units, "units", size=size, allow_none=False), np.int64), output

@@ -7,12 +7,14 @@ per-pixel map over an image (LRP uses them too).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.core.arguments import check_array, checked_arguments
 from kerasviz.core.deprecation import renamed
+from kerasviz.core.errors import ArgumentTypeError
 from kerasviz.plotting.style import current_style, styled
 
 
@@ -47,6 +49,7 @@ def to_2d(heatmap, signed: bool | None = None) -> tuple[np.ndarray, bool]:
     return heatmap, signed
 
 
+@checked_arguments
 def normalize_map(heatmap, signed: bool | None = None, percentile: float = 99.0) -> np.ndarray:
     """Scale a map for display, clipping at `percentile` of |map|.
 
@@ -105,6 +108,7 @@ def add_colorbar(ax, signed: bool, cmap: str | None = None):
 
 
 @renamed(image="images")
+@checked_arguments
 def overlay_heatmap(
     ax,
     images,
@@ -271,6 +275,12 @@ def plot_attribution_grid(
     Example:
         >>> kv.plot_attribution_grid(img, {"saliency": s[0], "Grad-CAM": c[0]})
     """
+    if not isinstance(maps, Mapping) or not maps:
+        raise ArgumentTypeError(
+            f"`maps` must be a non-empty dict {{method name: map (H, W)}}; got {type(maps).__name__}."
+        )
+    for value in maps.values():
+        check_array(value, "maps", min_ndim=2, max_ndim=3)
     style = current_style()
     n = len(maps) + 1
     cols = cols or min(n, style.panels_per_row())
@@ -305,74 +315,4 @@ def plot_attribution_grid(
         )
     if title:
         fig.suptitle(title)
-    return fig
-
-
-@styled
-def plot_randomization(
-    results: Sequence, *, metrics: Sequence[str] = ("spearman_abs", "spearman", "ssim"), title: str = ""
-) -> Figure:
-    """Similarity to the trained model's maps as layers are randomized (Adebayo et al.).
-
-    Args:
-        results: `RandomizationResult`s (one per method) from `kv.randomization_check`.
-        metrics: which curves to draw, one panel each.
-        title: figure title.
-
-    Returns:
-        A matplotlib Figure.
-
-    Example:
-        >>> kv.plot_randomization([kv.randomization_check(model, x, "gradient"), kv.randomization_check(model, x, "grad_cam")])
-    """
-    results = list(results) if isinstance(results, (list, tuple)) else [results]
-    fig = Figure(figsize=(4.2 * len(metrics), 3.4))
-    axes = np.atleast_1d(fig.subplots(1, len(metrics)))
-    labels = {"spearman_abs": "Spearman rank |map|", "spearman": "Spearman rank (signed)", "ssim": "SSIM"}
-    for ax, metric in zip(axes, metrics):
-        for result in results:
-            curve = getattr(result, metric).mean(1)
-            ax.plot(np.arange(len(curve) + 1), np.r_[1.0, curve], marker="o", label=result.method)
-        stages = ["trained"] + list(results[0].stages)
-        ax.set_xticks(range(len(stages)))
-        ax.set_xticklabels(stages, rotation=45, ha="right", fontsize="small")
-        ax.set_ylim(-0.3, 1.05)
-        ax.axhline(0, color="gray", lw=0.5)
-        ax.set_title(labels.get(metric, metric))
-        ax.set_xlabel("randomized down to")
-    axes[0].set_ylabel("similarity to trained map")
-    axes[-1].legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-@styled
-def plot_perturbation_curves(curves: Mapping[str, np.ndarray], *, kind: str = "deletion", title: str = "") -> Figure:
-    """Deletion or insertion curves `{method: (N, T) or (T,)}`, mean over images, AUC in the legend.
-
-    Args:
-        curves: `{method label: curves}` from `kv.deletion_auc(..., return_curves=True)`.
-        kind: "deletion" or "insertion" (axis labels and title).
-        title: figure title.
-
-    Returns:
-        A matplotlib Figure.
-
-    Example:
-        >>> auc, curves = kv.deletion_auc(model, x, kv.saliency(model, x), return_curves=True)
-        >>> kv.plot_perturbation_curves({"saliency": curves})
-    """
-    fig = Figure(figsize=(4.5, 3.4))
-    ax = fig.subplots()
-    for name, curve in curves.items():
-        mean = np.atleast_2d(curve).mean(0)
-        area = (mean.sum() - mean[0] / 2 - mean[-1] / 2) / (len(mean) - 1)
-        ax.plot(np.linspace(0, 1, len(mean)), mean, label=f"{name} (AUC {area:.2f})")
-    ax.set_xlabel(f"fraction of pixels {'inserted' if kind == 'insertion' else 'deleted'}")
-    ax.set_ylabel("class probability")
-    ax.set_title(title or f"{kind} ({'higher' if kind == 'insertion' else 'lower'} AUC is better)")
-    ax.legend()
-    fig.tight_layout()
     return fig

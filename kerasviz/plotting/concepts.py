@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.arguments import check_drawable, checked_arguments
 from kerasviz.core.errors import ArgumentTypeError, InvalidArgumentError
 from kerasviz.plotting.grid import normalize_tiles
 
@@ -34,6 +35,7 @@ def _shown(tiles: np.ndarray, display: Callable | None) -> np.ndarray:
     return shown[..., 0] if shown.shape[-1] == 1 else shown
 
 
+@checked_arguments
 def plot_tcav(result, *, title: str | None = None, ax=None, figsize=None):
     """Bars of TCAV scores per concept, each run as a dot, against the random-concept band.
 
@@ -97,6 +99,7 @@ def _overlay(ax, image: np.ndarray, heat: np.ndarray, vmax: float, cmap: str = "
     ax.set_axis_off()
 
 
+@checked_arguments
 def plot_nmf_concepts(
     result,
     images=None,
@@ -153,7 +156,7 @@ def plot_nmf_concepts(
         return fig
     maps = np.asarray(result.maps(images))
     maps = maps[None] if maps.ndim == 3 else maps
-    x = np.asarray(images, np.float32)
+    x = check_drawable(images)
     x = x[None] if x.ndim == maps.ndim - 1 else x
     shown = _shown(x if x.ndim == 4 else x[..., None], display)
     fig, axes = plt.subplots(
@@ -173,6 +176,7 @@ def plot_nmf_concepts(
     return fig
 
 
+@checked_arguments
 def plot_activation_atlas(atlas, *, show_layout: bool = True, title: str | None = None, figsize=None):
     """The atlas: icons at their grid cells, and (optionally) the sampled layout with the grid.
 
@@ -218,6 +222,7 @@ def plot_activation_atlas(atlas, *, show_layout: bool = True, title: str | None 
     return fig
 
 
+@checked_arguments
 def plot_caricature(result, images, *, display: Callable | None = None, title: str | None = None, figsize=None):
     """Each image above its caricature, titled with the cosine of their activations.
 
@@ -237,7 +242,7 @@ def plot_caricature(result, images, *, display: Callable | None = None, title: s
     _require(result, ("images", "similarity", "layer"), "kv.caricature")
     drawn = np.asarray(result.images)
     drawn = drawn[None] if drawn.ndim == 3 else drawn
-    x = np.asarray(images, np.float32)
+    x = check_drawable(images)
     x = x[None] if x.ndim == drawn.ndim - 1 else x
     if len(x) != len(drawn):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(drawn)} caricatures.")
@@ -254,6 +259,7 @@ def plot_caricature(result, images, *, display: Callable | None = None, title: s
     return fig
 
 
+@checked_arguments
 def plot_crp(
     result,
     images,
@@ -295,7 +301,7 @@ def plot_crp(
     heatmaps = heatmaps[None] if one else heatmaps
     filters = np.atleast_2d(result.filters)
     relevance, share = np.atleast_2d(result.relevance), np.atleast_2d(result.share)
-    x = np.asarray(images, np.float32)
+    x = check_drawable(images)
     x = x[None] if x.ndim == heatmaps.ndim - 2 else x
     if len(x) != len(heatmaps):
         raise InvalidArgumentError(f"`images` has {len(x)} images for {len(heatmaps)} rows of heatmaps.")
@@ -320,6 +326,7 @@ def plot_crp(
     return fig
 
 
+@checked_arguments
 def plot_relevance_maximization(
     result,
     filters: Sequence[int] | None = None,

@@ -61,8 +61,14 @@ def plot_top_activating(
     Example:
         >>> kv.plot_top_activating(top, filters=range(8), kind="images")
     """
-    if kind not in ("patches", "images"):
-        raise ValueError(f"kind must be 'patches' or 'images', got {kind!r}.")
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.topk import TopActivating
+
+    check_result(top, "top", TopActivating, "kv.top_activating")
+    from kerasviz.core.validate import check_choice, check_indices
+
+    check_choice(kind, "kind", ("patches", "images"))
+    filters = check_indices(filters, "filters", size=len(top.indices)) if filters is not None else None
     filters = list(range(min(len(top.indices), max_filters)) if filters is None else filters)
     tiles = top.crops(filters) if kind == "patches" else top.images(filters)
     n, k = tiles.shape[:2]
@@ -107,6 +113,13 @@ def plot_neuron_features(
     Example:
         >>> kv.plot_neuron_features(kv.neuron_feature(model, "conv2", x_test, k=20))
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.neuron_feature import NeuronFeatures
+
+    check_result(features, "features", NeuronFeatures, "kv.neuron_feature")
+    from kerasviz.core.validate import check_indices
+
+    filters = check_indices(filters, "filters", size=len(features.images)) if filters is not None else None
     filters = list(range(min(len(features.images), max_filters)) if filters is None else filters)
     tiles = _squeeze_gray(_displayable(features.images[filters], display))
     rows, ncols = grid_shape(len(filters), cols)
@@ -141,6 +154,10 @@ def plot_dead_filters(report, *, title: str | None = None, figsize=None):
     Example:
         >>> kv.plot_dead_filters(kv.dead_filters(model, kv.conv_layers(model), x_test))
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.filters_health import DeadFilters
+
+    check_result(report, "report", DeadFilters, "kv.dead_filters")
     rows = report.table()
     n = len(rows)
     nrows, ncols = grid_shape(n, min(n, 4))
@@ -176,6 +193,10 @@ def plot_filter_similarity(similarity, pairs: Sequence = (), *, title: str | Non
         >>> similarity = kv.filter_similarity(model, "conv2", x_test)
         >>> kv.plot_filter_similarity(similarity, kv.redundant_filters(model, "conv2", x_test))
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.filters_health import FilterSimilarity
+
+    check_result(similarity, "similarity", FilterSimilarity, "kv.filter_similarity")
     panels = [("kernel cosine", similarity.cosine)]
     if similarity.correlation is not None:
         panels.append(("activation correlation", similarity.correlation))
@@ -212,6 +233,10 @@ def plot_embedding_grid(grid, labels=None, *, title: str | None = None, figsize=
     Example:
         >>> kv.plot_embedding_grid(kv.embedding_grid(model, "dense", x_test[:500]), labels=y_test[:500])
     """
+    from kerasviz.core.arguments import check_result
+    from kerasviz.dataset.embedding import EmbeddingGrid
+
+    check_result(grid, "grid", EmbeddingGrid, "kv.embedding_grid")
     fig, (left, right) = plt.subplots(1, 2, figsize=figsize or (12, 6), gridspec_kw={"width_ratios": [1, 1.3]})
     x, y = grid.embedding.T
     if labels is None:

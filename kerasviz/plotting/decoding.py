@@ -12,11 +12,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.core.deprecation import renamed
+from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.plotting.grid import grid_shape, mosaic, normalize_tiles, with_label_band
 from kerasviz.plotting.style import current_style, styled
 
 
+@checked_arguments
 def thresholded(decoded: np.ndarray, fraction: float = 0.3) -> np.ndarray:
     """The paper's thresholded view: +1 / -1 where |df| exceeds `fraction` of its max, else 0 (per filter).
 
@@ -117,6 +120,9 @@ def plot_response_comparison(images: np.ndarray, responses: dict, decoded: dict,
     Example:
         >>> kv.plot_response_comparison(x[0], {"conv2": cnn2[0]}, {"conv2": decoded2[0]})
     """
+    from kerasviz.core.validate import check_int
+
+    check_int(maps, "maps", minimum=1)
     names = list(responses)
     fig, axes = plt.subplots(2 * len(names), maps + 1, figsize=(1.2 * (maps + 1), 2.5 * len(names)), squeeze=False)
     for row, name in enumerate(names):
@@ -252,6 +258,17 @@ def plot_deconvnet_comparison(decoded: np.ndarray, images: np.ndarray, projectio
         >>> projections, _ = kv.deconvnet_projection(net, "conv2", top, 3)
         >>> kv.plot_deconvnet_comparison(kv.decode_filters(net, "conv2", filters=[3])[0], top, projections)
     """
+    from kerasviz.core.arguments import check_array
+
+    decoded = check_array(decoded, "decoded", min_ndim=3, max_ndim=3)
+    images = check_array(images, "images", min_ndim=3, max_ndim=4)
+    if images.ndim == 4 and images.shape[-1] not in (1, 3):
+        raise InvalidArgumentError(
+            f"`images` must be (k, H, W), (k, H, W, 1) or (k, H, W, 3); got shape {images.shape}."
+        )
+    projections = check_array(projections, "projections", min_ndim=4, max_ndim=4)
+    if len(projections) != len(images):
+        raise InvalidArgumentError(f"`projections` has {len(projections)} maps for {len(images)} `images`.")
     k = len(images)
     fig, axes = plt.subplots(2, k + 1, figsize=(1.3 * (k + 1), 2.8), squeeze=False)
     axes[0, 0].imshow(_display(decoded[None], None)[0], cmap="gray", vmin=0, vmax=1)

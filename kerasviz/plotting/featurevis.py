@@ -50,10 +50,19 @@ def plot_filter_grid(
     if result is not None:
         images, units, scores = result.images, result.units, result.scores
         title = title or _title(f"{result.layer or 'classes'}: {result.objective}", result.label)
+    from kerasviz.core.errors import InvalidArgumentError
     from kerasviz.core.inputs import as_numeric_array
 
     images = np.clip(np.asarray(as_numeric_array(images, "images"), np.float64), 0, 1)
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise InvalidArgumentError(f"`images` must be (n, H, W, 3) or (n, H, W, 1); got shape {images.shape}.")
     n = len(images)
+    if units is not None:
+        from kerasviz.core.validate import check_indices
+
+        units = check_indices(units, "units", size=2**31 - 1)
+        if len(units) != n:
+            raise InvalidArgumentError(f"`units` has {len(units)} entries for {n} images.")
     rows, cols = grid_shape(n, cols)
     image, origins = mosaic(images, cols, pad=max(1, images.shape[1] // 16))
     style = current_style()
@@ -96,6 +105,9 @@ def plot_dream(original: np.ndarray, dream, *, title: str | None = None):
         >>> photo = kv.sample_image("cat", size=224)
         >>> kv.plot_dream(photo, kv.deep_dream(vgg, kv.preprocess(photo), "block4_conv3"))
     """
+    from kerasviz.core.arguments import check_fields
+
+    check_fields(dream, "dream", ("image", "losses", "sizes", "label"), "kv.deep_dream")
     original = np.asarray(original)
     original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
     fig, axes = plt.subplots(1, 3, figsize=(10, 3.4), gridspec_kw=dict(width_ratios=[1, 1, 0.9]))
@@ -135,6 +147,9 @@ def plot_inversion(original: np.ndarray, inversion, *, title: str | None = None,
         >>> photo = kv.sample_image("cat", size=224)
         >>> kv.plot_inversion(photo, kv.invert(vgg, kv.preprocess(photo), ["block2_conv2", "block4_conv3"]))
     """
+    from kerasviz.core.arguments import check_fields
+
+    check_fields(inversion, "inversion", ("images", "layers", "errors", "label"), "kv.invert")
     original = np.asarray(original)
     original = original / 255.0 if original.dtype.kind in "ui" or original.max() > 1 else original
     images = inversion.images

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.core.deprecation import renamed
 from kerasviz.plotting.attribution import add_colorbar, display_image
 from kerasviz.plotting.style import current_style, styled
@@ -21,6 +22,7 @@ RELEVANCE_MEANING = (
 )
 
 
+@checked_arguments
 def relevance_heatmap(relevance: np.ndarray, percentile: float = 99.5) -> np.ndarray:
     """`(H, W[, C])` relevance -> `(H, W)` in [-1, 1]: summed over channels, scaled by a high percentile of |R|.
 
@@ -141,6 +143,17 @@ def plot_relevance_flow(
         >>> res = kv.lrp(model, x, return_layers=True)
         >>> kv.plot_relevance_flow(res.flow(0), score=res.scores[0])
     """
+    if not isinstance(layers, Mapping) or not layers:
+        from kerasviz.core.errors import ArgumentTypeError
+
+        raise ArgumentTypeError(
+            f"`layers` must be a non-empty dict {{layer name: relevance}} (`kv.lrp(..., return_layers=True).layers`); "
+            f"got {type(layers).__name__}."
+        )
+    from kerasviz.core.arguments import check_array
+
+    for value in layers.values():
+        check_array(value, "layers", min_ndim=1)
     names = list(layers)
     values = [np.asarray(layers[n], np.float64) for n in names]
     totals = np.array([v.sum() for v in values])

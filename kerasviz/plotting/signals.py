@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from kerasviz.core.arguments import checked_arguments
 from kerasviz.core.errors import InvalidArgumentError
 from kerasviz.core.validate import check_finite_array, check_number
 
@@ -54,6 +55,7 @@ def _scaled(rows: np.ndarray, signed: bool | None, percentile: float) -> tuple[n
     return np.clip(values / top, -1.0 if signed else 0.0, 1.0), signed
 
 
+@checked_arguments
 def plot_signal_attribution(
     signal,
     maps: np.ndarray | Mapping[str, np.ndarray],
@@ -134,6 +136,7 @@ def plot_signal_attribution(
     return fig
 
 
+@checked_arguments
 def plot_signal_activations(
     activations,
     *,

@@ -44,6 +44,17 @@ class Style:
     width: float = 9.0
     _previous: Style | None = field(default=None, compare=False, repr=False)
 
+    def __post_init__(self):
+        from kerasviz.core.errors import ArgumentTypeError
+        from kerasviz.core.validate import check_bool, check_int, check_number
+
+        if not isinstance(self.name, str):
+            raise ArgumentTypeError(f"`name` must be a string; got {self.name!r}.")
+        for setting in ("dpi", "font_size", "width"):
+            check_number(getattr(self, setting), setting, minimum=0.0, strict_minimum=True)
+        check_int(self.tiles_per_row, "tiles_per_row", minimum=1)
+        check_bool(self.colorbars, "colorbars")
+
     def rc(self) -> dict:
         """The matplotlib settings this style applies to kerasviz figures (inside an `rc_context`)."""
         return {
@@ -153,12 +164,16 @@ def current_style() -> Style:
 
 
 def styled(plot: Callable) -> Callable:
-    """Decorator for plot functions: run `plot` with the current style's matplotlib settings."""
+    """Decorator for plot functions: check the settings (`core.arguments`), run with the current style."""
     import matplotlib
+
+    from kerasviz.core.arguments import checked_arguments
+
+    checked = checked_arguments(plot)  # settings named alike (alpha, cmap, cols, ...) checked alike
 
     @functools.wraps(plot)
     def wrapper(*args, **kwargs):
         with matplotlib.rc_context(current_style().rc()):
-            return plot(*args, **kwargs)
+            return checked(*args, **kwargs)
 
     return wrapper

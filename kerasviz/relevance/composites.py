@@ -84,10 +84,9 @@ class Composite:
                 raise InvalidArgumentError(
                     f"{getattr(self, part)!r} is an input rule; use it as `input=`, not `{part}=`."
                 )
-        if not 0.0 <= float(self.lower_fraction) <= 1.0:
-            raise InvalidArgumentError(
-                f"Composite `lower_fraction` must be between 0 and 1; got {self.lower_fraction!r}."
-            )
+        from kerasviz.core.validate import check_fraction
+
+        check_fraction(self.lower_fraction, "lower_fraction")
 
     def key(self) -> str:
         """A hashable description (rules and parameters) for caching compiled steps."""

@@ -55,6 +55,8 @@ def as_photo_list(images) -> list[np.ndarray]:
     for i, image in enumerate(images):
         image = np.asarray(image)
         where = f"`images` (photo {i})"
+        if np.iscomplexobj(image):
+            raise ArgumentTypeError(f"{where} holds complex numbers; photos must be real RGB values.")
         if image.dtype == object or not (np.issubdtype(image.dtype, np.number) or image.dtype == np.bool_):
             raise ArgumentTypeError(f"{where} must hold numbers; got dtype {image.dtype}.")
         image = image[..., None] if image.ndim == 2 else image
@@ -303,6 +305,11 @@ def prepare_inspection(
 
     Arguments as in `inspect_report`. Raises before any section runs.
     """
+    from kerasviz.core.gradients import require_graph
+    from kerasviz.core.graph import check_model
+
+    check_model(model)
+    require_graph(model, "inspect_report")  # its sections read intermediate layers
     quick = quick_mode() if quick is None else bool(quick)
     filters, steps, top = (
         check_int(v, n, minimum=1, allow_none=True) for v, n in ((filters, "filters"), (steps, "steps"), (top, "top"))

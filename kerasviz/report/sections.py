@@ -24,9 +24,10 @@ from kerasviz.attribution.registry import get_method
 from kerasviz.core.layers import conv_layers, find_layer
 from kerasviz.featurevis import visualize_filters
 from kerasviz.loaders import download_timeout
-from kerasviz.plotting.activations import plot_activations, plot_filters
+from kerasviz.plotting.activations import plot_activations
 from kerasviz.plotting.attribution import plot_attribution_grid
 from kerasviz.plotting.featurevis import plot_filter_grid
+from kerasviz.plotting.filters import plot_filters
 from kerasviz.provenance import IMAGENET
 from kerasviz.report.featurevis_plan import FeaturevisPlan, plan_featurevis
 from kerasviz.report.page import array_data_uri, escape, figure_html, figures_html, table_html

@@ -7,7 +7,8 @@ import numpy as np
 
 from kerasviz.activation_maps import activations, image_layers
 from kerasviz.core.layers import conv_layers
-from kerasviz.plotting.activations import plot_activations, plot_channel, plot_filters
+from kerasviz.plotting.activations import plot_activations, plot_channel
+from kerasviz.plotting.filters import plot_filters
 from kerasviz.provenance import weights_label
 from kerasviz.widgets._display import show_figure, widget_images
 from kerasviz.widgets.base import ViewWidget
@@ -37,6 +38,10 @@ class ActivationExplorer(ViewWidget):
     def __init__(self, model, images, display=None, layers=None, *, budget=None):
         self.model = model
         self.images, self.display_images = widget_images(model, images, display)
+        if layers is not None:
+            from kerasviz.activation_maps import feature_extractor
+
+            feature_extractor(model, layers)  # unknown or unusable layers: a clear error now, not in a tab
         self.layer_names = list(layers or image_layers(model))
         self._cache: dict[int, dict] = {}
         self.layer = W.Dropdown(options=self.layer_names, description="layer")

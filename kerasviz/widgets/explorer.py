@@ -190,7 +190,21 @@ class Explorer(W.VBox):
         random_images=None,
         budget: float | None = None,
     ):
+        from kerasviz.core.gradients import require_graph
+        from kerasviz.core.graph import check_model
+        from kerasviz.core.validate import check_int
+        from kerasviz.dataset.streaming import data_source
+
+        check_model(model)
+        require_graph(model, "the Explorer")  # its tabs read intermediate layers
         batch, single = as_image_batch(images, model)  # bad input: a clear error now, not inside a tab
+        if data is not None:
+            data_source(data, model, labels=labels)  # checked now (a generator is not consumed by the check)
+        if layers is not None:
+            from kerasviz.activation_maps import feature_extractor
+
+            feature_extractor(model, layers)  # unknown or unusable layers: a clear error now
+        steps, k = int(check_int(steps, "steps", minimum=1)), int(check_int(k, "k", minimum=1))  # type: ignore[arg-type]
         self.model, self.images = model, np.asarray(to_model_layout(batch.numpy(), model))  # the widgets' input
         self.display_images = _display_images(model, self.images, display, single)
         self.data = self.images if data is None else data

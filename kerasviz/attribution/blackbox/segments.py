@@ -38,7 +38,9 @@ def superpixels(images, *, n_segments: int = 50, compactness: float | None = Non
     n_segments = check_int(n_segments, "n_segments", minimum=1)
     sigma = check_number(sigma, "sigma", minimum=0.0)
     compactness = check_number(compactness, "compactness", minimum=0.0, strict_minimum=True, allow_none=True)
-    array = np.asarray(images, np.float64)
+    from kerasviz.core.arguments import check_array
+
+    array = np.asarray(check_array(images, "images"), np.float64)
     single = array.ndim == 3
     if array.ndim not in (3, 4):
         raise InvalidArgumentError(f"`images` must be (H, W, C) or (N, H, W, C); got shape {array.shape}.")
