@@ -27,9 +27,9 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(ROOT, "notebooks", "*.ipynb")))
 PROGRESS = re.compile(r"\d+%\|[^\n]*\|| \d+/\d+ \[\d\d:\d\d<|it/s\]")
 DOWNLOAD = re.compile(r"Downloading data from")
 WIDGET_REPR = re.compile(r"\b[A-Z]\w*\((children|value|layout)=")
-# TensorFlow prints this E-level line at the first int32 op that oneDNN does not cover (a dataset scan's
-# arg-max), long after `import kerasviz` quieted the start-up; `TF_CPP_MIN_LOG_LEVEL=2` keeps E lines. It is
-# a notice, not an error, and kerasviz does not filter it yet: test_known_runtime_notice tracks it.
+# TensorFlow's oneDNN build prints this E-level line the first time a graph transposes an integer tensor
+# (a scan's merge did), long after `import kerasviz` quieted the start-up; `TF_CPP_MIN_LOG_LEVEL=2` keeps
+# E lines. kerasviz's graphs avoid the op; test_no_onednn_integer_notice keeps it out of the notebooks.
 ONEDNN_INT32 = re.compile(
     r"^E\d{4} [\d:. ]+\d+ util\.cc:\d+\] oneDNN supports DT_INT32 only on platforms with AVX-512\. "
     r"Falling back to the default Eigen-based implementation if present\.\n?$"
@@ -103,7 +103,7 @@ def test_saved_outputs_are_clean(path):
     problems = []
     for index, output, body in outputs(load(path)):
         where = f"cell {index}"
-        if output["output_type"] == "stream" and output.get("name") == "stderr" and not ONEDNN_INT32.match(body):
+        if output["output_type"] == "stream" and output.get("name") == "stderr":
             problems.append(f"{where}: stderr output {body[:100]!r}")
         if output["output_type"] == "error":
             problems.append(f"{where}: error output {output.get('ename')}")
@@ -156,12 +156,8 @@ def test_typed_claim_rule_can_fail(sentence, claims):
     assert len(typed_claims(sentence)) == claims, typed_claims(sentence)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kerasviz does not yet drop TensorFlow's runtime 'oneDNN supports DT_INT32 "
-    "only' notice (E level); when it does and the notebooks are re-executed, remove this xfail",
-)
-def test_known_runtime_notice():
+def test_no_onednn_integer_notice():
+    """oneDNN's "supports DT_INT32 only" notice (error level) once reached notebooks from integer transposes."""
     found = [
         os.path.basename(path)
         for path in NOTEBOOKS
