@@ -80,6 +80,23 @@ def test_import_kerasviz_prints_nothing_on_stderr():
     assert result.stderr == "", result.stderr
 
 
+SCANS = """
+import kerasviz as kv, numpy as np, keras
+x = np.random.default_rng(0).random((20, 16, 16, 3), dtype=np.float32)
+m = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Conv2D(4, 3, name="c"), keras.layers.ReLU(),
+                      keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(3)])
+kv.top_activating(m, "c", x, k=3, progress=False)
+kv.relevance_maximization(m, "c", x, k=3, target=0, progress=False)
+"""
+
+
+def test_dataset_scans_print_nothing_on_stderr():
+    # With oneDNN on (the default), an integer transpose in a graph logs an error-level notice.
+    result = run(["-c", SCANS], TF_ENABLE_ONEDNN_OPTS="1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == "", result.stderr
+
+
 def test_an_import_error_still_shows(tmp_path):
     """A TensorFlow that fails to load: its own stderr line and the Python traceback both reach the user."""
     fake = tmp_path / "tensorflow"
