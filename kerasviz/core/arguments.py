@@ -171,7 +171,7 @@ CHECKS: dict[str, Callable] = {
     "stride": _positive_int,
     "fraction": _fraction,
     "image": _image,
-    "images": _picture,  # an image or a batch to draw (the plots took `image=` before)
+    "images": _array(2, 4),  # an image or a batch to draw (each plot checks its own layout)
     "heatmap": _array(2, 3),
     "relevance": _array(2),
     "kernel": _array(3, 4),
