@@ -253,3 +253,28 @@ def test_bad_widget_arguments_fail_at_construction(cnn, images):
 
     assert_clear_error(lambda: kv.widgets.AttributionExplorer(cnn, images[:1], budget=-1), "budget")
     assert_clear_error(lambda: kv.widgets.FeatureVisExplorer(cnn, layer="conv9"), "layer")
+
+
+def _open_size_base():
+    """A convolutional base as `include_top=False` gives it: any input size, a feature map as output."""
+    import keras
+
+    x = inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv1")(x)
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="conv2")(x)
+    return keras.Model(inputs, x)
+
+
+def test_cost_model_times_a_convolutional_base():
+    from kerasviz.core.cost import measure_timing
+
+    timing = measure_timing(_open_size_base())  # no class score to back-propagate from
+    assert timing.gradient > 0 and timing.forward > 0
+    assert timing.layer_fraction("conv1") < timing.layer_fraction("conv2") <= 1.0
+
+
+def test_feature_visualization_widget_on_a_convolutional_base():
+    base = _open_size_base()
+    widget = kv.widgets.FeatureVisExplorer(base, layers=["conv1", "conv2"], count=2, steps=8, size=32)
+    assert widget.figure is not None, widget.status.value
+    assert "failed" not in widget.status.value

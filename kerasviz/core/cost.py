@@ -139,6 +139,36 @@ def _input_shape(model) -> tuple:
     return tuple(d if d is not None else 128 for d in shape)
 
 
+def _timing_step(model):
+    """A compiled forward + backward pass of `model` for timing: `step(x)[0]` is the input gradient.
+
+    A classifier (one vector output) gets the cached step saliency, SmoothGrad
+    and IG use, so its tracing is not wasted. A model whose output is a feature
+    map (a convolutional base, `include_top=False`) has no class score: the
+    backward pass starts from the sum of its output, which costs the same.
+    """
+    from kerasviz.core.gradients import compile_function, gradient_step
+
+    outputs = [tuple(t.shape) for t in model.outputs]
+    if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][-1] is not None:
+        return gradient_step(model)
+    import tensorflow as tf
+
+    from kerasviz.core.layout import is_channels_first
+
+    first = is_channels_first(model) and len(model.inputs[0].shape) == 4
+
+    def run(x):
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = model(tf.transpose(x, (0, 3, 1, 2)) if first else x, training=False)
+            total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tf.nest.flatten(y)])
+        return (tape.gradient(total, x),)
+
+    return compile_function(run)
+
+
 def measure_timing(model, batch: int = 1) -> ModelTiming:
     """Measure `ModelTiming` now: the cached gradient step, traced, then run once more.
 
@@ -147,11 +177,9 @@ def measure_timing(model, batch: int = 1) -> ModelTiming:
     taken as `FORWARD_SHARE` of a forward + backward pass until `record`
     corrects it with a measured run (this saves tracing a second step).
     """
-    from kerasviz.core.gradients import gradient_step
-
     shape = _input_shape(model)
     x = np.zeros((batch,) + shape, np.float32)
-    step = gradient_step(model)  # the step saliency, SmoothGrad and IG use: its tracing is not wasted
+    step = _timing_step(model)
     runs = []
     for _ in range(2):  # the first call traces (or reuses) the compiled step
         start = time.perf_counter()
