@@ -278,3 +278,18 @@ def test_feature_visualization_widget_on_a_convolutional_base():
     widget = kv.widgets.FeatureVisExplorer(base, layers=["conv1", "conv2"], count=2, steps=8, size=32)
     assert widget.figure is not None, widget.status.value
     assert "failed" not in widget.status.value
+
+
+def test_a_callable_score_explains_a_convolutional_base():
+    import tensorflow as tf
+
+    base, x = _open_size_base(), np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    score = lambda out: tf.reduce_sum(out, axis=(1, 2, 3))  # noqa: E731
+    expected = []
+    for image in x:
+        t = tf.convert_to_tensor(image[None])
+        with tf.GradientTape() as tape:
+            tape.watch(t)
+            total = score(base(t))
+        expected.append(np.abs(tape.gradient(total, t).numpy()[0]).max(-1))
+    np.testing.assert_allclose(kv.saliency(base, x, score, progress=False), np.stack(expected), rtol=1e-5, atol=1e-6)

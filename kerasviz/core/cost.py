@@ -139,34 +139,27 @@ def _input_shape(model) -> tuple:
     return tuple(d if d is not None else 128 for d in shape)
 
 
-def _timing_step(model):
-    """A compiled forward + backward pass of `model` for timing: `step(x)[0]` is the input gradient.
-
-    A classifier (one vector output) gets the cached step saliency, SmoothGrad
-    and IG use, so its tracing is not wasted. A model whose output is a feature
-    map (a convolutional base, `include_top=False`) has no class score: the
-    backward pass starts from the sum of its output, which costs the same.
-    """
-    from kerasviz.core.gradients import compile_function, gradient_step
-
-    outputs = [tuple(t.shape) for t in model.outputs]
-    if len(outputs) == 1 and len(outputs[0]) == 2 and outputs[0][-1] is not None:
-        return gradient_step(model)
+def _output_sum(outputs):
+    """The score of a model without class scores (its output is a feature map): the output summed per image."""
     import tensorflow as tf
 
-    from kerasviz.core.layout import is_channels_first
+    return tf.reduce_sum(tf.reshape(tf.cast(outputs, tf.float32), (tf.shape(outputs)[0], -1)), axis=1)
 
-    first = is_channels_first(model) and len(model.inputs[0].shape) == 4
 
-    def run(x):
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = model(tf.transpose(x, (0, 3, 1, 2)) if first else x, training=False)
-            total = tf.add_n([tf.reduce_sum(tf.cast(t, tf.float32)) for t in tf.nest.flatten(y)])
-        return (tape.gradient(total, x),)
+def _timing_step(model):
+    """The cached gradient step of `model` for timing: `step(x)[0]` is the input gradient.
 
-    return compile_function(run)
+    A classifier gets the step saliency, SmoothGrad and IG use, so its tracing
+    is not wasted. A model whose output is a feature map (a convolutional base,
+    `include_top=False`) has no class score: the backward pass starts from the
+    sum of its output, which costs the same.
+    """
+    from kerasviz.core.gradients import gradient_step
+
+    first = tuple(model.outputs[0].shape)
+    return (
+        gradient_step(model) if len(first) == 2 and first[-1] is not None else gradient_step(model, score=_output_sum)
+    )
 
 
 def measure_timing(model, batch: int = 1) -> ModelTiming:

@@ -166,13 +166,16 @@ class GradientStep:
             )
             self.keys = keys[: len(layers)]
             self.output_key = keys[-1] if score_layer is not None else "__output__"
-            self.num_outputs = int(np.prod(self.tap.output[self.output_key].shape[1:]))
+            scores = self.tap.output[self.output_key].shape[1:]  # None dims: an open-size feature map
+            self.num_outputs = int(np.prod(scores)) if all(d is not None for d in scores) else None
         self.feed = TapFeed(self.tap, input)
         self._step = compile_function(self._compute, **compile_options(model))
 
-    def num_outputs_for(self, x) -> int:
+    def num_outputs_for(self, x) -> int | None:
         """Scores per image for inputs like `x` (the class count, for target checks)."""
-        return self.num_outputs if self.num_outputs is not None else self.tap.num_outputs(x)
+        if self.num_outputs is not None or not isinstance(self.tap, SubclassedTap):
+            return self.num_outputs  # None for an open-size score output: known only per input size
+        return self.tap.num_outputs(x)
 
     def _compute(self, x, targets, side):
         with tf.GradientTape() as tape:
